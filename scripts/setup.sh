@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets Pictune up on a Debian machine: system packages (when run as root), a virtual
+# environment in .venv with the CPU build of torch, and Pictune itself.
+#
+#   scripts/setup.sh [EXTRAS] [APT_PACKAGES...]
+#
+# EXTRAS is a comma list of pyproject extras (default: discord,slack,scale).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXTRAS="${1:-discord,slack,scale}"
+shift || true
+# What rendering needs: the FluidSynth library, a General MIDI SoundFont, abcm2ps and
+# rsvg-convert for the score picture, libsndfile for MP3.
+APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont abcm2ps librsvg2-bin libsndfile1 "$@")
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: these Debian packages are missing: ${missing[*]}" >&2
+    echo "setup: run this script as root, or first: sudo apt-get install ${missing[*]}" >&2
+    echo "setup: (without a SoundFont Pictune cannot render audio)" >&2
+  fi
+fi
+
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "setup: Pictune needs Python 3.11 ($PY is $("$PY" --version 2>&1)); set PYTHON=python3.11" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null
+# torch first and pinned: an unpinned torch pulls the CUDA build and several GB of packages.
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -c constraints.txt -e ".[${EXTRAS}]"
+echo "setup: ready (.venv, extras: ${EXTRAS})"
