@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     queue_cap: int = 100
     redis_url: str = "redis://localhost:6379/0"
     http_port: int = 8080  # /healthz and /metrics; 0 disables
+    worker_mode: str = "process"  # local backend: process (a crash spares the bot) | thread
+    job_heartbeat: float = 10.0  # seconds; a running job silent for 3 beats is requeued
+    # "module:callable" building the object whose run(request, progress) makes a piece.
+    # Only tests and experiments change it.
+    pipeline: str = "engine.pipeline:Pipeline"
+    semantic_search: bool = True  # embed finished pieces for history search (loads MiniLM)
+    log_format: str = "kv"  # kv (key=value lines) | json
+    log_level: str = "INFO"
 
     # Platforms: names as the platforms document them
     discord_token: SecretStr | None = Field(

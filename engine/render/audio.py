@@ -3,7 +3,7 @@
 The score is played into an in-process FluidSynth (pyfluidsynth) event by event, pulling
 float samples between event times: an offline, deterministic render with no audio driver.
 Loading a SoundFont is the slow part (FluidR3_GM is 148 MB), so one ``AudioRenderer`` per
-(SoundFont, sample rate) is kept per process and reset between renders. Where the FluidSynth
+(SoundFont, sample rate) is kept per process, and each render borrows its loaded SoundFont. Where the FluidSynth
 library cannot be used in-process, the ``fluidsynth`` command line renders a temporary file.
 """
 
@@ -25,7 +25,7 @@ import soundfile
 import symusic
 
 from engine.config import Settings
-from engine.errors import RenderError, SoundFontMissing
+from engine.errors import ConfigError, RenderError, SoundFontMissing
 from engine.render.midi import midi_bytes_to_score
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
 DRUM_CHANNEL = 9  # MIDI channel 10
 DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
 BLOCK = 8192  # frames pulled from the synth per call
-FLUID_BUFSIZE = 64  # FluidSynth synthesises (and applies events) in blocks of this many frames
 CLI_TIMEOUT = 120.0
 
 SOUNDFONT_FIX = (
@@ -62,6 +61,10 @@ def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Aud
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
+    if not 8000 <= settings.sample_rate <= 192000:
+        raise ConfigError(
+            detail=f"PICTUNE_SAMPLE_RATE={settings.sample_rate} is outside 8000..192000"
+        )
     if isinstance(score_or_midi, (bytes, bytearray)):
         score = midi_bytes_to_score(bytes(score_or_midi))
     else:
@@ -81,18 +84,26 @@ def get_renderer(soundfont: str, sample_rate: int) -> AudioRenderer:
 class AudioRenderer:
     """A FluidSynth with one SoundFont loaded. Thread-safe: renders take turns."""
 
-    def __init__(self, soundfont: Path, sample_rate: int = 44100) -> None:
+    def __init__(
+        self, soundfont: Path, sample_rate: int = 44100, *, in_process: bool = True
+    ) -> None:
         if not soundfont.exists():
             raise SoundFontMissing(detail=SOUNDFONT_FIX)
         self.soundfont = soundfont
         self.sample_rate = sample_rate
         self._lock = threading.Lock()
         self._synth: _Synth | None = None
-        try:
-            self._synth = _Synth(soundfont, sample_rate)
-        except (ImportError, OSError, RuntimeError) as exc:
-            # No usable libfluidsynth in this process: the CLI may still work.
-            log.warning("in-process FluidSynth unavailable (%s); using the fluidsynth command", exc)
+        if in_process:
+            try:
+                self._synth = _Synth(soundfont, sample_rate)
+            except (ImportError, OSError, RuntimeError) as exc:
+                # No usable libfluidsynth in this process: the CLI may still work.
+                log.warning("in-process FluidSynth unavailable (%s); using the CLI", exc)
+
+    @property
+    def method(self) -> str:
+        """How this renderer synthesises: "pyfluidsynth" or "fluidsynth-cli"."""
+        return "pyfluidsynth" if self._synth is not None else "fluidsynth-cli"
 
     def render(self, score: symusic.Score, max_seconds: float = float("inf")) -> Audio:
         seconds = score.to("second")
@@ -104,7 +115,7 @@ class AudioRenderer:
             end = max_seconds
         n_frames = int(round((end + TAIL_SECONDS) * self.sample_rate))
         if self._synth is not None:
-            with self._lock:
+            with self._lock:  # the holder synth's SoundFont is shared by one render at a time
                 samples = self._synth.render(seconds, n_frames)
         else:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
@@ -114,110 +125,146 @@ class AudioRenderer:
 
 
 class _Synth:
-    """pyfluidsynth's Synth, plus float output (its own get_samples gives clipped int16)."""
+    """FluidSynth through pyfluidsynth, plus float output and a SoundFont shared by renders.
+
+    The SoundFont is loaded once into a holder synth. Each render gets a fresh synth that
+    borrows it: FluidSynth's reset does not clear its reverb, and it keeps a partial block
+    between calls, so reusing one synth would make a render depend on the one before.
+    A fresh synth costs about a millisecond; reloading FluidR3_GM costs over 100 ms.
+    """
 
     def __init__(self, soundfont: Path, sample_rate: int) -> None:
         import fluidsynth  # imported here: it raises ImportError when libfluidsynth is missing
 
+        self.fluidsynth = fluidsynth
         self.sample_rate = sample_rate
-        # Low gain keeps dense chords linear; the result is normalised afterwards anyway.
-        self.synth = fluidsynth.Synth(gain=0.2, samplerate=sample_rate)
-        self.sfid = self.synth.sfload(str(soundfont))
-        if self.sfid < 0:
+        self.c = _fluid_functions()
+        self.holder = fluidsynth.Synth(samplerate=sample_rate, channels=16)
+        sfid = self.holder.sfload(str(soundfont))
+        if sfid < 0:
             raise RuntimeError(f"FluidSynth could not load the SoundFont {soundfont.name}")
-        self._write_float = fluidsynth.cfunc(
-            "fluid_synth_write_float",
-            ctypes.c_int,
-            ("synth", ctypes.c_void_p, 1),
-            ("len", ctypes.c_int, 1),
-            ("lout", ctypes.c_void_p, 1),
-            ("loff", ctypes.c_int, 1),
-            ("lincr", ctypes.c_int, 1),
-            ("rout", ctypes.c_void_p, 1),
-            ("roff", ctypes.c_int, 1),
-            ("rincr", ctypes.c_int, 1),
-        )
-        if self._write_float is None:
-            raise RuntimeError("this libfluidsynth has no fluid_synth_write_float")
-        self.n_channels = 256  # pyfluidsynth's default synth.midi-channels
-        self.frames_pulled = 0  # FluidSynth keeps a partial block between calls: track it
+        self.sfont = self.c.get_sfont_by_id(self.holder.synth, sfid)
 
     def render(self, score: symusic.Score, n_frames: int) -> np.ndarray:
         """Play a score (in seconds) and return (n_frames, 2) float32."""
-        self._reset()
-        events = self._events(score)
-        out = np.zeros((n_frames, 2), dtype=np.float32)
-        pos = 0
-        for time, _order, action, args in events:
-            frame = min(int(round(time * self.sample_rate)), n_frames)
-            pos = self._fill(out, pos, frame)
-            action(*args)
-        self._fill(out, pos, n_frames)
-        self._reset()
-        return out
+        n_tracks = sum(1 for track in score.tracks if track.notes)
+        channels = 16 * (1 + n_tracks // 15)  # each track its own channel, 9 kept for drums
+        # Low gain keeps dense chords linear; the result is normalised afterwards anyway.
+        synth = self.fluidsynth.Synth(gain=0.2, samplerate=self.sample_rate, channels=channels)
+        sfid = self.c.add_sfont(synth.synth, self.sfont)
+        try:
+            if sfid < 0:
+                raise RenderError(detail="FluidSynth could not attach the SoundFont")
+            out = np.zeros((n_frames, 2), dtype=np.float32)
+            pos = 0
+            for time, _order, action, args in _events(synth, sfid, score):
+                frame = min(int(round(time * self.sample_rate)), n_frames)
+                pos = self._fill(synth, out, pos, frame)
+                action(*args)
+            self._fill(synth, out, pos, n_frames)
+            return out
+        finally:
+            for channel in range(channels):
+                synth.all_sounds_off(channel)
+            # Detach before deleting, or the synth would free the shared SoundFont.
+            self.c.remove_sfont(synth.synth, self.sfont)
+            synth.delete()
 
-    def _events(self, score: symusic.Score) -> list[tuple[float, int, Any, tuple]]:
-        """(time, order, call, args), sorted. At equal times: setup, offs, controls, ons."""
-        s = self.synth
-        events: list[tuple[float, int, Any, tuple]] = []
-        drum_channel_taken = False
-        next_channel = 0
-        for track in score.tracks:
-            if not track.notes:
-                continue
-            if track.is_drum and not drum_channel_taken:
-                channel, drum_channel_taken = DRUM_CHANNEL, True
-            else:
-                if next_channel == DRUM_CHANNEL:
-                    next_channel += 1
-                channel = next_channel
-                next_channel += 1
-                if channel >= self.n_channels:
-                    log.warning("more than %d tracks; the rest are not rendered", self.n_channels)
-                    break
-            bank = DRUM_BANK if track.is_drum else 0
-            events.append((0.0, 0, s.program_select, (channel, self.sfid, bank, track.program)))
-            for c in track.controls:
-                events.append((c.time, 2, s.cc, (channel, c.number, c.value)))
-            for p in track.pedals:
-                events.append((p.time, 2, s.cc, (channel, 64, 127)))
-                events.append((p.time + p.duration, 1, s.cc, (channel, 64, 0)))
-            for b in track.pitch_bends:
-                # symusic stores bends centred on 0; FluidSynth wants 0..16383 centred on 8192
-                events.append((b.time, 2, s.pitch_bend, (channel, b.value + 8192)))
-            for n in track.notes:
-                velocity = max(1, min(127, n.velocity))
-                events.append((n.time, 3, s.noteon, (channel, n.pitch, velocity)))
-                events.append((n.time + max(n.duration, 0.0), 1, s.noteoff, (channel, n.pitch)))
-        # sort on (time, order) only: the callables themselves are not comparable
-        events.sort(key=lambda e: (e[0], e[1]))
-        return events
-
-    def _fill(self, out: np.ndarray, start: int, stop: int) -> int:
+    def _fill(self, synth: Any, out: np.ndarray, start: int, stop: int) -> int:
         """Synthesise frames [start, stop) into out; returns the new position."""
         while start < stop:
             n = min(BLOCK, stop - start)
-            view = out[start : start + n]  # C-contiguous rows: interleaved L/R
-            ptr = view.ctypes.data
-            if self._write_float(self.synth.synth, n, ptr, 0, 2, ptr, 1, 2) != 0:
+            ptr = out[start : start + n].ctypes.data  # C-contiguous rows: interleaved L/R
+            if self.c.write_float(synth.synth, n, ptr, 0, 2, ptr, 1, 2) != 0:
                 raise RenderError(detail="FluidSynth failed to synthesise samples")
-            self.frames_pulled += n
             start += n
         return max(start, stop)
 
-    def _reset(self) -> None:
-        """Silence everything and reset controllers, programs and effects: renders are independent."""
-        for channel in range(16):
-            self.synth.all_sounds_off(channel)
-        self.synth.system_reset()
-        # Flush what voices and effects still hold, and end on a block boundary so that the
-        # next render's events land on the same frames as they would in a fresh synth.
-        partial = -self.frames_pulled % FLUID_BUFSIZE
-        scratch = np.zeros((BLOCK + partial, 2), dtype=np.float32)
-        self._fill(scratch, 0, len(scratch))
+
+def _events(synth: Any, sfid: int, score: symusic.Score) -> list[tuple[float, int, Any, tuple]]:
+    """(time, order, call, args), sorted. At equal times: setup, note-offs, controls, note-ons."""
+    events: list[tuple[float, int, Any, tuple]] = []
+    drum_channel_taken = False
+    next_channel = 0
+    for track in score.tracks:
+        if not track.notes:
+            continue
+        if track.is_drum and not drum_channel_taken:
+            channel, drum_channel_taken = DRUM_CHANNEL, True
+        else:
+            if next_channel == DRUM_CHANNEL:
+                next_channel += 1
+            channel = next_channel
+            next_channel += 1
+        # The bank, not the channel, picks drum kits: a second drum track works anywhere.
+        bank = DRUM_BANK if track.is_drum else 0
+        events.append((0.0, 0, synth.program_select, (channel, sfid, bank, track.program)))
+        for c in track.controls:
+            events.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
+        for p in track.pedals:
+            events.append((p.time, 2, synth.cc, (channel, 64, 127)))
+            events.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
+        for b in track.pitch_bends:
+            # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
+            events.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
+        for n in track.notes:
+            velocity = max(1, min(127, n.velocity))
+            events.append((n.time, 3, synth.noteon, (channel, n.pitch, velocity)))
+            events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
+    # sort on (time, order) only: the callables themselves are not comparable
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
 
 
-def _render_cli(score: symusic.Score, soundfont: Path, sample_rate: int, n_frames: int) -> np.ndarray:
+@dataclass
+class _FluidFunctions:
+    """libfluidsynth calls that pyfluidsynth does not wrap."""
+
+    get_sfont_by_id: Any
+    add_sfont: Any
+    remove_sfont: Any
+    write_float: Any
+    log_callback: Any  # kept referenced: libfluidsynth holds a pointer to it
+
+
+@lru_cache(maxsize=1)
+def _fluid_functions() -> _FluidFunctions:
+    import fluidsynth
+
+    lib = fluidsynth._fl
+    vp, i = ctypes.c_void_p, ctypes.c_int
+
+    def declare(name: str, restype: Any, *argtypes: Any) -> Any:
+        if not hasattr(lib, name):
+            raise RuntimeError(f"this libfluidsynth lacks {name}")
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, list(argtypes)
+        return fn
+
+    # FluidSynth warns on stderr for every channel left without a preset when a SoundFont
+    # is detached; route its messages to logging instead.
+    log_type = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+
+    def to_logging(level: int, message: bytes | None, _data: Any) -> None:
+        text = (message or b"").decode("utf-8", "replace")
+        log.log(logging.WARNING if level <= 1 else logging.DEBUG, "fluidsynth: %s", text)
+
+    callback = log_type(to_logging)
+    set_log = declare("fluid_set_log_function", vp, i, log_type, vp)
+    for level in (1, 2, 3):  # FLUID_ERR, FLUID_WARN, FLUID_INFO
+        set_log(level, callback, None)
+    return _FluidFunctions(
+        get_sfont_by_id=declare("fluid_synth_get_sfont_by_id", vp, vp, i),
+        add_sfont=declare("fluid_synth_add_sfont", i, vp, vp),
+        remove_sfont=declare("fluid_synth_remove_sfont", i, vp, vp),
+        write_float=declare("fluid_synth_write_float", i, vp, i, vp, i, i, vp, i, i),
+        log_callback=callback,
+    )
+
+
+def _render_cli(
+    score: symusic.Score, soundfont: Path, sample_rate: int, n_frames: int
+) -> np.ndarray:
     """Fallback: the fluidsynth command renders a MIDI file to WAV."""
     binary = shutil.which("fluidsynth")
     if binary is None:

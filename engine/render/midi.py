@@ -1,11 +1,20 @@
 """ABC text -> symusic Score -> MIDI bytes, and back.
 
-symusic's ``Score.from_abc`` runs the abc2midi binary that ships inside the symusic wheel, so
-no system package is needed. Everything that comes in here may be model output: it is size
-checked, and every failure becomes a ``RenderError``.
+ABC is converted by the abc2midi binary that ships inside the symusic wheel, so no system
+package is needed. ``symusic.Score.from_abc`` runs exactly that binary with the same arguments
+(the MIDI is byte-identical), but it has no timeout and lets abc2midi print on our stdout;
+the ABC may be model output, so we run the binary ourselves, in a temporary folder, with a
+timeout, after removing include directives (abc2midi follows ``%%abc-include``: a tune could
+pull in any file, or hang on /dev/zero). Every failure becomes a ``RenderError``.
 """
 
 from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
 
 import symusic
 
@@ -13,6 +22,11 @@ from engine.errors import RenderError
 
 MAX_ABC_BYTES = 200_000  # far above any tune we compose (a 2-minute piece is ~10 kB)
 MAX_MIDI_BYTES = 5_000_000
+ABC2MIDI_TIMEOUT = 15.0
+# A directive line ("%%abc-include x", "I:abc-include x") or inline field ("[I:abc-include x]")
+# that makes an ABC tool read another file.
+_INCLUDE_LINE = re.compile(r"^\s*(%%|I:)\s*abc-include\b.*$", re.IGNORECASE | re.MULTILINE)
+_INCLUDE_FIELD = re.compile(r"\[I:\s*abc-include[^\]]*\]", re.IGNORECASE)
 
 
 def abc_to_score(abc: str) -> symusic.Score:
@@ -26,14 +40,44 @@ def abc_to_score(abc: str) -> symusic.Score:
         raise RenderError(detail=f"ABC text is {size} bytes, the limit is {MAX_ABC_BYTES}")
     if "\x00" in abc:
         raise RenderError(detail="ABC text contains NUL bytes")
-    try:
-        score = symusic.Score.from_abc(abc)
-    except Exception as exc:  # abc2midi failing surfaces as RuntimeError; be broad on purpose
-        raise RenderError(detail=f"abc2midi could not parse the ABC: {exc}") from exc
+    score = midi_bytes_to_score(_abc2midi(without_includes(abc)))
     if score.note_num() == 0:
         # abc2midi is lenient: broken tunes often "parse" into an empty file.
         raise RenderError(detail="the ABC parsed into a score with no notes")
     return score
+
+
+def without_includes(abc: str) -> str:
+    """The ABC with every include directive removed.
+
+    A removed line becomes a comment, not an empty line: an empty line ends an ABC tune.
+    """
+    return _INCLUDE_FIELD.sub("", _INCLUDE_LINE.sub("%", abc))
+
+
+def _abc2midi(abc: str) -> bytes:
+    """Run symusic's abc2midi on the text; the MIDI file's bytes."""
+    binary = os.environ.get("SYMUSIC_ABC2MIDI") or str(
+        Path(symusic.__file__).parent / "bin" / "abc2midi"
+    )
+    with tempfile.TemporaryDirectory(prefix="pictune-abc-") as tmp:
+        folder = Path(tmp)
+        (folder / "input.abc").write_text(abc, encoding="utf-8")
+        try:
+            result = subprocess.run(
+                [binary, "input.abc", "-o", "output.mid", "-silent"],
+                cwd=folder,
+                capture_output=True,
+                timeout=ABC2MIDI_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise RenderError(detail=f"abc2midi did not run: {exc}") from exc
+        output = folder / "output.mid"
+        if not output.exists():
+            messages = (result.stdout + result.stderr).decode("utf-8", "replace").strip()
+            raise RenderError(detail=f"abc2midi could not parse the ABC: {messages[-500:]}")
+        return output.read_bytes()
 
 
 def score_to_midi_bytes(score: symusic.Score) -> bytes:

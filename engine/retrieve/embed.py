@@ -62,7 +62,10 @@ class MiniLMEmbedder:
                 detail=f"loading MiniLM from {model_path!r} on {device!r}: {exc}",
             ) from exc
         # sentence-transformers 6 renamed the getter; accept either.
-        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(getter() or MINILM_DIM)
 
     def embed(self, texts: list[str]) -> np.ndarray:

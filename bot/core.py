@@ -1,0 +1,789 @@
+"""The platform-neutral bot: what Pictune does when someone asks, whatever the chat platform.
+
+The Discord and Slack adapters are thin: they turn platform events into calls on
+``PictuneBot`` and turn its plain answers (``PieceReply``, lists of ``GenerationView``,
+Markdown strings) into platform messages. All wording a user reads comes from here, so both
+platforms say the same thing. Errors are ``PictuneError`` subclasses whose ``user_message``
+the adapter shows as it is (ephemeral on Discord, in the thread on Slack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from engine.config import Settings
+from engine.errors import (
+    CorruptImage,
+    Forbidden,
+    ImageError,
+    ImageTooLarge,
+    InputError,
+    InvalidOption,
+    JobFailed,
+    LimitReached,
+    NotFound,
+    PictuneError,
+    UnsupportedImage,
+)
+from engine.service.api import JobEvent, JobService, Requester
+from engine.types import MODES, ComposeRequest
+from storage.store import GenerationView, Store
+
+log = logging.getLogger("pictune.bot")
+
+ProgressSink = Callable[[JobEvent], Awaitable[None]]
+
+# What the platforms may call an image, from the attachment's metadata alone.
+IMAGE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/jpg",
+        "image/pjpeg",
+        "image/webp",
+        "image/gif",
+        "image/tiff",
+        "image/bmp",
+        "image/x-ms-bmp",
+    }
+)
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".gif", ".tif", ".tiff", ".bmp"}
+)
+DOWNLOAD_TIMEOUT = 20.0  # seconds, for the whole download
+HISTORY_MAX = 25  # the most pieces one listing shows
+QUOTA_PAGE = 100  # the most recent pieces counted against a daily quota
+SUMMARY_MAX = 300  # characters of the motivation shown in a result
+# File order in a reply: what people want first goes first (and survives a size cut).
+FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
+
+
+async def _no_progress(event: JobEvent) -> None:
+    """The default progress sink: ignore."""
+
+
+@dataclass
+class Attachment:
+    """An uploaded file as the platform describes it, known before downloading it."""
+
+    filename: str
+    content_type: str | None
+    size: int | None
+    url: str
+
+
+@dataclass
+class PieceReply:
+    """A finished piece, ready for any platform to show."""
+
+    generation: GenerationView
+    title: str  # "Pictune pt-7f3a2c: a calm waltz in D major"
+    caption: str  # what was seen
+    summary: str  # one or two sentences of the motivation
+    fields: list[tuple[str, str]]  # ("Key", "D minor"), ("Tempo", "72 bpm"), ...
+    files: list[tuple[str, Path]]  # (file name, path); audio, score, MIDI, ABC, motivation
+    motivation_markdown: str
+    footer: str  # "pt-7f3a2c · seed 123 · refined from pt-1a2b3c"
+    author: str  # who asked, as shown ("for Ada")
+
+    @property
+    def id(self) -> str:
+        return self.generation.id
+
+
+@dataclass
+class WorkspaceChoices:
+    """A workspace's settings as the bot applies them (None: the deployment's default)."""
+
+    community_channel: str | None = None
+    default_mode: str | None = None
+    user_daily_quota: int | None = None
+    workspace_daily_quota: int | None = None
+    max_duration: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProgressThrottle:
+    """Passes progress on at most once per ``interval`` seconds (chat platforms rate-limit
+    message edits). The first event and every final one always pass; an event that arrives
+    too soon is dropped unless it is the last word: the next one carries newer news anyway."""
+
+    def __init__(self, sink: Callable[[str], Awaitable[None]], interval: float = 1.5) -> None:
+        self._sink = sink
+        self._interval = interval
+        self._last_at: float | None = None
+        self._last_text: str | None = None
+
+    async def __call__(self, text: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if text == self._last_text:
+            return
+        if not force and self._last_at is not None and now - self._last_at < self._interval:
+            return
+        self._last_at = now
+        self._last_text = text
+        try:
+            await self._sink(text)
+        except Exception:  # a lost progress edit must never sink the piece
+            log.warning("progress update failed", exc_info=True)
+
+
+def motivation_summary(markdown: str, limit: int = SUMMARY_MAX) -> str:
+    """The first paragraph of a motivation that is not a heading, cut to ``limit``."""
+    for block in markdown.split("\n\n"):
+        text = " ".join(line.strip() for line in block.strip().splitlines())
+        if text and not text.startswith("#"):
+            return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return ""
+
+
+def history_line(view: GenerationView) -> str:
+    """One line of a listing: id, when, who, what."""
+    when = view.created_at.strftime("%Y-%m-%d %H:%M") if view.created_at else ""
+    who = view.user_name or view.user_id
+    what = (view.caption or view.hint or "a piece").rstrip(".")
+    if len(what) > 80:
+        what = what[:79] + "…"
+    status = "" if view.status == "done" else f" ({view.status})"
+    return f"`{view.id}` · {when} · {who} · {what}{status}"
+
+
+class PictuneBot:
+    """Everything a chat adapter can ask of Pictune."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: JobService,
+        store: Store,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self._http = http
+        self._own_http = http is None
+        # (user, generation) pairs with a rerun on the way: one at a time each.
+        self._reruns: set[tuple[str, str, str]] = set()
+
+    async def close(self) -> None:
+        if self._http is not None and self._own_http:
+            await self._http.aclose()
+            self._http = None
+
+    # Intake -------------------------------------------------------------------------------
+
+    def check_attachment(self, attachment: Attachment) -> None:
+        """Refuse what is surely not an acceptable image from the metadata alone, before
+        anything is downloaded."""
+        content_type = (attachment.content_type or "").split(";")[0].strip().lower()
+        suffix = Path(attachment.filename or "").suffix.lower()
+        if content_type:
+            if content_type not in IMAGE_TYPES:
+                raise UnsupportedImage()
+        elif suffix not in IMAGE_EXTENSIONS:
+            raise UnsupportedImage()
+        if attachment.size is not None and attachment.size > self.settings.max_image_bytes:
+            raise ImageTooLarge(self._too_large_message())
+        if attachment.size == 0:
+            raise CorruptImage("That file is empty: attach the image again.")
+
+    def _too_large_message(self) -> str:
+        return (
+            f"That image is too large: send one up to {self.settings.max_image_bytes // 2**20} MB."
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=True)
+            self._own_http = True
+        return self._http
+
+    async def download(self, url: str, *, headers: dict[str, str] | None = None) -> bytes:
+        """Fetch an upload with a size cap (streamed: a lying Content-Length does not help)
+        and an overall timeout, then check that the bytes are an image."""
+        cap = self.settings.max_image_bytes
+        try:
+            async with asyncio.timeout(DOWNLOAD_TIMEOUT):
+                async with self._client().stream("GET", url, headers=headers) as response:
+                    if response.status_code in (401, 403):
+                        raise ImageError(
+                            "I was not allowed to download that file: share it again, "
+                            "or ask an admin to check my permissions."
+                        )
+                    if response.status_code == 404 or response.status_code == 410:
+                        raise ImageError("That file is gone: attach the image again.")
+                    if response.status_code >= 400:
+                        raise ImageError("I could not download that file: try again in a moment.")
+                    length = response.headers.get("content-length")
+                    if length and length.isdigit() and int(length) > cap:
+                        raise ImageTooLarge(self._too_large_message())
+                    chunks: list[bytes] = []
+                    received = 0
+                    async for chunk in response.aiter_bytes():
+                        received += len(chunk)
+                        if received > cap:
+                            raise ImageTooLarge(self._too_large_message())
+                        chunks.append(chunk)
+        except TimeoutError:
+            raise ImageError("Downloading that image took too long: try a smaller one.") from None
+        except httpx.HTTPError as exc:
+            raise ImageError(
+                "I could not download that file: try again in a moment.", detail=repr(exc)
+            ) from None
+        data = b"".join(chunks)
+        self.check_image_bytes(data)
+        return data
+
+    def check_image_bytes(self, data: bytes) -> None:
+        """Sniff the bytes: an HTML page (a login page instead of the file) or another kind of
+        file gets a clear answer."""
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:256]:
+            raise ImageError(
+                "I got a web page instead of the image: the file is not shared with me "
+                "(the bot needs permission to read files)."
+            )
+        if not data:
+            raise CorruptImage("That file is empty: attach the image again.")
+        from engine.image import sniff_image_format
+
+        if sniff_image_format(data) is None:
+            raise UnsupportedImage()
+
+    async def fetch_image(
+        self, attachment: Attachment, *, headers: dict[str, str] | None = None
+    ) -> bytes:
+        """Everything intake does for one attachment: metadata check, capped download,
+        sniffing and a full decode. The bytes returned are safe to queue."""
+        self.check_attachment(attachment)
+        data = await self.download(attachment.url, headers=headers)
+        await self.validate_image(data)
+        return data
+
+    async def validate_image(self, data: bytes) -> None:
+        """Decode the image once before queueing it, so that a broken file is answered at
+        once and leaves nothing half-made in the history."""
+        from engine.image import decode_image
+
+        await asyncio.to_thread(
+            decode_image,
+            data,
+            max_bytes=self.settings.max_image_bytes,
+            max_pixels=self.settings.max_image_pixels,
+        )
+
+    # Composing ----------------------------------------------------------------------------
+
+    def _choices(self, requester: Requester) -> WorkspaceChoices:
+        return self.workspace_settings(requester)
+
+    def check_options(
+        self,
+        requester: Requester,
+        *,
+        hint: str | None = None,
+        mode: str | None = None,
+        duration: float | None = None,
+    ) -> tuple[str | None, str, float]:
+        """Validate the options of a request before anything slow happens; returns them
+        cleaned and resolved against the workspace's defaults: (hint, mode, seconds)."""
+        mode, seconds = self._resolve_options(requester, mode, duration)
+        return _clean_hint(hint), mode, seconds
+
+    def _resolve_options(
+        self, requester: Requester, mode: str | None, duration: float | None
+    ) -> tuple[str, float]:
+        choices = self._choices(requester)
+        mode = (mode or choices.default_mode or self.settings.mode).strip().lower()
+        if mode not in MODES:
+            raise InvalidOption(f"Unknown mode '{mode}': use symbolic, audio or hybrid.")
+        if duration is not None and duration <= 0:
+            raise InvalidOption("The duration must be a positive number of seconds.")
+        seconds = self.settings.clamp_duration(duration)
+        if choices.max_duration is not None:
+            seconds = min(seconds, choices.max_duration)
+        return mode, seconds
+
+    def _check_quota(self, requester: Requester) -> None:
+        choices = self._choices(requester)
+        if choices.user_daily_quota is not None:
+            used = self._made_today(requester, requester.user_id)
+            if used >= choices.user_daily_quota:
+                raise LimitReached(
+                    f"You have made {used} pieces today, this server's daily limit: "
+                    "try again tomorrow."
+                )
+        if choices.workspace_daily_quota is not None:
+            used = self._made_today(requester, None)
+            if used >= choices.workspace_daily_quota:
+                raise LimitReached(
+                    "This server has reached its daily number of pieces: try again tomorrow."
+                )
+
+    def _made_today(self, requester: Requester, user_id: str | None) -> int:
+        """Finished pieces since midnight UTC, by one user or by everyone here (counted
+        from the newest page of the history; quotas above a page are not exact)."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        recent = self.store.history(
+            workspace=requester.workspace,
+            user_id=user_id,
+            viewer_id=requester.user_id,
+            limit=QUOTA_PAGE,
+        )
+        return sum(1 for v in recent if v.created_at >= midnight)
+
+    async def compose(
+        self,
+        requester: Requester,
+        image: bytes,
+        *,
+        hint: str | None = None,
+        mode: str | None = None,
+        duration: float | None = None,
+        seed: int | None = None,
+        refine_rounds: int | None = None,
+        filename: str | None = None,
+        image_checked: bool = False,
+        progress: ProgressSink = _no_progress,
+    ) -> PieceReply:
+        """Compose a piece from image bytes; ``progress`` hears every step; returns the
+        finished piece. Raises a PictuneError with a user message on any failure.
+        ``image_checked``: the bytes came from ``fetch_image`` (no second decode)."""
+        hint = _clean_hint(hint)
+        mode, seconds = self._resolve_options(requester, mode, duration)
+        if not image_checked:
+            self.check_image_bytes(image)
+            await self.validate_image(image)
+        self._check_quota(requester)
+        request = ComposeRequest(
+            image=image,
+            hint=hint,
+            duration=seconds,
+            mode=mode,  # type: ignore[arg-type]
+            seed=seed,
+            refine_rounds=refine_rounds,
+            filename=filename,
+        )
+        return await self._run(request, requester, None, progress)
+
+    async def rerun(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        variation: bool = False,
+        refine_rounds: int | None = None,
+        progress: ProgressSink = _no_progress,
+    ) -> PieceReply:
+        """Make a piece again from its stored source image. Refine (``variation=False``): the
+        previous ABC and metrics feed the next refinement. Variation: the same request with a
+        new seed. One rerun per user and piece at a time."""
+        parent = self._get(requester, generation_id)
+        # A rerun is as visible as its parent: a private piece stays private.
+        requester = dataclasses.replace(requester, visibility=parent.visibility)
+        key = (requester.platform, requester.user_id, parent.id)
+        if key in self._reruns:
+            raise LimitReached(
+                f"You already asked for a new version of {parent.id}: wait for it to finish."
+            )
+        self._reruns.add(key)
+        try:
+            image = await asyncio.to_thread(self.store.load_source_image, parent.id)
+            self._check_quota(requester)
+            abc = None
+            if not variation:
+                abc_path = parent.files.get("piece.abc")
+                abc = abc_path.read_text(errors="replace") if abc_path is not None else None
+            request = ComposeRequest(
+                image=image,
+                hint=parent.hint,
+                duration=self.settings.clamp_duration(parent.brief.get("duration")),
+                mode=parent.mode,  # type: ignore[arg-type]
+                seed=random.randrange(2**31) if variation else parent.seed,
+                refine_rounds=refine_rounds,
+                parent_abc=abc,
+                parent_metrics=(parent.metrics or None) if abc else None,
+            )
+            return await self._run(request, requester, parent.id, progress)
+        finally:
+            self._reruns.discard(key)
+
+    def rerun_in_progress(self, requester: Requester, generation_id: str) -> bool:
+        return (requester.platform, requester.user_id, generation_id) in self._reruns
+
+    async def _run(
+        self,
+        request: ComposeRequest,
+        requester: Requester,
+        parent_id: str | None,
+        progress: ProgressSink,
+    ) -> PieceReply:
+        submitted = await self.service.submit(request, requester, parent_id=parent_id)
+        await progress(
+            JobEvent(
+                job_id=submitted.job_id,
+                generation_id=submitted.generation_id,
+                state="queued",
+                stage="queued",
+                message=_queued_words(submitted.position),
+                position=submitted.position,
+            )
+        )
+        async for event in self.service.events(submitted.job_id):
+            if not event.final:
+                await progress(event)
+        generation_id = await self.service.wait(submitted.job_id)
+        return self.piece(requester, generation_id)
+
+    def progress_text(self, event: JobEvent) -> str:
+        """The line a user sees while waiting: "Composing… refining (round 2 of 3)"."""
+        if event.stage == "queued" or event.state == "queued":
+            return f"⏳ {_queued_words(event.position)}"
+        if event.state == "failed":
+            return f"⚠️ {event.error or JobFailed.user_message}"
+        message = event.message or event.stage
+        if event.step is not None and event.total and "of" not in message:
+            message = f"{message} ({event.step} of {event.total})"
+        return f"🎼 {message[:1].upper()}{message[1:]}…"
+
+    # Showing ------------------------------------------------------------------------------
+
+    def find(self, requester: Requester, generation_id: str) -> GenerationView:
+        """A piece this requester may see; NotFound otherwise."""
+        return self._get(requester, generation_id)
+
+    def _get(self, requester: Requester, generation_id: str) -> GenerationView:
+        return self.store.get(
+            _clean_id(generation_id), workspace=requester.workspace, user_id=requester.user_id
+        )
+
+    def piece(self, requester: Requester, generation_id: str) -> PieceReply:
+        """A stored piece as a reply (for /show and after composing)."""
+        view = self._get(requester, generation_id)
+        if view.status != "done":
+            if view.status in ("queued", "running"):
+                raise InputError(f"{view.id} is still being composed: try again in a moment.")
+            raise NotFound(f"{view.id} did not finish: {view.error or 'it failed'}.")
+        return self._reply(view)
+
+    show = piece
+
+    def _reply(self, view: GenerationView) -> PieceReply:
+        brief = view.brief or {}
+        motivation = view.motivation or ""
+        fields: list[tuple[str, str]] = []
+        if brief:
+            fields.append(("Key", f"{brief.get('key', '?')} {brief.get('mode', '')}".strip()))
+            fields.append(("Tempo", f"{brief.get('tempo', '?')} bpm"))
+            fields.append(("Metre", str(brief.get("meter", "?"))))
+            if brief.get("instruments"):
+                fields.append(("Instruments", ", ".join(brief["instruments"])))
+            if brief.get("moods"):
+                fields.append(("Mood", ", ".join(brief["moods"][:3])))
+        if view.audio_seconds:
+            fields.append(("Length", f"{view.audio_seconds:.0f} s"))
+        if view.hint:
+            fields.append(("Hint", view.hint))
+        genre = brief.get("genre") or "piece"
+        key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()
+        title = f"A {genre} in {key}" if key else f"A {genre}"
+        footer = f"{view.id} · seed {view.seed}" if view.seed is not None else view.id
+        if view.parent_id:
+            footer += f" · from {view.parent_id}"
+        return PieceReply(
+            generation=view,
+            title=title,
+            caption=view.caption or "",
+            summary=motivation_summary(motivation),
+            fields=fields,
+            files=self._files(view),
+            motivation_markdown=motivation,
+            footer=footer,
+            author=view.user_name or view.user_id,
+        )
+
+    @staticmethod
+    def _files(view: GenerationView) -> list[tuple[str, Path]]:
+        """The files a user receives, most wanted first (a size cut drops the last)."""
+        ranked = [(_file_rank(name), name, path) for name, path in view.files.items()]
+        ranked = [r for r in ranked if r[0] < len(FILE_ORDER)]
+        ranked.sort()
+        return [(name, path) for _, name, path in ranked]
+
+    def details(self, requester: Requester, generation_id: str) -> str:
+        """Everything behind a piece in Markdown: perception, brief, exemplars, metrics per
+        round, timings."""
+        view = self._get(requester, generation_id)
+        summary = self._summary(requester, view)
+        p = summary.get("perception") or {}
+        b = view.brief or summary.get("brief") or {}
+        exemplars = summary.get("exemplars") or []
+        rounds = summary.get("rounds") or []
+        lines = [f"**{view.id}** — {view.mode}, seed {view.seed}"]
+        if view.parent_id:
+            lines.append(f"Made again from `{view.parent_id}`.")
+        if p:
+            colours = ", ".join(c["name"] for c in p.get("dominant_colours", [])[:4])
+            lines += [
+                "",
+                "**Seen**: " + (p.get("caption") or ""),
+                f"brightness {p.get('brightness', 0):.2f} · contrast {p.get('contrast', 0):.2f}"
+                f" · saturation {p.get('saturation', 0):.2f} · warmth {p.get('warmth', 0):+.2f}"
+                f" · texture {p.get('texture', 0):.2f}"
+                + (f" · colours: {colours}" if colours else ""),
+            ]
+        if b:
+            lines += [
+                "",
+                f"**Brief**: {b.get('genre')} · {b.get('key')} {b.get('mode')} · {b.get('meter')}"
+                f" · {b.get('tempo')} bpm · {', '.join(b.get('instruments', []))}",
+            ]
+            lines += [f"• {r['choice']} ← {r['feature']}" for r in b.get("reasons", [])[:8]]
+        if exemplars:
+            names = [f"{e.get('title') or e.get('id')} ({e.get('collection')})" for e in exemplars]
+            lines += ["", "**Tunes it learned from**: " + "; ".join(names[:8])]
+        if rounds:
+            lines += ["", "**Refinement** (distance to the image's targets; lower is closer)"]
+            for r in rounds:
+                metrics = r.get("metrics", {})
+                shown = ", ".join(f"{k} {v:.2f}" for k, v in list(metrics.items())[:4])
+                lines.append(
+                    f"round {r.get('round')}: distance {r.get('distance', 0):.3f}"
+                    + (f" · {shown}" if shown else "")
+                )
+        if view.timings:
+            total = sum(float(v) for v in view.timings.values())
+            lines += ["", f"**Time**: {total:.1f} s in all"]
+        text = "\n".join(lines)
+        return text if len(text) <= 1900 else text[:1899] + "…"
+
+    def _summary(self, requester: Requester, view: GenerationView) -> dict[str, Any]:
+        """The stored result.json of a piece (perception, exemplars, rounds), or {}."""
+        if view.status != "done":
+            return {}
+        with tempfile.TemporaryDirectory(prefix="pictune-details-") as tmp:
+            try:
+                written = self.store.export_files(
+                    view.id,
+                    Path(tmp),
+                    workspace=requester.workspace,
+                    user_id=requester.user_id,
+                    include_summary=True,
+                )
+                path = written.get("result.json")
+                return json.loads(path.read_text()) if path is not None else {}
+            except (PictuneError, OSError, ValueError):
+                log.warning("no summary for %s", view.id, exc_info=True)
+                return {}
+
+    def history(
+        self,
+        requester: Requester,
+        *,
+        user_id: str | None = None,
+        limit: int = 10,
+    ) -> list[GenerationView]:
+        limit = max(1, min(int(limit), HISTORY_MAX))
+        return self.store.history(
+            workspace=requester.workspace,
+            user_id=user_id,
+            viewer_id=requester.user_id,
+            limit=limit,
+        )
+
+    def search(self, requester: Requester, text: str, *, limit: int = 10) -> list[GenerationView]:
+        text = (text or "").strip()
+        if not text:
+            raise InvalidOption("Tell me what to look for, e.g. `sea` or `waltz`.")
+        if len(text) > 200:
+            raise InvalidOption("That search is too long: use a few words.")
+        limit = max(1, min(int(limit), HISTORY_MAX))
+        return self.store.search(
+            text, workspace=requester.workspace, user_id=requester.user_id, limit=limit
+        )
+
+    def listing(self, views: list[GenerationView], empty: str) -> str:
+        """A listing as text; ``empty`` is said when there is nothing."""
+        return "\n".join(history_line(v) for v in views) if views else empty
+
+    def favourites(self, requester: Requester, *, limit: int = 10) -> list[GenerationView]:
+        limit = max(1, min(int(limit), HISTORY_MAX))
+        return self.store.favourites(
+            workspace=requester.workspace, user_id=requester.user_id, limit=limit
+        )
+
+    def favourite(self, requester: Requester, generation_id: str) -> bool:
+        """Toggle a favourite; True when it is now one of the requester's favourites."""
+        view = self._get(requester, generation_id)
+        mine = {v.id for v in self.favourites(requester, limit=QUOTA_PAGE)}
+        where = {"workspace": requester.workspace, "user_id": requester.user_id}
+        if view.id in mine:
+            self.store.unfavourite(view.id, **where)
+            return False
+        self.store.favourite(view.id, **where)
+        return True
+
+    def delete(self, requester: Requester, generation_id: str, *, is_manager: bool = False) -> str:
+        """Delete a piece (its requester, or a workspace manager). Returns the deleted id."""
+        view = self._get(requester, generation_id)
+        if view.user_id != requester.user_id and not is_manager:
+            raise Forbidden()
+        self.store.delete(
+            view.id, by_user=requester.user_id, is_admin=is_manager, workspace=requester.workspace
+        )
+        return view.id
+
+    # Messages and the community channel ----------------------------------------------------
+
+    def link_message(self, generation_id: str, message_id: str, role: str = "reply") -> None:
+        """Remember that a platform message shows a piece (for reactions and buttons).
+        Message ids must be unique within the platform (Slack: ``f"{channel}:{ts}"``)."""
+        self.store.set_message_ids(generation_id, {role: str(message_id)})
+
+    def generation_for_message(self, requester: Requester, message_id: str) -> str | None:
+        """The piece a message shows, if this requester may see it."""
+        view = self.store.find_by_message(requester.platform, str(message_id))
+        if view is None or view.workspace != requester.workspace:
+            return None
+        if view.visibility == "private" and view.user_id != requester.user_id:
+            return None
+        return view.id
+
+    def community_channel(self, requester: Requester, reply: PieceReply) -> str | None:
+        """Where a public piece is also posted, or None (private, not set, or asked there)."""
+        if reply.generation.visibility != "public":
+            return None
+        channel = self._choices(requester).community_channel
+        if not channel or channel == requester.channel:
+            return None
+        return channel
+
+    def community_text(self, reply: PieceReply, link: str | None) -> str:
+        where = f" — [original]({link})" if link else ""
+        return f"🎵 New piece by {reply.author}: **{reply.title}**{where}"
+
+    # Settings -----------------------------------------------------------------------------
+
+    def workspace_settings(self, requester: Requester) -> WorkspaceChoices:
+        raw = self.store.workspace_settings(requester.platform, requester.workspace)
+        return WorkspaceChoices(
+            community_channel=raw.community_channel,
+            default_mode=raw.default_mode,
+            user_daily_quota=raw.user_daily_quota,
+            workspace_daily_quota=raw.workspace_daily_quota,
+            max_duration=raw.max_duration,
+        )
+
+    def update_settings(
+        self, requester: Requester, *, is_manager: bool, **changes: Any
+    ) -> WorkspaceChoices:
+        """Change a workspace's settings (managers only). ``changes`` may hold
+        community_channel, default_mode, user_daily_quota, workspace_daily_quota,
+        max_duration; a value of None leaves it as it is, "" or 0 clears it."""
+        if not is_manager:
+            raise Forbidden("Only server managers can change Pictune's settings.")
+        clean: dict[str, Any] = {}
+        for name, value in changes.items():
+            if value is None:
+                continue
+            if name == "default_mode":
+                value = str(value).strip().lower() or None
+                if value is not None and value not in MODES:
+                    raise InvalidOption("The default mode must be symbolic, audio or hybrid.")
+            elif name in ("user_daily_quota", "workspace_daily_quota"):
+                value = int(value)
+                if value < 0 or value > 10_000:
+                    raise InvalidOption("A quota is a number of pieces from 0 (no limit) to 10000.")
+                value = value or None
+            elif name == "max_duration":
+                value = float(value) or None
+                if value is not None and not (
+                    self.settings.min_duration <= value <= self.settings.max_duration
+                ):
+                    raise InvalidOption(
+                        f"The longest piece must be between {self.settings.min_duration:.0f} and "
+                        f"{self.settings.max_duration:.0f} seconds."
+                    )
+            elif name == "community_channel":
+                value = str(value).strip() or None
+            else:
+                raise InvalidOption(f"There is no setting called {name}.")
+            clean[name] = value
+        if clean:
+            self.store.update_workspace_settings(requester.platform, requester.workspace, **clean)
+        return self.workspace_settings(requester)
+
+    def settings_text(self, choices: WorkspaceChoices) -> str:
+        def show(value: Any, default: str) -> str:
+            return default if value in (None, "") else str(value)
+
+        return "\n".join(
+            [
+                "**Pictune settings here**",
+                f"Community channel: {show(choices.community_channel, 'none')}",
+                f"Default mode: {show(choices.default_mode, self.settings.mode)}",
+                f"Pieces per member per day: {show(choices.user_daily_quota, 'no limit')}",
+                f"Pieces per day in all: {show(choices.workspace_daily_quota, 'no limit')}",
+                f"Longest piece: {show(choices.max_duration, str(self.settings.max_duration))} s",
+            ]
+        )
+
+
+def user_message(exc: BaseException) -> str:
+    """What to tell a person about any failure: a PictuneError's own words, else a generic
+    line (the details go to the log, never to the chat)."""
+    if isinstance(exc, PictuneError):
+        return exc.user_message
+    return PictuneError.user_message
+
+
+def _file_rank(name: str) -> int:
+    """Position of a file in FILE_ORDER by its name; past the end for files not sent."""
+    suffix = Path(name).suffix.lower()
+    kind = {
+        ".mp3": "audio",
+        ".ogg": "audio",
+        ".wav": "audio",
+        ".png": "score",
+        ".mid": "midi",
+        ".abc": "abc",
+        ".md": "motivation",
+    }.get(suffix)
+    return FILE_ORDER.index(kind) if kind else len(FILE_ORDER)
+
+
+def _queued_words(position: int | None) -> str:
+    if not position:
+        return "Starting now…"
+    ahead = "piece" if position == 1 else "pieces"
+    return f"In the queue: {position} {ahead} ahead of yours."
+
+
+def _clean_hint(hint: str | None) -> str | None:
+    if hint is None:
+        return None
+    hint = " ".join(hint.split())
+    if len(hint) > 200:
+        raise InvalidOption("That hint is too long: use up to 200 characters.")
+    return hint or None
+
+
+def _clean_id(generation_id: str) -> str:
+    gid = (generation_id or "").strip().strip("`").lower()
+    if not gid or len(gid) > 32 or not all(c.isalnum() or c == "-" for c in gid):
+        raise NotFound()
+    return gid

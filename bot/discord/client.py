@@ -1,0 +1,108 @@
+"""The discord.py client: intents, the command tree, persistent buttons, the API address.
+
+``settings.discord_api_url`` points the client at another Discord API (the loopback fake in
+the tests, or a proxy). discord.py keeps its REST base in the class attribute
+``discord.http.Route.BASE`` and its gateway address in ``DiscordWebSocket.DEFAULT_GATEWAY``;
+both are set in ``use_api`` and nowhere else. The gateway address is then asked of the API
+itself (``GET /gateway/bot``), as Discord documents.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from bot.discord.commands import register_commands
+from bot.discord.reactions import handle_reaction
+from bot.discord.views import PieceButton
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.core import PictuneBot, user_message
+from bot.discord.replies import send_ephemeral
+from engine.config import Settings
+
+log = logging.getLogger("pictune.discord")
+
+
+def use_api(api_url: str) -> None:
+    """Send every REST call (webhooks and interaction callbacks included) to ``api_url``,
+    e.g. ``http://127.0.0.1:8123/api/v10``."""
+    Route.BASE = api_url.rstrip("/")
+
+
+def intents() -> discord.Intents:
+    """Only what the bot needs: no message content, no members."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True  # channel names and the community channel
+    wanted.guild_reactions = True  # 🔁 on a result
+    wanted.dm_reactions = True
+    return wanted
+
+
+class PictuneClient(discord.Client):
+    """The Discord side of Pictune. ``core`` does the work; this class wires events."""
+
+    def __init__(
+        self,
+        core: PictuneBot,
+        settings: Settings,
+        *,
+        sync_guild: int | None = None,
+        edit_interval: float = 1.5,
+    ) -> None:
+        super().__init__(intents=intents())
+        self.core = core
+        self.settings = settings
+        self.sync_guild = sync_guild
+        self.edit_interval = edit_interval  # seconds between progress edits of one message
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        register_commands(self.tree)
+
+    async def setup_hook(self) -> None:
+        # Buttons on every result, from any earlier run of the bot, are routed by their
+        # custom_id: nothing has to be remembered in memory across a restart.
+        self.add_dynamic_items(PieceButton)
+        if self.settings.discord_api_url:
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        if self.sync_guild is not None:
+            guild = discord.Object(id=self.sync_guild)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        await self.tree.sync()
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await handle_reaction(self, payload)
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Last resort: log the details, tell the person something short and useful."""
+        original = getattr(error, "original", error)
+        if isinstance(error, app_commands.MissingPermissions):
+            text = "You need the Manage Server permission for that."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            text = f"Slow down: try again in {error.retry_after:.0f} s."
+        else:
+            log.error("command failed", exc_info=original)
+            text = user_message(original)
+        await send_ephemeral(interaction, text)
+
+    async def close(self) -> None:
+        await super().close()
+        await self.core.close()
+
+
+async def run(settings: Settings, core: PictuneBot) -> None:
+    """Log in and serve until cancelled."""
+    if settings.discord_token is None:
+        raise RuntimeError("DISCORD_TOKEN is not set")
+    if settings.discord_api_url:
+        use_api(settings.discord_api_url)
+    client = PictuneClient(core, settings)
+    async with client:
+        await client.start(settings.discord_token.get_secret_value())

@@ -1,0 +1,186 @@
+"""Slash commands and the "Compose music" message menu.
+
+Every command answers within Discord's 3 seconds: fast ones answer at once, /compose
+defers (see replies.py). Listings are ephemeral: they are for the person who asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bot.core import user_message
+from bot.discord.render import listing_embed, render_piece
+from bot.discord.replies import (
+    compose_from_attachment,
+    core_of,
+    is_manager,
+    requester_for,
+    send_ephemeral,
+)
+from engine.errors import PictuneError
+
+log = logging.getLogger("pictune.discord")
+
+ModeChoice = Literal["symbolic", "audio", "hybrid"]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+
+
+@app_commands.command(name="compose", description="Turn a picture into music")
+@app_commands.describe(
+    image="the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to 20 MB)",
+    hint='a wish in words, e.g. "sad piano" or "faster"',
+    mode="symbolic (default), audio or hybrid",
+    duration="seconds of music (5 to 120)",
+    private="only you see the result",
+)
+async def compose(
+    interaction: discord.Interaction,
+    image: discord.Attachment,
+    hint: app_commands.Range[str, 1, 200] | None = None,
+    mode: ModeChoice | None = None,
+    duration: app_commands.Range[float, 1, 600] | None = None,
+    private: bool = False,
+) -> None:
+    await compose_from_attachment(
+        interaction, image, hint=hint, mode=mode, duration=duration, private=private
+    )
+
+
+@app_commands.context_menu(name="Compose music")
+async def compose_message(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Works on any message with an image, without the message-content intent: the target
+    message arrives whole in the interaction."""
+    attachment = first_image(message)
+    if attachment is None:
+        await send_ephemeral(
+            interaction, "That message has no image attached: pick one with a picture."
+        )
+        return
+    await compose_from_attachment(interaction, attachment)
+
+
+def first_image(message: discord.Message) -> discord.Attachment | None:
+    for attachment in message.attachments:
+        kind = (attachment.content_type or "").lower()
+        if kind.startswith("image/") or attachment.filename.lower().endswith(IMAGE_SUFFIXES):
+            return attachment
+    return message.attachments[0] if message.attachments else None
+
+
+@app_commands.command(name="history", description="Pieces made here, newest first")
+@app_commands.describe(user="only this member's pieces", limit="how many (up to 25)")
+async def history(
+    interaction: discord.Interaction,
+    user: discord.User | None = None,
+    limit: app_commands.Range[int, 1, 25] = 10,
+) -> None:
+    core = core_of(interaction)
+    views = core.history(
+        requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
+    )
+    who = f" by {user.display_name}" if user else ""
+    text = core.listing(views, f"No pieces{who} yet: try /compose with a picture.")
+    await interaction.response.send_message(
+        embed=listing_embed(f"Pictune history{who}", text), ephemeral=True
+    )
+
+
+@app_commands.command(name="show", description="Show a piece again by its id")
+@app_commands.describe(id="the piece's id, e.g. pt-7f3a2c")
+async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 40]) -> None:
+    from bot.discord.views import piece_view
+
+    core = core_of(interaction)
+    reply = core.show(requester_for(interaction), id)
+    private = reply.generation.visibility == "private"
+    rendered = render_piece(reply, filesize_limit=interaction.filesize_limit)
+    await interaction.response.send_message(
+        embed=rendered.embed,
+        files=rendered.files(),
+        view=piece_view(reply.id),
+        ephemeral=private,
+    )
+    if not private:
+        message = await interaction.original_response()
+        core.link_message(reply.id, str(message.id), role="show")
+
+
+@app_commands.command(name="search", description="Find pieces by words in their story")
+@app_commands.describe(text="words to look for, e.g. sea, waltz, dark")
+async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
+    core = core_of(interaction)
+    views = core.search(requester_for(interaction), text)
+    body = core.listing(views, f"Nothing found for “{text}”.")
+    await interaction.response.send_message(
+        embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
+    )
+
+
+@app_commands.command(name="favourites", description="Your favourite pieces")
+async def favourites(interaction: discord.Interaction) -> None:
+    core = core_of(interaction)
+    views = core.favourites(requester_for(interaction))
+    body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.")
+    await interaction.response.send_message(
+        embed=listing_embed("Your favourites", body), ephemeral=True
+    )
+
+
+@app_commands.command(name="settings", description="Pictune's settings for this server")
+@app_commands.describe(
+    community_channel="also post every public piece here",
+    default_mode="the mode when /compose names none",
+    user_daily_quota="pieces per member per day (0: no limit)",
+    server_daily_quota="pieces per day for the whole server (0: no limit)",
+    clear_community_channel="stop posting to the community channel",
+)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def settings(
+    interaction: discord.Interaction,
+    community_channel: discord.TextChannel | None = None,
+    default_mode: ModeChoice | None = None,
+    user_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
+    server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
+    clear_community_channel: bool = False,
+) -> None:
+    core = core_of(interaction)
+    requester = requester_for(interaction)
+    changes: dict[str, object] = {
+        "default_mode": default_mode,
+        "user_daily_quota": user_daily_quota,
+        "workspace_daily_quota": server_daily_quota,
+    }
+    if community_channel is not None:
+        changes["community_channel"] = str(community_channel.id)
+    if clear_community_channel:
+        changes["community_channel"] = ""
+    if any(v is not None for v in changes.values()):
+        choices = core.update_settings(requester, is_manager=is_manager(interaction), **changes)
+    else:
+        choices = core.workspace_settings(requester)
+    text = core.settings_text(choices)
+    if choices.community_channel and choices.community_channel.isdigit():
+        text = text.replace(
+            f"Community channel: {choices.community_channel}",
+            f"Community channel: <#{choices.community_channel}>",
+        )
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+COMMANDS = (compose, compose_message, history, show, search, favourites, settings)
+
+
+def register_commands(tree: app_commands.CommandTree) -> None:
+    for command in COMMANDS:
+        tree.add_command(command)
+
+
+async def report_error(interaction: discord.Interaction, exc: BaseException) -> None:
+    if not isinstance(exc, PictuneError):
+        log.error("command failed", exc_info=exc)
+    await send_ephemeral(interaction, user_message(exc))

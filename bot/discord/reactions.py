@@ -1,0 +1,126 @@
+"""🔁 on a result reruns it with refinement.
+
+Raw reaction events arrive for every message, cached or not, so a reaction on a result
+from before a restart works too. The bot's own reactions are ignored, and each person gets
+one rerun per message at a time (``PictuneBot.rerun`` refuses a second one; the duplicate
+reaction is then ignored quietly: nobody can be answered privately about a reaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core import ProgressThrottle, user_message
+from bot.discord.render import render_piece
+from bot.discord.replies import post_community, workspace_of
+from engine.errors import LimitReached, NotFound, PictuneError
+from engine.service.api import JobEvent, Requester
+
+if TYPE_CHECKING:
+    from bot.discord.client import PictuneClient
+
+log = logging.getLogger("pictune.discord")
+
+RERUN_EMOJI = "🔁"
+
+
+async def handle_reaction(client: PictuneClient, payload: discord.RawReactionActionEvent) -> None:
+    if client.user is None or payload.user_id == client.user.id:
+        return
+    if payload.emoji.is_custom_emoji() or payload.emoji.name != RERUN_EMOJI:
+        return
+    if payload.member is not None and payload.member.bot:
+        return
+    core = client.core
+    requester = Requester(
+        platform="discord",
+        workspace=workspace_of(payload.guild_id, payload.user_id),
+        user_id=str(payload.user_id),
+        channel=str(payload.channel_id),
+        user_name=payload.member.display_name if payload.member else None,
+    )
+    generation_id = core.generation_for_message(requester, str(payload.message_id))
+    if generation_id is None:
+        return  # not one of our results (or not one this person may see)
+
+    channel = client.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+    original = channel.get_partial_message(payload.message_id)
+    mention = f"<@{payload.user_id}>"
+    status: discord.Message | None = None
+
+    async def show(text: str) -> None:
+        nonlocal status
+        if status is None:
+            status = await channel.send(
+                content=f"{mention} {text}",
+                reference=original.to_reference(fail_if_not_exists=False),
+                mention_author=False,
+            )
+        else:
+            status = await status.edit(content=f"{mention} {text}")
+
+    throttle = ProgressThrottle(show, client.edit_interval)
+
+    async def progress(event: JobEvent) -> None:
+        await throttle(core.progress_text(event), force=event.stage == "queued")
+
+    try:
+        reply = await core.rerun(requester, generation_id, variation=False, progress=progress)
+    except LimitReached as exc:
+        if core.rerun_in_progress(requester, generation_id):
+            return  # the same person's second 🔁 while the first runs
+        await _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}")
+        return
+    except NotFound:
+        return
+    except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
+        if not isinstance(exc, PictuneError):
+            log.error("reaction rerun failed", exc_info=exc)
+        await _say(channel, original, status, f"{mention} ⚠️ {user_message(exc)}")
+        return
+
+    from bot.discord.views import piece_view
+
+    guild = client.get_guild(payload.guild_id) if payload.guild_id else None
+    rendered = render_piece(reply, filesize_limit=guild.filesize_limit if guild else None)
+    content = f"{mention} here is the refined version of {generation_id}."
+    if status is None:
+        message = await channel.send(
+            content=content,
+            embed=rendered.embed,
+            files=rendered.files(),
+            view=piece_view(reply.id),
+            reference=original.to_reference(fail_if_not_exists=False),
+            mention_author=False,
+        )
+    else:
+        message = await status.edit(
+            content=content,
+            embed=rendered.embed,
+            attachments=rendered.files(),
+            view=piece_view(reply.id),
+        )
+    core.link_message(reply.id, str(message.id))
+    await post_community(client, requester, reply, message)
+
+
+async def _say(
+    channel: discord.PartialMessageable,
+    original: discord.PartialMessage,
+    status: discord.Message | None,
+    text: str,
+) -> None:
+    try:
+        if status is not None:
+            await status.edit(content=text)
+        else:
+            await channel.send(
+                content=text,
+                reference=original.to_reference(fail_if_not_exists=False),
+                mention_author=False,
+            )
+    except discord.HTTPException:
+        log.warning("could not tell about a failed rerun", exc_info=True)

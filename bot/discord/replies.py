@@ -1,0 +1,257 @@
+"""How a piece travels back through an interaction: defer, progress edits, the result.
+
+Discord gives an interaction 3 seconds for its first answer and its token 15 minutes of
+life. So: anything that can be refused from metadata is refused at once (ephemeral); the
+download gets a short grace period to fail fast (a broken file is then refused with a clean
+ephemeral answer too), else the interaction is deferred; progress edits the deferred
+message at most every ``client.edit_interval`` seconds; the result replaces it, or goes to
+the channel (or the requester's DMs, for a private piece) once the token is too old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core import (
+    Attachment,
+    PictuneBot,
+    PieceReply,
+    ProgressSink,
+    ProgressThrottle,
+    user_message,
+)
+from bot.discord.render import render_piece
+from engine.errors import PictuneError
+from engine.service.api import JobEvent, Requester
+
+if TYPE_CHECKING:
+    from bot.discord.client import PictuneClient
+
+log = logging.getLogger("pictune.discord")
+
+INTAKE_GRACE = 1.5  # seconds to wait for the download before deferring
+TOKEN_MARGIN = datetime.timedelta(seconds=60)  # stop using a token this long before it expires
+
+
+def client_of(interaction: discord.Interaction) -> PictuneClient:
+    return interaction.client  # type: ignore[return-value]
+
+
+def core_of(interaction: discord.Interaction) -> PictuneBot:
+    return client_of(interaction).core
+
+
+def workspace_of(guild_id: int | None, user_id: int) -> str:
+    """A guild's id, or the person's own space for direct messages."""
+    return str(guild_id) if guild_id else f"dm-{user_id}"
+
+
+def requester_for(interaction: discord.Interaction, *, private: bool = False) -> Requester:
+    user = interaction.user
+    return Requester(
+        platform="discord",
+        workspace=workspace_of(interaction.guild_id, user.id),
+        user_id=str(user.id),
+        channel=str(interaction.channel_id) if interaction.channel_id else None,
+        user_name=user.display_name,
+        visibility="private" if private else "public",
+    )
+
+
+def is_manager(interaction: discord.Interaction) -> bool:
+    """Manage Server (or Administrator) in this guild, from the interaction's own data."""
+    if interaction.guild_id is None:
+        return True  # a DM: the person manages their own space
+    perms = interaction.permissions
+    return bool(perms.manage_guild or perms.administrator)
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Answer only the person who asked, whatever state the interaction is in."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not send a message to the requester", exc_info=True)
+
+
+def token_alive(interaction: discord.Interaction) -> bool:
+    return discord.utils.utcnow() < interaction.expires_at - TOKEN_MARGIN
+
+
+async def fail_deferred(interaction: discord.Interaction, text: str, *, private: bool) -> None:
+    """Turn a deferred "thinking…" message into a short ephemeral answer."""
+    try:
+        if not token_alive(interaction):
+            return
+        if private:
+            await interaction.edit_original_response(content=f"⚠️ {text}", embed=None, view=None)
+            return
+        # The deferred message is public: remove it and answer privately instead.
+        await interaction.delete_original_response()
+        await interaction.followup.send(f"⚠️ {text}", ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not report a failure", exc_info=True)
+
+
+def attachment_meta(attachment: discord.Attachment) -> Attachment:
+    return Attachment(
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        url=attachment.url,
+    )
+
+
+async def compose_from_attachment(
+    interaction: discord.Interaction,
+    attachment: discord.Attachment,
+    *,
+    hint: str | None = None,
+    mode: str | None = None,
+    duration: float | None = None,
+    private: bool = False,
+) -> None:
+    """The whole of /compose and of the "Compose music" menu, from an attachment."""
+    core = core_of(interaction)
+    requester = requester_for(interaction, private=private)
+    meta = attachment_meta(attachment)
+    try:
+        core.check_attachment(meta)
+        hint, mode, duration = core.check_options(
+            requester, hint=hint, mode=mode, duration=duration
+        )
+    except PictuneError as exc:
+        await send_ephemeral(interaction, exc.user_message)
+        return
+
+    intake = asyncio.create_task(core.fetch_image(meta))
+    done, _ = await asyncio.wait({intake}, timeout=INTAKE_GRACE)
+    if done and intake.exception() is not None:
+        await send_ephemeral(interaction, user_message(intake.exception()))  # type: ignore[arg-type]
+        return
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    try:
+        image = await intake
+    except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
+        if not isinstance(exc, PictuneError):
+            log.error("download failed", exc_info=exc)
+        await fail_deferred(interaction, user_message(exc), private=private)
+        return
+
+    async def make(progress: ProgressSink) -> PieceReply:
+        return await core.compose(
+            requester,
+            image,
+            hint=hint,
+            mode=mode,
+            duration=duration,
+            filename=attachment.filename,
+            image_checked=True,
+            progress=progress,
+        )
+
+    await deliver(interaction, make, requester)
+
+
+async def deliver(
+    interaction: discord.Interaction,
+    make: Callable[[ProgressSink], Awaitable[PieceReply]],
+    requester: Requester,
+) -> None:
+    """After the interaction is deferred: follow the job, then show the result."""
+    client = client_of(interaction)
+    core = client.core
+    private = requester.visibility == "private"
+
+    async def show(text: str) -> None:
+        if token_alive(interaction):
+            await interaction.edit_original_response(content=text)
+
+    throttle = ProgressThrottle(show, client.edit_interval)
+
+    async def progress(event: JobEvent) -> None:
+        await throttle(core.progress_text(event), force=event.stage == "queued")
+
+    try:
+        reply = await make(progress)
+    except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
+        if not isinstance(exc, PictuneError):
+            log.error("composing failed", exc_info=exc)
+        await fail_deferred(interaction, user_message(exc), private=private)
+        return
+    await post_result(interaction, reply, requester)
+
+
+async def post_result(
+    interaction: discord.Interaction, reply: PieceReply, requester: Requester
+) -> None:
+    from bot.discord.views import piece_view
+
+    client = client_of(interaction)
+    rendered = render_piece(reply, filesize_limit=interaction.filesize_limit)
+    private = requester.visibility == "private"
+    message: discord.Message | None = None
+    if token_alive(interaction):
+        message = await interaction.edit_original_response(
+            content=None,
+            embed=rendered.embed,
+            attachments=rendered.files(),
+            view=piece_view(reply.id),
+        )
+    else:
+        # The token has expired: the channel (or, for a private piece, the DMs) instead.
+        target: Any
+        if private:
+            target = interaction.user
+        else:
+            target = interaction.channel or client.get_partial_messageable(
+                interaction.channel_id or 0, guild_id=interaction.guild_id
+            )
+        message = await target.send(
+            content=f"{interaction.user.mention} your piece is ready.",
+            embed=rendered.embed,
+            files=rendered.files(),
+            view=piece_view(reply.id),
+        )
+    client.core.link_message(reply.id, str(message.id))
+    await post_community(client, requester, reply, message)
+
+
+async def post_community(
+    client: PictuneClient, requester: Requester, reply: PieceReply, original: discord.Message
+) -> None:
+    """Public pieces also go to the server's community channel, with attribution and a link."""
+    from bot.discord.views import piece_view
+
+    channel_id = client.core.community_channel(requester, reply)
+    if channel_id is None or not channel_id.isdigit():
+        return
+    guild_id = int(requester.workspace) if requester.workspace.isdigit() else None
+    channel = client.get_partial_messageable(int(channel_id), guild_id=guild_id)
+    link = _jump_url(original, guild_id)
+    rendered = render_piece(reply)
+    try:
+        posted = await channel.send(
+            content=client.core.community_text(reply, link),
+            embed=rendered.embed,
+            files=rendered.files(),
+            view=piece_view(reply.id),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+    except discord.HTTPException:
+        log.warning("could not post to the community channel %s", channel_id, exc_info=True)
+        return
+    client.core.link_message(reply.id, str(posted.id), role="community")
+
+
+def _jump_url(message: discord.Message, guild_id: int | None) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{message.channel.id}/{message.id}"

@@ -1,0 +1,158 @@
+"""The Slack app: a Bolt ``AsyncApp`` wired to PictuneBot, served by Socket Mode or HTTP.
+
+Socket Mode (``SLACK_APP_TOKEN`` set) needs no public URL; HTTP mode serves Slack's Events
+API, interactivity and slash commands at ``/slack/events`` on ``settings.slack_port`` and
+checks every request's signature (``SLACK_SIGNING_SECRET``; Bolt also refuses timestamps
+older than five minutes, so a captured request cannot be replayed). ``SLACK_API_URL`` points
+the Web API client elsewhere, e.g. at a local mock in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import PictuneBot
+from bot.slack.listeners import SlackAdapter
+from engine.config import Settings
+from engine.errors import ConfigError
+
+log = logging.getLogger("pictune.slack")
+
+EVENTS_PATH = "/slack/events"
+
+
+def secret(value: Any) -> str | None:
+    """A SecretStr (or None) as a plain string, or None when empty."""
+    if value is None:
+        return None
+    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return text or None
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client with the bot token, pointed at ``slack_api_url`` when set."""
+    token = secret(settings.slack_bot_token)
+    if not token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-...) from the Slack app's "
+            "OAuth & Permissions page."
+        )
+    kwargs: dict[str, Any] = {"token": token}
+    if settings.slack_api_url:
+        kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+    return AsyncWebClient(**kwargs)
+
+
+async def skip_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+    """Slack resends an event it thinks was not answered in time; the first delivery is
+    already being worked on, so a retry is acknowledged and dropped (no second piece)."""
+    if req.headers.get("x-slack-retry-num"):
+        return BoltResponse(status=200, body="")
+    await next()
+    return None
+
+
+def build_app(
+    settings: Settings,
+    bot: PictuneBot,
+    *,
+    client: AsyncWebClient | None = None,
+    adapter: SlackAdapter | None = None,
+) -> AsyncApp:
+    """A Bolt app whose listeners call ``bot``. Listeners acknowledge at once and work in
+    the background (``process_before_response=False``), so Slack's 3 seconds always hold."""
+    app = AsyncApp(
+        name="pictune",
+        client=client or web_client(settings),
+        signing_secret=secret(settings.slack_signing_secret) or "",
+        process_before_response=False,
+    )
+    app.middleware(skip_retries)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed (%s)", body.get("type"), exc_info=error)
+
+    (adapter or SlackAdapter(bot)).register(app)
+    return app
+
+
+async def start_http(
+    app: AsyncApp, host: str = "0.0.0.0", port: int = 3000
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` over HTTP at ``/slack/events``; returns the runner (to clean up) and the
+    port actually bound (``port=0`` picks a free one)."""
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[union-attr]
+    return runner, int(bound)
+
+
+def connection_mode(settings: Settings) -> str:
+    """ "socket" when an app-level token is set (no public URL needed), else "http"."""
+    if secret(settings.slack_app_token):
+        return "socket"
+    if secret(settings.slack_signing_secret):
+        return "http"
+    raise ConfigError(
+        "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
+        "besides SLACK_BOT_TOKEN: see docs/slack.md."
+    )
+
+
+async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -> None:
+    """Run the Slack app until cancelled. The caller owns ``bot`` (and its job service)."""
+    mode = connection_mode(settings)
+    adapter = SlackAdapter(bot)
+    app = build_app(settings, bot, adapter=adapter)
+    if mode == "socket":
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(app, secret(settings.slack_app_token))
+        try:
+            log.info("Slack: connecting in Socket Mode")
+            await handler.start_async()
+        finally:
+            await handler.close_async()
+            await adapter.drain()
+        return
+    runner, port = await start_http(app, host, settings.slack_port)
+    log.info("Slack: listening for events on port %d%s", port, EVENTS_PATH)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await adapter.drain()
+
+
+def run(settings: Settings) -> None:
+    """``pictune serve`` for Slack alone: the history, the job service and the bot, then
+    ``serve`` until interrupted."""
+
+    async def main() -> None:
+        from engine.service import load_job_service
+        from storage.store import Store
+
+        connection_mode(settings)  # say what is missing before starting anything
+        store = Store.open(settings)
+        service = load_job_service(settings, store)
+        await service.start()
+        bot = PictuneBot(settings, service, store)
+        try:
+            await serve(settings, bot)
+        finally:
+            await service.stop()
+            await bot.close()
+            store.close()
+
+    asyncio.run(main())

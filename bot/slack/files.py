@@ -1,0 +1,112 @@
+"""Files in and out of Slack.
+
+In: a Slack file object (from a message, a shortcut or a modal's file input) is checked from
+its metadata, then ``url_private_download`` is fetched with the bot token through
+``PictuneBot.download`` (size cap, timeout, byte sniffing). Slack answers a request it will
+not serve with its HTML sign-in page and status 200, most often because the app lacks the
+``files:read`` scope: that case gets its own answer, saying what to fix.
+
+Out: the piece's files go into the thread with ``files_upload_v2`` (getUploadURLExternal ->
+upload -> completeUploadExternal), all in one shared message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import Attachment, PictuneBot, PieceReply
+from engine.errors import ImageError, InputError
+
+NO_IMAGE = "I found no image to compose from: attach a PNG, JPEG, WebP, GIF, TIFF or BMP."
+LOGIN_PAGE = (
+    "Slack sent me its sign-in page instead of your image: Pictune needs the files:read "
+    "permission. Ask a workspace admin to reinstall the app with it, then try again."
+)
+HIDDEN = (
+    "Slack no longer shows me that file (it is hidden by the workspace's plan): upload it again."
+)
+EXTERNAL = "That file is stored outside Slack: upload the image itself."
+
+
+def attachment(file: dict[str, Any]) -> Attachment:
+    return Attachment(
+        filename=str(file.get("name") or file.get("title") or ""),
+        content_type=file.get("mimetype"),
+        size=file.get("size") if isinstance(file.get("size"), int) else None,
+        url=str(file.get("url_private_download") or file.get("url_private") or ""),
+    )
+
+
+async def full_file(client: AsyncWebClient, file: dict[str, Any]) -> dict[str, Any]:
+    """Slack sends a stub (``file_access: check_file_info``) for some shared files: ask for
+    the whole object."""
+    if file.get("file_access") == "check_file_info" or not (
+        file.get("url_private_download") or file.get("url_private")
+    ):
+        if not file.get("id"):
+            raise InputError(NO_IMAGE)
+        response = await client.files_info(file=file["id"])
+        return dict(response["file"])
+    return file
+
+
+async def pick_image(
+    bot: PictuneBot, client: AsyncWebClient, files: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The first file that is an acceptable image by its metadata. When none is, the first
+    file's problem is the answer (it says what was wrong with it)."""
+    if not files:
+        raise InputError(NO_IMAGE)
+    first_error: Exception | None = None
+    for file in files:
+        try:
+            if file.get("mode") in ("hidden_by_limit", "tombstone"):
+                raise ImageError(HIDDEN)
+            if file.get("is_external"):
+                raise ImageError(EXTERNAL)
+            file = await full_file(client, file)
+            bot.check_attachment(attachment(file))
+            return file
+        except ImageError as exc:
+            first_error = first_error or exc
+    assert first_error is not None
+    raise first_error
+
+
+async def download_image(bot: PictuneBot, file: dict[str, Any], token: str) -> bytes:
+    """The file's bytes, checked to be an image."""
+    url = attachment(file).url
+    if not url:
+        raise InputError(NO_IMAGE)
+    try:
+        return await bot.download(url, headers={"Authorization": f"Bearer {token}"})
+    except ImageError as exc:
+        # core says "a web page instead of the image"; on Slack that page is the sign-in page.
+        if "web page" in exc.user_message:
+            raise ImageError(
+                LOGIN_PAGE, detail="Slack answered HTML: files:read missing?"
+            ) from None
+        raise
+
+
+async def upload_files(
+    client: AsyncWebClient,
+    reply: PieceReply,
+    channel: str,
+    thread_ts: str | None,
+    comment: str | None = None,
+) -> list[str]:
+    """Share a piece's files in a channel or thread; returns the names sent."""
+    uploads = [
+        {"file": str(path), "filename": name, "title": name}
+        for name, path in reply.files
+        if path.is_file()
+    ]
+    if not uploads:
+        return []
+    await client.files_upload_v2(
+        file_uploads=uploads, channel=channel, thread_ts=thread_ts, initial_comment=comment
+    )
+    return [u["filename"] for u in uploads]

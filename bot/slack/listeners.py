@@ -1,0 +1,804 @@
+"""Slack events, shortcuts, commands, modals, buttons and reactions, as calls on PictuneBot.
+
+Every listener acknowledges Slack at once (Slack gives 3 seconds) and leaves the long work
+to a task of its own: composing happens in the thread of the message that asked, with one
+status message that shows progress and becomes the result (motivation, facts, buttons);
+the files follow in the same thread. Errors are answered in that thread with core's words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import PictuneBot, PieceReply, ProgressThrottle, user_message
+from bot.slack import blocks
+from bot.slack.files import attachment, download_image, pick_image, upload_files
+from engine.errors import ImageError, InputError, InvalidOption, PictuneError
+from engine.service.api import JobEvent, Requester
+
+log = logging.getLogger("pictune.slack")
+
+REPEAT_REACTIONS = frozenset({"repeat", "repeat_one", "arrows_counterclockwise"})
+SEEN_MAX = 1000  # message keys remembered to answer a message once (mention + message event)
+NAMES_MAX = 1000
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+_OPTION = re.compile(r"\b(mode|duration|seconds)\s*[=:]\s*(\S+)", re.IGNORECASE)
+NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @Pictune`."
+LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
+
+
+@dataclass
+class MessageRequest:
+    """What a message that mentions Pictune asks for."""
+
+    hint: str | None = None
+    mode: str | None = None
+    duration: float | None = None
+
+
+def parse_request(text: str) -> MessageRequest:
+    """``@Pictune a stormy sea mode=symbolic duration=45`` -> hint, mode, duration."""
+    text = _MENTION.sub(" ", text or "")
+    found = MessageRequest()
+    for name, value in _OPTION.findall(text):
+        if name.lower() == "mode":
+            found.mode = value.lower()
+        else:
+            try:
+                found.duration = float(value.rstrip("sS"))
+            except ValueError:
+                raise InvalidOption(
+                    "The duration must be a number of seconds, e.g. duration=30."
+                ) from None
+    hint = " ".join(_OPTION.sub(" ", text).split())
+    found.hint = hint or None
+    return found
+
+
+class SlackAdapter:
+    """Holds what the listeners share: the bot, the background tasks and two small caches."""
+
+    def __init__(
+        self,
+        bot: PictuneBot,
+        *,
+        progress_interval: float = 1.5,
+        rerun_rounds: int | None = None,
+    ) -> None:
+        self.bot = bot
+        self.progress_interval = progress_interval
+        self.rerun_rounds = rerun_rounds
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._names: OrderedDict[str, tuple[str, bool]] = OrderedDict()
+
+    # Wiring -------------------------------------------------------------------------------
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.event("reaction_added")(self.on_reaction)
+        app.shortcut(blocks.SHORTCUT_COMPOSE)(self.on_shortcut)
+        app.command("/compose")(self.on_command)
+        app.view(blocks.MODAL_COMPOSE)(self.on_modal)
+        app.action(blocks.ACTION_REFINE)(self.on_refine)
+        app.action(blocks.ACTION_VARIATION)(self.on_variation)
+        app.action(blocks.ACTION_DETAILS)(self.on_details)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the listener has returned (and Slack has its ack)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack task failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for all background work (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _first_time(self, channel: str, ts: str) -> bool:
+        """Slack may send one message twice (app_mention and message): answer it once."""
+        key = (channel, ts)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        while len(self._seen) > SEEN_MAX:
+            self._seen.popitem(last=False)
+        return True
+
+    async def _user(self, client: AsyncWebClient, user_id: str) -> tuple[str, bool]:
+        """(display name, is a workspace admin), cached."""
+        if user_id in self._names:
+            return self._names[user_id]
+        name, admin = user_id, False
+        try:
+            info = (await client.users_info(user=user_id))["user"]
+            profile = info.get("profile") or {}
+            name = (
+                profile.get("display_name") or info.get("real_name") or info.get("name") or user_id
+            )
+            admin = bool(
+                info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")
+            )
+        except SlackApiError:
+            log.warning("users.info failed for %s", user_id)
+            return name, admin  # not cached: try again next time
+        self._names[user_id] = (name, admin)
+        while len(self._names) > NAMES_MAX:
+            self._names.popitem(last=False)
+        return name, admin
+
+    async def _requester(
+        self, client: AsyncWebClient, context: AsyncBoltContext, channel: str | None = None
+    ) -> Requester:
+        user = context.user_id or ""
+        channel = channel or context.channel_id
+        name, _ = await self._user(client, user)
+        return Requester(
+            platform="slack",
+            workspace=context.team_id or context.enterprise_id or "",
+            user_id=user,
+            channel=channel,
+            user_name=name,
+            visibility="private" if (channel or "").startswith("D") else "public",
+        )
+
+    # Messages -----------------------------------------------------------------------------
+
+    async def on_mention(
+        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        if event.get("bot_id"):
+            return
+        channel, ts = event["channel"], event["ts"]
+        files = event.get("files") or await self._files_of(client, channel, ts)
+        if not self._first_time(channel, ts):
+            return
+        thread = event.get("thread_ts") or ts
+        if not files:
+            self.spawn(self._say(client, channel, thread, blocks.HELP))
+            return
+        self.spawn(
+            self._from_message(client, context, channel, thread, event.get("text", ""), files)
+        )
+
+    async def on_message(
+        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """Images shared in a direct message, or in a message that mentions Pictune (Slack
+        sometimes sends only this event for those)."""
+        if event.get("bot_id") or not event.get("files"):
+            return
+        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return
+        mentioned = f"<@{context.bot_user_id}>" in (event.get("text") or "")
+        if not (event.get("channel_type") == "im" or mentioned):
+            return
+        channel, ts = event["channel"], event["ts"]
+        if not self._first_time(channel, ts):
+            return
+        thread = event.get("thread_ts") or ts
+        self.spawn(
+            self._from_message(
+                client, context, channel, thread, event.get("text", ""), event["files"]
+            )
+        )
+
+    async def _files_of(
+        self, client: AsyncWebClient, channel: str, ts: str
+    ) -> list[dict[str, Any]]:
+        """The files of a message, looked up (an app_mention event may come without them)."""
+        try:
+            response = await client.conversations_replies(channel=channel, ts=ts, limit=200)
+        except SlackApiError:
+            return []
+        for message in response.get("messages") or []:
+            if message.get("ts") == ts:
+                return list(message.get("files") or [])
+        return []
+
+    async def _from_message(
+        self,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+        channel: str,
+        thread: str,
+        text: str,
+        files: list[dict[str, Any]],
+    ) -> None:
+        try:
+            asked = parse_request(text)
+        except PictuneError as exc:
+            await self._say(client, channel, thread, f"⚠️ {exc.user_message}")
+            return
+        requester = await self._requester(client, context, channel)
+        await self.compose_in_thread(
+            client,
+            requester,
+            channel,
+            thread,
+            files,
+            hint=asked.hint,
+            mode=asked.mode,
+            duration=asked.duration,
+        )
+
+    # The two long jobs: compose and rerun ---------------------------------------------------
+
+    async def compose_in_thread(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        channel: str,
+        thread: str,
+        files: list[dict[str, Any]],
+        *,
+        hint: str | None = None,
+        mode: str | None = None,
+        duration: float | None = None,
+    ) -> bool:
+        """Check, download, compose and deliver, all answered in ``thread``. Anything wrong
+        with the file is said before a piece is queued, so the history stays clean. False
+        when Slack would not let Pictune post there at all."""
+        try:
+            file = await pick_image(self.bot, client, files)
+        except PictuneError as exc:
+            return await self._say(client, channel, thread, f"⚠️ {exc.user_message}") is not None
+        status = await self._say(client, channel, thread, "🎨 Fetching your image…")
+        if status is None:
+            return False
+        try:
+            image = await download_image(self.bot, file, client.token or "")
+            reply = await self.bot.compose(
+                requester,
+                image,
+                hint=hint,
+                mode=mode,
+                duration=duration,
+                filename=attachment(file).filename,
+                progress=self._progress(client, channel, status),
+            )
+        except Exception as exc:
+            await self._fail(client, channel, status, exc)
+            return True
+        await self.deliver(client, requester, reply, channel, thread, status)
+        return True
+
+    async def rerun_in_thread(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        generation_id: str,
+        channel: str,
+        thread: str,
+        *,
+        variation: bool,
+    ) -> None:
+        what = "a variation" if variation else "a refined version"
+        status = await self._say(client, channel, thread, f"🔁 Making {what} of {generation_id}…")
+        if status is None:
+            return
+        try:
+            reply = await self.bot.rerun(
+                requester,
+                generation_id,
+                variation=variation,
+                refine_rounds=self.rerun_rounds,
+                progress=self._progress(client, channel, status),
+            )
+        except Exception as exc:
+            await self._fail(client, channel, status, exc)
+            return
+        await self.deliver(client, requester, reply, channel, thread, status)
+
+    def _progress(
+        self, client: AsyncWebClient, channel: str, ts: str
+    ) -> Callable[[JobEvent], Awaitable[None]]:
+        async def show(line: str) -> None:
+            await client.chat_update(
+                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
+            )
+
+        throttle = ProgressThrottle(show, self.progress_interval)
+
+        async def on_event(event: JobEvent) -> None:
+            await throttle(self.bot.progress_text(event))
+
+        return on_event
+
+    async def deliver(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        reply: PieceReply,
+        channel: str,
+        thread: str,
+        status: str,
+    ) -> None:
+        """Files into the thread; the status message becomes the result; the community
+        channel gets a copy of public pieces."""
+        try:
+            await upload_files(client, reply, channel, thread)
+            await client.chat_update(
+                channel=channel,
+                ts=status,
+                text=blocks.result_text(reply),
+                blocks=blocks.result_blocks(reply),
+                metadata=blocks.piece_metadata(reply.id),
+            )
+            self.bot.link_message(reply.id, f"{channel}:{status}")
+        except Exception as exc:
+            log.error("delivering %s failed", reply.id, exc_info=True)
+            await self._fail(
+                client,
+                channel,
+                status,
+                PictuneError(
+                    f"{reply.id} is composed but I could not post it here: try `/compose show {reply.id}`.",
+                    detail=repr(exc),
+                ),
+            )
+            return
+        await self._to_community(client, requester, reply, channel, status)
+
+    async def _to_community(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        reply: PieceReply,
+        channel: str,
+        status: str,
+    ) -> None:
+        target = self.bot.community_channel(requester, reply)
+        if not target:
+            return
+        try:
+            link = None
+            with contextlib.suppress(SlackApiError):
+                link = (await client.chat_getPermalink(channel=channel, message_ts=status)).get(
+                    "permalink"
+                )
+            intro = blocks.mrkdwn(self.bot.community_text(reply, link))
+            posted = await client.chat_postMessage(
+                channel=target,
+                text=intro,
+                blocks=[blocks.section(intro), *blocks.result_blocks(reply)][:50],
+                metadata=blocks.piece_metadata(reply.id),
+                unfurl_links=False,
+            )
+            self.bot.link_message(reply.id, f"{target}:{posted['ts']}", role="community")
+            await upload_files(client, reply, target, posted["ts"])
+        except Exception:
+            log.warning("posting %s to the community channel failed", reply.id, exc_info=True)
+
+    async def _say(
+        self, client: AsyncWebClient, channel: str, thread: str | None, text: str
+    ) -> str | None:
+        """Post mrkdwn ``text`` (in a thread when given); the message's ts, or None when Slack
+        refused (not in the channel, archived, ...)."""
+        try:
+            response = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+            return str(response["ts"])
+        except SlackApiError as exc:
+            log.warning("chat.postMessage in %s failed: %s", channel, exc.response.get("error"))
+            return None
+
+    async def _fail(
+        self, client: AsyncWebClient, channel: str, ts: str, exc: BaseException
+    ) -> None:
+        if not isinstance(exc, PictuneError):
+            log.error("composing failed", exc_info=exc)
+        elif exc.detail:
+            log.info("answered %s: %s", type(exc).__name__, exc.detail)
+        line = f"⚠️ {user_message(exc)}"
+        try:
+            await client.chat_update(
+                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
+            )
+        except SlackApiError:
+            log.warning("could not show an error in %s", channel)
+
+    # Shortcut, modal, command -------------------------------------------------------------
+
+    async def on_shortcut(
+        self,
+        ack: Any,
+        shortcut: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: Any,
+    ) -> None:
+        await ack()
+        message = shortcut.get("message")
+        if not message:  # the global shortcut: no message, so ask for an image
+            await self._open_modal(
+                client,
+                shortcut["trigger_id"],
+                context,
+                channel=shortcut.get("channel", {}).get("id") or "",
+            )
+            return
+        channel = shortcut["channel"]["id"]
+        thread = message.get("thread_ts") or message["ts"]
+        if not self._first_time(channel, f"shortcut:{message['ts']}:{context.user_id}"):
+            return
+
+        async def work() -> None:
+            requester = await self._requester(client, context, channel)
+            files = message.get("files") or []
+            if not await self.compose_in_thread(client, requester, channel, thread, files):
+                await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+
+        self.spawn(work())
+
+    async def _open_modal(
+        self,
+        client: AsyncWebClient,
+        trigger_id: str,
+        context: AsyncBoltContext,
+        *,
+        channel: str,
+        hint: str | None = None,
+    ) -> None:
+        requester = Requester(
+            platform="slack", workspace=context.team_id or "", user_id=context.user_id or ""
+        )
+        choices = self.bot.workspace_settings(requester)
+        settings = self.bot.settings
+        longest = min(settings.max_duration, choices.max_duration or settings.max_duration)
+        view = blocks.compose_modal(
+            channel,
+            hint=hint,
+            mode=choices.default_mode or settings.mode,
+            duration=min(settings.duration, longest),
+            min_s=settings.min_duration,
+            max_s=longest,
+        )
+        await client.views_open(trigger_id=trigger_id, view=view)
+
+    async def on_modal(
+        self, ack: Any, view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        values = view.get("state", {}).get("values", {})
+        files = (values.get("image", {}).get("file") or {}).get("files") or []
+        if not files:
+            await ack(
+                response_action="errors", errors={"image": "Attach an image to compose from."}
+            )
+            return
+        try:
+            self.bot.check_attachment(attachment(files[0]))
+        except ImageError as exc:
+            await ack(response_action="errors", errors={"image": exc.user_message})
+            return
+        hint = (values.get("hint", {}).get("value") or {}).get("value")
+        mode = ((values.get("mode", {}).get("value") or {}).get("selected_option") or {}).get(
+            "value"
+        )
+        raw = (values.get("duration", {}).get("value") or {}).get("value")
+        try:
+            duration = float(raw) if raw not in (None, "") else None
+        except ValueError:
+            await ack(response_action="errors", errors={"duration": "Give a number of seconds."})
+            return
+        await ack()
+        try:
+            channel = str(json.loads(view.get("private_metadata") or "{}").get("channel") or "")
+        except ValueError:
+            channel = ""
+
+        async def work() -> None:
+            target = channel or await self._dm(client, context.user_id or "")
+            name = attachment(files[0]).filename or "an image"
+            intro = f"<@{context.user_id}> asked Pictune for music from *{blocks.escape(name)}*"
+            top = await self._say(client, target, None, intro)
+            if top is None and target != (dm := await self._dm(client, context.user_id or "")):
+                target, top = dm, await self._say(client, dm, None, intro)
+            if top is None:
+                return
+            requester = await self._requester(client, context, target)
+            await self.compose_in_thread(
+                client, requester, target, top, files, hint=hint, mode=mode, duration=duration
+            )
+
+        self.spawn(work())
+
+    async def _dm(self, client: AsyncWebClient, user: str) -> str:
+        response = await client.conversations_open(users=user)
+        return str(response["channel"]["id"])
+
+    async def on_command(
+        self,
+        ack: Any,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: Any,
+    ) -> None:
+        await ack()
+        text = (command.get("text") or "").strip()
+        sub, _, rest = text.partition(" ")
+        sub, rest = sub.lower(), rest.strip()
+        channel = command.get("channel_id") or ""
+        if sub in ("", "compose") or sub not in COMMANDS:
+            hint = text if sub not in ("", "compose") else (rest or None)
+            try:
+                await self._open_modal(
+                    client, command["trigger_id"], context, channel=channel, hint=hint
+                )
+            except SlackApiError:
+                await respond(
+                    text="I could not open the form: try `/compose` again.",
+                    response_type="ephemeral",
+                )
+            return
+        self.spawn(self._command(sub, rest, client, context, channel, respond))
+
+    async def _command(
+        self,
+        sub: str,
+        rest: str,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+        channel: str,
+        respond: Any,
+    ) -> None:
+        async def answer(markdown: str) -> None:
+            await respond(
+                text=blocks.mrkdwn(markdown)[: blocks.SECTION_MAX],
+                blocks=blocks.text_blocks(markdown),
+                response_type="ephemeral",
+            )
+
+        try:
+            requester = await self._requester(client, context, channel)
+            if sub == "help":
+                await respond(text=blocks.HELP, response_type="ephemeral")
+            elif sub == "history":
+                who = _MENTION.search(rest)
+                user = (
+                    who.group(1)
+                    if who
+                    else (requester.user_id if rest.lower() in ("me", "mine") else None)
+                )
+                await answer(
+                    self.bot.listing(self.bot.history(requester, user_id=user), LISTING_EMPTY)
+                )
+            elif sub == "search":
+                await answer(
+                    self.bot.listing(
+                        self.bot.search(requester, rest), "Nothing found: try other words."
+                    )
+                )
+            elif sub in ("favourites", "favorites"):
+                await answer(self.bot.listing(self.bot.favourites(requester), "No favourites yet."))
+            elif sub == "show":
+                await self._show(client, requester, rest, channel, respond)
+            elif sub == "delete":
+                _, admin = await self._user(client, requester.user_id)
+                gone = self.bot.delete(requester, rest, is_manager=admin)
+                await answer(f"Deleted {gone}.")
+            elif sub == "settings":
+                await answer(await self._settings(client, requester, rest))
+        except PictuneError as exc:
+            await respond(text=f"⚠️ {exc.user_message}", response_type="ephemeral")
+        except Exception:
+            log.error("/compose %s failed", sub, exc_info=True)
+            await respond(text=f"⚠️ {PictuneError.user_message}", response_type="ephemeral")
+
+    async def _show(
+        self, client: AsyncWebClient, requester: Requester, gid: str, channel: str, respond: Any
+    ) -> None:
+        """Post a stored piece again, files in its thread."""
+        if not gid:
+            raise InputError("Which piece? Give its id, e.g. `/compose show pt-7f3a2c`.")
+        reply = self.bot.show(requester, gid)
+        try:
+            posted = await client.chat_postMessage(
+                channel=channel,
+                text=blocks.result_text(reply),
+                blocks=blocks.result_blocks(reply),
+                metadata=blocks.piece_metadata(reply.id),
+            )
+        except SlackApiError:
+            await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+            return
+        ts = str(posted["ts"])
+        self.bot.link_message(reply.id, f"{channel}:{ts}", role="show")
+        await upload_files(client, reply, channel, ts)
+
+    async def _settings(self, client: AsyncWebClient, requester: Requester, rest: str) -> str:
+        """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
+        ``team-quota N``, ``max-duration S`` change (admins only)."""
+        if rest:
+            name, _, value = rest.partition(" ")
+            value = value.strip()
+            key = SETTING_NAMES.get(name.lower())
+            if key is None or not value:
+                raise InvalidOption(
+                    "Use `/compose settings channel #channel`, `mode symbolic`, `quota 5`, "
+                    "`team-quota 100` or `max-duration 60` (`none` or 0 clears one)."
+                )
+            if key == "community_channel":
+                found = _CHANNEL.search(value)
+                value = (
+                    found.group(1)
+                    if found
+                    else ("" if value.lower() in ("none", "off") else value.lstrip("#"))
+                )
+            elif value.lower() in ("none", "off"):
+                value = "" if key == "default_mode" else "0"
+            _, admin = await self._user(client, requester.user_id)
+            choices = self.bot.update_settings(requester, is_manager=admin, **{key: value})
+        else:
+            choices = self.bot.workspace_settings(requester)
+        text = self.bot.settings_text(choices)
+        if choices.community_channel:
+            text = text.replace(
+                f": {choices.community_channel}", f": <#{choices.community_channel}>"
+            )
+        return text
+
+    # Buttons and reactions ----------------------------------------------------------------
+
+    async def on_refine(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        self._rerun_from_button(body, action, context, client, variation=False)
+
+    async def on_variation(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        self._rerun_from_button(body, action, context, client, variation=True)
+
+    def _rerun_from_button(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        *,
+        variation: bool,
+    ) -> None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        message = body.get("message") or {}
+        thread = message.get("thread_ts") or message.get("ts")
+        if not channel or not thread:
+            return
+
+        async def work() -> None:
+            requester = await self._requester(client, context, channel)
+            await self.rerun_in_thread(
+                client, requester, action.get("value", ""), channel, thread, variation=variation
+            )
+
+        self.spawn(work())
+
+    async def on_details(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id") or ""
+        message = body.get("message") or {}
+        thread = message.get("thread_ts") or message.get("ts")
+
+        async def work() -> None:
+            requester = await self._requester(client, context, channel)
+            try:
+                markdown = self.bot.details(requester, action.get("value", ""))
+            except PictuneError as exc:
+                markdown = f"⚠️ {exc.user_message}"
+            await client.chat_postEphemeral(
+                channel=channel,
+                user=requester.user_id,
+                thread_ts=thread,
+                text=blocks.mrkdwn(markdown)[: blocks.SECTION_MAX],
+                blocks=blocks.text_blocks(markdown),
+            )
+
+        self.spawn(work())
+
+    async def on_reaction(
+        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """:repeat: on one of Pictune's results reruns it with refinement, in its thread."""
+        if event.get("reaction") not in REPEAT_REACTIONS:
+            return
+        item = event.get("item") or {}
+        if item.get("type") != "message":
+            return
+        if event.get("item_user") and event["item_user"] != context.bot_user_id:
+            return
+        channel, ts = item.get("channel", ""), item.get("ts", "")
+
+        async def work() -> None:
+            requester = await self._requester(client, context, channel)
+            message = await self._message(client, channel, ts)
+            generation = self.bot.generation_for_message(requester, f"{channel}:{ts}")
+            generation = generation or _generation_in(message)
+            if not generation:
+                return  # a reaction on some other message of ours
+            thread = (message or {}).get("thread_ts") or ts
+            await self.rerun_in_thread(
+                client, requester, generation, channel, thread, variation=False
+            )
+
+        self.spawn(work())
+
+    async def _message(
+        self, client: AsyncWebClient, channel: str, ts: str
+    ) -> dict[str, Any] | None:
+        try:
+            response = await client.conversations_replies(
+                channel=channel, ts=ts, limit=200, include_all_metadata=True
+            )
+        except SlackApiError:
+            return None
+        return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
+
+
+def _generation_in(message: dict[str, Any] | None) -> str | None:
+    """The piece a message of ours shows, from its metadata or its buttons."""
+    if not message:
+        return None
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") == blocks.METADATA_EVENT:
+        gid = (metadata.get("event_payload") or {}).get("generation_id")
+        if gid:
+            return str(gid)
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") in (blocks.ACTION_REFINE, blocks.ACTION_VARIATION):
+                return str(element.get("value") or "") or None
+    return None
+
+
+COMMANDS = frozenset(
+    {"help", "history", "search", "show", "favourites", "favorites", "delete", "settings"}
+)
+SETTING_NAMES = {
+    "channel": "community_channel",
+    "community": "community_channel",
+    "mode": "default_mode",
+    "quota": "user_daily_quota",
+    "team-quota": "workspace_daily_quota",
+    "max-duration": "max_duration",
+}

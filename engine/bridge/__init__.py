@@ -1,0 +1,25 @@
+"""Bridge: Perception (+ a user's hint) -> MusicBrief. ``rules`` (default) or, later, ``llm``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.config import Settings
+from engine.errors import ConfigError
+from engine.types import MusicBrief, Perception
+
+
+class Bridge(Protocol):
+    name: str
+
+    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief: ...
+
+
+def load_bridge(settings: Settings) -> Bridge:
+    """The bridge that ``settings.bridge`` names."""
+    choice = (settings.bridge or "").strip()
+    if choice == "rules":
+        from engine.bridge.rules import RulesBridge
+
+        return RulesBridge()
+    raise ConfigError(detail=f"PICTUNE_BRIDGE={choice!r} is not a known bridge: use 'rules'.")

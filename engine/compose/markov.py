@@ -1,0 +1,700 @@
+"""The embedded composer: a Markov melody over scale degrees, harmonised, as multi-voice ABC.
+
+How a piece is made:
+
+1. Statistics. Each exemplar's melody is read relative to its own tonic as scale degrees of
+   its own mode; degrees map one-to-one onto the brief's mode (degree 3 stays degree 3), so a
+   major tune teaches a minor piece its contour. Pitch: P(step | degree, previous step), an
+   order-2 chain over diatonic steps, with back-off to P(step | degree), P(step) and a built-in
+   prior (mostly steps, some thirds, few leaps). Rhythm: whole-bar patterns in sixteenths from
+   exemplars in the same meter, P(pattern | previous pattern) with back-off to pattern
+   frequency and a built-in list of common rhythms per meter. With no exemplars the priors
+   alone compose.
+2. Form. Bars = duration * tempo / 60 / beats per bar, in 4-bar phrases (2 for short pieces),
+   laid out as AABA, ABAC or AABB (longer pieces go on with C C A A). Odd phrases end on a half
+   cadence (degree 5 or 2), even ones on the tonic, the last one on a long tonic. A repeated
+   phrase is copied with only its cadence bar rewritten, as folk tunes do.
+3. Harmony (harmony.py): a diatonic chord per bar or half bar that holds the melody, V before
+   the final I, an accompaniment pattern and a bass line; drums when asked.
+
+Knobs (``Feedback.adjustments``; defaults from the brief, see ``default_knobs``):
+
+- ``density`` 0..1: how many notes a bar holds (0 half and whole notes, 1 running eighths/16ths).
+- ``pitch_span`` 5..30: width in semitones of the window the melody moves in.
+- ``step_bias`` 0..1: 0.5 follows the statistics; higher prefers steps, lower prefers leaps.
+- ``chromatic`` 0..0.5: chance of a chromatic leading note before a note a tone above
+  (it also governs the raised 7th before the tonic in minor).
+- ``rest_rate`` 0..0.5: chance of rests inside phrases and breaths at phrase ends.
+- ``pitch_classes`` 3..9: how many degrees of the mode the melody may use (5 pentatonic,
+  6 hexatonic, 7 the whole mode; more lets chromatic notes in more often).
+- ``polyphony`` 1..4: notes per accompaniment chord.
+- ``repetition`` 0..1: chance a bar repeats the rhythm of the bar before (groove consistency).
+
+Everything random comes from ``random.Random(seed)``: the same brief, exemplars, seed and
+knobs give the same ABC.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TypeVar
+
+from engine.compose import harmony
+from engine.compose.abc import (
+    MODE_STEPS,
+    BarSpeller,
+    build_header,
+    duration_token,
+    melody_notes,
+    meter_fraction,
+    pitch_class,
+    read_tune,
+    tonic_and_mode,
+)
+from engine.types import Draft, Exemplar, Feedback, MusicBrief
+
+T = TypeVar("T")
+
+MAX_COPIED_NOTES = 8  # a longer run shared with an exemplar makes the phrase be re-sampled
+_RESAMPLE_TRIES = 6
+
+KNOB_RANGES: dict[str, tuple[float, float]] = {
+    "density": (0.0, 1.0),
+    "pitch_span": (5.0, 30.0),
+    "step_bias": (0.0, 1.0),
+    "chromatic": (0.0, 0.5),
+    "rest_rate": (0.0, 0.5),
+    "pitch_classes": (3.0, 9.0),
+    "polyphony": (1.0, 4.0),
+    "repetition": (0.0, 1.0),
+}
+
+_DYNAMICS = ("ppp", "pp", "p", "mp", "mf", "f", "ff", "fff")
+
+# Prior step distribution (diatonic steps): mostly steps and repeats, some thirds, few leaps.
+_PRIOR_STEPS = {0: 0.13, 1: 0.22, -1: 0.26, 2: 0.08, -2: 0.09, 3: 0.035, -3: 0.035, 4: 0.03, -4: 0.025, 5: 0.01, -5: 0.01, 7: 0.01, -7: 0.01}  # fmt: skip
+
+# Common bar rhythms in sixteenths, by (bar length, compound).
+_PRIOR_RHYTHMS: dict[tuple[int, bool], list[tuple[int, ...]]] = {
+    (16, False): [(4, 4, 4, 4), (2, 2, 4, 4, 4), (4, 4, 2, 2, 4), (8, 4, 4), (4, 4, 8), (2, 2, 2, 2, 4, 4), (6, 2, 4, 4), (4, 2, 2, 4, 4), (2, 2, 2, 2, 2, 2, 4), (4, 2, 2, 2, 2, 4), (2, 2, 2, 2, 2, 2, 2, 2), (6, 2, 6, 2), (8, 8), (12, 4), (16,)],
+    (12, False): [(4, 4, 4), (8, 4), (4, 8), (2, 2, 4, 4), (4, 2, 2, 4), (6, 2, 4), (2, 2, 2, 2, 4), (4, 4, 2, 2), (2, 2, 2, 2, 2, 2), (12,)],
+    (8, False): [(4, 4), (2, 2, 4), (4, 2, 2), (2, 2, 2, 2), (8,), (3, 1, 4), (6, 2), (3, 1, 2, 2), (1, 1, 2, 4)],
+    (12, True): [(6, 6), (4, 2, 6), (2, 2, 2, 6), (6, 4, 2), (2, 2, 2, 2, 2, 2), (4, 2, 4, 2), (6, 2, 2, 2), (4, 2, 2, 2, 2), (12,)],
+    (6, True): [(2, 2, 2), (4, 2), (6,), (3, 1, 2), (2, 4)],
+    (6, False): [(2, 2, 2), (4, 2), (6,), (3, 1, 2), (2, 4)],
+}  # fmt: skip
+_BEAT_RHYTHMS = {4: [(4,), (2, 2), (3, 1), (1, 1, 2)], 6: [(6,), (4, 2), (2, 2, 2), (3, 1, 2)]}
+
+
+def clamp_knob(name: str, value: float) -> float:
+    lo, hi = KNOB_RANGES[name]
+    return float(min(max(value, lo), hi))
+
+
+def default_knobs(brief: MusicBrief) -> dict[str, float]:
+    """Knob values for a brief before any feedback."""
+    return {
+        "density": clamp_knob("density", brief.density),
+        "pitch_span": 14.0,
+        "step_bias": 0.5,
+        "chromatic": 0.05,
+        "rest_rate": 0.02,
+        "pitch_classes": 7.0,
+        "polyphony": 3.0,
+        "repetition": 0.35,
+    }
+
+
+def knobs_for(brief: MusicBrief, feedback: Feedback | None) -> dict[str, float]:
+    """Defaults overridden by the feedback's known, finite adjustments (clamped)."""
+    knobs = default_knobs(brief)
+    if feedback is not None:
+        for name, value in feedback.adjustments.items():
+            if name in KNOB_RANGES and isinstance(value, (int, float)) and math.isfinite(value):
+                knobs[name] = clamp_knob(name, float(value))
+    return knobs
+
+
+# --- meter and form ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Meter:
+    text: str
+    bar_len: int  # sixteenths
+    compound: bool
+    quarters: float  # quarter notes per bar (tempo is in quarters per minute)
+
+    @classmethod
+    def parse(cls, text: str) -> Meter:
+        frac = meter_fraction(text)
+        bar_len = frac * 16
+        if bar_len.denominator != 1 or not 2 <= bar_len <= 32:
+            raise ValueError(f"unsupported meter {text!r}")
+        num, _, den = text.partition("/")
+        compound = den.strip() == "8" and num.strip().isdigit() and int(num) % 3 == 0 and int(num) > 3
+        if text.strip() == "3/8":
+            compound = True
+        return cls(text.strip(), int(bar_len), compound, float(frac * 4))
+
+    @property
+    def beat(self) -> int:
+        return 6 if self.compound else 4
+
+
+def bar_count(duration: float, tempo: int, meter: Meter) -> tuple[int, int]:
+    """(bars, phrase length): whole phrases when that stays within 12% of the duration."""
+    exact = max(duration, 1.0) * tempo / 60.0 / meter.quarters
+    phrase = 4 if exact >= 7 else 2 if exact >= 3.5 else 1
+    rounded = max(1, round(exact / phrase)) * phrase
+    if abs(rounded - exact) <= 0.12 * exact:
+        return rounded, phrase
+    return max(1, round(exact)), phrase
+
+
+def plan_form(n_bars: int, phrase: int, rng: random.Random) -> list[tuple[str, int, str]]:
+    """Phrases as (letter, bars, cadence) with cadence "half", "tonic" or "final"."""
+    n = max(1, n_bars // phrase)
+    if n == 1:
+        letters = "A"
+    elif n == 2:
+        letters = "AA"
+    elif n == 3:
+        letters = "ABA"
+    else:
+        letters = rng.choice(["AABA", "ABAC", "AABB"])
+        tail = "CCAA"
+        while len(letters) < n:
+            letters += tail[(len(letters) - 4) % 4]
+        letters = letters[:n]
+        if n > 4:
+            letters = letters[:-1] + "A"
+    out = []
+    for i, letter in enumerate(letters):
+        length = phrase + (n_bars - n * phrase if i == n - 1 else 0)
+        cadence = "final" if i == n - 1 else ("half" if i % 2 == 0 else "tonic")
+        out.append((letter, length, cadence))
+    return out
+
+
+# --- statistics -------------------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    """Counts learnt from exemplars (empty with none)."""
+
+    steps3: dict[tuple[int, int], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    steps2: dict[int, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    steps1: Counter[int] = field(default_factory=Counter)
+    rhythm2: dict[tuple[int, ...], Counter[tuple[int, ...]]] = field(default_factory=lambda: defaultdict(Counter))
+    rhythm1: Counter[tuple[int, ...]] = field(default_factory=Counter)
+    tokens: list[list[tuple[int, float]]] = field(default_factory=list)  # for copy checks
+
+    def step_probs(self, degree: int, prev_step: int) -> dict[int, float]:
+        """Interpolated P(step | degree mod 7, previous step) with back-off to the prior."""
+        probs = dict.fromkeys(range(-7, 8), 0.0)
+        rest = 1.0
+        for counter in (self.steps3.get((degree % 7, prev_step)), self.steps2.get(degree % 7), self.steps1):
+            if not counter:
+                continue
+            total = sum(counter.values())
+            lam = rest * total / (total + 4.0)
+            for s, c in counter.items():
+                probs[s] += lam * c / total
+            rest -= lam
+        for s, p in _PRIOR_STEPS.items():
+            probs[s] += rest * p
+        return probs
+
+
+def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
+    """Statistics of the exemplars' melodies; notes say which exemplars could not be used."""
+    model, notes = Model(), []
+    for ex in exemplars:
+        try:
+            tune = read_tune(ex.abc)
+        except (ValueError, KeyError, IndexError, ZeroDivisionError):
+            notes.append(f"could not read exemplar {ex.id}")
+            continue
+        voice = next((v for v in tune.voices.values() if v.notes()), None)
+        if voice is None:
+            notes.append(f"exemplar {ex.id} has no melody")
+            continue
+        tonic, mode = tonic_and_mode(tune.headers.get("K", f"{ex.key}"))
+        t = pitch_class(tonic)
+        steps = MODE_STEPS.get(mode, MODE_STEPS["major"])
+        prev_deg: int | None = None
+        prev_step = 0
+        for pitch, _ in voice.notes():
+            rel = (pitch - t) % 12
+            if rel not in steps:
+                continue  # chromatic notes do not map onto the target mode
+            deg = ((pitch - t) // 12) * 7 + steps.index(rel)
+            if prev_deg is not None:
+                step = max(-7, min(7, deg - prev_deg))
+                model.steps3[(prev_deg % 7, prev_step)][step] += 1
+                model.steps2[prev_deg % 7][step] += 1
+                model.steps1[step] += 1
+                prev_step = step
+            prev_deg = deg
+        model.tokens.append(_tokens(voice.notes()))
+        if voice.meter * 16 == meter.bar_len:
+            prev_pat: tuple[int, ...] | None = None
+            for bar in voice.bars:
+                lengths = [e.length * 16 for e in bar]
+                if sum(lengths) != meter.bar_len or any(x.denominator != 1 for x in lengths):
+                    prev_pat = None
+                    continue
+                pat = tuple(int(x) for x in lengths)
+                model.rhythm1[pat] += 1
+                if prev_pat is not None:
+                    model.rhythm2[prev_pat][pat] += 1
+                prev_pat = pat
+    return model, notes
+
+
+def prior_rhythms(meter: Meter) -> list[tuple[int, ...]]:
+    known = _PRIOR_RHYTHMS.get((meter.bar_len, meter.compound))
+    if known:
+        return known
+    # Any other meter: every beat is one of a few simple beat rhythms.
+    beats = [meter.beat] * (meter.bar_len // meter.beat)
+    if meter.bar_len % meter.beat:
+        beats.append(meter.bar_len % meter.beat)
+    patterns: list[tuple[int, ...]] = [()]
+    for beat in beats:
+        options = _BEAT_RHYTHMS.get(beat, [(beat,)])
+        patterns = [p + o for p in patterns for o in options][:64]
+    return patterns
+
+
+# --- copy detection ---------------------------------------------------------------------
+
+
+def _tokens(notes: list[tuple[int, Fraction]] | list[tuple[int, int]]) -> list[tuple[int, float]]:
+    """(interval, duration ratio) between consecutive notes: invariant to key and tempo."""
+    return [
+        (b[0] - a[0], round(float(b[1]) / float(a[1]), 3) if a[1] else 0.0)
+        for a, b in zip(notes, notes[1:], strict=False)
+    ]
+
+
+def _longest_shared(ours: list[tuple[int, float]], theirs: list[list[tuple[int, float]]]) -> int:
+    """Longest run of tokens of ``ours`` that also occurs in one of ``theirs`` (binary search)."""
+
+    def shared(n: int) -> bool:
+        grams = {tuple(seq[i : i + n]) for seq in theirs for i in range(len(seq) - n + 1)}
+        return any(tuple(ours[i : i + n]) in grams for i in range(len(ours) - n + 1))
+
+    lo, hi = 0, len(ours)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if shared(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def longest_copied_run(abc: str, exemplars: list[Exemplar]) -> int:
+    """Longest run of consecutive melody notes (same intervals and rhythm) shared with any
+    exemplar, in notes. 0 when either side has no notes."""
+    ours = melody_notes(abc)
+    theirs = [_tokens(melody_notes(ex.abc)) for ex in exemplars]
+    theirs = [t for t in theirs if t]
+    if len(ours) < 2 or not theirs:
+        return 1 if ours and theirs else 0
+    return _longest_shared(_tokens(ours), theirs) + 1
+
+
+# --- the composer -----------------------------------------------------------------------
+
+Note = tuple[int | None, int]  # (MIDI pitch or None for a rest, length in sixteenths)
+
+
+class MarkovComposer:
+    """Scale-degree Markov melody + diatonic harmony. See the module docstring."""
+
+    name = "markov"
+
+    def compose(
+        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None
+    ) -> Draft:
+        return _Piece(brief, exemplars, seed, knobs_for(brief, feedback)).write()
+
+
+class _Piece:
+    """One composition: holds the brief, the knobs and the random generator while writing."""
+
+    def __init__(self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, knobs: dict[str, float]) -> None:
+        self.notes: list[str] = []
+        self.rng = random.Random(seed)
+        self.knobs = knobs
+        self.brief = brief
+        try:
+            self.tonic, self.mode = _checked_key(brief.key, brief.mode)
+        except ValueError:
+            self.notes.append(f"unknown key {brief.key!r} {brief.mode!r}, used C major")
+            self.tonic, self.mode = "C", "major"
+        try:
+            self.meter = Meter.parse(brief.meter)
+        except ValueError:
+            self.notes.append(f"unsupported meter {brief.meter!r}, used 4/4")
+            self.meter = Meter.parse("4/4")
+        self.tempo = int(min(max(brief.tempo, 30), 240))
+        self.model, learn_notes = learn(exemplars, self.meter)
+        self.notes += learn_notes
+        self.steps = MODE_STEPS[self.mode]
+        register = int(min(max(brief.register, 55), 84))
+        t = pitch_class(self.tonic)
+        self.register = register
+        self.tonic_ref = register - ((register - t) % 12)  # degree 0 at or just below the register
+        span = knobs["pitch_span"]
+        self.lo, self.hi = register - span * 0.5, register + span * 0.5
+        self.allowed = _allowed_degrees(self.mode, round(knobs["pitch_classes"]))
+        self.rhythm_pool = prior_rhythms(self.meter)
+
+    # -- pitch helpers
+
+    def pitch(self, degree: int) -> int:
+        return self.tonic_ref + 12 * (degree // 7) + self.steps[degree % 7]
+
+    def nearest_degree(self, pitch: float, classes: tuple[int, ...]) -> int:
+        best = min(
+            (d for d in range(-21, 29) if d % 7 in classes and self.lo - 2 <= self.pitch(d) <= self.hi + 2),
+            key=lambda d: abs(self.pitch(d) - pitch),
+            default=None,
+        )
+        if best is None:
+            best = min((d for d in range(-21, 29) if d % 7 in classes), key=lambda d: abs(self.pitch(d) - pitch))
+        return best
+
+    # -- rhythm
+
+    def bar_rhythm(self, prev: tuple[int, ...] | None, cadence: str | None) -> tuple[int, ...]:
+        bar_len = self.meter.bar_len
+        if prev is not None and cadence is None and self.rng.random() < self.knobs["repetition"]:
+            return prev
+        candidates: dict[tuple[int, ...], float] = {}
+        prior_w = 1.0 if not self.model.rhythm1 else 0.4
+        for pat in self.rhythm_pool:
+            candidates[pat] = prior_w
+        for pat, c in self.model.rhythm1.items():
+            candidates[pat] = candidates.get(pat, 0.0) + c
+        if prev is not None and prev in self.model.rhythm2:
+            for pat, c in self.model.rhythm2[prev].items():
+                candidates[pat] += 2.0 * c
+        # Density: the number of notes a bar should hold.
+        eighths = bar_len / 2
+        target = eighths * (0.3 + 0.85 * self.knobs["density"])
+        sigma = max(1.0, 0.3 * eighths)
+        weighted = []
+        for pat, w in candidates.items():
+            if cadence is not None and pat[-1] < min(self.meter.beat, bar_len):
+                continue
+            if cadence == "final" and pat[-1] * 2 < bar_len:
+                continue
+            if min(pat) < 2 and self.knobs["density"] < 0.5:
+                w *= 0.3
+            fit = math.exp(-0.5 * ((len(pat) - target) / sigma) ** 2)
+            weighted.append((pat, w * fit))
+        if not weighted:
+            return (bar_len,) if cadence == "final" else _cadence_rhythm(bar_len, self.meter.beat)
+        return _pick(self.rng, weighted)
+
+    # -- melody
+
+    def phrase(self, n_bars: int, cadence: str, shift: float, start_degree: int, start_step: int) -> list[list[Note]]:
+        rhythms: list[tuple[int, ...]] = []
+        prev = None
+        for b in range(n_bars):
+            pat = self.bar_rhythm(prev, cadence if b == n_bars - 1 else None)
+            rhythms.append(pat)
+            prev = pat
+        total = sum(len(r) for r in rhythms)
+        span = self.hi - self.lo
+        amp, sigma = span * 0.3, max(2.5, span * 0.35)
+        deg, prev_step = start_degree, start_step
+        k = 0
+        bars: list[list[Note]] = []
+        cadence_classes = (0,) if cadence in ("final", "tonic") else ((4,) if self.rng.random() < 0.7 else (1,))
+        for pat in rhythms:
+            bar: list[Note] = []
+            onset = 0
+            for length in pat:
+                x = k / max(1, total - 1)
+                target = self.register + shift + amp * (math.sin(math.pi * x) - 0.35)
+                if k == total - 1:
+                    deg_new = self._cadence_degree(deg, cadence_classes)
+                elif k == 0 and start_step == 99:
+                    deg_new = deg  # the very first note, chosen by the caller
+                else:
+                    deg_new = self._next_degree(deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes)
+                prev_step = 0 if start_step == 99 and k == 0 else max(-7, min(7, deg_new - deg))
+                deg = deg_new
+                bar.append((self.pitch(deg), length))
+                onset += length
+                k += 1
+            bars.append(bar)
+        self.end_degree, self.end_step = deg, prev_step
+        return bars
+
+    def _cadence_degree(self, deg: int, classes: tuple[int, ...]) -> int:
+        options = [d for d in range(deg - 7, deg + 8) if d % 7 in classes]
+        in_range = [d for d in options if self.lo - 1 <= self.pitch(d) <= self.hi + 1] or options
+        return min(in_range, key=lambda d: (abs(d - deg), d))
+
+    def _next_degree(
+        self, deg: int, prev_step: int, target: float, sigma: float, onset: int, left: int, cadence_classes: tuple[int, ...]
+    ) -> int:
+        probs = self.model.step_probs(deg, prev_step)
+        bias = self.knobs["step_bias"]
+        weighted = []
+        for step, p in probs.items():
+            if p <= 0:
+                continue
+            new = deg + step
+            if new % 7 not in self.allowed:
+                continue
+            pitch = self.pitch(new)
+            if not self.lo <= pitch <= self.hi:
+                continue
+            w = p * ((0.5 + bias) if abs(step) <= 1 else (1.5 - bias))
+            w *= math.exp(-0.5 * ((pitch - target) / sigma) ** 2)
+            if onset == 0 and new % 7 in (0, 2, 4):
+                w *= 1.4  # downbeats lean on the tonic triad
+            if step == 0 and prev_step == 0:
+                w *= 0.35  # no long strings of one note
+            if left <= 2:
+                goal = min((d for d in range(new - 7, new + 8) if d % 7 in cadence_classes), key=lambda d: abs(d - new))
+                w *= math.exp(-abs(goal - new) / (1.0 if left == 1 else 2.0))
+            weighted.append((new, w))
+        if not weighted:
+            return self.nearest_degree(target, self.allowed)
+        return _pick(self.rng, weighted)
+
+    def ornament(self, bars: list[list[Note]], final: bool) -> list[list[Note]]:
+        """Chromatic leading notes and rests, applied to a finished phrase."""
+        chromatic, rest_rate = self.knobs["chromatic"], self.knobs["rest_rate"]
+        minor_lead = min(0.9, 10 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
+        flat = [(b, i) for b, bar in enumerate(bars) for i in range(len(bar))]
+        out = [list(bar) for bar in bars]
+        for j, (b, i) in enumerate(flat[:-1]):
+            pitch, length = out[b][i]
+            nb, ni = flat[j + 1]
+            nxt = out[nb][ni][0]
+            if pitch is None or nxt is None:
+                continue
+            if nxt - pitch == 2 and (nxt - self.tonic_ref) % 12 == 0 and self.rng.random() < minor_lead:
+                out[b][i] = (pitch + 1, length)  # raised 7th before the tonic
+            elif nxt - pitch == 2 and i > 0 and self.rng.random() < chromatic:
+                out[b][i] = (pitch + 1, length)
+            elif 0 < j and length >= 4 and i > 0 and self.rng.random() < rest_rate:
+                out[b][i] = (None, length)
+        last_pitch, last_len = out[-1][-1]
+        if not final and last_len >= 4 and last_pitch is not None and self.rng.random() < min(1.0, rest_rate * 5):
+            out[-1][-1:] = [(last_pitch, last_len // 2), (None, last_len - last_len // 2)]
+        return out
+
+    # -- the whole piece
+
+    def write(self) -> Draft:
+        n_bars, phrase_len = bar_count(self.brief.duration, self.tempo, self.meter)
+        form = plan_form(n_bars, phrase_len, self.rng)
+        made: dict[str, tuple[list[list[Note]], str]] = {}
+        melody: list[list[Note]] = []
+        cadences: dict[int, str] = {}
+        deg = self.nearest_degree(self.register - 2, (0, 2, 4))
+        step = 99  # the first note of the piece is given
+        for letter, length, cadence in form:
+            shift = 0.0 if letter == "A" else self.rng.uniform(0.0, 0.18) * (self.hi - self.lo)
+            if letter in made and len(made[letter][0]) == length:
+                bars, made_cadence = made[letter]
+                if made_cadence != cadence:
+                    bars = bars[:-1] + self._recadence(bars, cadence)
+            else:
+                bars = self._fresh_phrase(length, cadence, shift, deg, step, final=cadence == "final")
+                made.setdefault(letter, (bars, cadence))
+            cadences[len(melody) + length - 1] = cadence
+            melody += bars
+            last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
+            deg = self.nearest_degree(last, tuple(range(7)))
+            step = 0
+        return Draft(abc=self.render(melody, cadences), notes=self.notes)
+
+    def _fresh_phrase(self, length: int, cadence: str, shift: float, deg: int, step: int, final: bool) -> list[list[Note]]:
+        best: tuple[int, list[list[Note]]] | None = None
+        knobs = self.knobs
+        for _ in range(_RESAMPLE_TRIES):
+            bars = self.ornament(self.phrase(length, cadence, shift, deg, step), final)
+            copied = self._copied(bars)
+            if best is None or copied < best[0]:
+                best = (copied, bars)
+            if copied <= MAX_COPIED_NOTES:
+                break
+            # Leaps break copied lines: lean a little more on them for the next try.
+            self.knobs = {**self.knobs, "step_bias": max(0.0, self.knobs["step_bias"] - 0.1)}
+        self.knobs = knobs
+        assert best is not None
+        if best[0] > MAX_COPIED_NOTES:
+            self.notes.append(f"a phrase still shares {best[0]} notes in a row with an exemplar")
+        return best[1]
+
+    def _copied(self, bars: list[list[Note]]) -> int:
+        if not self.model.tokens:
+            return 0
+        notes = [(p, n) for bar in bars for p, n in bar if p is not None]
+        if len(notes) < 2:
+            return len(notes)
+        return _longest_shared(_tokens(notes), self.model.tokens) + 1
+
+    def _recadence(self, bars: list[list[Note]], cadence: str) -> list[list[Note]]:
+        """A new last bar for a repeated phrase that must end differently."""
+        before = [p for bar in bars[:-1] for p, _ in bar if p is not None]
+        deg = self.nearest_degree(before[-1] if before else self.register, tuple(range(7)))
+        step = 0
+        pat = self.bar_rhythm(None, cadence)
+        classes = (0,) if cadence in ("final", "tonic") else (4,)
+        out: list[Note] = []
+        onset = 0
+        for k, length in enumerate(pat):
+            if k == len(pat) - 1:
+                new = self._cadence_degree(deg, classes)
+            else:
+                new = self._next_degree(deg, step, self.register, 4.0, onset, len(pat) - 1 - k, classes)
+            step, deg = max(-7, min(7, new - deg)), new
+            out.append((self.pitch(deg), length))
+            onset += length
+        return self.ornament([out], cadence == "final")
+
+    def render(self, melody: list[list[Note]], cadences: dict[int, str]) -> str:
+        meter, brief = self.meter, self.brief
+        bar_len = meter.bar_len
+        plain = [[(p, n) for p, n in bar] for bar in melody]
+        even_beats = (bar_len // meter.beat) % 2 == 0 and bar_len // meter.beat >= 2
+        spans = harmony.choose_chords(plain, self.tonic, self.mode, bar_len, cadences, split_bars=even_beats)
+        style = brief.accompaniment if brief.accompaniment in harmony.ACCOMPANIMENTS else "block"
+        if style != brief.accompaniment:
+            self.notes.append(f"unknown accompaniment {brief.accompaniment!r}, used block chords")
+        acc_centre = int(min(max(self.register - 14, 50), 62))
+        bass_centre = int(min(max(self.register - 26, 38), 50))
+        n_chord = round(self.knobs["polyphony"])
+        acc = harmony.accompaniment(spans, style, bar_len, meter.compound, n_chord, acc_centre, self.tonic)
+        bass = harmony.bass_line(spans, style, bar_len, meter.compound, bass_centre, self.tonic)
+
+        dyn = brief.dynamics if brief.dynamics in _DYNAMICS else _dynamics_for(brief.velocity)
+        softer = _DYNAMICS[max(0, _DYNAMICS.index(dyn) - 1)]
+        title = _safe_title(f"{brief.genre} in {self.tonic} {self.mode}")
+        abc = build_header(title=title, meter=meter.text, tempo=self.tempo, tonic=self.tonic, mode=self.mode)
+        voices = [
+            ("1", _program(brief.melody_program), dyn, [[((p,) if p is not None else (), n) for p, n in bar] for bar in melody]),
+            ("2", _program(brief.harmony_program), softer, acc),
+            ("3", _program(brief.bass_program), softer, bass),
+        ]
+        for name, program, level, bars in voices:
+            abc += f"V:{name}\n%%MIDI program {program}\n" + self._voice_body(bars, level) + "\n"
+        if brief.drums:
+            drums = [harmony.drum_pattern(bar_len, meter.compound, last=i == len(melody) - 1) for i in range(len(melody))]
+            abc += "V:4\n%%MIDI channel 10\n" + _drum_body(drums, softer) + "\n"
+        return abc
+
+    def _voice_body(self, bars: list[list[harmony.Event]], level: str) -> str:
+        speller = BarSpeller(self.tonic, self.mode)
+        lines, line = [], []
+        for i, bar in enumerate(bars):
+            speller.new_bar()
+            tokens = []
+            for pitches, length in bar:
+                if not pitches:
+                    tokens.append("z" + duration_token(length))
+                elif len(pitches) == 1:
+                    tokens.append(speller.note(pitches[0]) + duration_token(length))
+                else:
+                    tokens.append("[" + "".join(speller.note(p) for p in sorted(pitches)) + "]" + duration_token(length))
+            if i == 0:
+                tokens[0] = f"!{level}! " + tokens[0]
+            line.append(" ".join(tokens))
+            if len(line) == 4 or i == len(bars) - 1:
+                lines.append(" | ".join(line) + (" |]" if i == len(bars) - 1 else " |"))
+                line = []
+        return "\n".join(lines)
+
+
+def _drum_body(bars: list[list[harmony.Event]], level: str) -> str:
+    # Explicit accidentals on every drum note: the key signature must not move a drum.
+    names = {36: "=C,,", 38: "=D,,", 42: "^F,,", 49: "^C,"}
+    lines, line = [], []
+    for i, bar in enumerate(bars):
+        tokens = ["[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar]
+        if i == 0:
+            tokens[0] = f"!{level}! " + tokens[0]
+        line.append(" ".join(tokens))
+        if len(line) == 4 or i == len(bars) - 1:
+            lines.append(" | ".join(line) + (" |]" if i == len(bars) - 1 else " |"))
+            line = []
+    return "\n".join(lines)
+
+
+def _allowed_degrees(mode: str, n_classes: int) -> tuple[int, ...]:
+    """Degrees (0-based) the melody may use: fewer classes drop the mode's tension degrees."""
+    if n_classes >= 7:
+        return tuple(range(7))
+    if mode in ("major", "lydian", "mixolydian"):
+        order = (3, 6)  # drop 4 and 7 first: major pentatonic
+    else:
+        order = (1, 5)  # drop 2 and 6: minor pentatonic
+    drop = order[: max(0, min(2, 7 - n_classes))]
+    keep = [d for d in range(7) if d not in drop]
+    if n_classes < 5:
+        keep = [d for d in keep if d in (0, 2, 4)] + [d for d in keep if d not in (0, 2, 4)][: max(0, n_classes - 3)]
+    return tuple(sorted(keep))
+
+
+def _cadence_rhythm(bar_len: int, beat: int) -> tuple[int, ...]:
+    if bar_len <= beat:
+        return (bar_len,)
+    return (bar_len - beat, beat) if (bar_len - beat) % 2 == 0 else (bar_len,)
+
+
+def _pick(rng: random.Random, weighted: list[tuple[T, float]]) -> T:
+    total = sum(w for _, w in weighted)
+    if total <= 0:
+        return weighted[0][0]
+    r = rng.random() * total
+    for item, w in weighted:
+        r -= w
+        if r <= 0:
+            return item
+    return weighted[-1][0]
+
+
+def _checked_key(key: str, mode: str) -> tuple[str, str]:
+    if not isinstance(key, str) or not re.fullmatch(r"[A-G][#b]?", key.strip()):
+        raise ValueError(f"bad key {key!r}")
+    if mode not in MODE_STEPS:
+        raise ValueError(f"bad mode {mode!r}")
+    return key.strip(), mode
+
+
+def _program(value: int) -> int:
+    try:
+        return int(min(max(int(value), 0), 127))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dynamics_for(velocity: int) -> str:
+    levels = (16, 33, 49, 64, 80, 96, 112)
+    return next((d for d, v in zip(_DYNAMICS, levels, strict=False) if velocity <= v), "fff")
+
+
+def _safe_title(text: str) -> str:
+    """Brief text may come from a language model: one short printable line, no ABC syntax."""
+    cleaned = re.sub(r"[^A-Za-z0-9 #,.'()-]", " ", str(text))
+    return re.sub(r"\s+", " ", cleaned).strip()[:60] or "Pictune"

@@ -1,0 +1,173 @@
+"""Finding pieces again: full-text (SQLite FTS5 or PostgreSQL tsvector) and semantic.
+
+The text index covers caption, brief description, hint and motivation. On SQLite it is the
+``generation_fts`` FTS5 table, written by ``index_generation`` in the same transaction that
+completes a generation (and emptied by ``unindex_generation`` when it is deleted). On
+PostgreSQL a GIN index over ``to_tsvector(search_text)`` serves the same queries.
+
+Semantic search compares the query's MiniLM embedding with the one stored per generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from engine.config import Settings
+from storage.models import Generation
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_TERMS = 16
+MAX_CANDIDATES = 500  # text hits considered before visibility filtering
+SEMANTIC_POOL = 5000  # most recent embedded pieces compared with a query
+MIN_SIMILARITY = 0.3  # below this a semantic neighbour is noise, not a match
+EMBED_TEXT_CHARS = 2000
+TS_CONFIG = "english"
+
+
+class TextEmbedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LazyEmbedder:
+    """The packaged MiniLM, loaded on first use. If it cannot be loaded, semantic search is
+    switched off (with a warning) instead of breaking history and text search."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._model: TextEmbedder | None = None
+        self._failed = False
+        self.name = "minilm"
+
+    def get(self) -> TextEmbedder | None:
+        if self._model is None and not self._failed:
+            try:
+                from engine.retrieve.embed import load_text_embedder
+
+                self._model = load_text_embedder(self._settings)
+                self.name = self._model.name
+            except Exception:
+                log.warning("text embedder unavailable; semantic search is off", exc_info=True)
+                self._failed = True
+        return self._model
+
+
+def query_terms(query: str) -> list[str]:
+    """Words of an untrusted query, lower-cased; punctuation and FTS operators dropped."""
+    return re.findall(r"\w+", query.lower())[:MAX_QUERY_TERMS]
+
+
+def fts5_query(terms: list[str], *, any_term: bool = False) -> str:
+    """An FTS5 MATCH expression in which every term is a quoted string (never an operator)."""
+    quoted = [f'"{t}"' for t in terms]
+    return (" OR " if any_term else " ").join(quoted)
+
+
+def search_text_of(
+    caption: str | None, description: str | None, hint: str | None, motivation: str | None
+) -> str:
+    return "\n".join(part for part in (caption, description, hint, motivation) if part)
+
+
+def index_generation(session: Session, gen: Generation) -> None:
+    """Put a generation's words in the text index (call inside its write transaction)."""
+    gen.search_text = search_text_of(gen.caption, gen.description, gen.hint, gen.motivation)
+    if session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL indexes search_text itself
+    unindex_generation(session, gen.id)
+    session.execute(
+        text(
+            "INSERT INTO generation_fts (gen_id, caption, brief, hint, motivation) "
+            "VALUES (:id, :caption, :brief, :hint, :motivation)"
+        ),
+        {
+            "id": gen.id,
+            "caption": gen.caption or "",
+            "brief": gen.description or "",
+            "hint": gen.hint or "",
+            "motivation": gen.motivation or "",
+        },
+    )
+
+
+def unindex_generation(session: Session, gen_id: str) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("DELETE FROM generation_fts WHERE gen_id = :id"), {"id": gen_id})
+
+
+def text_matches(session: Session, query: str, *, any_term: bool = False) -> list[str]:
+    """Generation ids whose words match ``query``, best first (not yet filtered for
+    visibility). All terms must match unless ``any_term``."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        rows = session.execute(
+            text(
+                "SELECT gen_id FROM generation_fts WHERE generation_fts MATCH :q "
+                "ORDER BY bm25(generation_fts) LIMIT :n"
+            ),
+            {"q": fts5_query(terms, any_term=any_term), "n": MAX_CANDIDATES},
+        )
+        return [r[0] for r in rows]
+    if dialect == "postgresql":
+        vector = func.to_tsvector(TS_CONFIG, func.coalesce(Generation.search_text, ""))
+        # Terms are \w+ words only, so they are safe inside to_tsquery's syntax.
+        tsq = func.to_tsquery(TS_CONFIG, (" | " if any_term else " & ").join(terms))
+        stmt: Select[Any] = (
+            select(Generation.id)
+            .where(vector.op("@@")(tsq))
+            .order_by(func.ts_rank(vector, tsq).desc())
+            .limit(MAX_CANDIDATES)
+        )
+        ids = list(session.scalars(stmt))
+        if ids:
+            return ids
+    # Other databases, or only stop words: a plain substring match.
+    conds = [Generation.search_text.ilike(f"%{_escape_like(t)}%", escape="\\") for t in terms]
+    where = or_(*conds) if any_term else and_(*conds)
+    stmt = select(Generation.id).where(where).order_by(Generation.created_at.desc())
+    return list(session.scalars(stmt.limit(MAX_CANDIDATES)))
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def embedding_text(
+    caption: str | None, description: str | None, hint: str | None, motivation: str | None
+) -> str:
+    return search_text_of(caption, description, hint, motivation)[:EMBED_TEXT_CHARS]
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4")
+
+
+def rank_by_similarity(
+    query: np.ndarray, candidates: list[tuple[str, bytes]], *, limit: int
+) -> list[tuple[str, float]]:
+    """(id, cosine) of the candidates nearest to ``query`` above MIN_SIMILARITY, best first.
+    Vectors of another size (a different model) are ignored."""
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    rows = [(gid, from_blob(blob)) for gid, blob in candidates if len(blob) == q.size * 4]
+    if not rows:
+        return []
+    matrix = np.stack([v for _, v in rows])
+    sims = matrix @ q
+    order = np.argsort(-sims)[:limit]
+    return [(rows[i][0], float(sims[i])) for i in order if sims[i] >= MIN_SIMILARITY]

@@ -1,0 +1,645 @@
+"""A loopback fake of Discord, enough for the real discord.py client to run against it.
+
+An aiohttp server with:
+- the gateway websocket: HELLO, IDENTIFY -> READY (+ GUILD_CREATE), heartbeats, and
+  ``dispatch(event, data)`` for INTERACTION_CREATE, MESSAGE_REACTION_ADD, ...;
+- the REST routes the bot uses: login (``/users/@me``, ``/oauth2/applications/@me``),
+  ``/gateway/bot``, command sync (global and guild), the interaction callback, webhook
+  follow-ups and edits of ``@original`` (JSON or multipart with files), channel messages
+  (create, edit, fetch), reactions;
+- a CDN that serves attachments registered with ``add_attachment``.
+
+Everything received is recorded in ``requests`` (with uploaded files as bytes), and the
+messages the bot made are kept in ``messages`` as Discord would show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+APP_ID = 900000000000000001
+BOT_ID = 900000000000000001  # a bot user's id is its application's id
+GUILD_ID = 910000000000000001
+CHANNEL_ID = 920000000000000001
+COMMUNITY_ID = 920000000000000002
+USER_ID = 930000000000000001
+OTHER_USER_ID = 930000000000000002
+ADMIN_USER_ID = 930000000000000003
+ALL_PERMISSIONS = str((1 << 41) - 1)
+MEMBER_PERMISSIONS = str(1 << 11 | 1 << 10 | 1 << 15 | 1 << 6)  # send, view, attach, react
+MANAGER_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # + Manage Server
+EPHEMERAL = 1 << 6
+
+
+def snowflake(counter: int, *, age_s: float = 0.0) -> str:
+    ms = int(time.time() * 1000 - age_s * 1000) - DISCORD_EPOCH_MS
+    return str((ms << 22) | (counter & 0x3FFFFF))
+
+
+def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name.title(),
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    files: dict[str, bytes] = field(default_factory=dict)  # filename -> bytes
+    status: int = 200
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.messages: dict[str, dict[str, Any]] = {}  # message id -> payload
+        self.files: dict[str, bytes] = {}  # attachment id -> bytes (uploaded or registered)
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" | guild id -> commands
+        self.originals: dict[str, str] = {}  # interaction token -> message id of @original
+        self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
+        self.identified = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.cdn: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, content type)
+        self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+        self.changed = asyncio.Condition()
+
+    # Server ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/cdn/{path:.*}", self._cdn)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/v10"
+
+    def new_id(self, *, age_s: float = 0.0) -> str:
+        return snowflake(next(self._ids), age_s=age_s)
+
+    # Gateway -----------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                op = data.get("op")
+                if op == 1:
+                    await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+                elif op == 2:
+                    self.identified.set()
+                    await self._send(ws, "READY", self._ready_payload())
+                    await self._send(ws, "GUILD_CREATE", self.guild_payload())
+                    self.ready.set()
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse, event: str, data: Any) -> None:
+        await ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        assert self._sockets, "no bot is connected to the gateway"
+        for ws in list(self._sockets):
+            await self._send(ws, event, data)
+
+    def _ready_payload(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": user_payload(BOT_ID, "pictune", bot=True),
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": f"{self.base.replace('http', 'ws')}/gateway",
+            "application": {"id": str(APP_ID), "flags": 0},
+            "shard": [0, 1],
+        }
+
+    def channel_payload(self, channel_id: int, name: str) -> dict[str, Any]:
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(GUILD_ID),
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+        }
+
+    def guild_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID),
+            "name": "Test Server",
+            "icon": None,
+            "owner_id": str(ADMIN_USER_ID),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [
+                {
+                    "id": str(GUILD_ID),
+                    "name": "@everyone",
+                    "permissions": MEMBER_PERMISSIONS,
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "unavailable": False,
+            "member_count": 3,
+            "large": False,
+            "joined_at": datetime.now(UTC).isoformat(),
+            "members": [],
+            "channels": [
+                self.channel_payload(CHANNEL_ID, "general"),
+                self.channel_payload(COMMUNITY_ID, "pictune-gallery"),
+            ],
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    # CDN ---------------------------------------------------------------------------------
+
+    def add_attachment(
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str | None,
+        *,
+        size: int | None = None,
+        serve: bool = True,
+    ) -> dict[str, Any]:
+        """An attachment payload whose URL this fake's CDN serves; ``size`` may lie (the
+        metadata a client sees) while the bytes are what a download gets."""
+        att_id = self.new_id()
+        path = f"attachments/{CHANNEL_ID}/{att_id}/{filename}"
+        if serve:
+            self.cdn[path] = (data, content_type or "application/octet-stream")
+        payload: dict[str, Any] = {
+            "id": att_id,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": f"{self.base}/cdn/{path}?ex=1&is=2&hm=3",
+            "proxy_url": f"{self.base}/cdn/{path}",
+        }
+        if content_type:
+            payload["content_type"] = content_type
+        return payload
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        self._record(request, None, {})
+        found = self.cdn.get(request.match_info["path"])
+        if found is None:
+            return web.Response(status=404, text="not found")
+        data, content_type = found
+        return web.Response(body=data, content_type=content_type)
+
+    # Interactions ------------------------------------------------------------------------
+
+    def _member(self, user_id: int, permissions: str) -> dict[str, Any]:
+        names = {USER_ID: "ada", OTHER_USER_ID: "grace", ADMIN_USER_ID: "boss"}
+        return {
+            "user": user_payload(user_id, names.get(user_id, "someone")),
+            "roles": [],
+            "joined_at": datetime.now(UTC).isoformat(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": permissions,
+            "nick": None,
+        }
+
+    def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        user_id: int,
+        permissions: str,
+        message: dict[str, Any] | None = None,
+        age_s: float = 0.0,
+    ) -> dict[str, Any]:
+        token = f"tok-{next(self._ids)}"
+        payload: dict[str, Any] = {
+            "id": self.new_id(age_s=age_s),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(GUILD_ID),
+            "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+            "channel_id": str(CHANNEL_ID),
+            "channel": self.channel_payload(CHANNEL_ID, "general"),
+            "member": self._member(user_id, permissions),
+            "app_permissions": ALL_PERMISSIONS,
+            "locale": "en-GB",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "data": data,
+        }
+        if message is not None:
+            payload["message"] = message
+        self.interactions[token] = payload
+        return payload
+
+    def _command_id(self, name: str) -> str:
+        for command in self.commands.get("global", []):
+            if command["name"] == name:
+                return command["id"]
+        return self.new_id()
+
+    def slash(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        resolved: dict[str, Any] | None = None,
+        user_id: int = USER_ID,
+        permissions: str = MEMBER_PERMISSIONS,
+        age_s: float = 0.0,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self._command_id(name),
+            "name": name,
+            "type": 1,
+            "options": options or [],
+        }
+        resolved = dict(resolved or {})
+        if attachments:
+            resolved["attachments"] = {a["id"]: a for a in attachments}
+        if resolved:
+            data["resolved"] = resolved
+        return self._interaction(2, data, user_id=user_id, permissions=permissions, age_s=age_s)
+
+    def user_message(self, attachments: list[dict[str, Any]], *, author: int = OTHER_USER_ID) -> dict[str, Any]:
+        """A message someone posted (for the context menu)."""
+        message = self._message_payload(
+            CHANNEL_ID, {"content": "", "attachments": attachments}, author=user_payload(author, "grace")
+        )
+        message["attachments"] = attachments
+        self.messages[message["id"]] = message
+        return message
+
+    def context_menu(
+        self, name: str, target: dict[str, Any], *, user_id: int = USER_ID
+    ) -> dict[str, Any]:
+        data = {
+            "id": self._command_id(name),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return self._interaction(2, data, user_id=user_id, permissions=MEMBER_PERMISSIONS)
+
+    def button(
+        self,
+        message_id: str,
+        custom_id: str,
+        *,
+        user_id: int = USER_ID,
+        permissions: str = MEMBER_PERMISSIONS,
+    ) -> dict[str, Any]:
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self._interaction(
+            3, data, user_id=user_id, permissions=permissions, message=message
+        )
+
+    def reaction(self, message_id: str, emoji: str = "🔁", *, user_id: int = USER_ID) -> dict[str, Any]:
+        return {
+            "user_id": str(user_id),
+            "channel_id": self.messages[message_id]["channel_id"],
+            "message_id": message_id,
+            "guild_id": str(GUILD_ID),
+            "member": self._member(user_id, MEMBER_PERMISSIONS),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+            "message_author_id": str(BOT_ID),
+        }
+
+    # REST --------------------------------------------------------------------------------
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, dict[str, bytes]]:
+        files: dict[str, bytes] = {}
+        if request.content_type.startswith("multipart/"):
+            payload: Any = None
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                content = await part.read()  # type: ignore[union-attr]
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    payload = json.loads(content)
+                elif part.filename:  # type: ignore[union-attr]
+                    files[part.filename] = bytes(content)  # type: ignore[union-attr]
+            return payload, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), files
+
+    def _record(self, request: web.Request, body: Any, files: dict[str, bytes]) -> Recorded:
+        rec = Recorded(request.method, request.path, dict(request.query), body, files)
+        self.requests.append(rec)
+        return rec
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        body, files = await self._read_body(request)
+        rec = self._record(request, body, files)
+        parts = request.match_info["path"].strip("/").split("/")
+        try:
+            result = await self._route(request.method, parts, body, files, request)
+        except KeyError as exc:
+            rec.status = 404
+            return web.json_response({"message": f"Unknown {exc}", "code": 10008}, status=404)
+        async with self.changed:
+            self.changed.notify_all()
+        if result is None:
+            return web.Response(status=204)
+        return web.json_response(result)
+
+    async def _route(
+        self, method: str, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
+    ) -> Any:
+        match (method, parts):
+            case ("GET", ["users", "@me"]):
+                return user_payload(BOT_ID, "pictune", bot=True)
+            case ("GET", ["oauth2", "applications", "@me"]):
+                return self._app_info()
+            case ("GET", ["gateway", "bot"]):
+                return {
+                    "url": f"{self.base.replace('http', 'ws')}/gateway",
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            case ("PUT", ["applications", _, "commands"]):
+                return self._sync("global", body)
+            case ("PUT", ["applications", _, "guilds", guild, "commands"]):
+                return self._sync(guild, body)
+            case ("POST", ["interactions", _, token, "callback"]):
+                return self._callback(token, body, files)
+            case ("GET", ["webhooks", _, token, "messages", "@original"]):
+                return self.messages[self.originals[token]]
+            case ("PATCH", ["webhooks", _, token, "messages", "@original"]):
+                return self._edit(self.originals[token], body, files)
+            case ("DELETE", ["webhooks", _, token, "messages", "@original"]):
+                self.messages[self.originals[token]]["deleted"] = True
+                return None
+            case ("PATCH", ["webhooks", _, token, "messages", message_id]):
+                return self._edit(message_id, body, files)
+            case ("POST", ["webhooks", _, token]):
+                message = self._create(CHANNEL_ID, body, files, webhook=True)
+                message["interaction_token"] = token
+                return message
+            case ("POST", ["channels", channel, "messages"]):
+                return self._create(int(channel), body, files)
+            case ("PATCH", ["channels", _, "messages", message_id]):
+                return self._edit(message_id, body, files)
+            case ("GET", ["channels", _, "messages", message_id]):
+                return self.messages[message_id]
+            case ("PUT", ["channels", _, "messages", message_id, "reactions", emoji, "@me"]):
+                self.messages[message_id].setdefault("reactions_added", []).append(emoji)
+                return None
+        raise KeyError("/".join(parts))
+
+    def _app_info(self) -> dict[str, Any]:
+        return {
+            "id": str(APP_ID),
+            "name": "Pictune",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": user_payload(ADMIN_USER_ID, "boss"),
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "summary": "",
+            "team": None,
+        }
+
+    def _sync(self, scope: str, body: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for command in body:
+            command = dict(command)
+            command.setdefault("id", self.new_id())
+            command["application_id"] = str(APP_ID)
+            command.setdefault("version", self.new_id())
+            command.setdefault("default_member_permissions", None)
+            command.setdefault("dm_permission", True)
+            command.setdefault("type", 1)
+            command.setdefault("description", "")
+            out.append(command)
+        self.commands[scope] = out
+        return out
+
+    def _callback(self, token: str, body: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        interaction = self.interactions[token]
+        kind = body["type"]
+        data = body.get("data") or {}
+        result: dict[str, Any] = {
+            "interaction": {"id": interaction["id"], "type": interaction["type"]}
+        }
+        if kind in (4, 5):  # a message now, or "thinking…" to be edited later
+            message = self._create(CHANNEL_ID, data, files, webhook=True)
+            if kind == 5:
+                message["loading"] = True
+                message["flags"] = int(data.get("flags", 0)) | 128
+            message["interaction_token"] = token
+            self.originals[token] = message["id"]
+            result["interaction"]["response_message_id"] = message["id"]
+            result["interaction"]["response_message_loading"] = kind == 5
+            result["interaction"]["response_message_ephemeral"] = bool(
+                int(data.get("flags", 0)) & EPHEMERAL
+            )
+            result["resource"] = {"type": kind, "message": message}
+        elif kind == 7:  # update the message the component is on
+            message_id = interaction["message"]["id"]
+            message = self._edit(message_id, data, files)
+            self.originals[token] = message_id
+            result["resource"] = {"type": kind, "message": message}
+        elif kind == 6:
+            self.originals[token] = interaction["message"]["id"]
+        return result
+
+    def _message_payload(
+        self, channel_id: int, body: dict[str, Any], *, author: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return {
+            "id": self.new_id(),
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "type": 0,
+            "content": body.get("content") or "",
+            "author": author or user_payload(BOT_ID, "pictune", bot=True),
+            "embeds": body.get("embeds") or [],
+            "attachments": [],
+            "components": body.get("components") or [],
+            "flags": int(body.get("flags") or 0),
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+        }
+
+    def _attachments(self, body: dict[str, Any], files: dict[str, bytes]) -> list[dict[str, Any]]:
+        out = []
+        for i, (name, data) in enumerate(files.items()):
+            att_id = self.new_id()
+            self.files[att_id] = data
+            out.append(
+                {
+                    "id": att_id,
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"{self.base}/cdn/uploads/{att_id}/{name}",
+                    "proxy_url": f"{self.base}/cdn/uploads/{att_id}/{name}",
+                    "index": i,
+                }
+            )
+        return out
+
+    def _create(
+        self,
+        channel_id: int,
+        body: dict[str, Any] | None,
+        files: dict[str, bytes],
+        *,
+        webhook: bool = False,
+    ) -> dict[str, Any]:
+        body = body or {}
+        message = self._message_payload(channel_id, body)
+        if webhook:
+            message["webhook_id"] = str(APP_ID)
+            message["application_id"] = str(APP_ID)
+        message["attachments"] = self._attachments(body, files)
+        if body.get("message_reference"):
+            message["message_reference"] = body["message_reference"]
+        self.messages[message["id"]] = message
+        return message
+
+    def _edit(self, message_id: str, body: dict[str, Any] | None, files: dict[str, bytes]) -> dict[str, Any]:
+        message = self.messages[message_id]
+        body = body or {}
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+        if "attachments" in body or files:
+            kept_ids = {str(a.get("id")) for a in body.get("attachments") or []}
+            kept = [a for a in message["attachments"] if str(a["id"]) in kept_ids]
+            message["attachments"] = kept + self._attachments(body, files)
+        message["loading"] = False
+        message["edited_timestamp"] = datetime.now(UTC).isoformat()
+        message.setdefault("edits", 0)
+        message["edits"] += 1
+        return message
+
+    # Helpers for tests -------------------------------------------------------------------
+
+    def calls(self, method: str, prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+
+    async def wait_for(self, predicate: Any, timeout: float = 60.0) -> Any:
+        """Wait until ``predicate()`` returns something truthy; return it."""
+        deadline = time.monotonic() + timeout
+        async with self.changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the fake Discord did not see what was expected")
+                try:
+                    await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 0.5))
+                except TimeoutError:
+                    pass
+
+    def original(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        message_id = self.originals.get(interaction["token"])
+        return None if message_id is None else self.messages[message_id]
+
+    def followups(self, interaction: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.messages.values()
+            if m.get("interaction_token") == interaction["token"]
+            and m["id"] != self.originals.get(interaction["token"])
+        ]

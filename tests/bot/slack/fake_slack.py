@@ -1,0 +1,497 @@
+"""A stand-in for the Slack Web API on loopback, for tests.
+
+Slack's own mock server is not in the slack_bolt wheel, so this one is written from the
+API's documented behaviour, only as far as Pictune uses it:
+
+- ``POST /api/<method>``: the Web API. Arguments are read from the query string, a form
+  or a JSON body (slack_sdk uses all three); the bearer token is checked on every call.
+- ``GET /files-pri/<id>/<name>``: ``url_private_download``. With the right bearer token the
+  file's bytes; without it (or for a file marked ``login_page``) an HTML login page with
+  status 200, which is what Slack answers when the token lacks ``files:read``.
+- ``POST /upload/<id>``: the URL that ``files.getUploadURLExternal`` hands out; step 2 of
+  ``files_upload_v2``. ``files.completeUploadExternal`` (step 3) shares the uploaded files
+  into a channel or thread, and only then do they count as uploads.
+- ``POST /respond/<token>``: a slash command's or action's ``response_url``.
+
+Every call is recorded in ``calls``; the messages, files and uploads it made are kept so a
+test can assert what a person would see in a thread. The server runs its own event loop in
+a thread, so it serves while the test's loop (and the Bolt app on it) are busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+LOGIN_PAGE = (
+    b"<!DOCTYPE html><html lang='en-US'><head><title>Slack</title></head>"
+    b"<body><form id='signin_form' action='/signin'>Sign in to Slack</form></body></html>"
+)
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", or "upload", "download", "respond"
+    args: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class HostedFile:
+    id: str
+    name: str
+    mimetype: str
+    data: bytes
+    login_page: bool = False  # answer the HTML login page whatever the token
+    size: int | None = None  # what the metadata claims (defaults to the real size)
+    user: str = "U_ALICE"
+
+
+@dataclass
+class Upload:
+    """One file shared by ``files.completeUploadExternal``."""
+
+    id: str
+    filename: str
+    title: str | None
+    data: bytes
+    channel: str | None
+    thread_ts: str | None
+    initial_comment: str | None
+
+
+@dataclass
+class FakeSlack:
+    bot_token: str = "xoxb-test-token"
+    team_id: str = "T_TEAM"
+    bot_user_id: str = "U_PICTUNE"
+    bot_id: str = "B_PICTUNE"
+    admins: set[str] = field(default_factory=lambda: {"U_ADMIN"})
+    calls: list[Call] = field(default_factory=list)
+    files: dict[str, HostedFile] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._clock = itertools.count(1)
+        self._pending: dict[str, dict[str, Any]] = {}  # file id -> getUploadURLExternal args
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What ``WebClient(base_url=...)`` wants: ends with a slash."""
+        return f"{self.base_url}/api/"
+
+    def start(self) -> FakeSlack:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            app = web.Application(client_max_size=64 * 2**20)
+            app.router.add_post("/api/{method}", self._api)
+            app.router.add_get("/api/{method}", self._api)
+            app.router.add_get("/files-pri/{id}/{name}", self._download)
+            app.router.add_post("/upload/{id}", self._upload)
+            app.router.add_post("/respond/{token}", self._respond)
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the fake Slack server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # ------------------------------------------------------------------ test helpers
+    def next_ts(self) -> str:
+        """Slack message timestamps: unique, increasing strings."""
+        return f"1700000000.{next(self._clock):06d}"
+
+    def host_file(
+        self,
+        name: str,
+        data: bytes,
+        mimetype: str = "image/png",
+        *,
+        login_page: bool = False,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """Put a file on the fake file server; returns its Slack file object."""
+        file_id = f"F{next(self._ids):08d}"
+        hosted = HostedFile(file_id, name, mimetype, data, login_page, size)
+        with self._lock:
+            self.files[file_id] = hosted
+        return self.file_object(hosted)
+
+    def file_object(self, f: HostedFile) -> dict[str, Any]:
+        url = f"{self.base_url}/files-pri/{self.team_id}-{f.id}/{f.name}"
+        return {
+            "id": f.id,
+            "name": f.name,
+            "title": f.name,
+            "mimetype": f.mimetype,
+            "filetype": f.name.rsplit(".", 1)[-1].lower(),
+            "size": f.size if f.size is not None else len(f.data),
+            "user": f.user,
+            "mode": "hosted",
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
+
+    def add_user_message(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        files: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """A message a person posted (so conversations.* can find it); returns it."""
+        ts = self.next_ts()
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts}
+        if files:
+            message["files"] = files
+            message["subtype"] = "file_share"
+            message["upload"] = True
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        with self._lock:
+            self.messages[(channel, ts)] = message | {"channel": channel}
+        return message
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def uploads_in(self, channel: str, thread_ts: str) -> list[Upload]:
+        with self._lock:
+            return [u for u in self.uploads if u.channel == channel and u.thread_ts == thread_ts]
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Bot and user messages in a thread (replies only), oldest first."""
+        with self._lock:
+            found = [
+                m
+                for (c, _), m in self.messages.items()
+                if c == channel and m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+            ]
+        return sorted(found, key=lambda m: m["ts"])
+
+    def thread_text(self, channel: str, thread_ts: str) -> str:
+        """Everything written in a thread, text and Block Kit text, for assertions."""
+        return "\n".join(message_text(m) for m in self.thread(channel, thread_ts))
+
+    async def wait_for(
+        self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
+    ) -> Any:
+        """Poll until ``predicate()`` is truthy (from the test's event loop)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; calls: {self.summary()}")
+            await asyncio.sleep(0.05)
+
+    def summary(self) -> list[str]:
+        with self._lock:
+            return [c.method for c in self.calls]
+
+    # ------------------------------------------------------------------ HTTP handlers
+    @staticmethod
+    def _token(request: web.Request) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+    @staticmethod
+    async def _args(request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        ctype = request.content_type
+        if ctype == "application/json":
+            body = await request.text()
+            if body:
+                args.update(json.loads(body))
+        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            args.update({k: v for k, v in form.items() if isinstance(v, str)})
+        else:
+            body = await request.text()
+            if body:
+                args.update(parse_qsl(body))
+        # Structured arguments arrive as JSON strings when sent as a form or query.
+        for key in ("blocks", "files", "view", "metadata", "attachments"):
+            if isinstance(args.get(key), str):
+                with contextlib.suppress(ValueError):
+                    args[key] = json.loads(args[key])
+        return args
+
+    def _record(self, method: str, args: dict[str, Any], token: str | None) -> None:
+        with self._lock:
+            self.calls.append(Call(method, args, token))
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        token = self._token(request) or args.pop("token", None)
+        self._record(method, args, token)
+        if token != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        result = handler(args)
+        return web.json_response({"ok": True} | result)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["id"].split("-", 1)[-1]
+        token = self._token(request)
+        self._record("download", {"file": file_id}, token)
+        hosted = self.files.get(file_id)
+        if hosted is None:
+            return web.Response(status=404, text="file not found")
+        if hosted.login_page or token != self.bot_token:
+            return web.Response(body=LOGIN_PAGE, content_type="text/html")
+        return web.Response(body=hosted.data, content_type=hosted.mimetype)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["id"]
+        data = await request.read()
+        self._record("upload", {"file": file_id, "length": len(data)}, self._token(request))
+        with self._lock:
+            pending = self._pending.get(file_id)
+            if pending is None:
+                return web.Response(status=404, text="unknown upload")
+            if int(pending.get("length", -1)) != len(data):
+                return web.Response(status=400, text="length mismatch")
+            pending["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record("respond", body, None)
+        with self._lock:
+            self.responses.append(body)
+        return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ Web API methods
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://pictune-test.slack.com/",
+            "team": "Pictune Test",
+            "user": "pictune",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _post(self, args: dict[str, Any], ephemeral: bool = False) -> dict[str, Any]:
+        channel = args["channel"]
+        ts = self.next_ts()
+        message = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "user": args.get("user") if ephemeral else self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks") or [],
+            "ephemeral": ephemeral,
+        }
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        if args.get("metadata"):
+            message["metadata"] = args["metadata"]
+        with self._lock:
+            self.messages[(channel, ts)] = message
+        return message
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._post(args)
+        return {"channel": message["channel"], "ts": message["ts"], "message": message}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._post(args, ephemeral=True)
+        return {"message_ts": message["ts"]}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (args["channel"], args["ts"])
+        with self._lock:
+            message = self.messages.get(key)
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message["text"] = args.get("text", message.get("text", ""))
+            if "blocks" in args:
+                message["blocks"] = args["blocks"] or []
+            if args.get("metadata"):
+                message["metadata"] = args["metadata"]
+            message["edited"] = True
+        return {"channel": key[0], "ts": key[1], "text": message["text"]}
+
+    def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _m_reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = dict(args.get("view") or {})
+        view["id"] = f"V{next(self._ids):08d}"
+        return {"view": view}
+
+    def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": dict(args.get("view") or {})}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = args.get("user", "")
+        is_admin = user in self.admins
+        return {
+            "user": {
+                "id": user,
+                "team_id": self.team_id,
+                "name": user.lower(),
+                "real_name": user.title(),
+                "is_admin": is_admin,
+                "is_owner": False,
+                "is_bot": user == self.bot_user_id,
+                "profile": {"display_name": user.lower()},
+            }
+        }
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        hosted = self.files.get(args.get("file", ""))
+        if hosted is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"file": self.file_object(hosted)}
+
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": "D" + str(args.get("users", "")).lstrip("U")}}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args["channel"]
+        latest = args.get("latest")
+        inclusive = str(args.get("inclusive", "false")).lower() in ("1", "true")
+        with self._lock:
+            found = [
+                m
+                for (c, ts), m in self.messages.items()
+                if c == channel
+                and not m.get("ephemeral")
+                and (not m.get("thread_ts") or m["thread_ts"] == ts)
+                and (latest is None or ts < latest or (inclusive and ts == latest))
+            ]
+        found.sort(key=lambda m: m["ts"], reverse=True)
+        return {"messages": found[: int(args.get("limit", 100))], "has_more": False}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args["channel"], args["ts"]
+        with self._lock:
+            target = self.messages.get((channel, ts))
+            if target is None:
+                return {"ok": False, "error": "thread_not_found"}
+            root = target.get("thread_ts") or ts
+            found = [
+                m
+                for (c, t), m in self.messages.items()
+                if c == channel
+                and not m.get("ephemeral")
+                and (t == root or m.get("thread_ts") == root)
+            ]
+        found.sort(key=lambda m: m["ts"])
+        return {"messages": found, "has_more": False}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        with self._lock:
+            self._pending[file_id] = dict(args)
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = args.get("files") or []
+        channel = args.get("channel_id")
+        thread_ts = args.get("thread_ts")
+        shared = []
+        with self._lock:
+            for entry in entries:
+                pending = self._pending.get(entry["id"])
+                if pending is None or "data" not in pending:
+                    return {"ok": False, "error": "file_not_found"}
+            for entry in entries:
+                pending = self._pending.pop(entry["id"])
+                upload = Upload(
+                    id=entry["id"],
+                    filename=pending["filename"],
+                    title=entry.get("title"),
+                    data=pending["data"],
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    initial_comment=args.get("initial_comment"),
+                )
+                self.uploads.append(upload)
+                shared.append({"id": upload.id, "name": upload.filename, "title": upload.title})
+        if channel:
+            # The files arrive as one message in the channel or thread.
+            self._post(
+                {
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                    "text": args.get("initial_comment") or "",
+                }
+            )
+        return {"files": shared}
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text plus the text inside its blocks."""
+    parts = [message.get("text") or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import Settings
+from engine.errors import RenderError, SoundFontMissing
+from engine.render.audio import PEAK, TAIL_SECONDS, AudioRenderer, render_midi
+from engine.render.midi import abc_to_score, score_to_midi_bytes
+from tests.engine.render.tunes import TWO_VOICE_SECONDS
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def test_two_voice_tune_renders_to_normalised_stereo(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    audio = render_midi(abc_to_score(two_voice_abc), settings)
+    assert audio.samples.dtype == np.float32
+    assert audio.samples.ndim == 2 and audio.samples.shape[1] == 2
+    assert audio.sample_rate == settings.sample_rate
+    assert audio.seconds == pytest.approx(TWO_VOICE_SECONDS + TAIL_SECONDS, abs=0.01)
+    peak = float(np.max(np.abs(audio.samples)))
+    assert peak <= 1.0
+    assert 20 * np.log10(peak) == pytest.approx(-1.0, abs=0.05)
+    assert peak == pytest.approx(PEAK, rel=0.01)
+    # Sound all the way through the tune, in both channels...
+    sr = audio.sample_rate
+    for second in range(int(TWO_VOICE_SECONDS)):
+        assert rms(audio.samples[second * sr : (second + 1) * sr]) > 0.01, second
+    assert rms(audio.samples[:, 0]) > 0.02 and rms(audio.samples[:, 1]) > 0.02
+    # ...and the tail decays: its last part is much quieter than the music.
+    assert rms(audio.samples[-sr // 4 :]) < 0.2 * rms(audio.samples[: int(TWO_VOICE_SECONDS) * sr])
+
+
+def test_midi_bytes_render_like_the_score(two_voice_abc: str, settings: Settings) -> None:
+    score = abc_to_score(two_voice_abc)
+    from_score = render_midi(score, settings)
+    from_bytes = render_midi(score_to_midi_bytes(score), settings)
+    assert np.array_equal(from_score.samples, from_bytes.samples)
+
+
+def test_renders_are_deterministic_and_independent(
+    two_voice_abc: str, drum_abc: str, settings: Settings
+) -> None:
+    score = abc_to_score(two_voice_abc)
+    first = render_midi(score, settings).samples
+    render_midi(abc_to_score(drum_abc), settings)  # something else in between
+    second = render_midi(score, settings).samples
+    assert np.array_equal(first, second)
+
+
+def test_concurrent_renders_in_threads_agree(two_voice_abc: str, settings: Settings) -> None:
+    score = abc_to_score(two_voice_abc)
+    expected = render_midi(score, settings).samples
+    results: list[np.ndarray] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append(render_midi(score, settings).samples)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 3
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_drums_on_channel_10_use_the_percussion_bank(drum_abc: str, settings: Settings) -> None:
+    drums = abc_to_score(drum_abc)
+    assert drums.tracks[0].is_drum
+    audio = render_midi(drums, settings)
+    assert rms(audio.samples) > 0.02
+    # The same notes on a melodic channel (piano) sound different: the kit was really used.
+    as_piano = drums.copy()
+    as_piano.tracks[0].is_drum = False
+    piano = render_midi(as_piano, settings)
+    assert audio.samples.shape == piano.samples.shape
+    assert rms(audio.samples - piano.samples) > 0.05
+
+
+def test_missing_soundfont_names_the_fix(two_voice_abc: str, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, soundfont=tmp_path / "missing.sf2")
+    assert settings.resolved_soundfont() is None
+    with pytest.raises(SoundFontMissing) as info:
+        render_midi(abc_to_score(two_voice_abc), settings)
+    assert "fluid-soundfont-gm" in (info.value.detail or "")
+    assert "PICTUNE_SOUNDFONT" in (info.value.detail or "")
+    assert "sf2" not in info.value.user_message and "/" not in info.value.user_message
+
+
+def test_small_soundfont_works_too(two_voice_abc: str, tmp_path: Path) -> None:
+    small = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+    assert small.exists(), "the Debian package timgm6mb-soundfont is part of the test setup"
+    settings = Settings(_env_file=None, soundfont=small, sample_rate=22050)
+    audio = render_midi(abc_to_score(two_voice_abc), settings)
+    assert audio.sample_rate == 22050
+    assert audio.seconds == pytest.approx(TWO_VOICE_SECONDS + TAIL_SECONDS, abs=0.01)
+    assert rms(audio.samples) > 0.02
+
+
+def test_command_line_fallback_renders_the_same_length(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    renderer = AudioRenderer(soundfont, settings.sample_rate, in_process=False)
+    assert renderer.method == "fluidsynth-cli"
+    audio = renderer.render(abc_to_score(two_voice_abc))
+    assert audio.seconds == pytest.approx(TWO_VOICE_SECONDS + TAIL_SECONDS, abs=0.01)
+    assert float(np.max(np.abs(audio.samples))) == pytest.approx(PEAK, rel=0.01)
+    assert rms(audio.samples[: int(TWO_VOICE_SECONDS) * audio.sample_rate]) > 0.02
+
+
+def test_overlong_scores_are_cut_with_a_fade(two_voice_abc: str, settings: Settings) -> None:
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    renderer = AudioRenderer(soundfont, settings.sample_rate)
+    audio = renderer.render(abc_to_score(two_voice_abc), max_seconds=4.0)
+    sr = audio.sample_rate
+    assert audio.seconds == pytest.approx(4.0 + TAIL_SECONDS, abs=0.01)
+    assert np.all(audio.samples[4 * sr :] == 0.0)
+    assert rms(audio.samples[:sr]) > 0.02
+
+
+def test_a_score_without_notes_is_refused(settings: Settings) -> None:
+    import symusic
+
+    with pytest.raises(RenderError):
+        render_midi(symusic.Score(480), settings)
+    with pytest.raises(RenderError):
+        render_midi(b"not a midi file", settings)
+
+
+def test_an_impossible_sample_rate_is_a_config_error(two_voice_abc: str) -> None:
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        render_midi(abc_to_score(two_voice_abc), Settings(_env_file=None, sample_rate=0))
