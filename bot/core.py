@@ -498,9 +498,10 @@ class PictuneBot:
             fields.append(("Length", f"{view.audio_seconds:.0f} s"))
         if view.hint:
             fields.append(("Hint", view.hint))
-        genre = brief.get("genre") or "piece"
+        moods = brief.get("moods") or []
+        what = " ".join([*moods[:1], brief.get("genre") or "", "piece"]).split()
         key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()
-        title = f"A {genre} in {key}" if key else f"A {genre}"
+        title = " ".join(["A", *what]) + (f" in {key}" if key else "")
         footer = f"{view.id} · seed {view.seed}" if view.seed is not None else view.id
         if view.parent_id:
             footer += f" · from {view.parent_id}"

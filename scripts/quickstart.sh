@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh "discord,slack,scale"
-IMAGE="${1:-samples/sunset.jpg}"
+IMAGE="${1:-samples/sunset.png}"
 # The first run builds the tune library index (about a minute, once).
 .venv/bin/pictune compose "$IMAGE" --out out/quickstart

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,9 +47,14 @@ class LazyEmbedder:
         self._settings = settings
         self._model: TextEmbedder | None = None
         self._failed = False
+        self._lock = threading.Lock()  # one load, however many threads ask at once
         self.name = "minilm"
 
     def get(self) -> TextEmbedder | None:
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> TextEmbedder | None:
         if self._model is None and not self._failed:
             try:
                 from engine.retrieve.embed import load_text_embedder

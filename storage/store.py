@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -452,12 +452,13 @@ class Store:
         limit: int = 10,
         before: str | datetime | None = None,
         viewer_id: str | None = None,
+        statuses: Sequence[str] = ("done",),
     ) -> list[GenerationView]:
         """Finished pieces, newest first, in pages of ``limit`` (at most 100).
 
         ``user_id`` / ``channel`` narrow the list; ``viewer_id`` is who is asking: their
         private pieces are included, nobody else's. ``before``: the last id (or time) of
-        the previous page.
+        the previous page. ``statuses``: e.g. ("queued", "running") for pieces in progress.
         """
         with self.db.read() as session:
             stmt = history_stmt(
@@ -468,6 +469,7 @@ class Store:
                 channel=channel,
                 before=before,
                 limit=limit,
+                statuses=statuses,
             )
             return to_views(session, load(session, stmt), self.artifacts)
 

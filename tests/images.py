@@ -249,7 +249,11 @@ def photo_like_image(
     hue_wobble = _smooth_noise(rng, height, width)
     fine = rng.uniform(-1.0, 1.0, size=(height, width)).astype(np.float32)
 
-    value = brightness + 0.18 * base + 0.45 * texture * fine
+    # Light falls from one side (photos rarely mirror themselves); a symmetric picture gets
+    # the same amount of variation, mirrored, with the same mean.
+    across = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
+    side = 0.3 * (1.0 - 2.0 * np.abs(across)) if symmetric else 0.3 * across
+    value = brightness + 0.18 * base + side + 0.45 * texture * fine
     if light_y is not None:
         rows = (np.arange(height, dtype=np.float32) + 0.5) / height
         band = np.exp(-(((rows - light_y) / 0.15) ** 2))[:, None]
@@ -265,7 +269,7 @@ def photo_like_image(
         ],
         axis=-1,
     )
-    if symmetric:
+    if symmetric:  # mirror the left half (the side light is symmetric already)
         half = width // 2
         hsv[:, width - half :] = hsv[:, :half][:, ::-1]
     im = Image.fromarray(np.round(hsv).astype(np.uint8), mode="HSV")

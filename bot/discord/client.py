@@ -13,16 +13,17 @@ import logging
 
 import discord
 import yarl
-from bot.discord.commands import register_commands
-from bot.discord.reactions import handle_reaction
-from bot.discord.views import PieceButton
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.core import PictuneBot, user_message
+from bot.discord.commands import register_commands
+from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
+from bot.discord.views import PieceButton
 from engine.config import Settings
+from engine.errors import ConfigError
 
 log = logging.getLogger("pictune.discord")
 
@@ -100,7 +101,7 @@ class PictuneClient(discord.Client):
 async def run(settings: Settings, core: PictuneBot) -> None:
     """Log in and serve until cancelled."""
     if settings.discord_token is None:
-        raise RuntimeError("DISCORD_TOKEN is not set")
+        raise ConfigError("Discord needs DISCORD_TOKEN: see the README.")
     if settings.discord_api_url:
         use_api(settings.discord_api_url)
     client = PictuneClient(core, settings)

@@ -12,7 +12,6 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bot.core import user_message
 from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
@@ -21,7 +20,6 @@ from bot.discord.replies import (
     requester_for,
     send_ephemeral,
 )
-from engine.errors import PictuneError
 
 log = logging.getLogger("pictune.discord")
 
@@ -178,9 +176,3 @@ COMMANDS = (compose, compose_message, history, show, search, favourites, setting
 def register_commands(tree: app_commands.CommandTree) -> None:
     for command in COMMANDS:
         tree.add_command(command)
-
-
-async def report_error(interaction: discord.Interaction, exc: BaseException) -> None:
-    if not isinstance(exc, PictuneError):
-        log.error("command failed", exc_info=exc)
-    await send_ephemeral(interaction, user_message(exc))

@@ -17,7 +17,8 @@ from engine.types import MODES
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
 ACTION_DETAILS = "pictune_details"
-SHORTCUT_COMPOSE = "pictune_compose"
+SHORTCUT_COMPOSE = "pictune_compose"  # the message shortcut
+SHORTCUT_COMPOSE_GLOBAL = "pictune_compose_global"  # the global one: opens the form
 MODAL_COMPOSE = "pictune_compose_modal"
 # Message metadata on a result, so the message says which piece it shows.
 METADATA_EVENT = "pictune_piece"
@@ -51,6 +52,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _ITALIC = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
+_CHANNEL_REF = re.compile(r"&lt;#([A-Z0-9_]+)&gt;")
 _BOLD_MARK = "\x00"
 
 
@@ -63,6 +65,8 @@ def mrkdwn(markdown: str) -> str:
     text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
     text = _ITALIC.sub(r"_\1_", text)
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    # Channel references stay links (they never notify anyone, unlike <@user> or <!here>).
+    text = _CHANNEL_REF.sub(r"<#\1>", text)
     return text.replace(_BOLD_MARK, "*")
 
 

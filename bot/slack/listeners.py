@@ -34,8 +34,8 @@ log = logging.getLogger("pictune.slack")
 REPEAT_REACTIONS = frozenset({"repeat", "repeat_one", "arrows_counterclockwise"})
 SEEN_MAX = 1000  # message keys remembered to answer a message once (mention + message event)
 NAMES_MAX = 1000
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
 _OPTION = re.compile(r"\b(mode|duration|seconds)\s*[=:]\s*(\S+)", re.IGNORECASE)
 NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @Pictune`."
 LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
@@ -93,6 +93,7 @@ class SlackAdapter:
         app.event("message")(self.on_message)
         app.event("reaction_added")(self.on_reaction)
         app.shortcut(blocks.SHORTCUT_COMPOSE)(self.on_shortcut)
+        app.shortcut(blocks.SHORTCUT_COMPOSE_GLOBAL)(self.on_shortcut)
         app.command("/compose")(self.on_command)
         app.view(blocks.MODAL_COMPOSE)(self.on_modal)
         app.action(blocks.ACTION_REFINE)(self.on_refine)
@@ -170,16 +171,19 @@ class SlackAdapter:
         if event.get("bot_id"):
             return
         channel, ts = event["channel"], event["ts"]
-        files = event.get("files") or await self._files_of(client, channel, ts)
         if not self._first_time(channel, ts):
             return
         thread = event.get("thread_ts") or ts
-        if not files:
-            self.spawn(self._say(client, channel, thread, blocks.HELP))
-            return
-        self.spawn(
-            self._from_message(client, context, channel, thread, event.get("text", ""), files)
-        )
+
+        async def work() -> None:
+            files = event.get("files") or await self._files_of(client, channel, ts)
+            if not files:
+                await self._say(client, channel, thread, blocks.HELP)
+                return
+            text = event.get("text", "")
+            await self._from_message(client, context, channel, thread, text, files)
+
+        self.spawn(work())
 
     async def on_message(
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
@@ -260,6 +264,9 @@ class SlackAdapter:
         with the file is said before a piece is queued, so the history stays clean. False
         when Slack would not let Pictune post there at all."""
         try:
+            hint, mode, duration = self.bot.check_options(
+                requester, hint=hint, mode=mode, duration=duration
+            )
             file = await pick_image(self.bot, client, files)
         except PictuneError as exc:
             return await self._say(client, channel, thread, f"⚠️ {exc.user_message}") is not None
@@ -430,12 +437,8 @@ class SlackAdapter:
         await ack()
         message = shortcut.get("message")
         if not message:  # the global shortcut: no message, so ask for an image
-            await self._open_modal(
-                client,
-                shortcut["trigger_id"],
-                context,
-                channel=shortcut.get("channel", {}).get("id") or "",
-            )
+            channel = (shortcut.get("channel") or {}).get("id") or ""
+            self.spawn(self._open_modal(client, shortcut["trigger_id"], context, channel=channel))
             return
         channel = shortcut["channel"]["id"]
         thread = message.get("thread_ts") or message["ts"]
@@ -541,15 +544,19 @@ class SlackAdapter:
         channel = command.get("channel_id") or ""
         if sub in ("", "compose") or sub not in COMMANDS:
             hint = text if sub not in ("", "compose") else (rest or None)
-            try:
-                await self._open_modal(
-                    client, command["trigger_id"], context, channel=channel, hint=hint
-                )
-            except SlackApiError:
-                await respond(
-                    text="I could not open the form: try `/compose` again.",
-                    response_type="ephemeral",
-                )
+
+            async def form() -> None:
+                try:
+                    await self._open_modal(
+                        client, command["trigger_id"], context, channel=channel, hint=hint
+                    )
+                except SlackApiError:
+                    await respond(
+                        text="I could not open the form: try `/compose` again.",
+                        response_type="ephemeral",
+                    )
+
+            self.spawn(form())
             return
         self.spawn(self._command(sub, rest, client, context, channel, respond))
 

@@ -114,8 +114,6 @@ class BarSpeller:
 
     def __init__(self, tonic: str, mode: str) -> None:
         self.sig = key_signature(tonic, mode)
-        self.flat_key = sum(self.sig.values()) < 0 or "b" in tonic
-        self.leading_pc = (pitch_class(tonic) - 1) % 12
         self._altered: set[str] = set()
 
     def new_bar(self) -> None:
@@ -136,10 +134,9 @@ class BarSpeller:
         naturals = [L for L in LETTERS if NATURAL_PC[L] == pc]
         if naturals:
             return naturals[0], 0
-        raise_it = pc == self.leading_pc or not self.flat_key
-        if raise_it:
-            return next(L for L in LETTERS if (NATURAL_PC[L] + 1) % 12 == pc), 1
-        return next(L for L in LETTERS if (NATURAL_PC[L] - 1) % 12 == pc), -1
+        # Composers here only alter notes upwards (leading notes, the raised 7th, V in minor),
+        # so a chromatic note is spelt as a raised letter: G# rather than Ab, in any key.
+        return next(L for L in LETTERS if (NATURAL_PC[L] + 1) % 12 == pc), 1
 
 
 def _octave_letter(letter: str, octave: int) -> str:

@@ -270,20 +270,27 @@ def bass_line(
             pos = 0
             for k, beat in enumerate(beats):
                 chord = _chord_at(spans, pos)
-                pc = chord.root if k % 2 == 0 else chord.pcs[2]
-                events.append(((_near(pc, centre),), beat))
+                root = _near(chord.root, centre)
+                events.append(((root if k % 2 == 0 else _fifth_of(root, chord, centre),), beat))
                 pos += beat
         else:
             # One note per chord span; a long single span is split root + fifth on even meters.
             for span in spans:
+                root = _near(span.chord.root, centre)
                 if len(spans) == 1 and len(beats) % 2 == 0 and style != "waltz":
                     first = span.length // 2
-                    events.append(((_near(span.chord.root, centre),), first))
-                    events.append(((_near(span.chord.pcs[2], centre - 5),), span.length - first))
+                    events.append(((root,), first))
+                    events.append(((_fifth_of(root, span.chord, centre),), span.length - first))
                 else:
-                    events.append(((_near(span.chord.root, centre),), span.length))
+                    events.append(((root,), span.length))
         out.append(events)
     return out
+
+
+def _fifth_of(root: int, chord: Chord, centre: int) -> int:
+    """The chord's fifth above the bass root, or below it when above would climb too high."""
+    above = root + (chord.pcs[2] - chord.root) % 12
+    return above if above <= centre + 8 else above - 12
 
 
 def _near(pc: int, centre: int) -> int:

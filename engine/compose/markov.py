@@ -100,10 +100,10 @@ def default_knobs(brief: MusicBrief) -> dict[str, float]:
     """Knob values for a brief before any feedback."""
     return {
         "density": clamp_knob("density", brief.density),
-        "pitch_span": 14.0,
+        "pitch_span": 18.0 + 6.0 * (clamp_knob("density", brief.density) - 0.5),
         "step_bias": 0.5,
-        "chromatic": 0.05,
-        "rest_rate": 0.02,
+        "chromatic": 0.02,
+        "rest_rate": 0.03,
         "pitch_classes": 7.0,
         "polyphony": 3.0,
         "repetition": 0.35,
@@ -355,8 +355,10 @@ class _Piece:
         t = pitch_class(self.tonic)
         self.register = register
         self.tonic_ref = register - ((register - t) % 12)  # degree 0 at or just below the register
-        span = knobs["pitch_span"]
+        # Folk tunes differ in compass: the window varies around the knob from seed to seed.
+        span = min(max(knobs["pitch_span"] + self.rng.gauss(0.0, 3.5), 7.0), 30.0)
         self.lo, self.hi = register - span * 0.5, register + span * 0.5
+        self.repetition = min(max(knobs["repetition"] + self.rng.uniform(-0.3, 0.3), 0.0), 1.0)
         self.allowed = _allowed_degrees(self.mode, round(knobs["pitch_classes"]))
         self.rhythm_pool = prior_rhythms(self.meter)
 
@@ -379,7 +381,7 @@ class _Piece:
 
     def bar_rhythm(self, prev: tuple[int, ...] | None, cadence: str | None) -> tuple[int, ...]:
         bar_len = self.meter.bar_len
-        if prev is not None and cadence is None and self.rng.random() < self.knobs["repetition"]:
+        if prev is not None and cadence is None and self.rng.random() < self.repetition:
             return prev
         candidates: dict[tuple[int, ...], float] = {}
         prior_w = 1.0 if not self.model.rhythm1 else 0.4
@@ -419,7 +421,7 @@ class _Piece:
             prev = pat
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
-        amp, sigma = span * 0.3, max(2.5, span * 0.35)
+        amp, sigma = span * 0.45, max(2.5, span * 0.3)
         deg, prev_step = start_degree, start_step
         k = 0
         bars: list[list[Note]] = []
@@ -429,7 +431,7 @@ class _Piece:
             onset = 0
             for length in pat:
                 x = k / max(1, total - 1)
-                target = self.register + shift + amp * (math.sin(math.pi * x) - 0.35)
+                target = self.register + shift + amp * (math.sin(math.pi * x) - 0.5)
                 if k == total - 1:
                     deg_new = self._cadence_degree(deg, cadence_classes)
                 elif k == 0 and start_step == 99:
@@ -482,7 +484,7 @@ class _Piece:
     def ornament(self, bars: list[list[Note]], final: bool) -> list[list[Note]]:
         """Chromatic leading notes and rests, applied to a finished phrase."""
         chromatic, rest_rate = self.knobs["chromatic"], self.knobs["rest_rate"]
-        minor_lead = min(0.9, 10 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
+        minor_lead = min(0.9, 20 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
         flat = [(b, i) for b, bar in enumerate(bars) for i in range(len(bar))]
         out = [list(bar) for bar in bars]
         for j, (b, i) in enumerate(flat[:-1]):
@@ -497,9 +499,11 @@ class _Piece:
                 out[b][i] = (pitch + 1, length)
             elif 0 < j and length >= 4 and i > 0 and self.rng.random() < rest_rate:
                 out[b][i] = (None, length)
+        # A breath after a phrase: the cadence note keeps one beat, a rest fills the bar.
         last_pitch, last_len = out[-1][-1]
-        if not final and last_len >= 4 and last_pitch is not None and self.rng.random() < min(1.0, rest_rate * 5):
-            out[-1][-1:] = [(last_pitch, last_len // 2), (None, last_len - last_len // 2)]
+        beat = self.meter.beat
+        if not final and last_len > beat and last_pitch is not None and self.rng.random() < min(1.0, rest_rate * 4):
+            out[-1][-1:] = [(last_pitch, beat), (None, last_len - beat)]
         return out
 
     # -- the whole piece
@@ -510,7 +514,7 @@ class _Piece:
         made: dict[str, tuple[list[list[Note]], str]] = {}
         melody: list[list[Note]] = []
         cadences: dict[int, str] = {}
-        deg = self.nearest_degree(self.register - 2, (0, 2, 4))
+        deg = self.nearest_degree(self.register - 0.2 * (self.hi - self.lo), (0, 2, 4))
         step = 99  # the first note of the piece is given
         for letter, length, cadence in form:
             shift = 0.0 if letter == "A" else self.rng.uniform(0.0, 0.18) * (self.hi - self.lo)

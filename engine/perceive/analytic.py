@@ -135,7 +135,9 @@ def _hue_spread(hue: np.ndarray, chroma: np.ndarray) -> float:
     if total < 1e-6:
         return 0.0
     angles = np.radians(hue)
-    resultant = math.hypot(float((chroma * np.cos(angles)).sum()), float((chroma * np.sin(angles)).sum()))
+    resultant = math.hypot(
+        float((chroma * np.cos(angles)).sum()), float((chroma * np.sin(angles)).sum())
+    )
     return _unit(1.0 - resultant / total)
 
 
@@ -262,7 +264,13 @@ def caption(p: Perception, frames: int = 1) -> str:
     article = "An" if looks[0][0] in "aeiou" else "A"
     kind = "animation" if frames > 1 else "image"
 
-    names = [c.name for c in p.dominant_colours[:2]]
+    names: list[str] = []  # the largest colours that together cover most of the picture
+    covered = 0.0
+    for colour in p.dominant_colours[:3]:
+        if covered >= 0.6:
+            break
+        names.append(colour.name)
+        covered += colour.share
     colour_part = f" dominated by {_join(names)}" if names else ""
 
     if p.texture > 0.55 or p.edge_density > 0.45:

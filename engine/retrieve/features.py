@@ -74,7 +74,7 @@ _TOKEN = re.compile(
     | (?P<rest>[zx](?P<rnum>\d*)(?P<rslash>/*)(?P<rden>\d*))
     | (?P<mrest>Z(?P<znum>\d*))
     | (?P<open>\[)
-    | (?P<close>\])
+    | (?P<close>\](?P<cnum>\d*)(?P<cslash>/*)(?P<cden>\d*))
     """,
     re.M | re.X,
 )
@@ -183,6 +183,7 @@ def tune_features(tune: CorpusTune) -> TuneFeatures:
     bars = 0
     tuplet_left, tuplet_factor = 0, Fraction(1)
     in_chord, chord_has_note = False, False
+    chord_length = Fraction(0)  # the chord's first note: "[CEG]2" doubles it
 
     for m in _TOKEN.finditer(tune.body):
         kind = m.lastgroup
@@ -206,6 +207,7 @@ def tune_features(tune: CorpusTune) -> TuneFeatures:
             length += duration
             pc_weight[pitch % 12] += float(duration)
             chord_has_note = in_chord
+            chord_length = duration
         elif kind == "rest":
             length += _length(m["rnum"], m["rslash"], m["rden"])
         elif kind == "bar":
@@ -225,6 +227,8 @@ def tune_features(tune: CorpusTune) -> TuneFeatures:
         elif kind == "open":
             in_chord, chord_has_note = True, False
         elif kind == "close":
+            if in_chord and chord_has_note and (m["cnum"] or m["cslash"]):
+                length += chord_length * (_length(m["cnum"], m["cslash"], m["cden"]) - 1)
             in_chord = False
         elif kind == "mrest":
             bars += int(m["znum"] or 1)

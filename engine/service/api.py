@@ -48,6 +48,7 @@ class JobEvent:
     step: int | None = None
     total: int | None = None
     error: str | None = None  # the user-facing reason, when failed
+    seq: int | None = None  # order of a running job's events (a late copy is dropped)
 
     @property
     def final(self) -> bool:

@@ -54,7 +54,12 @@ def ids(views) -> list[str]:  # noqa: ANN001
 def test_finds_by_a_word_of_caption_brief_hint_or_motivation(
     store: Store, pieces: dict[str, str]
 ) -> None:
-    for word, key in (("stormy", "sea"), ("waltz", "field"), ("happier", "field"), ("neon", "city")):
+    for word, key in (
+        ("stormy", "sea"),
+        ("waltz", "field"),
+        ("happier", "field"),
+        ("neon", "city"),
+    ):
         found = store.search(word, workspace="g1", user_id="bob", semantic=False)
         assert ids(found) == [pieces[key]], word
         assert found[0].match == "text"
@@ -77,7 +82,20 @@ def test_all_words_rank_before_any_word(store: Store, pieces: dict[str, str]) ->
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "neon\"", "AND", "OR OR", "NEAR(neon city)", "neon*", "col:neon", "-neon", "^neon", "'", "()", "%_"],
+    [
+        '"',
+        'neon"',
+        "AND",
+        "OR OR",
+        "NEAR(neon city)",
+        "neon*",
+        "col:neon",
+        "-neon",
+        "^neon",
+        "'",
+        "()",
+        "%_",
+    ],
 )
 def test_query_syntax_from_users_is_never_an_error(
     store: Store, pieces: dict[str, str], query: str

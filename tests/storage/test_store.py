@@ -12,7 +12,9 @@ from engine.errors import Forbidden, InvalidOption, NotFound
 from storage.store import Origin, Store
 from tests.storage.conftest import TINY_PNG, make_composition
 
-DISCORD = Origin(platform="discord", workspace="g1", channel="c1", user_id="alice", user_name="Alice")
+DISCORD = Origin(
+    platform="discord", workspace="g1", channel="c1", user_id="alice", user_name="Alice"
+)
 
 
 def test_record_shows_in_history_and_exports_identical_files(store: Store, tmp_path: Path) -> None:
@@ -40,6 +42,8 @@ def test_record_shows_in_history_and_exports_identical_files(store: Store, tmp_p
 def test_pending_generation_is_not_in_history_and_has_no_files(store: Store) -> None:
     gen_id = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic", seed=1)
     assert store.history(workspace="g1") == []
+    in_progress = store.history(workspace="g1", statuses=("queued", "running"))
+    assert [v.id for v in in_progress] == [gen_id]
     view = store.get(gen_id, workspace="g1", user_id="alice")
     assert view.status == "queued" and view.files == {}
     store.mark_running(gen_id)
@@ -97,9 +101,7 @@ def test_private_pieces_only_for_their_owner(store: Store) -> None:
 
 def test_bad_visibility_is_an_input_error(store: Store) -> None:
     with pytest.raises(InvalidOption):
-        store.create_pending(
-            Origin(visibility="secret"), image_sha256="ab" * 32, mode="symbolic"
-        )
+        store.create_pending(Origin(visibility="secret"), image_sha256="ab" * 32, mode="symbolic")
 
 
 def test_history_filters_and_pages(store: Store) -> None:
@@ -186,8 +188,7 @@ def test_delete_rules_and_files(store: Store) -> None:
     with pytest.raises(NotFound):
         store.load_source_image(a)
     assert store.search("moon", workspace="g1", user_id="alice", semantic=False) != []
-    # b has the same bytes: they stay. c's caption differs, so its motivation.md... is shared
-    # too, but its result.json is not.
+    # b has the same bytes as a: they all stay (c shares only some of them).
     assert all(p.exists() for p in store.get(b, workspace="g1", user_id="bob").files.values())
     assert all(p.exists() for p in files_a.values())
 
@@ -209,7 +210,10 @@ def test_lineage(store: Store) -> None:
     assert line.piece.id == grandchild and line.piece.parent_id == child
     assert [v.id for v in line.ancestors] == [child, root]
     assert line.reruns == []
-    assert [v.id for v in store.lineage(root, workspace="g1", user_id="x").reruns] == [child, sibling]
+    assert [v.id for v in store.lineage(root, workspace="g1", user_id="x").reruns] == [
+        child,
+        sibling,
+    ]
     # A parent in another workspace cannot be rerun from here.
     with pytest.raises(NotFound):
         store.create_pending(
@@ -230,7 +234,9 @@ def test_rerun_reads_the_stored_source_image(store: Store) -> None:
     assert store.load_source_image(rerun) == TINY_PNG
     assert len(list(store.artifacts.stored())) == 1  # the same bytes are kept once
     with pytest.raises(ValueError):
-        store.create_pending(DISCORD, mode="symbolic", image_sha256="00" * 32, source_image=TINY_PNG)
+        store.create_pending(
+            DISCORD, mode="symbolic", image_sha256="00" * 32, source_image=TINY_PNG
+        )
     no_source = store.create_pending(DISCORD, mode="symbolic", image_sha256="ab" * 32)
     with pytest.raises(NotFound):
         store.load_source_image(no_source)

@@ -16,6 +16,7 @@ messages the bot made are kept in ``messages`` as Discord would show them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -43,6 +44,13 @@ EPHEMERAL = 1 << 6
 def snowflake(counter: int, *, age_s: float = 0.0) -> str:
     ms = int(time.time() * 1000 - age_s * 1000) - DISCORD_EPOCH_MS
     return str((ms << 22) | (counter & 0x3FFFFF))
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only when Content-Type is exactly application/json.
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -343,10 +351,14 @@ class FakeDiscord:
             data["resolved"] = resolved
         return self._interaction(2, data, user_id=user_id, permissions=permissions, age_s=age_s)
 
-    def user_message(self, attachments: list[dict[str, Any]], *, author: int = OTHER_USER_ID) -> dict[str, Any]:
+    def user_message(
+        self, attachments: list[dict[str, Any]], *, author: int = OTHER_USER_ID
+    ) -> dict[str, Any]:
         """A message someone posted (for the context menu)."""
         message = self._message_payload(
-            CHANNEL_ID, {"content": "", "attachments": attachments}, author=user_payload(author, "grace")
+            CHANNEL_ID,
+            {"content": "", "attachments": attachments},
+            author=user_payload(author, "grace"),
         )
         message["attachments"] = attachments
         self.messages[message["id"]] = message
@@ -374,11 +386,11 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         message = self.messages[message_id]
         data = {"custom_id": custom_id, "component_type": 2}
-        return self._interaction(
-            3, data, user_id=user_id, permissions=permissions, message=message
-        )
+        return self._interaction(3, data, user_id=user_id, permissions=permissions, message=message)
 
-    def reaction(self, message_id: str, emoji: str = "🔁", *, user_id: int = USER_ID) -> dict[str, Any]:
+    def reaction(
+        self, message_id: str, emoji: str = "🔁", *, user_id: int = USER_ID
+    ) -> dict[str, Any]:
         return {
             "user_id": str(user_id),
             "channel_id": self.messages[message_id]["channel_id"],
@@ -421,15 +433,20 @@ class FakeDiscord:
             result = await self._route(request.method, parts, body, files, request)
         except KeyError as exc:
             rec.status = 404
-            return web.json_response({"message": f"Unknown {exc}", "code": 10008}, status=404)
+            return _json({"message": f"Unknown {exc}", "code": 10008}, status=404)
         async with self.changed:
             self.changed.notify_all()
         if result is None:
             return web.Response(status=204)
-        return web.json_response(result)
+        return _json(result)
 
     async def _route(
-        self, method: str, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
+        self,
+        method: str,
+        parts: list[str],
+        body: Any,
+        files: dict[str, bytes],
+        request: web.Request,
     ) -> Any:
         match (method, parts):
             case ("GET", ["users", "@me"]):
@@ -507,7 +524,9 @@ class FakeDiscord:
         self.commands[scope] = out
         return out
 
-    def _callback(self, token: str, body: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+    def _callback(
+        self, token: str, body: dict[str, Any], files: dict[str, bytes]
+    ) -> dict[str, Any]:
         interaction = self.interactions[token]
         kind = body["type"]
         data = body.get("data") or {}
@@ -595,12 +614,16 @@ class FakeDiscord:
         self.messages[message["id"]] = message
         return message
 
-    def _edit(self, message_id: str, body: dict[str, Any] | None, files: dict[str, bytes]) -> dict[str, Any]:
+    def _edit(
+        self, message_id: str, body: dict[str, Any] | None, files: dict[str, bytes]
+    ) -> dict[str, Any]:
         message = self.messages[message_id]
         body = body or {}
         for key in ("content", "embeds", "components", "flags"):
             if key in body:
-                message[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+                message[key] = (
+                    body[key] if body[key] is not None else ([] if key != "content" else "")
+                )
         if "attachments" in body or files:
             kept_ids = {str(a.get("id")) for a in body.get("attachments") or []}
             kept = [a for a in message["attachments"] if str(a["id"]) in kept_ids]
@@ -627,10 +650,8 @@ class FakeDiscord:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("the fake Discord did not see what was expected")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 0.5))
-                except TimeoutError:
-                    pass
 
     def original(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
         message_id = self.originals.get(interaction["token"])

@@ -1,0 +1,641 @@
+"""The rules bridge: Perception (+ hint) -> MusicBrief, deterministically, with a reason for
+every choice.
+
+Promised monotone mappings (the evaluation checks their rank correlation; keep them true):
+
+| image feature | musical choice | rule |
+|---|---|---|
+| brightness ↑ | tempo ↑ | tempo = 54 + 70·brightness + 16·edge_density + 60·√motion, clamped to 50..180 |
+| brightness ↑ (warmth, saturation a little) | brighter mode | mood score = 0.6·brightness + 0.25·(warmth+1)/2 + 0.15·saturation; ≥0.52 major, ≥0.45 mixolydian, ≥0.36 dorian, ≥0.18 minor, else phrygian |
+| warmth ↑ | sharper key; warm instruments | key signature = round(3.5·warmth) fifths, clamped −3 (three flats) .. +4 (four sharps); warmth ≥ 0 picks the genre's warm palette (cello, horn, clarinet, guitar, saxophone) else the cool one (flute, harp, vibraphone, piano, pads) |
+| saturation, colourfulness ↑ | louder; more instruments; drums | loudness = 0.45·saturation + 0.45·colourfulness + 0.1·contrast; velocity = 36 + 72·loudness; 1 instrument below 0.2, 2 below 0.4, else 3; drums when loudness + 0.2·edges + √motion ≥ the genre's threshold |
+| edge density, texture ↑ | denser notes | density = 0.12 + 0.6·edge_density + 0.45·texture, clamped 0.05..0.95 |
+| light higher in the frame | higher register | register = 58 + 16·(1 − light_y) + 6·(brightness − 0.5), clamped 55..79 |
+| symmetry ↑ | steadier meter | symmetry ≥ 0.6: 4/4 (2/4 when fast and busy); below: 3/4 (6/8 when tempo ≥ 100) |
+| motion ↑ | faster | the √motion term of the tempo |
+
+Genre comes from the overall look (motion → electronic, quiet and sparse → ambient, dark and
+warm → jazz, dark → cinematic, bright and colourful → pop, warm → folk, else classical);
+the accompaniment from meter and density. A hint (see ``hints.py``) overrides any of these and
+adds a reason saying what it changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from engine.bridge.hints import Hint, parse_hint
+from engine.errors import InvalidOption
+from engine.types import MusicBrief, Perception, Reason
+
+MIN_TEMPO, MAX_TEMPO = 50, 180
+MIN_REGISTER, MAX_REGISTER = 55, 79
+
+# General MIDI program (0-based) -> the name people use.
+PROGRAM_NAMES: dict[int, str] = {
+    0: "piano",
+    1: "bright piano",
+    4: "electric piano",
+    6: "harpsichord",
+    8: "celesta",
+    9: "glockenspiel",
+    10: "music box",
+    11: "vibraphone",
+    12: "marimba",
+    13: "xylophone",
+    14: "tubular bells",
+    16: "organ",
+    19: "church organ",
+    21: "accordion",
+    22: "harmonica",
+    24: "nylon guitar",
+    25: "acoustic guitar",
+    26: "jazz guitar",
+    27: "electric guitar",
+    29: "overdriven guitar",
+    30: "distorted guitar",
+    32: "double bass",
+    33: "electric bass",
+    34: "picked bass",
+    38: "synth bass",
+    40: "violin",
+    41: "viola",
+    42: "cello",
+    43: "contrabass",
+    46: "harp",
+    48: "strings",
+    49: "slow strings",
+    52: "choir",
+    56: "trumpet",
+    57: "trombone",
+    58: "tuba",
+    60: "french horn",
+    61: "brass",
+    65: "alto saxophone",
+    66: "tenor saxophone",
+    68: "oboe",
+    70: "bassoon",
+    71: "clarinet",
+    73: "flute",
+    74: "recorder",
+    75: "pan flute",
+    78: "whistle",
+    79: "ocarina",
+    80: "square lead synth",
+    81: "sawtooth lead synth",
+    88: "new age pad",
+    89: "warm pad",
+    94: "halo pad",
+    104: "sitar",
+    105: "banjo",
+    107: "koto",
+    108: "kalimba",
+    109: "bagpipe",
+    110: "fiddle",
+    114: "steel drums",
+}
+
+
+@dataclass(frozen=True)
+class Palette:
+    melody: int
+    harmony: int  # plays chords
+    bass: int
+    solo: int  # one instrument that can carry melody and chords alone
+
+
+# genre -> (warm palette, cool palette)
+PALETTES: dict[str, tuple[Palette, Palette]] = {
+    "folk": (Palette(40, 25, 42, 24), Palette(73, 46, 32, 46)),
+    "classical": (Palette(71, 0, 42, 0), Palette(0, 48, 43, 0)),
+    "ambient": (Palette(42, 89, 43, 4), Palette(11, 94, 43, 0)),
+    "jazz": (Palette(66, 4, 32, 0), Palette(11, 0, 32, 0)),
+    "pop": (Palette(65, 25, 33, 4), Palette(1, 88, 33, 1)),
+    "cinematic": (Palette(60, 48, 42, 0), Palette(0, 49, 43, 46)),
+    "electronic": (Palette(81, 89, 38, 89), Palette(80, 94, 38, 94)),
+    "rock": (Palette(30, 29, 34, 27), Palette(27, 16, 33, 27)),
+}
+GENRES = tuple(PALETTES)
+
+# Loudness (+ edges, motion) needed for drums, by genre.
+DRUM_THRESHOLD = {
+    "electronic": 0.4,
+    "pop": 0.45,
+    "rock": 0.35,
+    "folk": 0.55,
+    "jazz": 0.5,
+    "cinematic": 0.6,
+    "classical": 0.7,
+    "ambient": 0.8,
+}
+# Substitutes for an instrument the hint said not to use.
+SUBSTITUTE = {0: 46, 25: 0, 24: 0, 40: 73, 42: 70, 73: 40, 46: 0, 48: 0, 4: 0}
+
+MODE_SHIFT = {"lydian": 1, "major": 0, "mixolydian": -1, "dorian": -2, "minor": -3, "phrygian": -4}
+MODE_LADDER = (  # mood score lower bound -> mode, brightest first
+    (0.52, "major"),
+    (0.45, "mixolydian"),
+    (0.36, "dorian"),
+    (0.18, "minor"),
+    (-1.0, "phrygian"),
+)
+MODE_WORDS = {
+    "major": "major: bright and settled",
+    "mixolydian": "mixolydian: major, with a softer seventh",
+    "dorian": "dorian: minor, with a hopeful sixth",
+    "minor": "minor: dark and inward",
+    "phrygian": "phrygian: the darkest mode",
+    "lydian": "lydian: bright and floating",
+}
+DYNAMICS = ((44, "pp"), (56, "p"), (68, "mp"), (82, "mf"), (96, "f"), (128, "ff"))
+DYNAMIC_WORDS = {
+    "pp": "very soft",
+    "p": "soft",
+    "mp": "moderately soft",
+    "mf": "moderately loud",
+    "f": "loud",
+    "ff": "very loud",
+}
+VELOCITY_STEP = 14  # one step of dynamics asked for in a hint
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+# ---------------------------------------------------------------- small music helpers
+
+
+def fifths_name(fifths: int) -> str:
+    """Name of the note `fifths` steps round the circle from C: 1 -> G, -2 -> Bb, 8 -> G#."""
+    letter = "FCGDAEB"[(fifths + 1) % 7]
+    accidentals = (fifths + 1) // 7
+    return letter + ("#" * accidentals if accidentals > 0 else "b" * -accidentals)
+
+
+def name_fifths(name: str) -> int:
+    """Inverse of fifths_name: "Bb" -> -2."""
+    base = "FCGDAEB".index(name[0].upper()) - 1
+    return base + 7 * name.count("#") - 7 * name[1:].count("b")
+
+
+def key_signature(tonic: str, mode: str) -> int:
+    """Sharps (+) or flats (−) in the key signature of tonic + mode."""
+    return name_fifths(tonic) + MODE_SHIFT[mode]
+
+
+def tonic_for(signature: int, mode: str) -> str:
+    """The tonic of `mode` whose key signature has `signature` fifths."""
+    return fifths_name(signature - MODE_SHIFT[mode])
+
+
+def respell(tonic: str, mode: str) -> str:
+    """An enharmonic spelling with at most 6 accidentals where one exists (G# major -> Ab)."""
+    fifths = name_fifths(tonic)
+    best = min((fifths, fifths - 12, fifths + 12), key=lambda f: abs(f + MODE_SHIFT[mode]))
+    return tonic if abs(key_signature(tonic, mode)) <= 6 else fifths_name(best)
+
+
+def signature_words(signature: int) -> str:
+    if signature == 0:
+        return "no sharps or flats"
+    count = abs(signature)
+    kind = "sharp" if signature > 0 else "flat"
+    return f"{count} {kind}{'s' if count > 1 else ''}"
+
+
+def pitch_name(midi: int) -> str:
+    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+
+
+def dynamics_for(velocity: int) -> str:
+    return next(name for bound, name in DYNAMICS if velocity < bound)
+
+
+def _clamp(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# ---------------------------------------------------------------- the bridge
+
+
+@dataclass
+class _Choices:
+    """The brief being assembled, with a reason per decision."""
+
+    reasons: dict[str, Reason] = field(default_factory=dict)
+    hint_changes: list[str] = field(default_factory=list)
+
+    def because(self, decision: str, feature: str, choice: str) -> None:
+        self.reasons[decision] = Reason(feature=feature, choice=choice)
+
+    def hinted(self, decision: str, change: str) -> None:
+        """The hint decided this: its own reason replaces the image's."""
+        self.reasons.pop(decision, None)
+        if change not in self.hint_changes:
+            self.hint_changes.append(change)
+
+
+class RulesBridge:
+    """Feature-to-music rules; see the module docstring for the mappings."""
+
+    name = "rules"
+
+    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief:
+        try:
+            duration = float(duration)
+        except (TypeError, ValueError) as exc:
+            raise InvalidOption("The duration must be a number of seconds.") from exc
+        if not math.isfinite(duration) or duration <= 0:
+            raise InvalidOption("The duration must be a positive number of seconds.")
+        request = parse_hint(hint)
+        return _build(perception, request, duration)
+
+
+def _build(p: Perception, hint: Hint, duration: float) -> MusicBrief:
+    c = _Choices()
+    b, w, s = p.brightness, p.warmth, p.saturation
+    motion = _clamp(p.motion, 0.0, 1.0)
+    loudness = 0.45 * s + 0.45 * p.colourfulness + 0.1 * p.contrast
+    mood_score = 0.6 * b + 0.25 * (w + 1) / 2 + 0.15 * s
+
+    # Genre
+    genre = _genre(p, loudness)
+    c.because("genre", _genre_feature(p, loudness), f"{genre}")
+    if hint.genre:
+        genre = hint.genre
+        c.hinted("genre", genre)
+
+    # Mode
+    image_mode = mode = next(m for bound, m in MODE_LADDER if mood_score >= bound)
+    c.because(
+        "mode",
+        f"brightness {b:.2f} ({_brightness_word(b)}), warmth {w:+.2f}, saturation {s:.2f}"
+        f" → mood score {mood_score:.2f}",
+        MODE_WORDS[mode],
+    )
+    asked_mode = hint.mode or hint.implied_mode
+    if asked_mode:
+        mode = asked_mode
+        c.hinted("mode", f"{mode} mode")
+
+    # Key: warmth turns the circle of fifths toward the sharp side.
+    signature = int(_clamp(round(3.5 * w), -3, 4))
+    tonic = tonic_for(signature, image_mode)
+    c.because(
+        "key",
+        f"warmth {w:+.2f} ({_warmth_word(w)})",
+        f"{tonic} {image_mode}, {signature_words(signature)} (warmer colours, sharper keys)",
+    )
+    if hint.key:
+        tonic = respell(hint.key, mode)
+        c.hinted("key", f"key of {tonic} {mode}")
+    elif mode != image_mode:
+        tonic = respell(tonic, mode)  # the parallel key: same tonic, the mode asked for
+        c.hinted("key", f"key of {tonic} {mode}")
+
+    # Tempo
+    raw_tempo = 54 + 70 * b + 16 * p.edge_density + 60 * math.sqrt(motion)
+    tempo = int(round(_clamp(raw_tempo, MIN_TEMPO, MAX_TEMPO)))
+    motion_part = f", motion {motion:.2f}" if motion > 0 else ""
+    c.because(
+        "tempo",
+        f"brightness {b:.2f}, edges {p.edge_density:.2f}{motion_part}",
+        f"{tempo} bpm ({_tempo_word(tempo)})",
+    )
+    if hint.tempo is not None:
+        tempo = hint.tempo
+        c.hinted("tempo", f"{tempo} bpm")
+    elif hint.tempo_factor != 1.0:
+        tempo = int(round(_clamp(tempo * hint.tempo_factor, MIN_TEMPO, MAX_TEMPO)))
+        word = "faster" if hint.tempo_factor > 1 else "slower"
+        c.hinted("tempo", f"{word} ({tempo} bpm)")
+
+    # Density
+    density = round(_clamp(0.12 + 0.6 * p.edge_density + 0.45 * p.texture, 0.05, 0.95), 3)
+    c.because(
+        "density",
+        f"edges {p.edge_density:.2f}, texture {p.texture:.2f}",
+        f"density {density:.2f} ({_density_word(density)})",
+    )
+    if hint.density:
+        density = round(_clamp(density + hint.density, 0.05, 0.95), 3)
+        c.hinted("density", f"{'busier' if hint.density > 0 else 'sparser'} notes")
+
+    # Meter: symmetric pictures get an even pulse.
+    if p.symmetry >= 0.6:
+        meter = "2/4" if tempo >= 120 and density >= 0.6 else "4/4"
+        why = "an even, steady pulse"
+    else:
+        meter = "6/8" if tempo >= 100 else "3/4"
+        why = "a lilting, uneven pulse"
+    c.because(
+        "meter", f"symmetry {p.symmetry:.2f} ({_symmetry_word(p.symmetry)})", f"{meter}: {why}"
+    )
+    if hint.meter:
+        meter = hint.meter
+        c.hinted("meter", meter)
+
+    # Dynamics
+    velocity = int(round(_clamp(36 + 72 * loudness, 20, 120)))
+    c.because(
+        "dynamics",
+        f"saturation {s:.2f}, colourfulness {p.colourfulness:.2f}",
+        f"{dynamics_for(velocity)} (velocity {velocity})",
+    )
+    if hint.loudness:
+        velocity = int(_clamp(velocity + VELOCITY_STEP * hint.loudness, 20, 120))
+        c.hinted("dynamics", "louder" if hint.loudness > 0 else "softer")
+    dynamics = dynamics_for(velocity)
+
+    # Instruments
+    warm = w >= 0
+    palette = PALETTES[genre][0 if warm else 1]
+    size = 1 if loudness < 0.2 else 2 if loudness < 0.4 else 3
+    if size == 1:
+        melody = harmony = bass = palette.solo
+    elif size == 2:
+        melody, harmony, bass = palette.melody, palette.harmony, palette.harmony
+    else:
+        melody, harmony, bass = palette.melody, palette.harmony, palette.bass
+    c.because(
+        "instruments",
+        f"warmth {w:+.2f} ({'warm' if warm else 'cool'} sounds), loudness {loudness:.2f}"
+        f" ({['a soloist', 'a duo', 'a trio'][size - 1]})",
+        _join(_distinct([PROGRAM_NAMES[x] for x in (melody, harmony, bass)])),
+    )
+    if hint.instruments:
+        melody = hint.instruments[0]
+        if len(hint.instruments) > 1:
+            harmony = hint.instruments[1]
+        if len(hint.instruments) > 2:
+            bass = hint.instruments[2]
+        for program in hint.instruments[:3]:
+            c.hinted("instruments", PROGRAM_NAMES.get(program, f"program {program}"))
+    if hint.bass is not None:
+        bass = hint.bass
+        c.hinted("instruments", PROGRAM_NAMES.get(bass, f"program {bass}"))
+    if hint.avoid:
+        melody, harmony, bass = (_avoid(x, hint.avoid) for x in (melody, harmony, bass))
+        for program in hint.avoid:
+            c.hinted("instruments", f"no {PROGRAM_NAMES.get(program, f'program {program}')}")
+
+    # Drums
+    drive = loudness + 0.2 * p.edge_density + math.sqrt(motion)
+    drums = drive >= DRUM_THRESHOLD[genre]
+    c.because(
+        "drums",
+        f"loudness {loudness:.2f}, edges {p.edge_density:.2f}{motion_part}",
+        "drums" if drums else "no drums",
+    )
+    asked_drums = hint.drums if hint.drums is not None else hint.implied_drums
+    if asked_drums is not None and asked_drums != drums:
+        drums = asked_drums
+        c.hinted("drums", "drums" if drums else "no drums")
+
+    # Register: light high in the frame lifts the melody.
+    light_y = _clamp(p.light_centre[1], 0.0, 1.0)
+    register = int(
+        round(_clamp(58 + 16 * (1 - light_y) + 6 * (b - 0.5), MIN_REGISTER, MAX_REGISTER))
+    )
+    c.because(
+        "register",
+        f"light centre {round(100 * light_y)}% down the frame",
+        f"melody around {pitch_name(register)} ({_register_word(register)})",
+    )
+    if hint.register:
+        register = int(_clamp(register + hint.register, MIN_REGISTER, MAX_REGISTER))
+        c.hinted("register", "higher melody" if hint.register > 0 else "lower melody")
+
+    # Accompaniment
+    accompaniment = _accompaniment(genre, meter, density)
+    c.because(
+        "accompaniment",
+        f"{meter}, density {density:.2f}, {genre}",
+        f"{accompaniment} accompaniment",
+    )
+    if hint.accompaniment:
+        accompaniment = hint.accompaniment
+        c.hinted("accompaniment", f"{accompaniment} accompaniment")
+
+    # Moods
+    arousal = 0.5 * (tempo - MIN_TEMPO) / (MAX_TEMPO - MIN_TEMPO) + 0.3 * loudness + 0.2 * density
+    # A mode asked for in the hint decides which side of the valence line the moods fall.
+    valence = mood_score
+    if mode != image_mode:
+        valence = max(valence, 0.5) if MODE_SHIFT[mode] >= -1 else min(valence, 0.4)
+    pair, colour = _moods(p, valence, arousal)
+    moods = pair + colour
+    c.because("moods", f"mood score {valence:.2f}, energy {arousal:.2f}", ", ".join(moods))
+    if hint.moods:
+        moods = (hint.moods + [m for m in colour if m not in hint.moods])[:4]
+        c.hinted("moods", " and ".join(hint.moods) + " mood")
+
+    instruments = _distinct([PROGRAM_NAMES.get(x, f"program {x}") for x in (melody, harmony, bass)])
+    if drums:
+        instruments.append("drums")
+
+    reasons = list(c.reasons.values())
+    if hint.text:
+        if c.hint_changes:
+            reasons.append(Reason(feature=f"hint '{hint.text}'", choice=", ".join(c.hint_changes)))
+        else:
+            reasons.append(
+                Reason(
+                    feature=f"hint '{hint.text}'",
+                    choice="no musical words I know; followed the picture",
+                )
+            )
+        for note in hint.notes:
+            reasons.append(Reason(feature=f"hint '{hint.text}'", choice=note))
+
+    description = _description(
+        genre, moods, tonic, mode, meter, tempo, instruments, register, density, dynamics
+    )
+    prompt = _prompt(genre, moods, instruments, tempo, tonic, mode, density, dynamics, hint.text)
+    return MusicBrief(
+        key=tonic,
+        mode=mode,
+        tempo=tempo,
+        meter=meter,
+        melody_program=melody,
+        harmony_program=harmony,
+        bass_program=bass,
+        drums=drums,
+        register=register,
+        density=density,
+        dynamics=dynamics,
+        velocity=velocity,
+        accompaniment=accompaniment,
+        genre=genre,
+        moods=moods,
+        instruments=instruments,
+        description=description,
+        prompt=prompt,
+        reasons=reasons,
+        duration=duration,
+        hint=hint.text or None,
+        backend="rules",
+    )
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _genre(p: Perception, loudness: float) -> str:
+    texture = 0.5 * (p.edge_density + p.texture)
+    if p.motion >= 0.08:
+        return "electronic"
+    if loudness < 0.25 and texture < 0.3:
+        return "ambient"
+    if p.brightness < 0.35 and p.warmth > 0.1 and p.saturation >= 0.25:
+        return "jazz"
+    if p.brightness < 0.35:
+        return "cinematic"
+    if p.colourfulness >= 0.6 and p.brightness >= 0.5:
+        return "pop"
+    if p.warmth >= 0.15:
+        return "folk"
+    return "classical"
+
+
+def _genre_feature(p: Perception, loudness: float) -> str:
+    return f"brightness {p.brightness:.2f}, warmth {p.warmth:+.2f}, loudness {loudness:.2f}" + (
+        f", motion {p.motion:.2f}" if p.motion > 0 else ""
+    )
+
+
+def _accompaniment(genre: str, meter: str, density: float) -> str:
+    if genre == "ambient" or density < 0.2:
+        return "drone"
+    if meter == "3/4":
+        return "waltz" if density >= 0.35 else "arpeggio"
+    if meter == "6/8":
+        return "arpeggio"
+    if meter == "2/4":
+        return "march"
+    if density < 0.35:
+        return "block"
+    return "arpeggio" if density < 0.6 else "alberti"
+
+
+def _moods(p: Perception, valence: float, arousal: float) -> tuple[list[str], list[str]]:
+    """Two mood words from valence and arousal, and up to one colouring word."""
+    happy, lively = valence >= 0.45, arousal >= 0.45
+    if happy and lively:
+        moods = ["joyful", "energetic"]
+    elif happy:
+        moods = ["peaceful", "hopeful"]
+    elif lively:
+        moods = ["tense", "dramatic"]
+    elif p.brightness < 0.2:
+        moods = ["mysterious", "brooding"]
+    else:
+        moods = ["melancholic", "reflective"]
+    colour: list[str] = []
+    if p.motion > 0.05:
+        colour.append("restless")
+    elif p.contrast < 0.15 and p.brightness > 0.5:
+        colour.append("dreamy")
+    elif p.symmetry > 0.85:
+        colour.append("stately")
+    elif p.warmth > 0.4:
+        colour.append("tender")
+    elif p.warmth < -0.4:
+        colour.append("cool")
+    return moods, colour
+
+
+def _avoid(program: int, avoid: list[int]) -> int:
+    while program in avoid:
+        replacement = SUBSTITUTE.get(program, 0 if 0 not in avoid else 46)
+        if replacement == program:
+            break
+        program = replacement
+    return program
+
+
+def _distinct(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+# ---------------------------------------------------------------- words
+
+
+def _brightness_word(b: float) -> str:
+    return "very dark" if b < 0.2 else "dark" if b < 0.38 else "bright" if b > 0.62 else "mid-toned"
+
+
+def _warmth_word(w: float) -> str:
+    return "warm" if w > 0.15 else "cool" if w < -0.15 else "neutral"
+
+
+def _symmetry_word(sym: float) -> str:
+    return "symmetric" if sym >= 0.8 else "fairly balanced" if sym >= 0.6 else "asymmetric"
+
+
+def _tempo_word(tempo: int) -> str:
+    if tempo < 76:
+        return "slow"
+    if tempo < 108:
+        return "moderate"
+    return "fast" if tempo < 140 else "very fast"
+
+
+def _density_word(density: float) -> str:
+    return "sparse" if density < 0.3 else "moderately busy" if density < 0.6 else "busy"
+
+
+def _register_word(register: int) -> str:
+    return "low" if register < 62 else "middle" if register < 72 else "high"
+
+
+def _description(
+    genre: str,
+    moods: list[str],
+    tonic: str,
+    mode: str,
+    meter: str,
+    tempo: int,
+    instruments: list[str],
+    register: int,
+    density: float,
+    dynamics: str,
+) -> str:
+    mood = moods[0] if moods else "gentle"
+    return (
+        f"A {_tempo_word(tempo)}, {mood} {genre} piece in {tonic} {mode} and {meter} at {tempo} bpm,"
+        f" featuring {_join(instruments)}. The melody sits in a {_register_word(register)} register;"
+        f" {_density_word(density)} and {DYNAMIC_WORDS[dynamics]}."
+    )
+
+
+def _prompt(
+    genre: str,
+    moods: list[str],
+    instruments: list[str],
+    tempo: int,
+    tonic: str,
+    mode: str,
+    density: float,
+    dynamics: str,
+    hint_text: str,
+) -> str:
+    parts = [
+        f"{', '.join(moods[:3])} {genre} music with {_join(instruments)}",
+        f"{_tempo_word(tempo)} tempo at {tempo} bpm",
+        f"{tonic} {mode}",
+        DYNAMIC_WORDS[dynamics],
+        _density_word(density),
+    ]
+    if hint_text:
+        parts.append(hint_text)
+    return ", ".join(parts)

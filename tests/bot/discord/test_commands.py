@@ -1,0 +1,303 @@
+"""/compose, the "Compose music" menu, bad attachments, listings, settings and the
+community channel, through the real discord.py client and the loopback fake of Discord."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from storage.store import Store
+from tests.bot.discord.conftest import assert_no_traceback
+from tests.bot.discord.fake_discord import (
+    CHANNEL_ID,
+    COMMUNITY_ID,
+    EPHEMERAL,
+    MANAGER_PERMISSIONS,
+    OTHER_USER_ID,
+    USER_ID,
+    FakeDiscord,
+)
+from tests.bot.jobs import RecordingPipeline
+from tests.images import rgb_png
+
+PIECE_FILES = {"piece.mp3", "score.png", "piece.mid", "piece.abc", "motivation.md"}
+
+
+def compose_interaction(fake: FakeDiscord, att: dict[str, Any], **options: Any) -> dict[str, Any]:
+    opts = [{"name": "image", "type": 11, "value": att["id"]}]
+    types = {"hint": 3, "mode": 3, "duration": 10, "private": 5}
+    opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
+    return fake.slash("compose", opts, attachments=[att], **({}))
+
+
+def finished(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any] | None:
+    message = fake.original(interaction)
+    if message and message.get("embeds") and message["attachments"]:
+        return message
+    return None
+
+
+def generation_id(message: dict[str, Any]) -> str:
+    return message["embeds"][0]["footer"]["text"].split(" ")[0]
+
+
+def ephemeral_answer(fake: FakeDiscord, interaction: dict[str, Any]) -> str | None:
+    """The text of an ephemeral answer: an immediate one, or a follow-up."""
+    token = interaction["token"]
+    for rec in fake.requests:
+        body = rec.json or {}
+        is_callback = rec.path.endswith(f"/{token}/callback") and body.get("type") == 4
+        if is_callback and int(body["data"].get("flags", 0)) & EPHEMERAL:
+            return body["data"]["content"]
+        is_followup = rec.method == "POST" and rec.path.endswith(f"/{token}")
+        if is_followup and int(body.get("flags") or 0) & EPHEMERAL:
+            return body["content"]
+    return None
+
+
+async def compose_once(fake: FakeDiscord, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    interaction = compose_interaction(fake, att, **options)
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    message = await fake.wait_for(lambda: finished(fake, interaction))
+    return interaction, message
+
+
+async def test_compose_travels_the_whole_way(
+    fake: FakeDiscord, start_bot: Any, store: Store, pipeline: RecordingPipeline
+) -> None:
+    await start_bot()
+    assert {c["name"] for c in fake.commands["global"]} >= {
+        "compose",
+        "Compose music",
+        "history",
+        "show",
+        "search",
+        "favourites",
+        "settings",
+    }
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    interaction = compose_interaction(fake, att, hint="slow and dark")
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    message = await fake.wait_for(lambda: finished(fake, interaction))
+
+    # Deferred first, then progress edits, then the result in the same message.
+    token = interaction["token"]
+    callbacks = fake.calls("POST", f"/api/v10/interactions/{interaction['id']}/{token}/callback")
+    assert [c.json["type"] for c in callbacks] == [5]
+    edits = fake.calls("PATCH", f"/api/v10/webhooks/900000000000000001/{token}/messages/@original")
+    progress = [e.json["content"] for e in edits if e.json.get("content")]
+    assert progress[0].startswith("⏳") and any("Rendering audio" in p for p in progress)
+
+    gid = generation_id(message)
+    view = store.get(gid, workspace=str(fake.guild_payload()["id"]), user_id=str(USER_ID))
+    assert view.status == "done" and view.hint == "slow and dark"
+    # The files uploaded are the stored files, byte for byte.
+    final = edits[-1]
+    assert set(final.files) == PIECE_FILES
+    for name, data in final.files.items():
+        assert view.files[name].read_bytes() == data
+    embed = message["embeds"][0]
+    assert "calm blue sea" in embed["description"]
+    assert embed["image"]["url"] == "attachment://score.png"
+    assert {f["name"] for f in embed["fields"]} >= {"Key", "Tempo", "Hint"}
+    buttons = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    assert buttons == [
+        f"pictune:{a}:{gid}" for a in ("refine", "variation", "details", "favourite", "delete")
+    ]
+    # The source image was kept (reruns need it after the CDN link expires).
+    assert store.load_source_image(gid) == fake.cdn[next(iter(fake.cdn))][0]
+    assert store.find_by_message("discord", message["id"]).id == gid
+    assert view.user_id == str(USER_ID) and view.user_name == "Ada"
+    assert pipeline.requests[-1].duration == 8.0
+
+
+async def test_context_menu_composes_from_a_message(fake: FakeDiscord, start_bot: Any) -> None:
+    await start_bot()
+    att = fake.add_attachment(rgb_png(40, 30), "photo.jpg.png", "image/png")
+    target = fake.user_message([att])
+    interaction = fake.context_menu("Compose music", target)
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    message = await fake.wait_for(lambda: finished(fake, interaction))
+    assert {a["filename"] for a in message["attachments"]} == PIECE_FILES
+
+
+async def test_context_menu_on_a_message_without_image(fake: FakeDiscord, start_bot: Any) -> None:
+    await start_bot()
+    target = fake.user_message([])
+    interaction = fake.context_menu("Compose music", target)
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, interaction))
+    assert "no image" in text
+
+
+def _broken_png() -> bytes:
+    good = rgb_png(64, 48)
+    return good[: len(good) // 2]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "content_type", "size", "expected"),
+    [
+        (b"%PDF-1.7\n" + b"x" * 500, "doc.pdf", "application/pdf", None, "not an image"),
+        (b"", "huge.png", "image/png", 30 * 1024 * 1024, "too large"),
+        (_broken_png(), "broken.png", "image/png", None, "broken"),
+        (b"<!doctype html><html>login</html>", "sneaky.png", "image/png", None, "web page"),
+        (b"%PDF-1.7\n" + b"x" * 500, "renamed.png", "image/png", None, "not an image"),
+    ],
+    ids=["pdf", "30MB", "broken-png", "html", "pdf-named-png"],
+)
+async def test_bad_attachments_get_a_clear_ephemeral_answer(
+    fake: FakeDiscord,
+    start_bot: Any,
+    store: Store,
+    data: bytes,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    expected: str,
+) -> None:
+    await start_bot()
+    att = fake.add_attachment(data, filename, content_type, size=size)
+    interaction = compose_interaction(fake, att)
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, interaction))
+    assert expected in text.lower()
+    assert_no_traceback(text)
+    if size is not None or content_type == "application/pdf":
+        # Refused from the metadata alone: nothing was downloaded.
+        assert not fake.calls("GET", "/cdn/")
+    # No half-made history, and no public "thinking…" message left behind.
+    assert store.count() == 0
+    original = fake.original(interaction)
+    assert original is None or original.get("deleted") or original["flags"] & EPHEMERAL
+
+
+async def test_private_compose_stays_ephemeral(
+    fake: FakeDiscord, start_bot: Any, store: Store
+) -> None:
+    await start_bot()
+    interaction, message = await compose_once(fake, private=True)
+    callback = fake.calls("POST", f"/api/v10/interactions/{interaction['id']}")[0]
+    assert int(callback.json["data"]["flags"]) & EPHEMERAL
+    gid = generation_id(message)
+    assert (
+        store.get(gid, workspace=message["guild_id"], user_id=str(USER_ID)).visibility == "private"
+    )
+    # Nobody else sees it.
+    history = fake.slash("history", user_id=OTHER_USER_ID)
+    await fake.dispatch("INTERACTION_CREATE", history)
+    answer = await fake.wait_for(lambda: _callback_data(fake, history))
+    assert gid not in answer["embeds"][0]["description"]
+
+
+def _callback_data(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any] | None:
+    for rec in fake.calls("POST", f"/api/v10/interactions/{interaction['id']}/"):
+        if rec.json.get("type") == 4:
+            return rec.json["data"]
+    return None
+
+
+async def test_history_show_search_and_favourites(fake: FakeDiscord, start_bot: Any) -> None:
+    await start_bot()
+    _, message = await compose_once(fake, hint="waltz")
+    gid = generation_id(message)
+
+    history = fake.slash("history", [{"name": "limit", "type": 4, "value": 5}])
+    await fake.dispatch("INTERACTION_CREATE", history)
+    data = await fake.wait_for(lambda: _callback_data(fake, history))
+    assert gid in data["embeds"][0]["description"] and int(data["flags"]) & EPHEMERAL
+
+    search = fake.slash("search", [{"name": "text", "type": 3, "value": "moon"}])
+    await fake.dispatch("INTERACTION_CREATE", search)
+    data = await fake.wait_for(lambda: _callback_data(fake, search))
+    assert gid in data["embeds"][0]["description"]
+
+    show = fake.slash("show", [{"name": "id", "type": 3, "value": gid.upper()}])
+    await fake.dispatch("INTERACTION_CREATE", show)
+    await fake.wait_for(lambda: _callback_data(fake, show))
+    sent = fake.calls("POST", f"/api/v10/interactions/{show['id']}/")[0]
+    assert set(sent.files) == PIECE_FILES
+
+    missing = fake.slash("show", [{"name": "id", "type": 3, "value": "pt-000000"}])
+    await fake.dispatch("INTERACTION_CREATE", missing)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, missing))
+    assert "can't find" in text
+
+    favourites = fake.slash("favourites")
+    await fake.dispatch("INTERACTION_CREATE", favourites)
+    data = await fake.wait_for(lambda: _callback_data(fake, favourites))
+    assert "No favourites yet" in data["embeds"][0]["description"]
+
+
+async def test_settings_need_manage_server_and_drive_the_community_channel(
+    fake: FakeDiscord, start_bot: Any
+) -> None:
+    await start_bot()
+    option = [{"name": "community_channel", "type": 7, "value": str(COMMUNITY_ID)}]
+    resolved = {"channels": {str(COMMUNITY_ID): _resolved_channel(fake)}}
+    denied = fake.slash("settings", option, resolved=resolved)
+    await fake.dispatch("INTERACTION_CREATE", denied)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, denied))
+    assert "server managers" in text
+
+    allowed = fake.slash("settings", option, resolved=resolved, permissions=MANAGER_PERMISSIONS)
+    await fake.dispatch("INTERACTION_CREATE", allowed)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, allowed))
+    assert f"<#{COMMUNITY_ID}>" in text
+
+    _, message = await compose_once(fake)
+    gid = generation_id(message)
+    posted = await fake.wait_for(
+        lambda: [
+            m
+            for m in fake.messages.values()
+            if m["channel_id"] == str(COMMUNITY_ID) and m["attachments"]
+        ]
+    )
+    community = posted[0]
+    assert "Ada" in community["content"]  # attribution
+    assert f"/channels/{message['guild_id']}/{CHANNEL_ID}/{message['id']}" in community["content"]
+    assert generation_id(community) == gid
+
+
+async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, start_bot: Any) -> None:
+    bot = await start_bot()
+    from engine.service.api import Requester
+
+    manager = Requester("discord", message_guild(fake), str(USER_ID))
+    bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    await compose_once(fake, private=True)
+    assert not [m for m in fake.messages.values() if m["channel_id"] == str(COMMUNITY_ID)]
+
+
+def message_guild(fake: FakeDiscord) -> str:
+    return str(fake.guild_payload()["id"])
+
+
+def _resolved_channel(fake: FakeDiscord) -> dict[str, Any]:
+    channel = fake.channel_payload(COMMUNITY_ID, "pictune-gallery")
+    channel["permissions"] = "0"
+    return channel
+
+
+async def test_result_goes_to_the_channel_once_the_token_expired(
+    fake: FakeDiscord, start_bot: Any
+) -> None:
+    await start_bot()
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    interaction = fake.slash(
+        "compose",
+        [{"name": "image", "type": 11, "value": att["id"]}],
+        attachments=[att],
+        age_s=15 * 60,  # as if the job had taken a quarter of an hour
+    )
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    posted = await fake.wait_for(
+        lambda: [
+            r for r in fake.calls("POST", f"/api/v10/channels/{CHANNEL_ID}/messages") if r.files
+        ]
+    )
+    assert set(posted[0].files) == PIECE_FILES
+    assert f"<@{USER_ID}>" in posted[0].json["content"]

@@ -1,0 +1,60 @@
+"""Slack with the real engine: a mention with a photo ends with real audio, MIDI, ABC and a
+score in the thread; :repeat: refines it from its stored image and ABC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import images
+from tests.bot.slack.conftest import CHANNEL, SlackBench
+from tests.bot.slack.test_listeners import assert_piece_files, history, result_message, uploaded
+
+pytestmark = pytest.mark.slow
+
+
+async def test_mention_then_repeat_with_the_real_engine(
+    bench: SlackBench, shared_stages: Any
+) -> None:
+    image = bench.fake.host_file("dusk.png", images.photo_like(11, fmt="PNG"))
+    event = bench.mention_event([image], "a quiet evening")
+    assert (await bench.sender.event(event)).status_code == 200
+    await bench.settle()
+
+    thread = event["ts"]
+    said = bench.fake.thread_text(CHANNEL, thread)
+    assert "⚠️" not in said, said
+    names = uploaded(bench, thread)
+    assert_piece_files(names)
+    files = {u.filename: u.data for u in bench.fake.uploads_in(CHANNEL, thread)}
+    assert files["piece.mid"].startswith(b"MThd")
+    assert files["score.png"].startswith(b"\x89PNG")
+    assert files["piece.abc"].startswith(b"X:")
+    audio = files["piece.mp3"]
+    assert audio[:3] == b"ID3" or audio[0] == 0xFF  # an MP3 frame or tag
+    (piece,) = history(bench)
+    assert piece.status == "done" and piece.hint == "a quiet evening"
+    result = result_message(bench, thread, piece.id)
+
+    # Progress went through the engine's stages before the result replaced it.
+    lines = [
+        c.args["text"] for c in bench.fake.calls_to("chat.update") if c.args["ts"] == result["ts"]
+    ]
+    assert any("image" in line.lower() for line in lines[:-1])
+    assert any("audio" in line.lower() for line in lines[:-1])
+
+    reaction = {
+        "type": "reaction_added",
+        "user": "U_BOB",
+        "reaction": "repeat",
+        "item_user": bench.fake.bot_user_id,
+        "item": {"type": "message", "channel": CHANNEL, "ts": result["ts"]},
+        "event_ts": bench.fake.next_ts(),
+    }
+    assert (await bench.sender.event(reaction)).status_code == 200
+    await bench.settle()
+    child = next(v for v in history(bench, "U_BOB") if v.parent_id == piece.id)
+    assert child.status == "done"
+    assert len(uploaded(bench, thread)) == 2 * len(names)
+    result_message(bench, thread, child.id)

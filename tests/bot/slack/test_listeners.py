@@ -1,0 +1,463 @@
+"""Pictune on Slack, as a workspace uses it: signed requests into the real Bolt app on
+loopback, answers checked in the fake Slack's threads, pieces checked in the real history.
+
+These tests compose with ``stub_runner`` (a ready-made piece): what they test is the Slack
+side. ``test_end_to_end.py`` runs the same paths with the real engine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.slack import blocks
+from bot.slack.files import LOGIN_PAGE
+from bot.slack.listeners import parse_request
+from engine.errors import InvalidOption
+from engine.service.api import Requester
+from tests import images
+from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
+from tests.bot.slack.fake_slack import message_text
+
+BOB = "U_BOB"
+ADMIN = "U_ADMIN"
+PIECE_FILES = {"score.png", "piece.mid", "piece.abc", "motivation.md"}
+
+
+def requester(bench: SlackBench, user: str = ALICE) -> Requester:
+    return Requester("slack", bench.fake.team_id, user, CHANNEL)
+
+
+def history(bench: SlackBench, user: str = ALICE) -> list[Any]:
+    return bench.bot.history(requester(bench, user))
+
+
+def result_message(bench: SlackBench, thread: str, generation_id: str) -> dict[str, Any]:
+    """The thread's message that shows ``generation_id`` (status message turned result)."""
+    for message in bench.fake.thread(CHANNEL, thread):
+        if (message.get("metadata") or {}).get("event_payload", {}).get(
+            "generation_id"
+        ) == generation_id:
+            return message
+    raise AssertionError(f"no result message for {generation_id} in {thread}")
+
+
+async def make_piece(bench: SlackBench, text: str = "a calm piece") -> tuple[str, str, str]:
+    """Mention Pictune with an image; returns (thread ts, result message ts, piece id)."""
+    image = bench.fake.host_file("sea.png", images.photo_like(1))
+    event = bench.mention_event([image], text)
+    assert (await bench.sender.event(event)).status_code == 200
+    await bench.settle()
+    (piece,) = [v for v in history(bench) if v.hint == (text or None)][:1]
+    result = result_message(bench, event["ts"], piece.id)
+    return event["ts"], result["ts"], piece.id
+
+
+def uploaded(bench: SlackBench, thread: str, channel: str = CHANNEL) -> list[str]:
+    return [u.filename for u in bench.fake.uploads_in(channel, thread)]
+
+
+def assert_piece_files(names: list[str]) -> None:
+    assert set(names) >= PIECE_FILES
+    assert any(
+        n.startswith("piece.") and n.rsplit(".", 1)[1] in ("mp3", "ogg", "wav") for n in names
+    )
+
+
+# Composing ---------------------------------------------------------------------------------
+
+
+async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> None:
+    thread, result_ts, gid = await make_piece(bench, "a calm piece")
+
+    names = uploaded(bench, thread)
+    assert_piece_files(names)
+    assert names[0].startswith("piece.") and names[0] != "piece.mid"  # the audio comes first
+    view = bench.bot.find(requester(bench), gid)
+    for upload in bench.fake.uploads_in(CHANNEL, thread):
+        assert upload.data == view.files[upload.filename].read_bytes()
+
+    # One status message: progress lines, then the result with motivation and buttons.
+    updates = [c.args for c in bench.fake.calls_to("chat.update") if c.args["ts"] == result_ts]
+    assert any("Looking at the image" in u["text"] for u in updates)
+    result = result_message(bench, thread, gid)
+    assert result["thread_ts"] == thread
+    text = message_text(result)
+    assert "minor key" in text  # the motivation
+    action_ids = [
+        e["action_id"] for b in result["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert action_ids == [blocks.ACTION_REFINE, blocks.ACTION_VARIATION, blocks.ACTION_DETAILS]
+    assert bench.bot.generation_for_message(requester(bench), f"{CHANNEL}:{result_ts}") == gid
+    assert view.hint == "a calm piece" and view.user_id == ALICE and view.channel == CHANNEL
+
+
+async def test_the_same_message_from_two_events_makes_one_piece(bench: SlackBench) -> None:
+    """Slack sends app_mention and message (file_share) for one message: one answer."""
+    image = bench.fake.host_file("sea.png", images.photo_like(2))
+    mention = bench.mention_event([image])
+    message = mention | {"type": "message", "subtype": "file_share", "channel_type": "channel"}
+    assert (await bench.sender.event(message)).status_code == 200
+    assert (await bench.sender.event(mention)).status_code == 200
+    await bench.settle()
+    assert len(history(bench)) == 1
+    assert len(bench.fake.calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_mention_without_files_in_the_event_finds_them(bench: SlackBench) -> None:
+    image = bench.fake.host_file("sea.png", images.photo_like(3))
+    event = bench.mention_event([image])
+    del event["files"]
+    await bench.sender.event(event)
+    await bench.settle()
+    assert_piece_files(uploaded(bench, event["ts"]))
+
+
+async def test_mention_without_an_image_gets_help(bench: SlackBench) -> None:
+    event = bench.mention_event([], "hello")
+    await bench.sender.event(event)
+    await bench.settle()
+    assert "Compose music" in bench.fake.thread_text(CHANNEL, event["ts"])
+    assert history(bench) == []
+
+
+async def test_direct_message_with_image_is_private(bench: SlackBench) -> None:
+    image = bench.fake.host_file("sea.png", images.photo_like(4))
+    message = bench.fake.add_user_message("D_ALICE", ALICE, "", files=[image])
+    event = message | {"channel": "D_ALICE", "channel_type": "im"}
+    await bench.sender.event(event)
+    await bench.settle()
+    assert_piece_files(uploaded(bench, message["ts"], "D_ALICE"))
+    (piece,) = bench.bot.history(Requester("slack", bench.fake.team_id, ALICE, "D_ALICE"))
+    assert piece.visibility == "private"
+    assert bench.bot.history(requester(bench, BOB)) == []
+
+
+async def test_message_shortcut_composes_in_that_messages_thread(bench: SlackBench) -> None:
+    parent = bench.fake.add_user_message(CHANNEL, BOB, "look at this")
+    image = bench.fake.host_file("forest.jpg", images.jpeg(), mimetype="image/jpeg")
+    message = bench.fake.add_user_message(CHANNEL, BOB, "", files=[image], thread_ts=parent["ts"])
+    response = await bench.sender.interaction(
+        {
+            "type": "message_action",
+            "callback_id": blocks.SHORTCUT_COMPOSE,
+            "user": {"id": ALICE, "name": "alice"},
+            "channel": {"id": CHANNEL, "name": "general"},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": bench.respond_url(),
+        }
+    )
+    assert response.status_code == 200
+    await bench.settle()
+    assert_piece_files(uploaded(bench, parent["ts"]))  # the thread the message is in
+    (piece,) = history(bench)
+    assert piece.user_id == ALICE  # who asked, not who posted the image
+
+
+async def test_compose_command_opens_a_form_and_its_submission_composes(bench: SlackBench) -> None:
+    await bench.sender.command(
+        "stormy sea", user=ALICE, channel=CHANNEL, response_url=bench.respond_url()
+    )
+    await bench.settle()
+    (opened,) = bench.fake.calls_to("views.open")
+    view = opened.args["view"]
+    fields = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert fields["hint"]["initial_value"] == "stormy sea"
+
+    image = bench.fake.host_file("storm.webp", images.webp(), mimetype="image/webp")
+    response = await bench.sender.interaction(
+        {
+            "type": "view_submission",
+            "user": {"id": ALICE, "name": "alice"},
+            "view": view
+            | {
+                "id": "V1",
+                "state": {
+                    "values": {
+                        "image": {"file": {"type": "file_input", "files": [image]}},
+                        "hint": {"value": {"type": "plain_text_input", "value": "stormy sea"}},
+                        "mode": {
+                            "value": {
+                                "type": "static_select",
+                                "selected_option": {"value": "symbolic"},
+                            }
+                        },
+                        "duration": {"value": {"type": "number_input", "value": "8"}},
+                    }
+                },
+            },
+        }
+    )
+    assert response.status_code == 200
+    assert response.text == ""  # closes the form
+    await bench.settle()
+    intro = [
+        m
+        for (c, _), m in bench.fake.messages.items()
+        if c == CHANNEL and "asked Pictune" in m.get("text", "")
+    ]
+    assert len(intro) == 1 and f"<@{ALICE}>" in intro[0]["text"]
+    assert_piece_files(uploaded(bench, intro[0]["ts"]))
+    (piece,) = history(bench)
+    assert piece.hint == "stormy sea"
+    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    assert request.duration == 8
+
+
+async def test_form_without_an_image_or_with_a_wrong_one_says_so_in_the_form(
+    bench: SlackBench,
+) -> None:
+    base = blocks.compose_modal(CHANNEL, hint=None, mode="symbolic", duration=6, min_s=3, max_s=120)
+
+    async def submit(files: list[dict[str, Any]]) -> dict[str, Any]:
+        state = {"values": {"image": {"file": {"type": "file_input", "files": files}}}}
+        response = await bench.sender.interaction(
+            {
+                "type": "view_submission",
+                "user": {"id": ALICE},
+                "view": base | {"id": "V1", "state": state},
+            }
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    assert (await submit([]))["errors"]["image"] == "Attach an image to compose from."
+    pdf = bench.fake.host_file("doc.pdf", b"%PDF-1.4", mimetype="application/pdf")
+    assert "not an image" in (await submit([pdf]))["errors"]["image"]
+    await bench.settle()
+    assert history(bench) == []
+
+
+# Bad files ---------------------------------------------------------------------------------
+
+
+BAD_FILES = {
+    "not-an-image": (
+        dict(name="notes.txt", data=b"just text", mimetype="text/plain"),
+        "not an image",
+    ),
+    "too-large": (dict(name="huge.png", data=b"x", size=50 * 2**20), "too large"),
+    "login-page": (dict(name="sea.png", data=images.rgb_png(), login_page=True), LOGIN_PAGE),
+    "disguised": (dict(name="sea.png", data=images.not_an_image()), "not an image"),
+    "broken": (dict(name="sea.png", data=images.truncated_png()), "broken"),
+    "lying-size": (
+        dict(name="sea.png", data=images.rgb_png() + b"\0" * 3 * 2**20, size=2000),
+        "too large",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+async def test_bad_file_gets_a_clear_answer_in_the_thread_and_no_history(
+    bench: SlackBench, case: str
+) -> None:
+    spec, expected = BAD_FILES[case]
+    name, data = spec.pop("name"), spec.pop("data")
+    image = bench.fake.host_file(name, data, **spec)
+    event = bench.mention_event([image])
+    await bench.sender.event(event)
+    await bench.settle()
+    said = bench.fake.thread_text(CHANNEL, event["ts"])
+    assert "⚠️" in said and expected.lower() in said.lower(), said
+    assert uploaded(bench, event["ts"]) == []
+    assert history(bench) == []
+    assert bench.bot.service.requests == []  # type: ignore[attr-defined]
+
+
+async def test_bad_option_is_answered_before_downloading(bench: SlackBench) -> None:
+    image = bench.fake.host_file("sea.png", images.photo_like(5))
+    event = bench.mention_event([image], "mode=opera")
+    await bench.sender.event(event)
+    await bench.settle()
+    assert "Unknown mode" in bench.fake.thread_text(CHANNEL, event["ts"])
+    assert bench.fake.calls_to("download") == []
+    assert history(bench) == []
+
+
+# Buttons and reactions ---------------------------------------------------------------------
+
+
+def button_payload(
+    bench: SlackBench, action: str, gid: str, thread: str, result_ts: str, user: str
+) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "name": user.lower()},
+        "channel": {"id": CHANNEL, "name": "general"},
+        "container": {"type": "message", "message_ts": result_ts, "channel_id": CHANNEL},
+        "message": {
+            "ts": result_ts,
+            "thread_ts": thread,
+            "type": "message",
+            "text": "",
+            "user": bench.fake.bot_user_id,
+        },
+        "response_url": bench.respond_url(),
+        "actions": [
+            {
+                "action_id": action,
+                "block_id": f"pictune_actions:{gid}",
+                "value": gid,
+                "type": "button",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("action", [blocks.ACTION_REFINE, blocks.ACTION_VARIATION])
+async def test_refine_and_variation_buttons_rerun_in_the_thread(
+    bench: SlackBench, action: str
+) -> None:
+    thread, result_ts, gid = await make_piece(bench)
+    response = await bench.sender.interaction(
+        button_payload(bench, action, gid, thread, result_ts, BOB)
+    )
+    assert response.status_code == 200
+    await bench.settle()
+
+    names = uploaded(bench, thread)
+    assert len(names) == 2 * len(set(names))  # a second full set, in the same thread
+    child = next(v for v in history(bench, BOB) if v.parent_id == gid)
+    assert child.user_id == BOB
+    result_message(bench, thread, child.id)  # its own result, with buttons
+    request, _, parent = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    assert parent == gid
+    if action == blocks.ACTION_REFINE:
+        assert request.parent_abc  # the previous ABC feeds the refinement
+        assert request.seed == bench.bot.find(requester(bench), gid).seed
+    else:
+        assert request.parent_abc is None
+
+
+async def test_repeat_reaction_on_a_result_reruns_it_with_refinement(bench: SlackBench) -> None:
+    thread, result_ts, gid = await make_piece(bench)
+    reaction = {
+        "type": "reaction_added",
+        "user": BOB,
+        "reaction": "repeat",
+        "item_user": bench.fake.bot_user_id,
+        "item": {"type": "message", "channel": CHANNEL, "ts": result_ts},
+        "event_ts": bench.fake.next_ts(),
+    }
+    assert (await bench.sender.event(reaction)).status_code == 200
+    await bench.settle()
+    assert len(bench.fake.calls_to("files.completeUploadExternal")) == 2
+    assert_piece_files(uploaded(bench, thread)[len(uploaded(bench, thread)) // 2 :])
+    child = next(v for v in history(bench, BOB) if v.parent_id == gid)
+    result_message(bench, thread, child.id)
+    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    assert request.parent_abc
+
+    # Other reactions, and :repeat: on messages that are not results, do nothing.
+    for other in (
+        reaction | {"reaction": "tada"},
+        reaction | {"item_user": BOB},
+        reaction
+        | {
+            "item": {"type": "message", "channel": CHANNEL, "ts": thread},
+            "item_user": bench.fake.bot_user_id,
+        },
+    ):
+        await bench.sender.event(other)
+    await bench.settle()
+    assert len(bench.fake.calls_to("files.completeUploadExternal")) == 2
+
+
+async def test_details_button_answers_privately_in_the_thread(bench: SlackBench) -> None:
+    thread, result_ts, gid = await make_piece(bench)
+    await bench.sender.interaction(
+        button_payload(bench, blocks.ACTION_DETAILS, gid, thread, result_ts, ALICE)
+    )
+    await bench.settle()
+    (sent,) = bench.fake.calls_to("chat.postEphemeral")
+    assert sent.args["user"] == ALICE and sent.args["thread_ts"] == thread
+    assert gid in message_text(sent.args)
+
+
+# Commands and settings ---------------------------------------------------------------------
+
+
+async def command(bench: SlackBench, text: str, user: str = ALICE) -> str:
+    """Run /compose TEXT; what Pictune answered through the response URL."""
+    before = len(bench.fake.responses)
+    response = await bench.sender.command(
+        text, user=user, channel=CHANNEL, response_url=bench.respond_url()
+    )
+    assert response.status_code == 200
+    await bench.settle()
+    answers = bench.fake.responses[before:]
+    return "\n".join(message_text(a) for a in answers)
+
+
+async def test_history_search_and_show(bench: SlackBench) -> None:
+    assert "No pieces yet" in await command(bench, "history")
+    thread, _, gid = await make_piece(bench)
+    assert gid in await command(bench, "history")
+    assert gid in await command(bench, "history mine")
+    assert gid not in await command(bench, f"history <@{BOB}|bob>")
+    assert gid in await command(bench, "search sea")
+    assert "Nothing found" in await command(bench, "search volcano")
+    assert "find that piece" in await command(bench, "show pt-000000")
+
+    await command(bench, f"show {gid}")
+    shown = [
+        m
+        for (c, _), m in bench.fake.messages.items()
+        if c == CHANNEL
+        and not m.get("thread_ts")
+        and (m.get("metadata") or {}).get("event_payload", {}).get("generation_id") == gid
+    ]
+    assert len(shown) == 1
+    assert_piece_files(uploaded(bench, shown[0]["ts"]))
+
+
+async def test_settings_are_for_admins_and_the_community_channel_gets_pieces(
+    bench: SlackBench,
+) -> None:
+    assert "Only" in await command(bench, "settings channel <#C_COMMUNITY|community>", user=BOB)
+    said = await command(bench, "settings channel <#C_COMMUNITY|community>", user=ADMIN)
+    assert "<#C_COMMUNITY>" in said
+    assert "symbolic" in await command(bench, "settings mode symbolic", user=ADMIN)
+    assert "not valid" in (
+        await command(bench, "settings colour blue", user=ADMIN)
+    ) or "Use `/compose settings" in (await command(bench, "settings colour blue", user=ADMIN))
+
+    _, _, gid = await make_piece(bench)
+    posted = [
+        m
+        for (c, _), m in bench.fake.messages.items()
+        if c == "C_COMMUNITY" and not m.get("thread_ts")
+    ]
+    assert len(posted) == 1 and gid in message_text(posted[0])
+    assert_piece_files(uploaded(bench, posted[0]["ts"], "C_COMMUNITY"))
+
+
+async def test_daily_quota_is_enforced_with_a_clear_answer(bench: SlackBench) -> None:
+    await command(bench, "settings quota 1", user=ADMIN)
+    await make_piece(bench, "first")
+    image = bench.fake.host_file("sea.png", images.photo_like(6))
+    event = bench.mention_event([image], "second")
+    await bench.sender.event(event)
+    await bench.settle()
+    assert "daily" in bench.fake.thread_text(CHANNEL, event["ts"])
+    assert len(history(bench)) == 1
+
+
+# Parsing -----------------------------------------------------------------------------------
+
+
+def test_parse_request_reads_hint_mode_and_duration() -> None:
+    asked = parse_request("<@U_PICTUNE> a stormy sea mode=Symbolic duration=45s")
+    assert (asked.hint, asked.mode, asked.duration) == ("a stormy sea", "symbolic", 45.0)
+    assert parse_request("<@U_PICTUNE>").hint is None
+    with pytest.raises(InvalidOption):
+        parse_request("duration=long")
+
+
+def test_progress_metadata_roundtrip() -> None:
+    assert (
+        json.loads(json.dumps(blocks.piece_metadata("pt-1")))["event_type"] == blocks.METADATA_EVENT
+    )
