@@ -12,7 +12,8 @@ Which notes each metric sees:
 
 The score is built as a ``muspy.Music`` directly from the symusic notes (no temporary files),
 on a grid of ``RESOLUTION`` steps per quarter note: abc2midi staggers chord notes by a few
-ticks and starts at tick 1, which rounding to the grid removes.
+ticks (the notes still end together: they are moved back to the chord's first onset) and starts at
+tick 1, which rounding to the grid removes.
 """
 
 from __future__ import annotations
@@ -84,9 +85,16 @@ def _to_music(score: symusic.Score) -> Any:
     tracks = []
     for track in ticks.tracks:
         notes = []
-        for n in track.notes:
-            start = round(n.time * RESOLUTION / tpq)
-            end = round((n.time + n.duration) * RESOLUTION / tpq)
+        head_time, head_end = -(10**9), -1
+        for n in sorted(track.notes, key=lambda n: (n.time, n.pitch)):
+            time, end_tick = n.time, n.time + n.duration
+            # abc2midi staggers a chord's notes by a few ticks; they still end together.
+            if end_tick == head_end and 0 < time - head_time <= tpq // 16:
+                time = head_time
+            else:
+                head_time, head_end = time, end_tick
+            start = round(time * RESOLUTION / tpq)
+            end = round(end_tick * RESOLUTION / tpq)
             notes.append(mp.Note(time=start, pitch=n.pitch, duration=max(1, end - start), velocity=n.velocity))
         notes.sort(key=lambda n: (n.time, n.pitch))
         tracks.append(mp.Track(program=track.program, is_drum=track.is_drum, notes=notes))

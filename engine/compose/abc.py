@@ -182,7 +182,7 @@ def meter_fraction(meter: str) -> Fraction:
     if m == "C|":
         return Fraction(1)
     match = re.fullmatch(r"(\d+(?:\+\d+)*)\s*/\s*(\d+)", m)
-    if not match:
+    if not match or int(match.group(2)) == 0:
         raise ValueError(f"not a meter: {meter!r}")
     num = sum(int(x) for x in match.group(1).split("+"))
     return Fraction(num, int(match.group(2)))

@@ -257,14 +257,15 @@ def build_musicgen(folder: Path) -> Path:
 
 
 def build_musicgen_melody(folder: Path) -> Path:
+    """MusicGen-melody. Its feature extractor needs torchaudio, which has no build for this
+    torch, so its config is written as a real checkpoint's is (``preprocessor_config.json``)
+    and Pictune computes the chroma itself (see engine/audio/chroma.py)."""
     import torch
     from transformers import (
         EncodecConfig,
         MusicgenMelodyConfig,
         MusicgenMelodyDecoderConfig,
-        MusicgenMelodyFeatureExtractor,
         MusicgenMelodyForConditionalGeneration,
-        MusicgenMelodyProcessor,
         T5Config,
     )
 
@@ -278,35 +279,50 @@ def build_musicgen_melody(folder: Path) -> Path:
     )
     torch.manual_seed(0)
     MusicgenMelodyForConditionalGeneration(config).save_pretrained(folder)
-    features = MusicgenMelodyFeatureExtractor(
-        sampling_rate=16000, n_fft=512, hop_length=400, chunk_length=5
-    )
-    processor = MusicgenMelodyProcessor(feature_extractor=features, tokenizer=_t5_tokenizer())
-    processor.save_pretrained(folder)
+    _t5_tokenizer().save_pretrained(folder)
+    features = {
+        "feature_extractor_type": "MusicgenMelodyFeatureExtractor",
+        "processor_class": "MusicgenMelodyProcessor",
+        "feature_size": 12,
+        "sampling_rate": 16000,
+        "hop_length": 400,
+        "chunk_length": 5,
+        "n_fft": 2048,
+        "num_chroma": 12,
+        "padding_value": 0.0,
+        "return_attention_mask": False,
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(features, indent=1))
     return folder
 
 
 def build_clip(folder: Path) -> Path:
-    """An open_clip folder as the hub's open_clip repos lay it out, with a 16-d tiny ViT."""
-    import open_clip
-    import torch
+    """A transformers CLIP (16-d embeddings, 32-pixel images) with a byte-level tokenizer.
 
-    config = {
-        "model_cfg": {
-            "embed_dim": 16,
-            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-        },
-        "preprocess_cfg": {
-            "mean": [0.48145466, 0.4578275, 0.40821073],
-            "std": [0.26862954, 0.26130258, 0.27577711],
-        },
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    (open_clip itself needs torchvision, which has no CPU build for this torch: the
+    open_clip loader is exercised where torchvision imports, see test_clip.py.)"""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=byte_bpe(), bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        model_max_length=77,
+    )
+    text = dict(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, max_position_embeddings=77, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    vision = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        image_size=32, patch_size=16,
+    )
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
     torch.manual_seed(0)
-    model = open_clip.CLIP(**config["model_cfg"])
-    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    CLIPModel(config).save_pretrained(folder)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(folder)
     return folder
 
 

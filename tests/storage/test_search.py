@@ -179,3 +179,18 @@ def test_real_minilm_embeddings(settings: Settings) -> None:
     found = store.search("ocean storm", workspace="g1", user_id="x")
     assert found and found[0].id == sea and found[0].match == "semantic"
     store.close()
+
+
+def test_backfill_embeds_pieces_stored_without_one(settings: Settings) -> None:
+    from storage.models import Generation
+
+    with Store.open(settings, semantic=False) as plain:
+        gen_id = plain.record(make_composition(caption="zebra crossing", motivation="."), G)
+    with Store.open(settings, embedder=FakeEmbedder()) as store:
+        with store.db.read() as session:
+            assert session.get(Generation, gen_id).embedding is None
+        assert store.backfill_embeddings() == 1
+        assert store.backfill_embeddings() == 0
+        with store.db.read() as session:
+            gen = session.get(Generation, gen_id)
+            assert gen.embedding is not None and gen.embedding_model == "fake"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,31 +157,54 @@ def slack_settings(
     )
 
 
-@pytest.fixture
-async def bench(
-    slack_settings: Settings, fake_slack: FakeSlack, request: pytest.FixtureRequest
+@asynccontextmanager
+async def open_bench(
+    settings: Settings, fake: FakeSlack, make_service: Callable[[Store], Any]
 ) -> AsyncIterator[SlackBench]:
-    """The app served on loopback. Tests that ask for ``shared_stages`` compose with the real
-    engine; the others with ``stub_runner`` (a ready-made piece: the bot is what they test)."""
-    store = Store.open(slack_settings, semantic=False)
-    runner = stub_runner
-    if "shared_stages" in request.fixturenames:
-        from engine.pipeline import Pipeline
-
-        stages = request.getfixturevalue("shared_stages")
-        runner = Pipeline(slack_settings, stages).run
-    service = ThreadJobService(store, runner)
-    bot = PictuneBot(slack_settings, service, store)
+    """The Slack app served over HTTP on loopback with a job service from ``make_service``."""
+    store = Store.open(settings, semantic=False)
+    service = make_service(store)
+    await service.start()
+    bot = PictuneBot(settings, service, store)
     adapter = SlackAdapter(bot, progress_interval=0.0, rerun_rounds=0)
-    app = build_app(slack_settings, bot, client=web_client(slack_settings), adapter=adapter)
-    runner, port = await start_http(app, "127.0.0.1", 0)
+    app = build_app(settings, bot, client=web_client(settings), adapter=adapter)
+    http, port = await start_http(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}/slack/events"
-    sender = SignedSender(url, SIGNING_SECRET, fake_slack.team_id)
+    sender = SignedSender(url, SIGNING_SECRET, fake.team_id)
     try:
-        yield SlackBench(fake_slack, sender, adapter, bot, store, slack_settings, url)
+        yield SlackBench(fake, sender, adapter, bot, store, settings, url)
     finally:
         await asyncio.wait_for(adapter.drain(), 120)
-        await runner.cleanup()
+        await http.cleanup()
         await service.stop()
         await bot.close()
         store.close()
+
+
+@pytest.fixture
+async def bench(slack_settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[SlackBench]:
+    """Pieces from ``stub_runner`` (ready-made, no models): the Slack side is under test."""
+    async with open_bench(
+        slack_settings, fake_slack, lambda store: ThreadJobService(store, stub_runner)
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def engine_bench(
+    slack_settings: Settings, fake_slack: FakeSlack, shared_stages: Any
+) -> AsyncIterator[SlackBench]:
+    """The real engine behind the real job service (local backend, worker threads)."""
+    from engine.pipeline import Pipeline
+    from engine.service.local import LocalJobService
+    from engine.service.worker_runtime import WorkerRuntime
+
+    settings = slack_settings.model_copy(update={"worker_mode": "thread", "http_port": 0})
+
+    def make(store: Store) -> Any:
+        pipeline = Pipeline(settings, shared_stages)
+        runtime = WorkerRuntime(settings, store=store, pipeline=pipeline)
+        return LocalJobService(settings, store, runtime=runtime)
+
+    async with open_bench(settings, fake_slack, make) as opened:
+        yield opened

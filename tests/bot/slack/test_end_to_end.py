@@ -1,9 +1,8 @@
-"""Slack with the real engine: a mention with a photo ends with real audio, MIDI, ABC and a
-score in the thread; :repeat: refines it from its stored image and ABC."""
+"""Slack with the real engine and the real job service: a mention with a photo ends with
+real audio, MIDI, ABC and a score in the thread; :repeat: refines it from its stored image
+and ABC."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -14,9 +13,8 @@ from tests.bot.slack.test_listeners import assert_piece_files, history, result_m
 pytestmark = pytest.mark.slow
 
 
-async def test_mention_then_repeat_with_the_real_engine(
-    bench: SlackBench, shared_stages: Any
-) -> None:
+async def test_mention_then_repeat_with_the_real_engine(engine_bench: SlackBench) -> None:
+    bench = engine_bench
     image = bench.fake.host_file("dusk.png", images.photo_like(11, fmt="PNG"))
     event = bench.mention_event([image], "a quiet evening")
     assert (await bench.sender.event(event)).status_code == 200

@@ -1,0 +1,209 @@
+"""Pictune's answers in a Slack thread: compose or rerun, show progress, deliver the piece.
+
+One status message per piece: it shows progress (edited with ``chat.update``, at most once
+per ``progress_interval`` seconds, Slack rate-limits edits) and then becomes the result
+(motivation, facts, buttons). The files follow in the same thread, and a public piece is
+also posted to the workspace's community channel. Errors replace the status message with
+core's words, so every request gets an answer where it was asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import PictuneBot, PieceReply, ProgressThrottle, user_message
+from bot.slack import blocks
+from bot.slack.files import attachment, download_image, pick_image, upload_files
+from engine.errors import PictuneError
+from engine.service.api import JobEvent, Requester
+
+log = logging.getLogger("pictune.slack")
+
+
+class ThreadReplies:
+    def __init__(
+        self, bot: PictuneBot, *, progress_interval: float = 1.5, rerun_rounds: int | None = None
+    ) -> None:
+        self.bot = bot
+        self.progress_interval = progress_interval
+        self.rerun_rounds = rerun_rounds
+
+    async def compose_in_thread(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        channel: str,
+        thread: str,
+        files: list[dict[str, Any]],
+        *,
+        hint: str | None = None,
+        mode: str | None = None,
+        duration: float | None = None,
+    ) -> bool:
+        """Check, download, compose and deliver, all answered in ``thread``. Anything wrong
+        with the file is said before a piece is queued, so the history stays clean. False
+        when Slack would not let Pictune post there at all."""
+        try:
+            hint, mode, duration = self.bot.check_options(
+                requester, hint=hint, mode=mode, duration=duration
+            )
+            file = await pick_image(self.bot, client, files)
+        except PictuneError as exc:
+            return await self.say(client, channel, thread, f"⚠️ {exc.user_message}") is not None
+        status = await self.say(client, channel, thread, "🎨 Fetching your image…")
+        if status is None:
+            return False
+        try:
+            image = await download_image(self.bot, file, client.token or "")
+            reply = await self.bot.compose(
+                requester,
+                image,
+                hint=hint,
+                mode=mode,
+                duration=duration,
+                filename=attachment(file).filename,
+                progress=self._progress(client, channel, status),
+            )
+        except Exception as exc:
+            await self.fail(client, channel, status, exc)
+            return True
+        await self.deliver(client, requester, reply, channel, thread, status)
+        return True
+
+    async def rerun_in_thread(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        generation_id: str,
+        channel: str,
+        thread: str,
+        *,
+        variation: bool,
+    ) -> None:
+        what = "a variation" if variation else "a refined version"
+        status = await self.say(client, channel, thread, f"🔁 Making {what} of {generation_id}…")
+        if status is None:
+            return
+        try:
+            reply = await self.bot.rerun(
+                requester,
+                generation_id,
+                variation=variation,
+                refine_rounds=self.rerun_rounds,
+                progress=self._progress(client, channel, status),
+            )
+        except Exception as exc:
+            await self.fail(client, channel, status, exc)
+            return
+        await self.deliver(client, requester, reply, channel, thread, status)
+
+    def _progress(
+        self, client: AsyncWebClient, channel: str, ts: str
+    ) -> Callable[[JobEvent], Awaitable[None]]:
+        async def show(line: str) -> None:
+            await client.chat_update(
+                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
+            )
+
+        throttle = ProgressThrottle(show, self.progress_interval)
+
+        async def on_event(event: JobEvent) -> None:
+            await throttle(self.bot.progress_text(event))
+
+        return on_event
+
+    async def deliver(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        reply: PieceReply,
+        channel: str,
+        thread: str,
+        status: str,
+    ) -> None:
+        """Files into the thread; the status message becomes the result; the community
+        channel gets a copy of public pieces."""
+        try:
+            await upload_files(client, reply, channel, thread)
+            await client.chat_update(
+                channel=channel,
+                ts=status,
+                text=blocks.result_text(reply),
+                blocks=blocks.result_blocks(reply),
+                metadata=blocks.piece_metadata(reply.id),
+            )
+            self.bot.link_message(reply.id, f"{channel}:{status}")
+        except Exception as exc:
+            log.error("delivering %s failed", reply.id, exc_info=True)
+            await self.fail(
+                client,
+                channel,
+                status,
+                PictuneError(
+                    f"{reply.id} is composed but I could not post it here: try `/compose show {reply.id}`.",
+                    detail=repr(exc),
+                ),
+            )
+            return
+        await self._to_community(client, requester, reply, channel, status)
+
+    async def _to_community(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        reply: PieceReply,
+        channel: str,
+        status: str,
+    ) -> None:
+        target = self.bot.community_channel(requester, reply)
+        if not target:
+            return
+        try:
+            link = None
+            with contextlib.suppress(SlackApiError):
+                link = (await client.chat_getPermalink(channel=channel, message_ts=status)).get(
+                    "permalink"
+                )
+            intro = blocks.mrkdwn(self.bot.community_text(reply, link))
+            posted = await client.chat_postMessage(
+                channel=target,
+                text=intro,
+                blocks=[blocks.section(intro), *blocks.result_blocks(reply)][:50],
+                metadata=blocks.piece_metadata(reply.id),
+                unfurl_links=False,
+            )
+            self.bot.link_message(reply.id, f"{target}:{posted['ts']}", role="community")
+            await upload_files(client, reply, target, posted["ts"])
+        except Exception:
+            log.warning("posting %s to the community channel failed", reply.id, exc_info=True)
+
+    async def say(
+        self, client: AsyncWebClient, channel: str, thread: str | None, text: str
+    ) -> str | None:
+        """Post mrkdwn ``text`` (in a thread when given); the message's ts, or None when Slack
+        refused (not in the channel, archived, ...)."""
+        try:
+            response = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+            return str(response["ts"])
+        except SlackApiError as exc:
+            log.warning("chat.postMessage in %s failed: %s", channel, exc.response.get("error"))
+            return None
+
+    async def fail(self, client: AsyncWebClient, channel: str, ts: str, exc: BaseException) -> None:
+        if not isinstance(exc, PictuneError):
+            log.error("composing failed", exc_info=exc)
+        elif exc.detail:
+            log.info("answered %s: %s", type(exc).__name__, exc.detail)
+        line = f"⚠️ {user_message(exc)}"
+        try:
+            await client.chat_update(
+                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
+            )
+        except SlackApiError:
+            log.warning("could not show an error in %s", channel)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from engine.compose.markov import MarkovComposer, default_knobs
+from engine.errors import ModelOutputError
+from engine.metrics import measure
+from engine.refine import INVALID_DISTANCE, SCALES, adjust, derive_targets, distance, refine
+from engine.types import Draft, Exemplar, Feedback, MusicBrief, Perception, ProgressEvent
+
+from .compose.conftest import make_brief
+
+
+def make_perception(**changes: float) -> Perception:
+    fields: dict = dict(
+        brightness=0.5, contrast=0.5, saturation=0.5, colourfulness=0.5, warmth=0.0, hue_spread=0.5,
+        edge_density=0.3, texture=0.5, symmetry=0.5, light_centre=(0.5, 0.5), detail_centre=(0.5, 0.5),
+        dominant_colours=[], caption="a test picture",
+    )  # fmt: skip
+    fields.update(changes)
+    return Perception(**fields)
+
+
+class Recording:
+    """Wraps a composer and keeps the feedback each round received."""
+
+    name = "recording"
+
+    def __init__(self, inner: MarkovComposer, broken_rounds: tuple[int, ...] = ()) -> None:
+        self.inner, self.broken = inner, broken_rounds
+        self.feedback: list[Feedback | None] = []
+
+    def compose(self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None) -> Draft:
+        self.feedback.append(feedback)
+        if len(self.feedback) - 1 in self.broken:
+            return Draft(abc="this is not ABC {{{ |||")
+        return self.inner.compose(brief, exemplars, seed, feedback)
+
+
+def test_targets_follow_the_picture_and_stay_in_corpus_ranges() -> None:
+    brief = make_brief()
+    flat, vivid = derive_targets(make_perception(contrast=0.0, hue_spread=0.0, texture=0.0), brief), derive_targets(make_perception(contrast=1.0, hue_spread=1.0, texture=1.0), brief)
+    assert set(flat) <= set(SCALES)
+    assert 9 <= flat["pitch_range"] < vivid["pitch_range"] <= 21
+    assert 5 <= flat["n_pitch_classes_used"] < vivid["n_pitch_classes_used"] <= 8
+    assert 2.2 <= flat["pitch_entropy"] < vivid["pitch_entropy"] <= 3.4 + 1e-9
+    sym = derive_targets(make_perception(symmetry=1.0), brief)["groove_consistency"]
+    assert derive_targets(make_perception(symmetry=0.0), brief)["groove_consistency"] < sym <= 0.99
+    sparse = derive_targets(make_perception(edge_density=0.0), make_brief(density=0.0))["empty_beat_rate"]
+    assert sparse > derive_targets(make_perception(edge_density=1.0), brief)["empty_beat_rate"]
+    # Out-of-range perception values are clipped, not trusted.
+    wild = derive_targets(make_perception(contrast=7.0, hue_spread=-3.0), brief)
+    assert wild["pitch_range"] == 21 and wild["n_pitch_classes_used"] == 5
+
+
+def test_distance() -> None:
+    targets = {"pitch_range": 14.0, "pitch_entropy": 2.8}
+    assert distance(dict(targets), targets) == 0.0
+    near = distance({"pitch_range": 15.0, "pitch_entropy": 2.8}, targets)
+    far = distance({"pitch_range": 20.0, "pitch_entropy": 2.8}, targets)
+    assert 0 < near < far
+    assert distance({"pitch_range": 1000.0, "pitch_entropy": 2.8}, targets) <= 3.0  # capped
+    assert distance({"pitch_entropy": 2.8}, targets) == 0.0  # missing metrics are left out
+
+
+def test_adjust_moves_knobs_toward_targets() -> None:
+    knobs = default_knobs(make_brief())
+    metrics = {"pitch_range": 10.0, "polyphony": 5.0, "empty_beat_rate": 0.0, "n_pitch_classes_used": 7.0}
+    targets = {"pitch_range": 18.0, "polyphony": 3.0, "empty_beat_rate": 0.03, "n_pitch_classes_used": 5.0}
+    new, words, advice = adjust(knobs, metrics, targets)
+    assert new["pitch_span"] > knobs["pitch_span"]
+    assert new["polyphony"] < knobs["polyphony"]
+    assert new["rest_rate"] > knobs["rest_rate"]
+    assert new["pitch_classes"] < knobs["pitch_classes"]
+    assert len(words) == 4 and any("range" in w for w in words) and any("range" in a for a in advice)
+    unchanged, none, _ = adjust(knobs, dict(targets), targets)
+    assert unchanged == knobs and none == []
+
+
+def test_refine_records_rounds_and_keeps_the_best(exemplars: list[Exemplar]) -> None:
+    brief = make_brief()
+    targets = derive_targets(make_perception(contrast=1.0, texture=1.0, saturation=0.0), brief)
+    events: list[ProgressEvent] = []
+    composer = Recording(MarkovComposer())
+    result = refine(composer, brief, exemplars, seed=1, targets=targets, rounds=3, progress=events.append)
+    assert [r.round for r in result.rounds] == [0, 1, 2, 3]
+    assert [e.message for e in events] == ["composing"] + [f"refining (round {i} of 3)" for i in (1, 2, 3)]
+    assert [e.stage for e in events] == ["compose", "refine", "refine", "refine"]
+    best = result.rounds[result.best]
+    assert best.distance == min(r.distance for r in result.rounds) <= result.rounds[0].distance
+    assert result.draft.abc == best.abc
+    for r in result.rounds:
+        assert r.metrics == measure(r.abc) and r.targets == targets
+        assert r.longest_copied_run >= 1
+    # Feedback reached the composer and its knobs moved toward the (wide) range target.
+    assert composer.feedback[0] is None
+    first = composer.feedback[1]
+    assert first is not None and first.previous_abc == result.rounds[0].abc and first.advice
+    assert first.adjustments["pitch_span"] > default_knobs(brief)["pitch_span"]
+    assert result.rounds[1].adjustments  # the words for what changed
+
+
+def test_refine_with_no_rounds_composes_once() -> None:
+    events: list[ProgressEvent] = []
+    result = refine(MarkovComposer(), make_brief(), [], 3, {"pitch_range": 14.0}, 0, progress=events.append)
+    assert len(result.rounds) == 1 and result.best == 0
+    assert [e.stage for e in events] == ["compose"]
+
+
+def test_parent_gives_the_first_round_feedback() -> None:
+    brief = make_brief()
+    parent = MarkovComposer().compose(brief, [], 5).abc
+    composer = Recording(MarkovComposer())
+    targets = {"pitch_range": 20.0, "polyphony": 2.0}
+    result = refine(composer, brief, [], 6, targets, 1, parent=(parent, measure(parent)))
+    first = composer.feedback[0]
+    assert first is not None and first.previous_abc == parent
+    assert first.adjustments != default_knobs(brief)
+    assert result.rounds[0].adjustments[0] == "started from the earlier piece"
+    # Metrics are measured when a parent comes without them.
+    composer2 = Recording(MarkovComposer())
+    refine(composer2, brief, [], 6, targets, 0, parent=(parent, {}))
+    assert composer2.feedback[0] is not None
+
+
+def test_broken_abc_is_recorded_and_skipped() -> None:
+    composer = Recording(MarkovComposer(), broken_rounds=(0, 2))
+    result = refine(composer, make_brief(), [], 1, {"pitch_range": 14.0}, 3)
+    assert [r.distance == INVALID_DISTANCE for r in result.rounds] == [True, False, True, False]
+    assert result.rounds[0].metrics == {} and "unusable" in result.rounds[0].adjustments[-1]
+    assert result.best in (1, 3)
+    with pytest.raises(ModelOutputError):
+        refine(Recording(MarkovComposer(), broken_rounds=(0, 1)), make_brief(), [], 1, {}, 1)
+
+
+def test_refinement_feedback_changes_the_output() -> None:
+    composer = Recording(MarkovComposer())
+    brief = dataclasses.replace(make_brief(), duration=20.0)
+    refine(composer, brief, [], 1, {"pitch_range": 21.0, "polyphony": 1.5}, 1)
+    fb = composer.feedback[1]
+    assert fb is not None
+    again_without = MarkovComposer().compose(brief, [], 2).abc
+    again_with = MarkovComposer().compose(brief, [], 2, fb).abc
+    assert again_with != again_without
