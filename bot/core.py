@@ -144,7 +144,7 @@ class ProgressThrottle:
 def motivation_summary(markdown: str, limit: int = SUMMARY_MAX) -> str:
     """The first paragraph of a motivation that is not a heading, cut to ``limit``."""
     for block in markdown.split("\n\n"):
-        text = " ".join(line.strip() for line in block.strip().splitlines())
+        text = " ".join(block.split())
         if text and not text.startswith("#"):
             return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
     return ""

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
     corpus: str = "music21"  # music21 | a folder of .abc files
     attention_maps: bool = False
+    # Language models (bridge/compose = hf:... or openai:<base url>#<model>)
+    openai_api_key: SecretStr | None = None  # sent as a Bearer token to openai: servers
+    llm_timeout: float = 120.0  # seconds per request to an openai: server
+    llm_retries: int = 2  # retries on connection errors, 429 and 5xx
+    compose_attempts: int = 3  # tries a language-model composer gets before the fallback
+    musicgen_guidance: float = 3.0  # classifier-free guidance scale
+    musicgen_batch_wait: float = 0.02  # seconds the MusicGen batcher waits to fill a batch
+    musicgen_max_batch: int = 8
 
     # Job service
     queue: str = "local"  # local | celery

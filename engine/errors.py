@@ -70,6 +70,12 @@ class ModelOutputError(PictuneError):
     user_message = "The composer could not write valid music for this image. Please try again."
 
 
+class ModelUnavailable(PictuneError):
+    """A configured model server did not answer (after retries) or refused the request."""
+
+    user_message = "The music model is not answering right now. Please try again in a minute."
+
+
 class RenderError(PictuneError):
     user_message = "I composed the piece but could not render it. Please try again."
 

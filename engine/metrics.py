@@ -95,7 +95,11 @@ def _to_music(score: symusic.Score) -> Any:
                 head_time, head_end = time, end_tick
             start = round(time * RESOLUTION / tpq)
             end = round(end_tick * RESOLUTION / tpq)
-            notes.append(mp.Note(time=start, pitch=n.pitch, duration=max(1, end - start), velocity=n.velocity))
+            notes.append(
+                mp.Note(
+                    time=start, pitch=n.pitch, duration=max(1, end - start), velocity=n.velocity
+                )
+            )
         notes.sort(key=lambda n: (n.time, n.pitch))
         tracks.append(mp.Track(program=track.program, is_drum=track.is_drum, notes=notes))
     return mp.Music(resolution=RESOLUTION, tracks=tracks)

@@ -92,7 +92,9 @@ def derive_targets(perception: Perception, brief: MusicBrief) -> dict[str, float
         "pitch_range": pitch_range,
         "n_pitches_used": 0.45 * pitch_range + 2.5,
         "n_pitch_classes_used": n_classes,
-        "pitch_class_entropy": min(math.log2(n_classes) - 0.1, 2.1 + 0.7 * _clip(perception.colourfulness)),
+        "pitch_class_entropy": min(
+            math.log2(n_classes) - 0.1, 2.1 + 0.7 * _clip(perception.colourfulness)
+        ),
         "pitch_entropy": 2.2 + 1.2 * _clip(perception.texture),
         "empty_beat_rate": 0.03 * sparse**2,
         "groove_consistency": 0.94 + 0.05 * _clip(perception.symmetry),
@@ -142,40 +144,69 @@ def adjust(
     span_delta = 0.8 * d_range + 0.4 * d_pitches + 2.0 * d_entropy
     move("pitch_span", span_delta, "widened the melody's range", "narrowed the melody's range")
     if d_range:
-        advice.append(f"{'widen' if d_range > 0 else 'narrow'} the melody's range to about {targets['pitch_range']:.0f} semitones")
+        advice.append(
+            f"{'widen' if d_range > 0 else 'narrow'} the melody's range to about {targets['pitch_range']:.0f} semitones"
+        )
     if d_pitches:
-        advice.append(f"use {'more' if d_pitches > 0 else 'fewer'} distinct pitches (about {targets['n_pitches_used']:.0f})")
+        advice.append(
+            f"use {'more' if d_pitches > 0 else 'fewer'} distinct pitches (about {targets['n_pitches_used']:.0f})"
+        )
     move("step_bias", -0.4 * d_entropy, "more stepwise motion", "more leaps")
     if d_entropy:
-        advice.append("make the line less predictable, with more leaps" if d_entropy > 0 else "make the line simpler, mostly by step")
+        advice.append(
+            "make the line less predictable, with more leaps"
+            if d_entropy > 0
+            else "make the line simpler, mostly by step"
+        )
 
     d_classes = gap("n_pitch_classes_used", 0.75)
-    move("pitch_classes", float(round(d_classes)), "let more pitch classes in", "kept to fewer pitch classes")
+    move(
+        "pitch_classes",
+        float(round(d_classes)),
+        "let more pitch classes in",
+        "kept to fewer pitch classes",
+    )
     if d_classes:
-        advice.append(f"use {'more' if d_classes > 0 else 'fewer'} pitch classes (about {targets['n_pitch_classes_used']:.0f})")
+        advice.append(
+            f"use {'more' if d_classes > 0 else 'fewer'} pitch classes (about {targets['n_pitch_classes_used']:.0f})"
+        )
     d_class_entropy = gap("pitch_class_entropy", 0.15)
     if d_class_entropy:
-        advice.append("use the pitch classes more evenly" if d_class_entropy > 0 else "centre the tune more on the tonic and fifth")
+        advice.append(
+            "use the pitch classes more evenly"
+            if d_class_entropy > 0
+            else "centre the tune more on the tonic and fifth"
+        )
 
     d_scale = gap("scale_consistency", 0.01)
     move("chromatic", -1.5 * d_scale, "more chromatic notes", "fewer chromatic notes")
     if d_scale:
-        advice.append("stay inside the scale" if d_scale > 0 else "add a few chromatic passing notes")
+        advice.append(
+            "stay inside the scale" if d_scale > 0 else "add a few chromatic passing notes"
+        )
 
     d_empty = gap("empty_beat_rate", 0.005)
     move("rest_rate", 3.0 * d_empty, "more rests", "fewer rests")
     if d_empty:
-        advice.append("leave a few silent beats between phrases" if d_empty > 0 else "avoid long rests")
+        advice.append(
+            "leave a few silent beats between phrases" if d_empty > 0 else "avoid long rests"
+        )
 
     d_groove = gap("groove_consistency", 0.008)
     move("repetition", 6.0 * d_groove, "repeated bar rhythms more", "varied bar rhythms more")
     if d_groove:
-        advice.append("repeat rhythms from bar to bar more" if d_groove > 0 else "vary the rhythm between bars")
+        advice.append(
+            "repeat rhythms from bar to bar more"
+            if d_groove > 0
+            else "vary the rhythm between bars"
+        )
 
     d_poly = gap("polyphony", 0.4)
     move("polyphony", d_poly, "fuller accompaniment chords", "thinner accompaniment")
     if d_poly:
-        advice.append("use fuller chords in the accompaniment" if d_poly > 0 else "thin out the accompaniment")
+        advice.append(
+            "use fuller chords in the accompaniment" if d_poly > 0 else "thin out the accompaniment"
+        )
     return new, words, advice
 
 
@@ -209,7 +240,9 @@ def refine(
         if parent_metrics:
             knobs, words, advice = adjust(knobs, parent_metrics, targets)
             words = ["started from the earlier piece", *words]
-            feedback = Feedback(0, parent_abc, dict(parent_metrics), dict(targets), dict(knobs), advice)
+            feedback = Feedback(
+                0, parent_abc, dict(parent_metrics), dict(targets), dict(knobs), advice
+            )
 
     record: list[RefineRound] = []
     drafts: list[Draft | None] = []
@@ -225,7 +258,17 @@ def refine(
             abc = draft.abc
             metrics = measure(abc)
         except (RenderError, ModelOutputError) as exc:
-            record.append(RefineRound(i, {}, dict(targets), INVALID_DISTANCE, [*words, f"unusable ABC, skipped: {exc.detail or exc.user_message}"], 0, abc))
+            record.append(
+                RefineRound(
+                    i,
+                    {},
+                    dict(targets),
+                    INVALID_DISTANCE,
+                    [*words, f"unusable ABC, skipped: {exc.detail or exc.user_message}"],
+                    0,
+                    abc,
+                )
+            )
             drafts.append(None)
             continue
         problems = validate_abc(abc, parsers=False)
@@ -240,7 +283,9 @@ def refine(
             best, best_knobs, best_metrics = i, knobs, metrics
         # Next round: steer from the best round so far.
         knobs, words, advice = adjust(best_knobs, best_metrics, targets)
-        feedback = Feedback(i + 1, record[best].abc, dict(best_metrics), dict(targets), dict(knobs), advice)
+        feedback = Feedback(
+            i + 1, record[best].abc, dict(best_metrics), dict(targets), dict(knobs), advice
+        )
     if best is None:
         raise ModelOutputError(detail=f"no usable ABC in {n + 1} rounds")
     chosen = drafts[best]

@@ -24,9 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
 from bot.slack import blocks
-from bot.slack.files import attachment, upload_files
+from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
+from bot.slack.files import attachment
 from bot.slack.replies import ThreadReplies
-from engine.errors import ImageError, InputError, InvalidOption, PictuneError
+from engine.errors import ImageError, InvalidOption, PictuneError
 from engine.service.api import Requester
 
 log = logging.getLogger("pictune.slack")
@@ -35,10 +36,7 @@ REPEAT_REACTIONS = frozenset({"repeat", "repeat_one", "arrows_counterclockwise"}
 SEEN_MAX = 1000  # message keys remembered to answer a message once (mention + message event)
 NAMES_MAX = 1000
 _MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
 _OPTION = re.compile(r"\b(mode|duration|seconds)\s*[=:]\s*(\S+)", re.IGNORECASE)
-NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @Pictune`."
-LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
 
 
 @dataclass
@@ -127,7 +125,7 @@ class SlackAdapter:
             self._seen.popitem(last=False)
         return True
 
-    async def _user(self, client: AsyncWebClient, user_id: str) -> tuple[str, bool]:
+    async def user(self, client: AsyncWebClient, user_id: str) -> tuple[str, bool]:
         """(display name, is a workspace admin), cached."""
         if user_id in self._names:
             return self._names[user_id]
@@ -149,12 +147,12 @@ class SlackAdapter:
             self._names.popitem(last=False)
         return name, admin
 
-    async def _requester(
+    async def requester(
         self, client: AsyncWebClient, context: AsyncBoltContext, channel: str | None = None
     ) -> Requester:
         user = context.user_id or ""
         channel = channel or context.channel_id
-        name, _ = await self._user(client, user)
+        name, _ = await self.user(client, user)
         return Requester(
             platform="slack",
             workspace=context.team_id or context.enterprise_id or "",
@@ -235,7 +233,7 @@ class SlackAdapter:
         except PictuneError as exc:
             await self.replies.say(client, channel, thread, f"⚠️ {exc.user_message}")
             return
-        requester = await self._requester(client, context, channel)
+        requester = await self.requester(client, context, channel)
         await self.replies.compose_in_thread(
             client,
             requester,
@@ -269,7 +267,7 @@ class SlackAdapter:
             return
 
         async def work() -> None:
-            requester = await self._requester(client, context, channel)
+            requester = await self.requester(client, context, channel)
             files = message.get("files") or []
             if not await self.replies.compose_in_thread(client, requester, channel, thread, files):
                 await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
@@ -341,7 +339,7 @@ class SlackAdapter:
                 target, top = dm, await self.replies.say(client, dm, None, intro)
             if top is None:
                 return
-            requester = await self._requester(client, context, target)
+            requester = await self.requester(client, context, target)
             await self.replies.compose_in_thread(
                 client, requester, target, top, files, hint=hint, mode=mode, duration=duration
             )
@@ -381,112 +379,7 @@ class SlackAdapter:
 
             self.spawn(form())
             return
-        self.spawn(self._command(sub, rest, client, context, channel, respond))
-
-    async def _command(
-        self,
-        sub: str,
-        rest: str,
-        client: AsyncWebClient,
-        context: AsyncBoltContext,
-        channel: str,
-        respond: Any,
-    ) -> None:
-        async def answer(markdown: str) -> None:
-            await respond(
-                text=blocks.mrkdwn(markdown)[: blocks.SECTION_MAX],
-                blocks=blocks.text_blocks(markdown),
-                response_type="ephemeral",
-            )
-
-        try:
-            requester = await self._requester(client, context, channel)
-            if sub == "help":
-                await respond(text=blocks.HELP, response_type="ephemeral")
-            elif sub == "history":
-                who = _MENTION.search(rest)
-                user = (
-                    who.group(1)
-                    if who
-                    else (requester.user_id if rest.lower() in ("me", "mine") else None)
-                )
-                await answer(
-                    self.bot.listing(self.bot.history(requester, user_id=user), LISTING_EMPTY)
-                )
-            elif sub == "search":
-                await answer(
-                    self.bot.listing(
-                        self.bot.search(requester, rest), "Nothing found: try other words."
-                    )
-                )
-            elif sub in ("favourites", "favorites"):
-                await answer(self.bot.listing(self.bot.favourites(requester), "No favourites yet."))
-            elif sub == "show":
-                await self._show(client, requester, rest, channel, respond)
-            elif sub == "delete":
-                _, admin = await self._user(client, requester.user_id)
-                gone = self.bot.delete(requester, rest, is_manager=admin)
-                await answer(f"Deleted {gone}.")
-            elif sub == "settings":
-                await answer(await self._settings(client, requester, rest))
-        except PictuneError as exc:
-            await respond(text=f"⚠️ {exc.user_message}", response_type="ephemeral")
-        except Exception:
-            log.error("/compose %s failed", sub, exc_info=True)
-            await respond(text=f"⚠️ {PictuneError.user_message}", response_type="ephemeral")
-
-    async def _show(
-        self, client: AsyncWebClient, requester: Requester, gid: str, channel: str, respond: Any
-    ) -> None:
-        """Post a stored piece again, files in its thread."""
-        if not gid:
-            raise InputError("Which piece? Give its id, e.g. `/compose show pt-7f3a2c`.")
-        reply = self.bot.show(requester, gid)
-        try:
-            posted = await client.chat_postMessage(
-                channel=channel,
-                text=blocks.result_text(reply),
-                blocks=blocks.result_blocks(reply),
-                metadata=blocks.piece_metadata(reply.id),
-            )
-        except SlackApiError:
-            await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
-            return
-        ts = str(posted["ts"])
-        self.bot.link_message(reply.id, f"{channel}:{ts}", role="show")
-        await upload_files(client, reply, channel, ts)
-
-    async def _settings(self, client: AsyncWebClient, requester: Requester, rest: str) -> str:
-        """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
-        ``team-quota N``, ``max-duration S`` change (admins only)."""
-        if rest:
-            name, _, value = rest.partition(" ")
-            value = value.strip()
-            key = SETTING_NAMES.get(name.lower())
-            if key is None or not value:
-                raise InvalidOption(
-                    "Use `/compose settings channel #channel`, `mode symbolic`, `quota 5`, "
-                    "`team-quota 100` or `max-duration 60` (`none` or 0 clears one)."
-                )
-            if key == "community_channel":
-                found = _CHANNEL.search(value)
-                value = (
-                    found.group(1)
-                    if found
-                    else ("" if value.lower() in ("none", "off") else value.lstrip("#"))
-                )
-            elif value.lower() in ("none", "off"):
-                value = "" if key == "default_mode" else "0"
-            _, admin = await self._user(client, requester.user_id)
-            choices = self.bot.update_settings(requester, is_manager=admin, **{key: value})
-        else:
-            choices = self.bot.workspace_settings(requester)
-        text = self.bot.settings_text(choices)
-        if choices.community_channel:
-            text = text.replace(
-                f": {choices.community_channel}", f": <#{choices.community_channel}>"
-            )
-        return text
+        self.spawn(run_subcommand(self, sub, rest, client, context, channel, respond))
 
     # Buttons and reactions ----------------------------------------------------------------
 
@@ -530,7 +423,7 @@ class SlackAdapter:
             return
 
         async def work() -> None:
-            requester = await self._requester(client, context, channel)
+            requester = await self.requester(client, context, channel)
             await self.replies.rerun_in_thread(
                 client, requester, action.get("value", ""), channel, thread, variation=variation
             )
@@ -551,7 +444,7 @@ class SlackAdapter:
         thread = message.get("thread_ts") or message.get("ts")
 
         async def work() -> None:
-            requester = await self._requester(client, context, channel)
+            requester = await self.requester(client, context, channel)
             try:
                 markdown = self.bot.details(requester, action.get("value", ""))
             except PictuneError as exc:
@@ -580,7 +473,7 @@ class SlackAdapter:
         channel, ts = item.get("channel", ""), item.get("ts", "")
 
         async def work() -> None:
-            requester = await self._requester(client, context, channel)
+            requester = await self.requester(client, context, channel)
             message = await self._message(client, channel, ts)
             generation = self.bot.generation_for_message(requester, f"{channel}:{ts}")
             generation = generation or _generation_in(message)
@@ -619,16 +512,3 @@ def _generation_in(message: dict[str, Any] | None) -> str | None:
             if element.get("action_id") in (blocks.ACTION_REFINE, blocks.ACTION_VARIATION):
                 return str(element.get("value") or "") or None
     return None
-
-
-COMMANDS = frozenset(
-    {"help", "history", "search", "show", "favourites", "favorites", "delete", "settings"}
-)
-SETTING_NAMES = {
-    "channel": "community_channel",
-    "community": "community_channel",
-    "mode": "default_mode",
-    "quota": "user_daily_quota",
-    "team-quota": "workspace_daily_quota",
-    "max-duration": "max_duration",
-}

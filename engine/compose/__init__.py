@@ -13,7 +13,11 @@ class Composer(Protocol):
     name: str
 
     def compose(
-        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None
+        self,
+        brief: MusicBrief,
+        exemplars: list[Exemplar],
+        seed: int,
+        feedback: Feedback | None = None,
     ) -> Draft: ...
 
 
@@ -23,4 +27,6 @@ def load_composer(settings: Settings) -> Composer:
         from engine.compose.markov import MarkovComposer
 
         return MarkovComposer()
-    raise ConfigError(detail=f"unknown composer {settings.compose!r} (PICTUNE_COMPOSE); use 'markov'")
+    raise ConfigError(
+        detail=f"unknown composer {settings.compose!r} (PICTUNE_COMPOSE); use 'markov'"
+    )

@@ -30,7 +30,15 @@ MODE_STEPS: dict[str, tuple[int, ...]] = {
     "locrian": (0, 1, 3, 5, 6, 8, 10),
 }
 # How far each mode's tonic lies above the tonic of the major scale with the same notes.
-_MODE_OFFSET = {"major": 0, "dorian": 2, "phrygian": 4, "lydian": 5, "mixolydian": 7, "minor": 9, "locrian": 11}
+_MODE_OFFSET = {
+    "major": 0,
+    "dorian": 2,
+    "phrygian": 4,
+    "lydian": 5,
+    "mixolydian": 7,
+    "minor": 9,
+    "locrian": 11,
+}
 _MODE_ABBREV = {
     "": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor", "aeo": "minor",
     "dor": "dorian", "phr": "phrygian", "lyd": "lydian", "mix": "mixolydian", "loc": "locrian",
@@ -92,7 +100,7 @@ def key_signature(tonic: str, mode: str) -> dict[str, int]:
         for letter in _SHARP_ORDER[:fifths]:
             sig[letter] = 1
     else:
-        for letter in _SHARP_ORDER[::-1][: -fifths]:
+        for letter in _SHARP_ORDER[::-1][:-fifths]:
             sig[letter] = -1
     return sig
 
@@ -128,7 +136,12 @@ class BarSpeller:
         return prefix + _octave_letter(letter, (midi - acc - NATURAL_PC[letter]) // 12)
 
     def _choose(self, pc: int) -> tuple[str, int]:
-        in_key = [(L, a) for L in LETTERS for a in (-1, 0, 1) if (NATURAL_PC[L] + a) % 12 == pc and a == self.sig[L]]
+        in_key = [
+            (L, a)
+            for L in LETTERS
+            for a in (-1, 0, 1)
+            if (NATURAL_PC[L] + a) % 12 == pc and a == self.sig[L]
+        ]
         if in_key:
             return in_key[0]
         naturals = [L for L in LETTERS if NATURAL_PC[L] == pc]
@@ -159,7 +172,14 @@ def duration_token(sixteenths: int | Fraction) -> str:
 
 
 def build_header(
-    *, title: str, meter: str, tempo: int, tonic: str, mode: str, number: int = 1, composer: str | None = None
+    *,
+    title: str,
+    meter: str,
+    tempo: int,
+    tonic: str,
+    mode: str,
+    number: int = 1,
+    composer: str | None = None,
 ) -> str:
     """The tune header, K: last (L:1/8 always; Q: in quarter notes per minute)."""
     lines = [f"X:{number}", f"T:{title}"]
@@ -192,12 +212,77 @@ def meter_fraction(meter: str) -> Fraction:
 
 # Decorations that abc2midi and music21 both accept (!name! form, ABC 2.1 section 4.14).
 KNOWN_DECORATIONS = frozenset(
-    """trill lowermordent uppermordent mordent pralltriller roll turn turnx invertedturn
-    invertedturnx arpeggio > accent emphasis fermata invertedfermata tenuto 0 1 2 3 4 5 + plus
-    snap slide wedge upbow downbow open thumb breath pppp ppp pp p mp mf f ff fff ffff sfz
-    crescendo( crescendo) diminuendo( diminuendo) < ) <( >( >) segno coda D.S. D.C. dacoda
-    dacapo fine shortphrase mediumphrase longphrase staccato trem1 trem2 trem3 trem4 ."""
-    .split()
+    [
+        "trill",
+        "lowermordent",
+        "uppermordent",
+        "mordent",
+        "pralltriller",
+        "roll",
+        "turn",
+        "turnx",
+        "invertedturn",
+        "invertedturnx",
+        "arpeggio",
+        ">",
+        "accent",
+        "emphasis",
+        "fermata",
+        "invertedfermata",
+        "tenuto",
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "+",
+        "plus",
+        "snap",
+        "slide",
+        "wedge",
+        "upbow",
+        "downbow",
+        "open",
+        "thumb",
+        "breath",
+        "pppp",
+        "ppp",
+        "pp",
+        "p",
+        "mp",
+        "mf",
+        "f",
+        "ff",
+        "fff",
+        "ffff",
+        "sfz",
+        "crescendo(",
+        "crescendo)",
+        "diminuendo(",
+        "diminuendo)",
+        "<",
+        ")",
+        "<(",
+        ">(",
+        ">)",
+        "segno",
+        "coda",
+        "D.S.",
+        "D.C.",
+        "dacoda",
+        "dacapo",
+        "fine",
+        "shortphrase",
+        "mediumphrase",
+        "longphrase",
+        "staccato",
+        "trem1",
+        "trem2",
+        "trem3",
+        "trem4",
+        ".",
+    ]
 )
 
 _TOKEN = re.compile(
@@ -448,7 +533,10 @@ def melody_notes(abc: str) -> list[tuple[int, Fraction]]:
 def bar_lengths(abc: str) -> dict[str, list[Fraction]]:
     """Voice name -> length of each bar in whole notes."""
     tune = read_tune(abc)
-    return {name: [sum((e.length for e in bar), Fraction(0)) for bar in v.bars] for name, v in tune.voices.items()}
+    return {
+        name: [sum((e.length for e in bar), Fraction(0)) for bar in v.bars]
+        for name, v in tune.voices.items()
+    }
 
 
 def validate_abc(abc: str, *, parsers: bool = True, allow_pickup: bool = True) -> list[str]:
@@ -477,12 +565,16 @@ def validate_abc(abc: str, *, parsers: bool = True, allow_pickup: bool = True) -
             edge = i == 0 or i == len(lengths) - 1
             if allow_pickup and edge and length < voice.meter:
                 continue
-            problems.append(f"voice {name} bar {i + 1} lasts {length} of a whole note, the meter needs {voice.meter}")
+            problems.append(
+                f"voice {name} bar {i + 1} lasts {length} of a whole note, the meter needs {voice.meter}"
+            )
         for deco in voice.decorations:
             if deco not in KNOWN_DECORATIONS:
                 problems.append(f"unknown decoration !{deco}! in voice {name}")
     if len(set(totals.values())) > 1:
-        problems.append("the voices have different lengths: " + ", ".join(f"{k}={v}" for k, v in totals.items()))
+        problems.append(
+            "the voices have different lengths: " + ", ".join(f"{k}={v}" for k, v in totals.items())
+        )
     if parsers and not problems:
         problems += _parser_problems(abc)
     return problems

@@ -82,7 +82,11 @@ def choose_chords(
     for i, bar in enumerate(bars):
         kind = cadences.get(i)
         if kind in ("final", "tonic"):
-            if split_bars and i > 0 and _fits(bar, dom, 0, half) > _fits(bar, tonic_c, 0, half) + 1.0:
+            if (
+                split_bars
+                and i > 0
+                and _fits(bar, dom, 0, half) > _fits(bar, tonic_c, 0, half) + 1.0
+            ):
                 spans = [Span(dom, 0, half), Span(tonic_c, half, bar_len - half)]
             else:
                 spans = [Span(tonic_c, 0, bar_len)]
@@ -93,7 +97,12 @@ def choose_chords(
                 if first != dom and _fits(bar, first, 0, half) > _fits(bar, dom, 0, half) + 0.5:
                     spans = [Span(first, 0, half), Span(dom, half, bar_len - half)]
         else:
-            whole = max(chords, key=lambda c: _score(bar, c, prev, 0, bar_len) + (0.6 if i == 0 and c == tonic_c else 0))
+            whole = max(
+                chords,
+                key=lambda c: (
+                    _score(bar, c, prev, 0, bar_len) + (0.6 if i == 0 and c == tonic_c else 0)
+                ),
+            )
             spans = [Span(whole, 0, bar_len)]
             if split_bars:
                 a = max(chords, key=lambda c: _score(bar, c, prev, 0, half))
@@ -119,7 +128,9 @@ def _fits(bar: list[tuple[int | None, int]], chord: Chord, start: int, end: int)
     return score
 
 
-def _score(bar: list[tuple[int | None, int]], chord: Chord, prev: Chord, start: int, end: int) -> float:
+def _score(
+    bar: list[tuple[int | None, int]], chord: Chord, prev: Chord, start: int, end: int
+) -> float:
     move = (chord.root - prev.root) % 12
     motion = 0.35 if move in (5, 7) else 0.1 if move in (2, 10) else 0.0 if move else 0.05
     return _fits(bar, chord, start, end) + _DEGREE_PRIOR[chord.degree] + motion
@@ -128,7 +139,9 @@ def _score(bar: list[tuple[int | None, int]], chord: Chord, prev: Chord, start: 
 # --- voicing ----------------------------------------------------------------------------
 
 
-def voice_chord(chord: Chord, n_notes: int, centre: int, previous: tuple[int, ...] | None) -> tuple[int, ...]:
+def voice_chord(
+    chord: Chord, n_notes: int, centre: int, previous: tuple[int, ...] | None
+) -> tuple[int, ...]:
     """Close-position voicing of the chord with ``n_notes`` notes (1..4) near ``centre``,
     as close as possible to the previous voicing (smooth voice leading)."""
     n_notes = max(1, min(4, n_notes))
@@ -229,7 +242,11 @@ def _pattern(style: str, bar_len: int, compound: bool, last: bool) -> list[tuple
             plan.append((pos, length, "chord"))
             pos += length
     elif style in ("arpeggio", "alberti"):
-        cycle = ["root", "third", "fifth", "octave", "fifth", "third"] if style == "arpeggio" else ["root", "fifth", "third", "fifth"]
+        cycle = (
+            ["root", "third", "fifth", "octave", "fifth", "third"]
+            if style == "arpeggio"
+            else ["root", "fifth", "third", "fifth"]
+        )
         i = 0
         while pos < bar_len:
             plan.append((pos, 2, cycle[i % len(cycle)]))
@@ -239,7 +256,11 @@ def _pattern(style: str, bar_len: int, compound: bool, last: bool) -> list[tuple
         # oom-pah(-pah): a low note on the first beat, chords on the others.
         for k, beat in enumerate(beats):
             if compound and beat >= 6:
-                plan += [(pos, 2, "root" if k == 0 else "fifth"), (pos + 2, 2, "chord"), (pos + 4, beat - 4, "chord")]
+                plan += [
+                    (pos, 2, "root" if k == 0 else "fifth"),
+                    (pos + 2, 2, "chord"),
+                    (pos + 4, beat - 4, "chord"),
+                ]
             else:
                 plan.append((pos, beat, "root" if k == 0 else "chord"))
             pos += beat
@@ -255,7 +276,12 @@ def _pattern(style: str, bar_len: int, compound: bool, last: bool) -> list[tuple
 
 
 def bass_line(
-    spans_by_bar: list[list[Span]], style: str, bar_len: int, compound: bool, centre: int, tonic: str
+    spans_by_bar: list[list[Span]],
+    style: str,
+    bar_len: int,
+    compound: bool,
+    centre: int,
+    tonic: str,
 ) -> list[list[Event]]:
     """Roots on the strong beats, fifths between; a held tonic for a drone."""
     out: list[list[Event]] = []

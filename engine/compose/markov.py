@@ -137,7 +137,9 @@ class Meter:
         if bar_len.denominator != 1 or not 2 <= bar_len <= 32:
             raise ValueError(f"unsupported meter {text!r}")
         num, _, den = text.partition("/")
-        compound = den.strip() == "8" and num.strip().isdigit() and int(num) % 3 == 0 and int(num) > 3
+        compound = (
+            den.strip() == "8" and num.strip().isdigit() and int(num) % 3 == 0 and int(num) > 3
+        )
         if text.strip() == "3/8":
             compound = True
         return cls(text.strip(), int(bar_len), compound, float(frac * 4))
@@ -189,10 +191,14 @@ def plan_form(n_bars: int, phrase: int, rng: random.Random) -> list[tuple[str, i
 class Model:
     """Counts learnt from exemplars (empty with none)."""
 
-    steps3: dict[tuple[int, int], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    steps3: dict[tuple[int, int], Counter[int]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
     steps2: dict[int, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     steps1: Counter[int] = field(default_factory=Counter)
-    rhythm2: dict[tuple[int, ...], Counter[tuple[int, ...]]] = field(default_factory=lambda: defaultdict(Counter))
+    rhythm2: dict[tuple[int, ...], Counter[tuple[int, ...]]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
     rhythm1: Counter[tuple[int, ...]] = field(default_factory=Counter)
     tokens: list[list[tuple[int, float]]] = field(default_factory=list)  # for copy checks
 
@@ -200,7 +206,11 @@ class Model:
         """Interpolated P(step | degree mod 7, previous step) with back-off to the prior."""
         probs = dict.fromkeys(range(-7, 8), 0.0)
         rest = 1.0
-        for counter in (self.steps3.get((degree % 7, prev_step)), self.steps2.get(degree % 7), self.steps1):
+        for counter in (
+            self.steps3.get((degree % 7, prev_step)),
+            self.steps2.get(degree % 7),
+            self.steps1,
+        ):
             if not counter:
                 continue
             total = sum(counter.values())
@@ -324,7 +334,11 @@ class MarkovComposer:
     name = "markov"
 
     def compose(
-        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None
+        self,
+        brief: MusicBrief,
+        exemplars: list[Exemplar],
+        seed: int,
+        feedback: Feedback | None = None,
     ) -> Draft:
         return _Piece(brief, exemplars, seed, knobs_for(brief, feedback)).write()
 
@@ -332,7 +346,9 @@ class MarkovComposer:
 class _Piece:
     """One composition: holds the brief, the knobs and the random generator while writing."""
 
-    def __init__(self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, knobs: dict[str, float]) -> None:
+    def __init__(
+        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, knobs: dict[str, float]
+    ) -> None:
         self.notes: list[str] = []
         self.rng = random.Random(seed)
         self.knobs = knobs
@@ -369,12 +385,19 @@ class _Piece:
 
     def nearest_degree(self, pitch: float, classes: tuple[int, ...]) -> int:
         best = min(
-            (d for d in range(-21, 29) if d % 7 in classes and self.lo - 2 <= self.pitch(d) <= self.hi + 2),
+            (
+                d
+                for d in range(-21, 29)
+                if d % 7 in classes and self.lo - 2 <= self.pitch(d) <= self.hi + 2
+            ),
             key=lambda d: abs(self.pitch(d) - pitch),
             default=None,
         )
         if best is None:
-            best = min((d for d in range(-21, 29) if d % 7 in classes), key=lambda d: abs(self.pitch(d) - pitch))
+            best = min(
+                (d for d in range(-21, 29) if d % 7 in classes),
+                key=lambda d: abs(self.pitch(d) - pitch),
+            )
         return best
 
     # -- rhythm
@@ -412,7 +435,9 @@ class _Piece:
 
     # -- melody
 
-    def phrase(self, n_bars: int, cadence: str, shift: float, start_degree: int, start_step: int) -> list[list[Note]]:
+    def phrase(
+        self, n_bars: int, cadence: str, shift: float, start_degree: int, start_step: int
+    ) -> list[list[Note]]:
         rhythms: list[tuple[int, ...]] = []
         prev = None
         for b in range(n_bars):
@@ -425,7 +450,9 @@ class _Piece:
         deg, prev_step = start_degree, start_step
         k = 0
         bars: list[list[Note]] = []
-        cadence_classes = (0,) if cadence in ("final", "tonic") else ((4,) if self.rng.random() < 0.7 else (1,))
+        cadence_classes = (
+            (0,) if cadence in ("final", "tonic") else ((4,) if self.rng.random() < 0.7 else (1,))
+        )
         for pat in rhythms:
             bar: list[Note] = []
             onset = 0
@@ -437,7 +464,9 @@ class _Piece:
                 elif k == 0 and start_step == 99:
                     deg_new = deg  # the very first note, chosen by the caller
                 else:
-                    deg_new = self._next_degree(deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes)
+                    deg_new = self._next_degree(
+                        deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes
+                    )
                 prev_step = 0 if start_step == 99 and k == 0 else max(-7, min(7, deg_new - deg))
                 deg = deg_new
                 bar.append((self.pitch(deg), length))
@@ -453,7 +482,14 @@ class _Piece:
         return min(in_range, key=lambda d: (abs(d - deg), d))
 
     def _next_degree(
-        self, deg: int, prev_step: int, target: float, sigma: float, onset: int, left: int, cadence_classes: tuple[int, ...]
+        self,
+        deg: int,
+        prev_step: int,
+        target: float,
+        sigma: float,
+        onset: int,
+        left: int,
+        cadence_classes: tuple[int, ...],
     ) -> int:
         probs = self.model.step_probs(deg, prev_step)
         bias = self.knobs["step_bias"]
@@ -474,7 +510,10 @@ class _Piece:
             if step == 0 and prev_step == 0:
                 w *= 0.35  # no long strings of one note
             if left <= 2:
-                goal = min((d for d in range(new - 7, new + 8) if d % 7 in cadence_classes), key=lambda d: abs(d - new))
+                goal = min(
+                    (d for d in range(new - 7, new + 8) if d % 7 in cadence_classes),
+                    key=lambda d: abs(d - new),
+                )
                 w *= math.exp(-abs(goal - new) / (1.0 if left == 1 else 2.0))
             weighted.append((new, w))
         if not weighted:
@@ -484,7 +523,9 @@ class _Piece:
     def ornament(self, bars: list[list[Note]], final: bool) -> list[list[Note]]:
         """Chromatic leading notes and rests, applied to a finished phrase."""
         chromatic, rest_rate = self.knobs["chromatic"], self.knobs["rest_rate"]
-        minor_lead = min(0.9, 20 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
+        minor_lead = (
+            min(0.9, 20 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
+        )
         flat = [(b, i) for b, bar in enumerate(bars) for i in range(len(bar))]
         out = [list(bar) for bar in bars]
         for j, (b, i) in enumerate(flat[:-1]):
@@ -493,16 +534,25 @@ class _Piece:
             nxt = out[nb][ni][0]
             if pitch is None or nxt is None:
                 continue
-            if nxt - pitch == 2 and (nxt - self.tonic_ref) % 12 == 0 and self.rng.random() < minor_lead:
+            if (
+                nxt - pitch == 2
+                and (nxt - self.tonic_ref) % 12 == 0
+                and self.rng.random() < minor_lead
+            ):
                 out[b][i] = (pitch + 1, length)  # raised 7th before the tonic
             elif nxt - pitch == 2 and i > 0 and self.rng.random() < chromatic:
                 out[b][i] = (pitch + 1, length)
-            elif 0 < j and length >= 4 and i > 0 and self.rng.random() < rest_rate:
+            elif j > 0 and length >= 4 and i > 0 and self.rng.random() < rest_rate:
                 out[b][i] = (None, length)
         # A breath after a phrase: the cadence note keeps one beat, a rest fills the bar.
         last_pitch, last_len = out[-1][-1]
         beat = self.meter.beat
-        if not final and last_len > beat and last_pitch is not None and self.rng.random() < min(1.0, rest_rate * 4):
+        if (
+            not final
+            and last_len > beat
+            and last_pitch is not None
+            and self.rng.random() < min(1.0, rest_rate * 4)
+        ):
             out[-1][-1:] = [(last_pitch, beat), (None, last_len - beat)]
         return out
 
@@ -523,7 +573,9 @@ class _Piece:
                 if made_cadence != cadence:
                     bars = bars[:-1] + self._recadence(bars, cadence)
             else:
-                bars = self._fresh_phrase(length, cadence, shift, deg, step, final=cadence == "final")
+                bars = self._fresh_phrase(
+                    length, cadence, shift, deg, step, final=cadence == "final"
+                )
                 made.setdefault(letter, (bars, cadence))
             cadences[len(melody) + length - 1] = cadence
             melody += bars
@@ -532,7 +584,9 @@ class _Piece:
             step = 0
         return Draft(abc=self.render(melody, cadences), notes=self.notes)
 
-    def _fresh_phrase(self, length: int, cadence: str, shift: float, deg: int, step: int, final: bool) -> list[list[Note]]:
+    def _fresh_phrase(
+        self, length: int, cadence: str, shift: float, deg: int, step: int, final: bool
+    ) -> list[list[Note]]:
         best: tuple[int, list[list[Note]]] | None = None
         knobs = self.knobs
         for _ in range(_RESAMPLE_TRIES):
@@ -571,7 +625,9 @@ class _Piece:
             if k == len(pat) - 1:
                 new = self._cadence_degree(deg, classes)
             else:
-                new = self._next_degree(deg, step, self.register, 4.0, onset, len(pat) - 1 - k, classes)
+                new = self._next_degree(
+                    deg, step, self.register, 4.0, onset, len(pat) - 1 - k, classes
+                )
             step, deg = max(-7, min(7, new - deg)), new
             out.append((self.pitch(deg), length))
             onset += length
@@ -582,29 +638,43 @@ class _Piece:
         bar_len = meter.bar_len
         plain = [[(p, n) for p, n in bar] for bar in melody]
         even_beats = (bar_len // meter.beat) % 2 == 0 and bar_len // meter.beat >= 2
-        spans = harmony.choose_chords(plain, self.tonic, self.mode, bar_len, cadences, split_bars=even_beats)
+        spans = harmony.choose_chords(
+            plain, self.tonic, self.mode, bar_len, cadences, split_bars=even_beats
+        )
         style = brief.accompaniment if brief.accompaniment in harmony.ACCOMPANIMENTS else "block"
         if style != brief.accompaniment:
             self.notes.append(f"unknown accompaniment {brief.accompaniment!r}, used block chords")
         acc_centre = int(min(max(self.register - 14, 50), 62))
         bass_centre = int(min(max(self.register - 26, 38), 50))
         n_chord = round(self.knobs["polyphony"])
-        acc = harmony.accompaniment(spans, style, bar_len, meter.compound, n_chord, acc_centre, self.tonic)
+        acc = harmony.accompaniment(
+            spans, style, bar_len, meter.compound, n_chord, acc_centre, self.tonic
+        )
         bass = harmony.bass_line(spans, style, bar_len, meter.compound, bass_centre, self.tonic)
 
         dyn = brief.dynamics if brief.dynamics in _DYNAMICS else _dynamics_for(brief.velocity)
         softer = _DYNAMICS[max(0, _DYNAMICS.index(dyn) - 1)]
         title = _safe_title(f"{brief.genre} in {self.tonic} {self.mode}")
-        abc = build_header(title=title, meter=meter.text, tempo=self.tempo, tonic=self.tonic, mode=self.mode)
+        abc = build_header(
+            title=title, meter=meter.text, tempo=self.tempo, tonic=self.tonic, mode=self.mode
+        )
         voices = [
-            ("1", _program(brief.melody_program), dyn, [[((p,) if p is not None else (), n) for p, n in bar] for bar in melody]),
+            (
+                "1",
+                _program(brief.melody_program),
+                dyn,
+                [[((p,) if p is not None else (), n) for p, n in bar] for bar in melody],
+            ),
             ("2", _program(brief.harmony_program), softer, acc),
             ("3", _program(brief.bass_program), softer, bass),
         ]
         for name, program, level, bars in voices:
             abc += f"V:{name}\n%%MIDI program {program}\n" + self._voice_body(bars, level) + "\n"
         if brief.drums:
-            drums = [harmony.drum_pattern(bar_len, meter.compound, last=i == len(melody) - 1) for i in range(len(melody))]
+            drums = [
+                harmony.drum_pattern(bar_len, meter.compound, last=i == len(melody) - 1)
+                for i in range(len(melody))
+            ]
             abc += "V:4\n%%MIDI channel 10\n" + _drum_body(drums, softer) + "\n"
         return abc
 
@@ -620,7 +690,12 @@ class _Piece:
                 elif len(pitches) == 1:
                     tokens.append(speller.note(pitches[0]) + duration_token(length))
                 else:
-                    tokens.append("[" + "".join(speller.note(p) for p in sorted(pitches)) + "]" + duration_token(length))
+                    tokens.append(
+                        "["
+                        + "".join(speller.note(p) for p in sorted(pitches))
+                        + "]"
+                        + duration_token(length)
+                    )
             if i == 0:
                 tokens[0] = f"!{level}! " + tokens[0]
             line.append(" ".join(tokens))
@@ -635,7 +710,9 @@ def _drum_body(bars: list[list[harmony.Event]], level: str) -> str:
     names = {36: "=C,,", 38: "=D,,", 42: "^F,,", 49: "^C,"}
     lines, line = [], []
     for i, bar in enumerate(bars):
-        tokens = ["[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar]
+        tokens = [
+            "[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar
+        ]
         if i == 0:
             tokens[0] = f"!{level}! " + tokens[0]
         line.append(" ".join(tokens))
@@ -649,14 +726,14 @@ def _allowed_degrees(mode: str, n_classes: int) -> tuple[int, ...]:
     """Degrees (0-based) the melody may use: fewer classes drop the mode's tension degrees."""
     if n_classes >= 7:
         return tuple(range(7))
-    if mode in ("major", "lydian", "mixolydian"):
-        order = (3, 6)  # drop 4 and 7 first: major pentatonic
-    else:
-        order = (1, 5)  # drop 2 and 6: minor pentatonic
+    # Major-like modes drop 4 and 7 first (major pentatonic), minor-like ones 2 and 6.
+    order = (3, 6) if mode in ("major", "lydian", "mixolydian") else (1, 5)
     drop = order[: max(0, min(2, 7 - n_classes))]
     keep = [d for d in range(7) if d not in drop]
     if n_classes < 5:
-        keep = [d for d in keep if d in (0, 2, 4)] + [d for d in keep if d not in (0, 2, 4)][: max(0, n_classes - 3)]
+        keep = [d for d in keep if d in (0, 2, 4)] + [d for d in keep if d not in (0, 2, 4)][
+            : max(0, n_classes - 3)
+        ]
     return tuple(sorted(keep))
 
 

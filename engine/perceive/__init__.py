@@ -24,6 +24,10 @@ def load_perceiver(settings: Settings) -> Perceiver:
         from engine.perceive.analytic import AnalyticPerceiver
 
         return AnalyticPerceiver()
+    if choice.startswith("hf:"):
+        from engine.perceive.hf import load_hf_perceiver
+
+        return load_hf_perceiver(settings)
     raise ConfigError(
-        detail=f"PICTUNE_PERCEIVE={choice!r} is not a known perceiver: use 'analytic'."
+        detail=f"PICTUNE_PERCEIVE={choice!r} is not a known perceiver: use 'analytic' or hf:<model>."
     )

@@ -28,7 +28,9 @@ def test_metrics_of_a_tiny_melody_match_hand_computation() -> None:
 
 
 def test_melody_metrics_ignore_the_accompaniment_but_polyphony_does_not() -> None:
-    two = "X:1\nT:t\nM:4/4\nL:1/4\nQ:1/4=120\nK:C\nV:1\nC D E C | G4 |]\nV:2\n[C,E,]4 | [C,E,]4 |]\n"
+    two = (
+        "X:1\nT:t\nM:4/4\nL:1/4\nQ:1/4=120\nK:C\nV:1\nC D E C | G4 |]\nV:2\n[C,E,]4 | [C,E,]4 |]\n"
+    )
     m = measure(two)
     assert m["pitch_range"] == 7 and m["n_pitches_used"] == 4
     assert m["polyphony"] == pytest.approx(3.0)

@@ -10,7 +10,12 @@ from engine.metrics import measure
 from engine.refine import INVALID_DISTANCE, SCALES, adjust, derive_targets, distance, refine
 from engine.types import Draft, Exemplar, Feedback, MusicBrief, Perception, ProgressEvent
 
-from .compose.conftest import make_brief
+from .compose.conftest import corpus_tunes, make_brief
+
+
+@pytest.fixture(scope="module")
+def exemplars() -> list[Exemplar]:
+    return corpus_tunes("oneills1850/0001-0050.abc", 5)
 
 
 def make_perception(**changes: float) -> Perception:
@@ -32,7 +37,13 @@ class Recording:
         self.inner, self.broken = inner, broken_rounds
         self.feedback: list[Feedback | None] = []
 
-    def compose(self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None) -> Draft:
+    def compose(
+        self,
+        brief: MusicBrief,
+        exemplars: list[Exemplar],
+        seed: int,
+        feedback: Feedback | None = None,
+    ) -> Draft:
         self.feedback.append(feedback)
         if len(self.feedback) - 1 in self.broken:
             return Draft(abc="this is not ABC {{{ |||")
@@ -41,14 +52,19 @@ class Recording:
 
 def test_targets_follow_the_picture_and_stay_in_corpus_ranges() -> None:
     brief = make_brief()
-    flat, vivid = derive_targets(make_perception(contrast=0.0, hue_spread=0.0, texture=0.0), brief), derive_targets(make_perception(contrast=1.0, hue_spread=1.0, texture=1.0), brief)
+    flat, vivid = (
+        derive_targets(make_perception(contrast=0.0, hue_spread=0.0, texture=0.0), brief),
+        derive_targets(make_perception(contrast=1.0, hue_spread=1.0, texture=1.0), brief),
+    )
     assert set(flat) <= set(SCALES)
     assert 9 <= flat["pitch_range"] < vivid["pitch_range"] <= 21
     assert 5 <= flat["n_pitch_classes_used"] < vivid["n_pitch_classes_used"] <= 8
     assert 2.2 <= flat["pitch_entropy"] < vivid["pitch_entropy"] <= 3.4 + 1e-9
     sym = derive_targets(make_perception(symmetry=1.0), brief)["groove_consistency"]
     assert derive_targets(make_perception(symmetry=0.0), brief)["groove_consistency"] < sym <= 0.99
-    sparse = derive_targets(make_perception(edge_density=0.0), make_brief(density=0.0))["empty_beat_rate"]
+    sparse = derive_targets(make_perception(edge_density=0.0), make_brief(density=0.0))[
+        "empty_beat_rate"
+    ]
     assert sparse > derive_targets(make_perception(edge_density=1.0), brief)["empty_beat_rate"]
     # Out-of-range perception values are clipped, not trusted.
     wild = derive_targets(make_perception(contrast=7.0, hue_spread=-3.0), brief)
@@ -67,14 +83,26 @@ def test_distance() -> None:
 
 def test_adjust_moves_knobs_toward_targets() -> None:
     knobs = default_knobs(make_brief())
-    metrics = {"pitch_range": 10.0, "polyphony": 5.0, "empty_beat_rate": 0.0, "n_pitch_classes_used": 7.0}
-    targets = {"pitch_range": 18.0, "polyphony": 3.0, "empty_beat_rate": 0.03, "n_pitch_classes_used": 5.0}
+    metrics = {
+        "pitch_range": 10.0,
+        "polyphony": 5.0,
+        "empty_beat_rate": 0.0,
+        "n_pitch_classes_used": 7.0,
+    }
+    targets = {
+        "pitch_range": 18.0,
+        "polyphony": 3.0,
+        "empty_beat_rate": 0.03,
+        "n_pitch_classes_used": 5.0,
+    }
     new, words, advice = adjust(knobs, metrics, targets)
     assert new["pitch_span"] > knobs["pitch_span"]
     assert new["polyphony"] < knobs["polyphony"]
     assert new["rest_rate"] > knobs["rest_rate"]
     assert new["pitch_classes"] < knobs["pitch_classes"]
-    assert len(words) == 4 and any("range" in w for w in words) and any("range" in a for a in advice)
+    assert (
+        len(words) == 4 and any("range" in w for w in words) and any("range" in a for a in advice)
+    )
     unchanged, none, _ = adjust(knobs, dict(targets), targets)
     assert unchanged == knobs and none == []
 
@@ -84,9 +112,13 @@ def test_refine_records_rounds_and_keeps_the_best(exemplars: list[Exemplar]) -> 
     targets = derive_targets(make_perception(contrast=1.0, texture=1.0, saturation=0.0), brief)
     events: list[ProgressEvent] = []
     composer = Recording(MarkovComposer())
-    result = refine(composer, brief, exemplars, seed=1, targets=targets, rounds=3, progress=events.append)
+    result = refine(
+        composer, brief, exemplars, seed=1, targets=targets, rounds=3, progress=events.append
+    )
     assert [r.round for r in result.rounds] == [0, 1, 2, 3]
-    assert [e.message for e in events] == ["composing"] + [f"refining (round {i} of 3)" for i in (1, 2, 3)]
+    assert [e.message for e in events] == ["composing"] + [
+        f"refining (round {i} of 3)" for i in (1, 2, 3)
+    ]
     assert [e.stage for e in events] == ["compose", "refine", "refine", "refine"]
     best = result.rounds[result.best]
     assert best.distance == min(r.distance for r in result.rounds) <= result.rounds[0].distance
@@ -104,7 +136,9 @@ def test_refine_records_rounds_and_keeps_the_best(exemplars: list[Exemplar]) -> 
 
 def test_refine_with_no_rounds_composes_once() -> None:
     events: list[ProgressEvent] = []
-    result = refine(MarkovComposer(), make_brief(), [], 3, {"pitch_range": 14.0}, 0, progress=events.append)
+    result = refine(
+        MarkovComposer(), make_brief(), [], 3, {"pitch_range": 14.0}, 0, progress=events.append
+    )
     assert len(result.rounds) == 1 and result.best == 0
     assert [e.stage for e in events] == ["compose"]
 

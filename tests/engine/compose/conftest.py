@@ -37,9 +37,17 @@ def corpus_tunes(relative: str, count: int) -> list[Exemplar]:
         tonic, mode = tonic_and_mode(key.group(1))
         out.append(
             Exemplar(
-                id=f"{relative}/{i}", title="", collection=relative.split("/")[0], description="",
-                abc=abc, key=tonic, mode=mode, meter=meter.group(1).strip(), tempo=100,
-                similarity=0.5, score=0.5,
+                id=f"{relative}/{i}",
+                title="",
+                collection=relative.split("/")[0],
+                description="",
+                abc=abc,
+                key=tonic,
+                mode=mode,
+                meter=meter.group(1).strip(),
+                tempo=100,
+                similarity=0.5,
+                score=0.5,
             )  # fmt: skip
         )
     return out

@@ -71,7 +71,9 @@ def test_speller_writes_octaves_and_keeps_accidentals_within_the_bar() -> None:
     assert BarSpeller("G", "minor").note(66) == "^F"
 
 
-@pytest.mark.parametrize(("sixteenths", "token"), [(2, ""), (4, "2"), (1, "/2"), (3, "3/2"), (6, "3"), (16, "8")])
+@pytest.mark.parametrize(
+    ("sixteenths", "token"), [(2, ""), (4, "2"), (1, "/2"), (3, "3/2"), (6, "3"), (16, "8")]
+)
 def test_duration_token(sixteenths: int, token: str) -> None:
     assert duration_token(sixteenths) == token
 

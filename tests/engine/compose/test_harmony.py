@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from engine.compose import harmony
-from engine.compose.harmony import Span, accompaniment, bass_line, choose_chords, diatonic_chords, voice_chord
+from engine.compose.harmony import (
+    Span,
+    accompaniment,
+    bass_line,
+    choose_chords,
+    diatonic_chords,
+    voice_chord,
+)
 
 
 def test_diatonic_chords_leave_out_diminished() -> None:
@@ -16,7 +23,12 @@ def test_diatonic_chords_leave_out_diminished() -> None:
 
 def test_chords_follow_melody_and_cadences() -> None:
     # Bars in C major: C-E-G, F-A-c, G-B-d, C.
-    bars = [[(60, 4), (64, 4), (67, 8)], [(65, 4), (69, 4), (72, 8)], [(67, 4), (71, 4), (74, 8)], [(72, 16)]]
+    bars = [
+        [(60, 4), (64, 4), (67, 8)],
+        [(65, 4), (69, 4), (72, 8)],
+        [(67, 4), (71, 4), (74, 8)],
+        [(72, 16)],
+    ]
     spans = choose_chords(bars, "C", "major", 16, {3: "final"}, split_bars=False)
     roots = [s[0].chord.root for s in spans]
     assert roots == [0, 5, 7, 0]
@@ -35,10 +47,16 @@ def test_voicing_is_close_and_in_the_chord() -> None:
 
 
 @pytest.mark.parametrize("style", harmony.ACCOMPANIMENTS)
-@pytest.mark.parametrize(("bar_len", "compound"), [(16, False), (12, False), (12, True), (8, False), (18, True)])
+@pytest.mark.parametrize(
+    ("bar_len", "compound"), [(16, False), (12, False), (12, True), (8, False), (18, True)]
+)
 def test_patterns_fill_every_bar(style: str, bar_len: int, compound: bool) -> None:
     chords = diatonic_chords("D", "major")
-    spans = [[Span(chords[0], 0, bar_len)], [Span(chords[3], 0, bar_len // 2), Span(chords[4], bar_len // 2, bar_len - bar_len // 2)], [Span(chords[0], 0, bar_len)]]
+    spans = [
+        [Span(chords[0], 0, bar_len)],
+        [Span(chords[3], 0, bar_len // 2), Span(chords[4], bar_len // 2, bar_len - bar_len // 2)],
+        [Span(chords[0], 0, bar_len)],
+    ]
     for bars in (
         accompaniment(spans, style, bar_len, compound, 3, 55, "D"),
         bass_line(spans, style, bar_len, compound, 43, "D"),

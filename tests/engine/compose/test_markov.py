@@ -6,7 +6,15 @@ import music21
 import pytest
 
 from engine.compose import load_composer
-from engine.compose.abc import BarSpeller, bar_lengths, duration_token, melody_notes, meter_fraction, scale_pcs, validate_abc
+from engine.compose.abc import (
+    BarSpeller,
+    bar_lengths,
+    duration_token,
+    melody_notes,
+    meter_fraction,
+    scale_pcs,
+    validate_abc,
+)
 from engine.compose.markov import MAX_COPIED_NOTES, MarkovComposer, longest_copied_run
 from engine.config import Settings
 from engine.errors import ConfigError
@@ -19,10 +27,18 @@ from .conftest import make_brief
 BRIEFS = {
     "major 4/4 block": dict(),
     "minor 3/4 waltz": dict(key="D", mode="minor", meter="3/4", accompaniment="waltz", tempo=90),
-    "dorian 6/8 arpeggio drums": dict(key="A", mode="dorian", meter="6/8", accompaniment="arpeggio", drums=True, tempo=120),
-    "Bb 2/4 march dense": dict(key="Bb", meter="2/4", accompaniment="march", density=0.9, tempo=110),
-    "E mixolydian alberti slow": dict(key="E", mode="mixolydian", accompaniment="alberti", tempo=66, density=0.2),
-    "F# minor drone long": dict(key="F#", mode="minor", meter="3/4", accompaniment="drone", duration=60.0),
+    "dorian 6/8 arpeggio drums": dict(
+        key="A", mode="dorian", meter="6/8", accompaniment="arpeggio", drums=True, tempo=120
+    ),
+    "Bb 2/4 march dense": dict(
+        key="Bb", meter="2/4", accompaniment="march", density=0.9, tempo=110
+    ),
+    "E mixolydian alberti slow": dict(
+        key="E", mode="mixolydian", accompaniment="alberti", tempo=66, density=0.2
+    ),
+    "F# minor drone long": dict(
+        key="F#", mode="minor", meter="3/4", accompaniment="drone", duration=60.0
+    ),
 }
 
 
@@ -42,7 +58,11 @@ def test_pieces_are_valid_multi_voice_abc_of_the_right_length(
     score = abc_to_score(abc)
     pitched = [t for t in score.tracks if not t.is_drum and len(t.notes) > 0]
     assert len(pitched) == 3  # melody, accompaniment, bass
-    assert [t.program for t in pitched] == [brief.melody_program, brief.harmony_program, brief.bass_program]
+    assert [t.program for t in pitched] == [
+        brief.melody_program,
+        brief.harmony_program,
+        brief.bass_program,
+    ]
     assert any(t.is_drum for t in score.tracks) == brief.drums
     assert abs(score_seconds(score) - brief.duration) <= 0.2 * brief.duration
     assert f"Q:1/4={brief.tempo}" in abc and f"M:{brief.meter}" in abc
@@ -59,7 +79,9 @@ def test_pieces_are_valid_multi_voice_abc_of_the_right_length(
         assert all(m.duration.quarterLength == float(bar * 4) for m in measures)
 
 
-def test_same_seed_same_piece_other_seed_other_piece(composer: MarkovComposer, exemplars: list[Exemplar]) -> None:
+def test_same_seed_same_piece_other_seed_other_piece(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
     brief = make_brief()
     a = composer.compose(brief, exemplars, seed=11).abc
     assert composer.compose(brief, exemplars, seed=11).abc == a
@@ -79,7 +101,9 @@ def test_major_and_minor_keep_their_scale(composer: MarkovComposer) -> None:
         assert pcs[-1] == scale_pcs(brief.key, brief.mode)[0]  # ends on the tonic
 
 
-def test_three_four_and_six_eight_differ_and_fill_their_bars(composer: MarkovComposer, jigs: list[Exemplar]) -> None:
+def test_three_four_and_six_eight_differ_and_fill_their_bars(
+    composer: MarkovComposer, jigs: list[Exemplar]
+) -> None:
     waltz = composer.compose(make_brief(meter="3/4"), jigs, seed=2).abc
     jig = composer.compose(make_brief(meter="6/8"), jigs, seed=2).abc
     assert "M:3/4" in waltz and "M:6/8" in jig
@@ -93,7 +117,9 @@ def test_exemplars_change_the_music(composer: MarkovComposer, exemplars: list[Ex
     assert composer.compose(brief, exemplars, seed=4).abc != composer.compose(brief, [], seed=4).abc
 
 
-def test_new_music_not_a_copy(composer: MarkovComposer, exemplars: list[Exemplar], jigs: list[Exemplar]) -> None:
+def test_new_music_not_a_copy(
+    composer: MarkovComposer, exemplars: list[Exemplar], jigs: list[Exemplar]
+) -> None:
     for meter, pool in (("2/4", exemplars), ("6/8", jigs), ("4/4", exemplars[:1])):
         for seed in range(3):
             abc = composer.compose(make_brief(meter=meter), pool, seed=seed).abc
@@ -113,7 +139,9 @@ def test_a_verbatim_copy_scores_long(exemplars: list[Exemplar]) -> None:
     assert longest_copied_run(tune.abc, []) == 0
 
 
-def test_feedback_knobs_steer_the_music(composer: MarkovComposer, exemplars: list[Exemplar]) -> None:
+def test_feedback_knobs_steer_the_music(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
     brief = make_brief(duration=40.0)
 
     def with_knobs(**knobs: float) -> dict[str, float]:
@@ -122,17 +150,30 @@ def test_feedback_knobs_steer_the_music(composer: MarkovComposer, exemplars: lis
 
     assert with_knobs(pitch_span=7)["pitch_range"] < with_knobs(pitch_span=28)["pitch_range"]
     assert with_knobs(polyphony=1)["polyphony"] < with_knobs(polyphony=4)["polyphony"]
-    assert with_knobs(pitch_classes=5)["n_pitch_classes_used"] <= 6 < with_knobs(pitch_classes=9, chromatic=0.5)["n_pitch_classes_used"]
-    sparse = composer.compose(brief, exemplars, seed=9, feedback=Feedback(1, "", {}, {}, {"density": 0.0}, [])).abc
-    busy = composer.compose(brief, exemplars, seed=9, feedback=Feedback(1, "", {}, {}, {"density": 1.0}, [])).abc
+    assert (
+        with_knobs(pitch_classes=5)["n_pitch_classes_used"]
+        <= 6
+        < with_knobs(pitch_classes=9, chromatic=0.5)["n_pitch_classes_used"]
+    )
+    sparse = composer.compose(
+        brief, exemplars, seed=9, feedback=Feedback(1, "", {}, {}, {"density": 0.0}, [])
+    ).abc
+    busy = composer.compose(
+        brief, exemplars, seed=9, feedback=Feedback(1, "", {}, {}, {"density": 1.0}, [])
+    ).abc
     assert len(melody_notes(sparse)) < len(melody_notes(busy))
     # Unknown or non-finite knobs are ignored, not trusted.
     odd = Feedback(1, "", {}, {}, {"bogus": 3.0, "density": float("nan")}, [])
-    assert composer.compose(brief, exemplars, seed=9, feedback=odd).abc == composer.compose(brief, exemplars, seed=9).abc
+    assert (
+        composer.compose(brief, exemplars, seed=9, feedback=odd).abc
+        == composer.compose(brief, exemplars, seed=9).abc
+    )
 
 
 def test_untrusted_brief_values_fall_back(composer: MarkovComposer) -> None:
-    brief = make_brief(key="H#", meter="7/0", accompaniment="disco", genre='evil\nX:2\n"quote"', melody_program=999)
+    brief = make_brief(
+        key="H#", meter="7/0", accompaniment="disco", genre='evil\nX:2\n"quote"', melody_program=999
+    )
     draft = composer.compose(brief, [], seed=1)
     assert validate_abc(draft.abc) == []
     assert len(draft.notes) == 3  # key, meter and accompaniment fallbacks are reported

@@ -1,0 +1,158 @@
+"""``/compose`` subcommands: history, search, favourites, show, delete, settings.
+
+``/compose`` alone (or with a hint) opens the compose form; that part lives with the other
+listeners. Answers go back through the command's ``response_url``, visible only to the
+person who asked, except ``show``, which posts the piece in the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from bot.slack.files import upload_files
+from engine.errors import InputError, InvalidOption, PictuneError
+from engine.service.api import Requester
+
+if TYPE_CHECKING:
+    from bot.slack.listeners import SlackAdapter
+
+log = logging.getLogger("pictune.slack")
+
+_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
+NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @Pictune`."
+LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
+
+COMMANDS = frozenset(
+    {"help", "history", "search", "show", "favourites", "favorites", "delete", "settings"}
+)
+SETTING_NAMES = {
+    "channel": "community_channel",
+    "community": "community_channel",
+    "mode": "default_mode",
+    "quota": "user_daily_quota",
+    "team-quota": "workspace_daily_quota",
+    "max-duration": "max_duration",
+}
+
+
+async def run_subcommand(
+    adapter: SlackAdapter,
+    sub: str,
+    rest: str,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    channel: str,
+    respond: Any,
+) -> None:
+    async def answer(markdown: str) -> None:
+        await respond(
+            text=blocks.mrkdwn(markdown)[: blocks.SECTION_MAX],
+            blocks=blocks.text_blocks(markdown),
+            response_type="ephemeral",
+        )
+
+    try:
+        requester = await adapter.requester(client, context, channel)
+        if sub == "help":
+            await respond(text=blocks.HELP, response_type="ephemeral")
+        elif sub == "history":
+            who = _MENTION.search(rest)
+            user = (
+                who.group(1)
+                if who
+                else (requester.user_id if rest.lower() in ("me", "mine") else None)
+            )
+            await answer(
+                adapter.bot.listing(adapter.bot.history(requester, user_id=user), LISTING_EMPTY)
+            )
+        elif sub == "search":
+            await answer(
+                adapter.bot.listing(
+                    adapter.bot.search(requester, rest), "Nothing found: try other words."
+                )
+            )
+        elif sub in ("favourites", "favorites"):
+            await answer(
+                adapter.bot.listing(adapter.bot.favourites(requester), "No favourites yet.")
+            )
+        elif sub == "show":
+            await show_piece(adapter, client, requester, rest, channel, respond)
+        elif sub == "delete":
+            _, admin = await adapter.user(client, requester.user_id)
+            gone = adapter.bot.delete(requester, rest, is_manager=admin)
+            await answer(f"Deleted {gone}.")
+        elif sub == "settings":
+            await answer(await settings(adapter, client, requester, rest))
+    except PictuneError as exc:
+        await respond(text=f"⚠️ {exc.user_message}", response_type="ephemeral")
+    except Exception:
+        log.error("/compose %s failed", sub, exc_info=True)
+        await respond(text=f"⚠️ {PictuneError.user_message}", response_type="ephemeral")
+
+
+async def show_piece(
+    adapter: SlackAdapter,
+    client: AsyncWebClient,
+    requester: Requester,
+    gid: str,
+    channel: str,
+    respond: Any,
+) -> None:
+    """Post a stored piece again, files in its thread."""
+    if not gid:
+        raise InputError("Which piece? Give its id, e.g. `/compose show pt-7f3a2c`.")
+    reply = adapter.bot.show(requester, gid)
+    try:
+        posted = await client.chat_postMessage(
+            channel=channel,
+            text=blocks.result_text(reply),
+            blocks=blocks.result_blocks(reply),
+            metadata=blocks.piece_metadata(reply.id),
+        )
+    except SlackApiError:
+        await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+        return
+    ts = str(posted["ts"])
+    adapter.bot.link_message(reply.id, f"{channel}:{ts}", role="show")
+    await upload_files(client, reply, channel, ts)
+
+
+async def settings(
+    adapter: SlackAdapter, client: AsyncWebClient, requester: Requester, rest: str
+) -> str:
+    """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
+    ``team-quota N``, ``max-duration S`` change (admins only)."""
+    if rest:
+        name, _, value = rest.partition(" ")
+        value = value.strip()
+        key = SETTING_NAMES.get(name.lower())
+        if key is None or not value:
+            raise InvalidOption(
+                "Use `/compose settings channel #channel`, `mode symbolic`, `quota 5`, "
+                "`team-quota 100` or `max-duration 60` (`none` or 0 clears one)."
+            )
+        if key == "community_channel":
+            found = _CHANNEL.search(value)
+            value = (
+                found.group(1)
+                if found
+                else ("" if value.lower() in ("none", "off") else value.lstrip("#"))
+            )
+        elif value.lower() in ("none", "off"):
+            value = "" if key == "default_mode" else "0"
+        _, admin = await adapter.user(client, requester.user_id)
+        choices = adapter.bot.update_settings(requester, is_manager=admin, **{key: value})
+    else:
+        choices = adapter.bot.workspace_settings(requester)
+    text = adapter.bot.settings_text(choices)
+    if choices.community_channel:
+        text = text.replace(f": {choices.community_channel}", f": <#{choices.community_channel}>")
+    return text

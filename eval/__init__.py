@@ -1,0 +1,1 @@
+"""Pictune's evaluation: ``python -m eval [--quick]`` rewrites docs/evaluation.md."""

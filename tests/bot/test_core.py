@@ -1,0 +1,265 @@
+"""bot/core.py without any chat platform: intake, composing, reruns, listings, settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.core import (
+    Attachment,
+    PictuneBot,
+    ProgressThrottle,
+    motivation_summary,
+    user_message,
+)
+from engine.config import Settings
+from engine.errors import (
+    CorruptImage,
+    Forbidden,
+    ImageError,
+    ImageTooLarge,
+    InvalidOption,
+    LimitReached,
+    NotFound,
+    PictuneError,
+    UnsupportedImage,
+)
+from engine.service.api import JobEvent, Requester
+from storage.store import Store
+from tests.bot.jobs import ThreadJobService
+from tests.images import rgb_png
+from tests.storage.conftest import FakeEmbedder
+
+ADA = Requester("discord", "guild-1", "ada", channel="c1", user_name="Ada")
+GRACE = Requester("discord", "guild-1", "grace", channel="c1", user_name="Grace")
+STRANGER = Requester("slack", "team-9", "ada", channel="c9")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    s = Store.open(settings, embedder=FakeEmbedder())
+    yield s
+    s.close()
+
+
+@pytest.fixture
+async def core(settings: Settings, store: Store) -> AsyncIterator[PictuneBot]:
+    small = settings.model_copy(update={"max_image_bytes": 200_000})
+    bot = PictuneBot(small, ThreadJobService(store), store)
+    yield bot
+    await bot.close()
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[str]:
+    """A loopback file server: /png, /html, /big (lies about nothing), /slow, /missing."""
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()  # no Content-Length: only the stream tells
+        await response.prepare(request)
+        for _ in range(100):
+            await response.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 8184)
+        return response
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(body=rgb_png())
+
+    app = web.Application()
+    app.router.add_get("/png", lambda r: _ok(web.Response(body=rgb_png())))
+    app.router.add_get(
+        "/html", lambda r: _ok(web.Response(text="<!DOCTYPE html><html>Sign in</html>"))
+    )
+    app.router.add_get("/big", big)
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def _ok(response: web.Response) -> web.Response:
+    return response
+
+
+@pytest.mark.parametrize(
+    ("attachment", "error"),
+    [
+        (Attachment("a.pdf", "application/pdf", 100, "u"), UnsupportedImage),
+        (Attachment("a.png", "image/png", 300_000, "u"), ImageTooLarge),
+        (Attachment("a.txt", None, 10, "u"), UnsupportedImage),
+        (Attachment("a.png", "image/png", 0, "u"), CorruptImage),
+    ],
+)
+def test_check_attachment_refuses_from_metadata(
+    core: PictuneBot, attachment: Attachment, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        core.check_attachment(attachment)
+
+
+def test_check_attachment_accepts_images(core: PictuneBot) -> None:
+    core.check_attachment(Attachment("a.png", "image/png", 1000, "u"))
+    core.check_attachment(Attachment("a.JPG", None, None, "u"))  # no metadata: the bytes decide
+
+
+async def test_download(core: PictuneBot, files: str) -> None:
+    assert await core.download(f"{files}/png") == rgb_png()
+    with pytest.raises(ImageError, match="web page"):
+        await core.download(f"{files}/html")
+    with pytest.raises(ImageTooLarge):
+        await core.download(f"{files}/big")
+    with pytest.raises(ImageError, match="gone"):
+        await core.download(f"{files}/missing")
+
+
+async def test_download_timeout(core: PictuneBot, files: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr("bot.core.DOWNLOAD_TIMEOUT", 0.3)
+    with pytest.raises(ImageError, match="too long"):
+        await core.download(f"{files}/slow")
+
+
+async def test_compose_show_and_rerun(core: PictuneBot, store: Store) -> None:
+    events: list[JobEvent] = []
+
+    async def progress(event: JobEvent) -> None:
+        events.append(event)
+
+    reply = await core.compose(ADA, rgb_png(), hint="  slow   sea ", progress=progress)
+    assert events[0].stage == "queued" and any(e.stage == "audio" for e in events)
+    assert reply.generation.hint == "slow sea"
+    assert [name for name, _ in reply.files] == [
+        "piece.mp3",
+        "score.png",
+        "piece.mid",
+        "piece.abc",
+        "motivation.md",
+    ]
+    assert reply.summary.startswith("The **deep blue**")
+    assert reply.footer.startswith(reply.id)
+    assert dict(reply.fields)["Key"] == "D minor"
+
+    again = core.show(GRACE, reply.id.upper())
+    assert again.id == reply.id
+    with pytest.raises(NotFound):
+        core.show(STRANGER, reply.id)  # another workspace never sees it
+
+    refined = await core.rerun(GRACE, reply.id)
+    assert refined.generation.parent_id == reply.id
+    request = core.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert request.parent_abc and request.parent_metrics == {"pitch_range": 12.5}
+    variation = await core.rerun(GRACE, reply.id, variation=True)
+    assert core.service.requests[-1][0].parent_abc is None  # type: ignore[attr-defined]
+    assert variation.id != refined.id
+
+
+async def test_broken_image_leaves_no_history(core: PictuneBot, store: Store) -> None:
+    good = rgb_png()
+    with pytest.raises(CorruptImage):
+        await core.compose(ADA, good[: len(good) // 2])
+    with pytest.raises(UnsupportedImage):
+        await core.compose(ADA, b"%PDF-1.4 not an image")
+    assert store.count() == 0
+
+
+async def test_options_are_checked(core: PictuneBot) -> None:
+    with pytest.raises(InvalidOption):
+        await core.compose(ADA, rgb_png(), mode="opera")
+    with pytest.raises(InvalidOption):
+        await core.compose(ADA, rgb_png(), hint="x" * 201)
+    assert core.check_options(ADA, duration=9999)[2] == core.settings.max_duration
+
+
+async def test_one_rerun_per_user_and_piece(core: PictuneBot) -> None:
+    reply = await core.compose(ADA, rgb_png())
+    first = asyncio.create_task(core.rerun(ADA, reply.id))
+    await asyncio.sleep(0)  # the first has claimed its place
+    assert core.rerun_in_progress(ADA, reply.id)
+    with pytest.raises(LimitReached):
+        await core.rerun(ADA, reply.id)
+    other = await core.rerun(GRACE, reply.id)  # someone else may
+    await first
+    assert other.generation.parent_id == reply.id
+    assert not core.rerun_in_progress(ADA, reply.id)
+
+
+async def test_listings_favourites_and_delete(core: PictuneBot) -> None:
+    reply = await core.compose(ADA, rgb_png(), hint="waltz")
+    assert [v.id for v in core.history(GRACE)] == [reply.id]
+    assert [v.id for v in core.history(GRACE, user_id="grace")] == []
+    assert [v.id for v in core.search(GRACE, "moon")] == [reply.id]
+    assert reply.id in core.listing(core.history(ADA), "none")
+    assert core.favourite(GRACE, reply.id) is True
+    assert [v.id for v in core.favourites(GRACE)] == [reply.id]
+    assert core.favourite(GRACE, reply.id) is False
+    assert "piano" in core.details(GRACE, reply.id)
+    with pytest.raises(Forbidden):
+        core.delete(GRACE, reply.id)
+    assert core.delete(GRACE, reply.id, is_manager=True) == reply.id
+    with pytest.raises(NotFound):
+        core.show(ADA, reply.id)
+
+
+async def test_messages_find_their_piece(core: PictuneBot) -> None:
+    reply = await core.compose(ADA, rgb_png())
+    core.link_message(reply.id, "m-1")
+    assert core.generation_for_message(GRACE, "m-1") == reply.id
+    assert core.generation_for_message(STRANGER, "m-1") is None
+    assert core.generation_for_message(GRACE, "m-2") is None
+
+
+async def test_settings_and_quota(core: PictuneBot) -> None:
+    with pytest.raises(Forbidden):
+        core.update_settings(ADA, is_manager=False, default_mode="symbolic")
+    with pytest.raises(InvalidOption):
+        core.update_settings(ADA, is_manager=True, default_mode="opera")
+    choices = core.update_settings(
+        ADA, is_manager=True, community_channel="c-gallery", user_daily_quota=1
+    )
+    assert choices.community_channel == "c-gallery" and choices.user_daily_quota == 1
+    assert "c-gallery" in core.settings_text(choices)
+    reply = await core.compose(ADA, rgb_png())
+    assert core.community_channel(ADA, reply) == "c-gallery"
+    with pytest.raises(LimitReached, match="daily limit"):
+        await core.compose(ADA, rgb_png())
+    await core.compose(GRACE, rgb_png())  # others are not held back
+    core.update_settings(ADA, is_manager=True, community_channel="")
+    assert core.community_channel(ADA, reply) is None
+
+
+def test_progress_text(core: PictuneBot) -> None:
+    queued = JobEvent("j", "g", "queued", "queued", "", position=2)
+    assert "2 pieces ahead" in core.progress_text(queued)
+    running = JobEvent("j", "g", "running", "refine", "refining", step=2, total=3)
+    assert core.progress_text(running) == "🎼 Refining (2 of 3)…"
+    failed = JobEvent("j", "g", "failed", "failed", "", error="Try again.")
+    assert "Try again." in core.progress_text(failed)
+
+
+async def test_progress_throttle() -> None:
+    sent: list[str] = []
+
+    async def sink(text: str) -> None:
+        sent.append(text)
+
+    throttle = ProgressThrottle(sink, interval=60)
+    await throttle("one")
+    await throttle("two")  # too soon: dropped
+    await throttle("three", force=True)
+    await throttle("three", force=True)  # the same words: not sent again
+    assert sent == ["one", "three"]
+
+
+def test_motivation_summary_and_user_message() -> None:
+    text = "# Why\n\nFirst  line\nwraps.\n\n## More\n\nSecond."
+    assert motivation_summary(text) == "First line wraps."
+    assert len(motivation_summary("x" * 1000, limit=50)) == 50
+    assert user_message(RuntimeError("/secret/path")) == PictuneError.user_message
+    assert user_message(LimitReached("Wait.")) == "Wait."
