@@ -78,15 +78,12 @@ class HFPerceiver:
         rgb = [im.convert("RGB") for im in images]
         inputs = self._chat_inputs(rgb) if self.chat else self.loaded.processor(images=rgb, return_tensors="pt")
         inputs = {k: _to(v, self.loaded) for k, v in inputs.items()}
-        pad = self.tokenizer.pad_token_id
+        kwargs: dict[str, Any] = dict(max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=1)
+        if self.chat:  # captioners such as BLIP set their own
+            pad = self.tokenizer.pad_token_id
+            kwargs["pad_token_id"] = pad if pad is not None else self.tokenizer.eos_token_id
         with self.loaded.lock, torch.inference_mode():
-            output = self.loaded.model.generate(
-                **inputs,
-                max_new_tokens=MAX_NEW_TOKENS,
-                do_sample=False,
-                num_beams=1,
-                pad_token_id=pad if pad is not None else self.tokenizer.eos_token_id,
-            )
+            output = self.loaded.model.generate(**inputs, **kwargs)
         if self.chat and "input_ids" in inputs:
             output = output[:, inputs["input_ids"].shape[1] :]  # a chat VLM returns the prompt too
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)

@@ -22,6 +22,7 @@ TRAINING_TEXT = [
     "lively folk tune in D major for violin and guitar, 6/8, 120 bpm",
     "Describe this image. A photo of a dog on a beach at sunset.",
 ]
+CAPTION_WORDS = ["a", "red", "boat", "on", "the", "sea", "at", "sunset"]
 SPECIALS = ["<pad>", "<s>", "</s>", "<image>"]
 # Roles and images as the usual chat templates render them (a small Jinja template).
 CHAT_TEMPLATE = (
@@ -134,7 +135,15 @@ def build_captioner(folder: Path) -> Path:
     )
     config = BlipConfig(text_config=text, vision_config=vision, projection_dim=32)
     torch.manual_seed(0)
-    BlipForConditionalGeneration(config).save_pretrained(folder)
+    model = BlipForConditionalGeneration(config)
+    # Random weights end a caption at once ([UNK] [SEP]); nudge the output layer toward a
+    # few words so the tiny captioner says something, as a real one would.
+    with torch.no_grad():
+        bias = model.text_decoder.cls.predictions.bias
+        bias[tok.unk_token_id] = bias[tok.sep_token_id] = -20.0
+        for word in CAPTION_WORDS:
+            bias[tok.convert_tokens_to_ids(word)] = 6.0
+    model.save_pretrained(folder)
     images = BlipImageProcessor(size={"height": 32, "width": 32})
     BlipProcessor(image_processor=images, tokenizer=tok).save_pretrained(folder)
     return folder

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from bot.slack import blocks
 from tests import images
-from tests.bot.slack.conftest import CHANNEL, SlackBench
-from tests.bot.slack.test_listeners import assert_piece_files, history, result_message, uploaded
+from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
+from tests.bot.slack.test_listeners import (
+    assert_piece_files,
+    button_payload,
+    history,
+    result_message,
+    uploaded,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -56,3 +63,11 @@ async def test_mention_then_repeat_with_the_real_engine(engine_bench: SlackBench
     assert child.status == "done"
     assert len(uploaded(bench, thread)) == 2 * len(names)
     result_message(bench, thread, child.id)
+
+    # The Variation button: the same image with a new seed, in the same thread.
+    payload = button_payload(bench, blocks.ACTION_VARIATION, piece.id, thread, result["ts"], ALICE)
+    assert (await bench.sender.interaction(payload)).status_code == 200
+    await bench.settle()
+    variation = next(v for v in history(bench) if v.parent_id == piece.id and v.user_id == ALICE)
+    assert variation.status == "done" and variation.seed != piece.seed
+    assert len(uploaded(bench, thread)) == 3 * len(names)

@@ -15,7 +15,7 @@ from engine.retrieve.describe import (
 from engine.retrieve.features import tune_features
 from tests.engine.retrieve.briefs import make_brief
 
-JIG = 'X:1\nT:Jig\nR:jig\nM:6/8\nL:1/8\nQ:3/8=120\nK:Ador\n|:EAA ABc|BAG EDE|EAA ABc|BGE A3:|\n'
+JIG = "X:1\nT:Jig\nR:jig\nM:6/8\nL:1/8\nQ:3/8=120\nK:Ador\n|:EAA ABc|BAG EDE|EAA ABc|BGE A3:|\n"
 
 
 def test_tune_description_states_key_meter_tempo_and_type() -> None:

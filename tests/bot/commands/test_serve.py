@@ -1,0 +1,39 @@
+"""`pictune serve` picks the platforms whose tokens are configured and says what is missing."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from pydantic import SecretStr
+
+from bot.commands import serve
+from engine.config import Settings
+
+
+def test_configured_platforms(settings: Settings) -> None:
+    none, missing = serve.configured_platforms(settings)
+    assert none == [] and any("DISCORD_TOKEN" in m for m in missing)
+
+    both = settings.model_copy(
+        update={
+            "discord_token": SecretStr("d"),
+            "slack_bot_token": SecretStr("xoxb"),
+            "slack_app_token": SecretStr("xapp"),
+        }
+    )
+    assert serve.configured_platforms(both) == (["discord", "slack"], [])
+
+    half = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb")})
+    started, missing = serve.configured_platforms(half)
+    assert started == [] and any("SLACK_SIGNING_SECRET" in m for m in missing)
+
+
+def test_serve_without_tokens_says_so(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(serve, "get_settings", lambda: settings)
+    assert serve.run(argparse.Namespace(only=None)) == 2
+    err = capsys.readouterr().err
+    assert "DISCORD_TOKEN" in err and "nothing to serve" in err
+    assert serve.run(argparse.Namespace(only="discord")) == 2

@@ -1,0 +1,80 @@
+"""/compose subcommands through the real app: history, search, show, settings, quotas."""
+
+from __future__ import annotations
+
+from tests import images
+from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
+from tests.bot.slack.fake_slack import message_text
+from tests.bot.slack.test_listeners import (
+    ADMIN,
+    BOB,
+    assert_piece_files,
+    history,
+    make_piece,
+    uploaded,
+)
+
+
+async def command(bench: SlackBench, text: str, user: str = ALICE) -> str:
+    """Run /compose TEXT; what Pictune answered through the response URL."""
+    before = len(bench.fake.responses)
+    response = await bench.sender.command(
+        text, user=user, channel=CHANNEL, response_url=bench.respond_url()
+    )
+    assert response.status_code == 200
+    await bench.settle()
+    answers = bench.fake.responses[before:]
+    return "\n".join(message_text(a) for a in answers)
+
+
+async def test_history_search_and_show(bench: SlackBench) -> None:
+    assert "No pieces yet" in await command(bench, "history")
+    thread, _, gid = await make_piece(bench)
+    assert gid in await command(bench, "history")
+    assert gid in await command(bench, "history mine")
+    assert gid not in await command(bench, f"history <@{BOB}|bob>")
+    assert gid in await command(bench, "search sea")
+    assert "Nothing found" in await command(bench, "search volcano")
+    assert "find that piece" in await command(bench, "show pt-000000")
+
+    await command(bench, f"show {gid}")
+    shown = [
+        m
+        for (c, _), m in bench.fake.messages.items()
+        if c == CHANNEL
+        and not m.get("thread_ts")
+        and (m.get("metadata") or {}).get("event_payload", {}).get("generation_id") == gid
+    ]
+    assert len(shown) == 1
+    assert_piece_files(uploaded(bench, shown[0]["ts"]))
+
+
+async def test_settings_are_for_admins_and_the_community_channel_gets_pieces(
+    bench: SlackBench,
+) -> None:
+    assert "Only" in await command(bench, "settings channel <#C_COMMUNITY|community>", user=BOB)
+    said = await command(bench, "settings channel <#C_COMMUNITY|community>", user=ADMIN)
+    assert "<#C_COMMUNITY>" in said
+    assert "symbolic" in await command(bench, "settings mode symbolic", user=ADMIN)
+    assert "/compose settings channel" in await command(bench, "settings colour blue", user=ADMIN)
+    assert "between" in await command(bench, "settings max-duration 9999", user=ADMIN)
+
+    _, _, gid = await make_piece(bench)
+    posted = [
+        m
+        for (c, _), m in bench.fake.messages.items()
+        if c == "C_COMMUNITY" and not m.get("thread_ts")
+    ]
+    assert len(posted) == 1 and gid in message_text(posted[0])
+    assert_piece_files(uploaded(bench, posted[0]["ts"], "C_COMMUNITY"))
+
+
+async def test_daily_quota_is_enforced_with_a_clear_answer(bench: SlackBench) -> None:
+    await command(bench, "settings quota 1", user=ADMIN)
+    await make_piece(bench, "first")
+    image = bench.fake.host_file("sea.png", images.photo_like(6))
+    event = bench.mention_event([image], "second")
+    await bench.sender.event(event)
+    await bench.settle()
+    assert "daily" in bench.fake.thread_text(CHANNEL, event["ts"])
+    assert len(history(bench)) == 1
