@@ -22,4 +22,11 @@ def load_bridge(settings: Settings) -> Bridge:
         from engine.bridge.rules import RulesBridge
 
         return RulesBridge()
-    raise ConfigError(detail=f"PICTUNE_BRIDGE={choice!r} is not a known bridge: use 'rules'.")
+    if choice.startswith(("hf:", "openai:")):
+        from engine.bridge.llm import load_llm_bridge
+
+        return load_llm_bridge(settings)
+    raise ConfigError(
+        detail=f"PICTUNE_BRIDGE={choice!r} is not a known bridge: use 'rules', hf:<model> "
+        "or openai:<base url>#<model>."
+    )

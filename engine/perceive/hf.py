@@ -32,7 +32,7 @@ MAX_BATCH = 8
 def clean_caption(text: str, prompt: str = PROMPT) -> str:
     """One tidy sentence from model output: no prompt echo, no control characters, capped."""
     text = text.replace(prompt, " ")
-    text = re.sub(r"[\x00-\x1f\x7f]", " ", text)
+    text = re.sub(r"[\x00-\x1f\x7f\ufffd]", " ", text)
     text = re.sub(r"^\s*(a picture of|an image of|this image shows|caption:)\s*", "", text, flags=re.I)
     text = " ".join(text.split())
     if len(text) > MAX_CAPTION_CHARS:

@@ -144,11 +144,12 @@ def origin_word(tune: CorpusTune) -> str:
 
 
 def describe_tune(tune: CorpusTune, f: TuneFeatures) -> str:
-    """A tune -> "A lively, energetic Irish reel in D major with a 4/4 time signature, ..."."""
+    """A tune -> "A lively, energetic Irish jig. It is in D major with a 6/8 time signature,
+    at a Presto tempo of 180 bpm. The melody ..." (three sentences, embedded one by one)."""
     kind = TYPE_WORDS.get(f.tune_type, f.tune_type)
     return (
-        f"A {mood_words(f.mode, f.tempo, f.density)} {origin_word(tune)} {kind} "
-        f"{key_phrase(f.key, f.mode, f.meter, f.tempo)}. "
+        f"A {mood_words(f.mode, f.tempo, f.density)} {origin_word(tune)} {kind}. "
+        f"It is {key_phrase(f.key, f.mode, f.meter, f.tempo)}. "
         f"The melody {motion_phrase(f.step_ratio, f.leap_ratio)} in "
         f"{register_phrase(f.mean_pitch)} {range_phrase(f.pitch_range)}, "
         f"with {density_phrase(f.density)}, and {DIRECTION_PHRASES[f.direction]}."
@@ -162,7 +163,8 @@ def describe_brief(brief: MusicBrief) -> str:
     )
     genre = brief.genre.strip() or "folk"
     return (
-        f"A {moods} {genre} piece {key_phrase(brief.key, brief.mode, brief.meter, brief.tempo)}. "
+        f"A {moods} {genre} piece. "
+        f"It is {key_phrase(brief.key, brief.mode, brief.meter, brief.tempo)}. "
         f"The melody moves in {register_phrase(float(brief.register))}, "
         f"with {density_phrase(brief.density)}."
     )

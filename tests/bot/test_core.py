@@ -66,7 +66,7 @@ async def files() -> AsyncIterator[str]:
         return response
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.sleep(1)
         return web.Response(body=rgb_png())
 
     app = web.Application()
