@@ -188,7 +188,8 @@ def _classes(task: str) -> tuple[Any, Any]:
     if task == "musicgen":
         return tf.MusicgenForConditionalGeneration, tf.AutoProcessor
     if task == "musicgen-melody":
-        return tf.MusicgenMelodyForConditionalGeneration, tf.AutoProcessor
+        # Its feature extractor needs torchaudio; engine/audio/chroma.py computes the chroma.
+        return tf.MusicgenMelodyForConditionalGeneration, tf.AutoTokenizer
     raise ConfigError(detail=f"unknown model task {task!r}")
 
 

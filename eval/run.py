@@ -122,7 +122,6 @@ def _tempo(q_field: str) -> float:
 def brief_record(brief: MusicBrief) -> dict[str, Any]:
     d = to_dict(brief)
     d.pop("reasons", None)
-    d.pop("prompt", None)
     return d
 
 

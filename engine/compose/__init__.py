@@ -27,6 +27,11 @@ def load_composer(settings: Settings) -> Composer:
         from engine.compose.markov import MarkovComposer
 
         return MarkovComposer()
+    if settings.compose.startswith(("hf:", "openai:")):
+        from engine.compose.llm import load_llm_composer
+
+        return load_llm_composer(settings)
     raise ConfigError(
-        detail=f"unknown composer {settings.compose!r} (PICTUNE_COMPOSE); use 'markov'"
+        detail=f"unknown composer {settings.compose!r} (PICTUNE_COMPOSE); use 'markov', "
+        "hf:<model> or openai:<base url>#<model>"
     )

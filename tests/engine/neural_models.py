@@ -210,10 +210,19 @@ def build_vlm(folder: Path) -> Path:
 
 
 def _t5_tokenizer():
+    """A T5-style (unigram, SentencePiece-like) tokenizer trained offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import T5TokenizerFast
 
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=100, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
+    )
+    tok.train_from_iterator(TRAINING_TEXT, trainer)
     return T5TokenizerFast(
-        tokenizer_object=byte_bpe(100), eos_token="</s>", pad_token="<pad>", unk_token="<pad>"
+        tokenizer_object=tok, eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
     )
 
 

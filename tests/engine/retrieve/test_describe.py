@@ -26,7 +26,7 @@ def test_tune_description_states_key_meter_tempo_and_type() -> None:
     assert "180 bpm" in text and "Presto" in text
     assert "Irish jig" in text
     assert text.startswith("A ") and text.endswith(".")
-    assert len(re.split(r"(?<=\.)\s+", text)) == 2  # two sentences, as the index splits them
+    assert len(re.split(r"(?<=\.)\s+", text)) == 3  # three sentences, as the index splits them
 
 
 def test_brief_description_uses_the_same_key_phrase() -> None:

@@ -1,0 +1,175 @@
+"""The embedded backend with the fake pipeline: progress, limits, failures, cancel, timeouts,
+and worker processes that die."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from engine.config import Settings
+from engine.errors import Busy, Cancelled, Forbidden, JobFailed, LimitReached, ModelOutputError
+from engine.service.api import JobEvent, Requester
+from engine.service.local import LocalJobService
+from engine.types import ComposeRequest
+from storage.jobs import CRASHED_MESSAGE, TIMEOUT_MESSAGE
+from storage.store import Store
+from tests.engine.service.fakes import SECRET_DETAIL, png_with
+
+pytestmark = pytest.mark.timeout(120)
+
+ALICE = Requester("discord", "g1", "alice")
+BOB = Requester("discord", "g1", "bob")
+
+
+def req(tag: str, hint: str | None = None) -> ComposeRequest:
+    return ComposeRequest(image=png_with(tag), hint=hint)
+
+
+@pytest.fixture
+async def service(svc_settings: Settings, store: Store) -> AsyncIterator[LocalJobService]:
+    svc = LocalJobService(svc_settings, store)
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+async def collect(svc: LocalJobService, job_id: str) -> list[JobEvent]:
+    return [e async for e in svc.events(job_id)]
+
+
+async def test_progress_from_queue_to_done(service: LocalJobService, store: Store) -> None:
+    first = await service.submit(req("a", hint="slow"), ALICE)
+    second = await service.submit(req("b"), BOB)
+    assert second.position >= 0
+    events = await collect(service, second.job_id)
+    assert events[0].state == "queued" and events[0].position == 1
+    assert events[0].message == "queued (1 ahead of you)"
+    stages = [e.stage for e in events]
+    for stage in ("perceive", "bridge", "retrieve", "compose", "refine", "audio"):
+        assert stage in stages
+    assert "refining (round 2 of 3)" in [e.message for e in events]
+    assert events[-1].state == "done" and events[-1].final
+    assert [e for e in events if e.final] == [events[-1]]
+    assert await service.wait(first.job_id, timeout=30) == first.generation_id
+    view = store.get(second.generation_id, workspace="g1", user_id="bob")
+    assert view.status == "done" and "piece.mp3" in view.files
+    assert store.load_source_image(second.generation_id) == png_with("b")
+
+
+async def test_user_limit_leaves_others_alone(
+    svc_settings: Settings, store: Store
+) -> None:
+    settings = svc_settings.model_copy(update={"user_active_limit": 2})
+    svc = LocalJobService(settings, store)
+    await svc.start()
+    try:
+        a1 = await svc.submit(req("a1", "slow"), ALICE)
+        a2 = await svc.submit(req("a2"), ALICE)
+        with pytest.raises(LimitReached) as exc:
+            await svc.submit(req("a3"), ALICE)
+        assert "wait for one to finish" in exc.value.user_message
+        b1 = await svc.submit(req("b1"), BOB)  # Bob is not held back by Alice
+        assert await svc.wait(b1.job_id, timeout=30) == b1.generation_id
+        await svc.wait(a1.job_id, timeout=30)
+        await svc.wait(a2.job_id, timeout=30)
+        a3 = await svc.submit(req("a3"), ALICE)  # her slots are free again
+        assert await svc.wait(a3.job_id, timeout=30) == a3.generation_id
+        # Nothing was created for the refused request.
+        assert store.count(workspace="g1") == 4
+    finally:
+        await svc.stop()
+
+
+async def test_full_queue_says_busy(svc_settings: Settings, store: Store) -> None:
+    settings = svc_settings.model_copy(update={"queue_cap": 2, "user_active_limit": 0})
+    svc = LocalJobService(settings, store)  # not started: nothing leaves the queue
+    await svc.submit(req("1"), ALICE)
+    await svc.submit(req("2"), BOB)
+    with pytest.raises(Busy) as exc:
+        await svc.submit(req("3"), Requester("discord", "g2", "carol"))
+    assert "try again in a minute" in exc.value.user_message
+
+
+async def test_failures_reach_the_user_without_internals(
+    service: LocalJobService, store: Store
+) -> None:
+    bad = await service.submit(req("x", "fail"), ALICE)
+    boom = await service.submit(req("y", "boom"), BOB)
+    with pytest.raises(JobFailed) as exc:
+        await service.wait(bad.job_id, timeout=30)
+    assert exc.value.user_message == ModelOutputError.user_message
+    events = await collect(service, boom.job_id)
+    assert events[-1].state == "failed" and events[-1].error
+    assert SECRET_DETAIL not in events[-1].error and "/srv" not in events[-1].error
+    view = store.get(boom.generation_id, workspace="g1", user_id="bob")
+    assert view.status == "failed" and view.error == events[-1].error
+    assert "piece.mp3" not in view.files  # never half-recorded
+
+
+async def test_cancel_queued_and_running(service: LocalJobService, store: Store) -> None:
+    running = await service.submit(req("r", "slow"), ALICE)
+    queued = await service.submit(req("q"), BOB)
+    with pytest.raises(Forbidden):
+        await service.cancel(queued.job_id, ALICE)
+    assert await service.cancel(queued.job_id, BOB)
+    with pytest.raises(Cancelled):
+        await service.wait(queued.job_id, timeout=10)
+    for _ in range(100):  # wait until it runs
+        job = service.jobs.get(running.job_id)
+        if job is not None and job.state == "running":
+            break
+        await asyncio.sleep(0.02)
+    assert await service.cancel(running.job_id, ALICE)
+    with pytest.raises(Cancelled):
+        await service.wait(running.job_id, timeout=30)
+    for sub, who in ((queued, "bob"), (running, "alice")):
+        view = store.get(sub.generation_id, workspace="g1", user_id=who)
+        assert view.status == "cancelled" and "piece.mp3" not in view.files
+
+
+async def test_timeout_fails_the_job_and_the_next_one_runs(
+    svc_settings: Settings, store: Store
+) -> None:
+    settings = svc_settings.model_copy(update={"job_timeout": 0.3})
+    svc = LocalJobService(settings, store)
+    await svc.start()
+    try:
+        slow = await svc.submit(req("s", "slow"), ALICE)  # ~1 s of work
+        quick = await svc.submit(req("q"), BOB)
+        with pytest.raises(JobFailed) as exc:
+            await svc.wait(slow.job_id, timeout=30)
+        assert exc.value.user_message == TIMEOUT_MESSAGE
+        assert await svc.wait(quick.job_id, timeout=30) == quick.generation_id
+        await asyncio.sleep(1.2)  # the abandoned thread ends: its result must be dropped
+        view = store.get(slow.generation_id, workspace="g1", user_id="alice")
+        assert view.status == "failed" and view.error == TIMEOUT_MESSAGE
+    finally:
+        await svc.stop()
+
+
+@pytest.mark.slow
+async def test_worker_processes_survive_crashing_and_hanging_jobs(
+    svc_settings: Settings, store: Store
+) -> None:
+    """A job that kills its worker process three times fails with a clear message; a hung
+    job is stopped at the timeout; the others finish; the service lives on."""
+    settings = svc_settings.model_copy(
+        update={"worker_mode": "process", "job_timeout": 20.0, "concurrency": 1}
+    )
+    svc = LocalJobService(settings, store)
+    await svc.start()
+    try:
+        crash = await svc.submit(req("c", "crash"), ALICE)
+        fine = await svc.submit(req("f"), BOB)
+        with pytest.raises(JobFailed) as exc:
+            await svc.wait(crash.job_id, timeout=90)
+        assert exc.value.user_message == CRASHED_MESSAGE.format(n=3)
+        job = svc.jobs.get(crash.job_id)
+        assert job is not None and job.attempts == 3
+        assert await svc.wait(fine.job_id, timeout=60) == fine.generation_id
+        health = await svc.health()
+        assert health["ok"] and health["workers"]["mode"] == "process"
+    finally:
+        await svc.stop()
