@@ -14,8 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from engine.audio import load_audio_generator
+from engine.compose.llm import seeing
 from engine.config import Settings
 from engine.errors import InvalidOption
+from engine.fallback import collect_notes
 from engine.image import decode_image
 from engine.motivation import write_motivation
 from engine.refine import derive_targets, refine
@@ -56,10 +59,18 @@ class Pipeline:
         return self._stages
 
     def run(self, request: ComposeRequest, progress: ProgressFn = no_progress) -> Composition:
+        # Notes from stages that fell back to the embedded default (engine/fallback.py).
+        with collect_notes() as stage_notes:
+            return self._run(request, progress, stage_notes)
+
+    def _run(
+        self, request: ComposeRequest, progress: ProgressFn, stage_notes: list[str]
+    ) -> Composition:
         settings = self.settings
         if request.mode not in MODES:
             raise InvalidOption(f"Unknown mode '{request.mode}': use symbolic, audio or hybrid.")
-        if request.mode != "symbolic" and not settings.musicgen:
+        musicgen = {"audio": settings.musicgen, "hybrid": settings.musicgen_melody}
+        if request.mode in musicgen and not musicgen[request.mode]:
             raise InvalidOption(
                 f"The {request.mode} mode needs a MusicGen model, which this Pictune does not "
                 "have: use mode symbolic."
@@ -92,6 +103,43 @@ class Pipeline:
             perception = stages.perceiver.perceive(decoded.image, decoded.info)
         with stage("bridge", "choosing the music"):
             brief = stages.bridge.bridge(perception, request.hint, duration)
+
+        if request.mode == "audio":  # MusicGen renders the brief's text prompt (2405.02801)
+            with stage("audio", "generating audio with MusicGen"):
+                generator = load_audio_generator(settings)
+                audio = generator.generate(brief.prompt, duration, seed)
+                encoded = encode_audio(audio, settings.audio_format)
+            notes = list(stage_notes)
+            motivation = write_motivation(
+                perception=perception, brief=brief, exemplars=[], rounds=[], best=0, notes=notes
+            )
+            progress(ProgressEvent("done", "done"))
+            return Composition(
+                seed=seed,
+                mode=request.mode,
+                image=decoded.info,
+                perception=perception,
+                brief=brief,
+                exemplars=[],
+                abc="",
+                rounds=[],
+                best_round=0,
+                motivation=motivation,
+                timings=timings,
+                backends={
+                    "perceive": stages.perceiver.name,
+                    "bridge": stages.bridge.name,
+                    "audio": generator.name,
+                },
+                midi=b"",
+                audio=encoded,
+                audio_format=settings.audio_format,
+                audio_seconds=round(audio.seconds, 2),
+                score_png=b"",
+                notes=notes,
+                hint=request.hint,
+            )
+
         with stage("retrieve", "finding tunes to learn from"):
             exemplars = stages.retriever.search(
                 brief, settings.retrieve_k, image=decoded.image
@@ -102,16 +150,17 @@ class Pipeline:
             parent = (request.parent_abc, request.parent_metrics)
         start = time.perf_counter()
         targets = derive_targets(perception, brief)
-        result = refine(
-            stages.composer,
-            brief,
-            exemplars,
-            seed,
-            targets,
-            rounds,
-            progress=progress,
-            parent=parent,
-        )
+        with seeing(decoded.image):  # a vision-language composer looks at the picture
+            result = refine(
+                stages.composer,
+                brief,
+                exemplars,
+                seed,
+                targets,
+                rounds,
+                progress=progress,
+                parent=parent,
+            )
         timings["compose"] = round(time.perf_counter() - start, 4)
         abc = result.draft.abc
 
@@ -127,8 +176,16 @@ class Pipeline:
                 encoded = encode_audio(audio, settings.audio_format)
                 picture = drawing.result()
 
-        notes = list(result.draft.notes)
-        backends = stages.backends() | {"score": picture.method, "audio": "fluidsynth"}
+        audio_backend = "fluidsynth"
+        if request.mode == "hybrid":  # MusicGen-melody follows the rendered melody (ours)
+            with stage("hybrid", "re-imagining the audio with MusicGen"):
+                generator = load_audio_generator(settings, melody=True)
+                audio = generator.generate(brief.prompt, audio.seconds, seed, melody=audio)
+                encoded = encode_audio(audio, settings.audio_format)
+                audio_backend = generator.name
+
+        notes = [*stage_notes, *result.draft.notes]
+        backends = stages.backends() | {"score": picture.method, "audio": audio_backend}
         motivation = write_motivation(
             perception=perception,
             brief=brief,

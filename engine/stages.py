@@ -36,9 +36,37 @@ def load_stages(settings: Settings, progress: ProgressFn = no_progress) -> Stage
     def index_progress(done: int, total: int, what: str) -> None:
         progress(ProgressEvent("index", f"preparing the tune library ({what})", done, total))
 
-    return Stages(
-        perceiver=load_perceiver(settings),
-        bridge=load_bridge(settings),
-        retriever=load_retriever(settings, progress=index_progress),
-        composer=load_composer(settings),
+    # Model stages (issue 7) are wrapped so that a model that fails to load, or fails on a
+    # job, degrades to the embedded default with a note instead of failing the job.
+    from engine import fallback as fb
+
+    def embedded(**change: str) -> Settings:
+        return settings.model_copy(update=change)
+
+    perceiver: Perceiver = load_perceiver(settings) if settings.perceive == "analytic" else (
+        fb.FallbackPerceiver(
+            lambda: load_perceiver(settings),
+            lambda: load_perceiver(embedded(perceive="analytic")),
+            "analytic",
+        )
     )
+    bridge: Bridge = load_bridge(settings) if settings.bridge == "rules" else fb.FallbackBridge(
+        lambda: load_bridge(settings), lambda: load_bridge(embedded(bridge="rules")), "rules"
+    )
+    retriever: Retriever = (
+        load_retriever(settings, progress=index_progress)
+        if settings.retrieve == "minilm"
+        else fb.FallbackRetriever(
+            lambda: load_retriever(settings, progress=index_progress),
+            lambda: load_retriever(embedded(retrieve="minilm"), progress=index_progress),
+            "minilm",
+        )
+    )
+    composer: Composer = load_composer(settings) if settings.compose == "markov" else (
+        fb.FallbackComposer(
+            lambda: load_composer(settings),
+            lambda: load_composer(embedded(compose="markov")),
+            "markov",
+        )
+    )
+    return Stages(perceiver=perceiver, bridge=bridge, retriever=retriever, composer=composer)

@@ -227,7 +227,8 @@ def hint_section(ctx: Context) -> Section:
     ctx.log("ablation: hints done")
     sec.add(
         f"{len(images)} images composed without a hint and with each hint (default settings). "
-        "Shares over the images; distances to the image's targets (which a hint does not move).",
+        "Shares over the images. Distances are to each piece's own targets (derived from the "
+        "picture and the brief, so a hint that changes density moves them a little).",
         table(["hint", "expected", "brief changed", "music changed", "expectation met", "valid", "distance, no hint", "distance, hint"], rows, digits=3),
     )
     sec.data = data

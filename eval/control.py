@@ -150,7 +150,7 @@ def verdict(rho: float, p: float | None, sign: int) -> str:
 
 
 def plot_sweep(sweep: Sweep, rows: list[dict[str, Any]], path: Path) -> Path:
-    fig, axes = figure(1, len(PANELS), 2.3, 2.3)
+    fig, axes = figure(3, 3, 2.8, 2.2)
     levels = np.array([r["level"] for r in rows])
     for ax, (key, label) in zip(axes.flat, PANELS, strict=True):
         values = np.array([r[key] for r in rows], dtype=float)

@@ -96,6 +96,16 @@ def section(quality: Section, control: Section, retrieval: Section, refinement: 
     if c:
         parts = [f"{name} gap {d['gap']:+.3f} (top-1 {d['top1']:.0%})" for name, d in c.items()]
         lines.append("**Consistency** (matched minus shuffled cosine): " + "; ".join(parts) + ".")
+        if max(d["gap"] for d in c.values()) < 0.05:
+            lines.append(
+                "The texts about the music hardly tell one picture from another in MiniLM's "
+                "eyes: the brief and prompt are written in musical words (tempo, mode, "
+                "instruments) and the caption in visual ones, and the link between them (dark → "
+                "melancholic, warm → cello) is a rule, not shared vocabulary. To make the words "
+                "follow the picture, the description and prompt should carry a short phrase "
+                "from the caption (as Mozart's Touch's bridge does), and with weights configured "
+                "this check should use CLIP/CLAP-style image-text or text-audio embeddings."
+            )
     sec.add("\n".join(lines))
     return sec
 

