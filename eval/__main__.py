@@ -30,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer pieces: under 5 minutes on 2 cores")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs", help="where evaluation.md goes")
-    ap.add_argument("--cache-dir", type=Path, default=None, help="per-piece cache (default: the user cache)")
+    ap.add_argument(
+        "--cache-dir", type=Path, default=None, help="per-piece cache (default: the user cache)"
+    )
     ap.add_argument("--no-cache", action="store_true", help="recompose every piece")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per piece")
     return ap.parse_args(argv)
@@ -52,7 +54,10 @@ def image_sources(images: list[Any]) -> Section:
             ["skimage.data function", "what it shows", "licence"],
             [[f"`{n}`", what, lic] for n, (what, lic) in SKIMAGE_SAMPLES.items()],
         ),
-        table(["image", "source", "licence"], [[im.name, im.source, im.licence] for im in images if im.kind != "photo"]),
+        table(
+            ["image", "source", "licence"],
+            [[im.name, im.source, im.licence] for im in images if im.kind != "photo"],
+        ),
     )
     return sec
 
@@ -86,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir=cache_dir,
         duration=args.duration,
     )
-    ctx.log(f"eval: {'quick' if args.quick else 'full'} run, {len(ctx.images)} images, cache {cache_dir}")
+    ctx.log(
+        f"eval: {'quick' if args.quick else 'full'} run, {len(ctx.images)} images, cache {cache_dir}"
+    )
     corpus = quality.corpus_for(ctx)
     ctx.log(f"eval: corpus sample of {len(corpus)} tunes ready")
     pieces = quality.quality_pieces(ctx)
@@ -120,8 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     path = write_document(docs / "evaluation.md", "Pictune evaluation", intro, sections)
     results = {s.title: s.data for s in sections if s.data}
-    results["run"] = {"quick": args.quick, "seconds": elapsed, "composed": ctx.composer.composed, "pipeline_matches": matches, "engine_hash": engine_hash()}
-    (ctx.plot_dir / "results.json").write_text(json.dumps(_clean(results), indent=1, sort_keys=True))
+    results["run"] = {
+        "quick": args.quick,
+        "seconds": elapsed,
+        "composed": ctx.composer.composed,
+        "pipeline_matches": matches,
+        "engine_hash": engine_hash(),
+    }
+    (ctx.plot_dir / "results.json").write_text(
+        json.dumps(_clean(results), indent=1, sort_keys=True)
+    )
     ctx.log(f"eval: wrote {path} in {elapsed:.0f} s")
     return 0
 

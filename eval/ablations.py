@@ -45,25 +45,61 @@ def retrieval_section(ctx: Context, corpus: list[dict[str, Any]]) -> Section:
     reference = [c["metrics"] for c in corpus]
     rows, per_metric, data = [], {}, {}
     for k in K_VALUES:
-        pieces = [ctx.composer.piece(im.name, im.bytes(), k=k, duration=ctx.duration) for im in images]
+        pieces = [
+            ctx.composer.piece(im.name, im.bytes(), k=k, duration=ctx.duration) for im in images
+        ]
         add_melody_polyphony(pieces)
         ok = [p for p in pieces if p.get("ok")]
         v = validity(pieces)
         oa = overlap_table([p["metrics"] for p in ok], reference)
         avg, worst = mean_oa(oa)
         dist = float(np.mean([distance(p["metrics"], p["targets"]) for p in ok]))
-        rows.append([k, v["valid"], v["bars_right_length"], avg, worst, dist, v["copied_median"], v["copied_max"]])
+        rows.append(
+            [
+                k,
+                v["valid"],
+                v["bars_right_length"],
+                avg,
+                worst,
+                dist,
+                v["copied_median"],
+                v["copied_max"],
+            ]
+        )
         per_metric[k] = {r["metric"]: r["oa"] for r in oa}
-        data[k] = {"validity": v, "mean_oa": avg, "min_oa": worst, "distance": dist, "oa": per_metric[k]}
+        data[k] = {
+            "validity": v,
+            "mean_oa": avg,
+            "min_oa": worst,
+            "distance": dist,
+            "oa": per_metric[k],
+        }
         ctx.log(f"ablation: k={k} done")
     sec.add(
         f"{len(images)} images, each composed with k exemplars retrieved (default refinement). "
         "Mean and min OA are over the comparable metrics (all but polyphony of all voices); "
         "distance is the final distance to the image's targets (engine.refine.distance, in "
         "corpus standard deviations).",
-        table(["k", "valid", "bars right", "mean OA", "min OA", "distance to targets", "copied run, median", "copied run, max"], rows, digits=3),
+        table(
+            [
+                "k",
+                "valid",
+                "bars right",
+                "mean OA",
+                "min OA",
+                "distance to targets",
+                "copied run, median",
+                "copied run, max",
+            ],
+            rows,
+            digits=3,
+        ),
         "OA per metric:",
-        table(["metric", *[f"k = {k}" for k in K_VALUES]], [[m, *[per_metric[k].get(m) for k in K_VALUES]] for m in COMPARABLE], digits=3),
+        table(
+            ["metric", *[f"k = {k}" for k in K_VALUES]],
+            [[m, *[per_metric[k].get(m) for k in K_VALUES]] for m in COMPARABLE],
+            digits=3,
+        ),
     )
     sec.data = data
     return sec
@@ -73,7 +109,11 @@ def retrieval_section(ctx: Context, corpus: list[dict[str, Any]]) -> Section:
 
 
 def per_metric_distance(metrics: dict[str, float], targets: dict[str, float]) -> dict[str, float]:
-    return {m: min(CAP, abs(metrics[m] - t) / SCALES[m]) for m, t in targets.items() if m in metrics and m in SCALES}
+    return {
+        m: min(CAP, abs(metrics[m] - t) / SCALES[m])
+        for m, t in targets.items()
+        if m in metrics and m in SCALES
+    }
 
 
 def best_so_far(rounds: list[dict[str, Any]], n: int) -> int:
@@ -87,7 +127,9 @@ def best_so_far(rounds: list[dict[str, Any]], n: int) -> int:
     return best
 
 
-def refinement_section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, Any]]) -> Section:
+def refinement_section(
+    ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, Any]]
+) -> Section:
     sec = Section("Ablation: refinement rounds (0 to 3)")
     ok = [p for p in pieces if p.get("ok") and len(p["rounds"]) >= 2]
     n_rounds = min(len(p["rounds"]) for p in ok) - 1 if ok else 0
@@ -101,12 +143,18 @@ def refinement_section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[
         chosen = [p["rounds"][best_so_far(p["rounds"], n)] for p in ok]
         best_d = [r["distance"] for r in chosen]
         kept[n] = [r["metrics"] for r in chosen]
-        per = [per_metric_distance(r["metrics"], p["targets"]) for r, p in zip(chosen, ok, strict=True)]
+        per = [
+            per_metric_distance(r["metrics"], p["targets"]) for r, p in zip(chosen, ok, strict=True)
+        ]
         for m in metrics:
             per_metric_best[m].append(float(np.mean([d[m] for d in per])))
         oa = overlap_table(kept[n], reference, [m for m in COMPARABLE if m != "polyphony (melody)"])
         avg, worst = mean_oa(oa)
-        improved = float(np.mean([b < p["rounds"][0]["distance"] - 1e-9 for b, p in zip(best_d, ok, strict=True)]))
+        improved = float(
+            np.mean(
+                [b < p["rounds"][0]["distance"] - 1e-9 for b, p in zip(best_d, ok, strict=True)]
+            )
+        )
         rows.append([n, float(np.mean(raw)), float(np.mean(best_d)), improved, avg, worst])
         curves_raw.append(float(np.mean(raw)))
         curves_best.append(float(np.mean(best_d)))
@@ -125,11 +173,22 @@ def refinement_section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[
     for i, m in enumerate(metrics):
         col = delta[:, i] if len(delta) else np.array([])
         trade_rows.append(
-            [m, float(np.mean(col < -tol)) if len(col) else None, float(np.mean(col > tol)) if len(col) else None, float(np.mean(col)) if len(col) else None]
+            [
+                m,
+                float(np.mean(col < -tol)) if len(col) else None,
+                float(np.mean(col > tol)) if len(col) else None,
+                float(np.mean(col)) if len(col) else None,
+            ]
         )
     cost = float(np.mean((delta > tol).any(axis=1))) if len(delta) else float("nan")
-    plot = _plot_rounds(curves_raw, curves_best, per_metric_best, ctx.plot_path("refinement_rounds.png"))
-    heat = _plot_tradeoffs(delta, metrics, ctx.plot_path("refinement_tradeoffs.png")) if len(delta) > 2 else None
+    plot = _plot_rounds(
+        curves_raw, curves_best, per_metric_best, ctx.plot_path("refinement_rounds.png")
+    )
+    heat = (
+        _plot_tradeoffs(delta, metrics, ctx.plot_path("refinement_tradeoffs.png"))
+        if len(delta) > 2
+        else None
+    )
 
     sec.add(
         f"The {len(ok)} pieces of the quality set, each refined for {n_rounds} rounds. With n "
@@ -137,11 +196,26 @@ def refinement_section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[
         "of the piece composed in that round (each round starts from the best so far, so a "
         "round may land further away); *kept* is the distance of the piece a run with n rounds "
         "returns. OA is against the corpus, on the kept pieces (melody metrics).",
-        table(["rounds n", "round's own distance", "kept distance", "share improved over round 0", "mean OA", "min OA"], rows, digits=3),
+        table(
+            [
+                "rounds n",
+                "round's own distance",
+                "kept distance",
+                "share improved over round 0",
+                "mean OA",
+                "min OA",
+            ],
+            rows,
+            digits=3,
+        ),
         ctx.md_image(plot, "distance to target per round"),
         f"Per metric, from round 0 to the kept piece ({len(delta)} pieces whose kept piece is a "
         "refined one); a change counts when it exceeds 0.1 corpus standard deviations:",
-        table(["metric", "closer to target", "further from target", "mean change (sd units)"], trade_rows, digits=3),
+        table(
+            ["metric", "closer to target", "further from target", "mean change (sd units)"],
+            trade_rows,
+            digits=3,
+        ),
         f"In {cost:.0%} of these pieces at least one metric moved further from its target "
         "while the overall distance fell: refinement trades metrics against each other.",
     )
@@ -151,11 +225,18 @@ def refinement_section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[
             "Correlation between the metrics' changes (round 0 → kept): a negative cell means "
             "when one gets closer the other tends to get further.",
         )
-    sec.data = {"rounds": rows, "tradeoffs": trade_rows, "share_with_cost": cost, "per_metric": per_metric_best}
+    sec.data = {
+        "rounds": rows,
+        "tradeoffs": trade_rows,
+        "share_with_cost": cost,
+        "per_metric": per_metric_best,
+    }
     return sec
 
 
-def _plot_rounds(raw: list[float], best: list[float], per_metric: dict[str, list[float]], path: Path) -> Path:
+def _plot_rounds(
+    raw: list[float], best: list[float], per_metric: dict[str, list[float]], path: Path
+) -> Path:
     fig, axes = figure(1, 2, 4.2, 3.0)
     x = list(range(len(raw)))
     axes[0, 0].plot(x, raw, "o--", label="round's own")
@@ -200,7 +281,10 @@ def _slower(base: dict[str, Any], hinted: dict[str, Any]) -> bool:
 HINTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], bool]]] = {
     "faster": ("tempo rises", _faster),
     "slower": ("tempo falls", _slower),
-    "sad piano": ("minor-family mode, piano melody", lambda b, h: MODE_SHIFT[h["mode"]] <= -2 and h["melody_program"] == 0),
+    "sad piano": (
+        "minor-family mode, piano melody",
+        lambda b, h: MODE_SHIFT[h["mode"]] <= -2 and h["melody_program"] == 0,
+    ),
     "happy": ("major-family mode", lambda b, h: MODE_SHIFT[h["mode"]] >= -1),
     "jazzy": ("genre jazz", lambda b, h: h["genre"] == "jazz"),
     "quiet": ("softer", lambda b, h: h["velocity"] < b["velocity"] or b["velocity"] <= 20),
@@ -211,25 +295,55 @@ HINTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], bool]]] =
 def hint_section(ctx: Context) -> Section:
     sec = Section("Ablation: hint vs no hint")
     images = spread(ctx.images, 8 if ctx.quick else 20)
-    base = {im.name: ctx.composer.piece(im.name, im.bytes(), duration=ctx.duration) for im in images}
+    base = {
+        im.name: ctx.composer.piece(im.name, im.bytes(), duration=ctx.duration) for im in images
+    }
     rows, data = [], {}
     for hint, (expect, check) in HINTS.items():
-        pieces = [(base[im.name], ctx.composer.piece(im.name, im.bytes(), hint=hint, duration=ctx.duration)) for im in images]
+        pieces = [
+            (
+                base[im.name],
+                ctx.composer.piece(im.name, im.bytes(), hint=hint, duration=ctx.duration),
+            )
+            for im in images
+        ]
         pairs = [(b, h) for b, h in pieces if b.get("ok") and h.get("ok")]
-        changed = float(np.mean([b["brief"]["description"] != h["brief"]["description"] for b, h in pairs]))
+        changed = float(
+            np.mean([b["brief"]["description"] != h["brief"]["description"] for b, h in pairs])
+        )
         abc_changed = float(np.mean([b["abc"] != h["abc"] for b, h in pairs]))
         met = float(np.mean([check(b["brief"], h["brief"]) for b, h in pairs]))
         v = validity([h for _, h in pieces])
         d_base = float(np.mean([distance(b["metrics"], b["targets"]) for b, _ in pairs]))
         d_hint = float(np.mean([distance(h["metrics"], h["targets"]) for _, h in pairs]))
         rows.append([f"“{hint}”", expect, changed, abc_changed, met, v["valid"], d_base, d_hint])
-        data[hint] = {"brief_changed": changed, "abc_changed": abc_changed, "expected": met, "valid": v["valid"], "distance_without": d_base, "distance_with": d_hint}
+        data[hint] = {
+            "brief_changed": changed,
+            "abc_changed": abc_changed,
+            "expected": met,
+            "valid": v["valid"],
+            "distance_without": d_base,
+            "distance_with": d_hint,
+        }
     ctx.log("ablation: hints done")
     sec.add(
         f"{len(images)} images composed without a hint and with each hint (default settings). "
         "Shares over the images. Distances are to each piece's own targets (derived from the "
         "picture and the brief, so a hint that changes density moves them a little).",
-        table(["hint", "expected", "brief changed", "music changed", "expectation met", "valid", "distance, no hint", "distance, hint"], rows, digits=3),
+        table(
+            [
+                "hint",
+                "expected",
+                "brief changed",
+                "music changed",
+                "expectation met",
+                "valid",
+                "distance, no hint",
+                "distance, hint",
+            ],
+            rows,
+            digits=3,
+        ),
     )
     sec.data = data
     return sec

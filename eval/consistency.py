@@ -30,7 +30,9 @@ def motivation_without_caption(motivation: str, caption: str) -> str:
     """The motivation less its summary line (it starts with the caption) and its
     "What I saw" section; any other verbatim copy of the caption is removed too."""
     text = _SAW.sub("", motivation)
-    lines = [line for line in text.splitlines() if not (caption and line.startswith(caption.rstrip(".")))]
+    lines = [
+        line for line in text.splitlines() if not (caption and line.startswith(caption.rstrip(".")))
+    ]
     text = "\n".join(lines)
     return text.replace(caption, "") if caption else text
 
@@ -76,7 +78,10 @@ def section(ctx: Context, pieces: list[dict[str, Any]]) -> Section:
     texts = {
         "brief description": [p["brief"]["description"] for p in ok],
         "MusicGen prompt": [p["brief"]["prompt"] for p in ok],
-        "motivation (caption removed)": [motivation_without_caption(p["motivation"], c) for p, c in zip(ok, captions, strict=True)],
+        "motivation (caption removed)": [
+            motivation_without_caption(p["motivation"], c)
+            for p, c in zip(ok, captions, strict=True)
+        ],
     }
     embedder = load_text_embedder(ctx.settings)
     cap = _unit(embedder.embed(captions))
@@ -84,7 +89,9 @@ def section(ctx: Context, pieces: list[dict[str, Any]]) -> Section:
     for name, values in texts.items():
         vec = _unit(embedder.embed(values))
         s = similarity_stats(cap, vec)
-        rows.append([name, s["matched"], s["shuffled"], s["gap"], s["top1"], s["chance_top1"], s["mrr"]])
+        rows.append(
+            [name, s["matched"], s["shuffled"], s["gap"], s["top1"], s["chance_top1"], s["mrr"]]
+        )
         data[name] = s
         sims = cap @ vec.T
         matched_sets[name] = (np.diag(sims), sims[np.arange(len(ok)), derangement(len(ok))])
@@ -94,7 +101,11 @@ def section(ctx: Context, pieces: list[dict[str, Any]]) -> Section:
         "piece's text (*matched*) and with another piece's text (*shuffled*, a fixed "
         "derangement); *top-1*: share of captions whose own text is the most similar of all "
         "pieces' texts (chance = 1/n); MRR: mean reciprocal rank of the own text.",
-        table(["text", "matched", "shuffled", "gap", "top-1", "top-1 by chance", "MRR"], rows, digits=3),
+        table(
+            ["text", "matched", "shuffled", "gap", "top-1", "top-1 by chance", "MRR"],
+            rows,
+            digits=3,
+        ),
         ctx.md_image(plot, "matched vs shuffled similarity"),
     )
     sec.data = data
@@ -104,7 +115,9 @@ def section(ctx: Context, pieces: list[dict[str, Any]]) -> Section:
 def _plot(sets: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
     fig, axes = figure(1, len(sets), 3.6, 2.8)
     for ax, (name, (matched, shuffled)) in zip(axes.flat, sets.items(), strict=True):
-        bins = np.linspace(min(matched.min(), shuffled.min()), max(matched.max(), shuffled.max()), 20)
+        bins = np.linspace(
+            min(matched.min(), shuffled.min()), max(matched.max(), shuffled.max()), 20
+        )
         ax.hist(shuffled, bins=bins, alpha=0.5, color="tab:grey", label="shuffled")
         ax.hist(matched, bins=bins, alpha=0.6, color="tab:blue", label="matched")
         ax.set_title(name, fontsize=9)

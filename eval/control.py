@@ -71,7 +71,9 @@ PROMISES: tuple[Promise, ...] = (
     Promise("brightness", "mode_brightness", +1, "brightness ↑ → brighter mode (phrygian … major)"),
     Promise("brightness", "abc_tempo", +1, "brightness ↑ → tempo ↑ (Q: of the ABC)"),
     Promise("warmth", "key_fifths", +1, "warmth ↑ → sharper key signature"),
-    Promise("warmth", "warm_instruments", +1, "warmth ↑ → warm instruments (cello, horn, clarinet …)"),
+    Promise(
+        "warmth", "warm_instruments", +1, "warmth ↑ → warm instruments (cello, horn, clarinet …)"
+    ),
     Promise("warmth", "mode_brightness", +1, "warmth ↑ → brighter mode (a little)"),
     Promise("saturation", "velocity", +1, "saturation ↑ → louder"),
     Promise("saturation", "n_instruments", +1, "saturation ↑ → more instruments"),
@@ -132,10 +134,19 @@ def run_sweep(ctx: Context, sweep: Sweep, seeds: int) -> list[dict[str, Any]]:
             looks = dict(BASE_LOOKS)
             looks[sweep.knob] = bool(level) if sweep.knob == "symmetric" else level
             image = photo_like(seed, **looks)
-            piece = ctx.composer.piece(f"sweep/{sweep.knob}/{level}/{seed}", image, duration=ctx.duration)
+            piece = ctx.composer.piece(
+                f"sweep/{sweep.knob}/{level}/{seed}", image, duration=ctx.duration
+            )
             if not piece.get("ok"):
                 continue
-            rows.append({"level": level, "seed": seed, "perceived": perceived(piece, sweep.perceived), **outcomes(piece)})
+            rows.append(
+                {
+                    "level": level,
+                    "seed": seed,
+                    "perceived": perceived(piece, sweep.perceived),
+                    **outcomes(piece),
+                }
+            )
     return rows
 
 
@@ -196,19 +207,42 @@ def section(ctx: Context) -> Section:
         lo = np.mean([b for a, b in pairs if a == min(a for a, _ in pairs)])
         hi = np.mean([b for a, b in pairs if a == max(a for a, _ in pairs)])
         promise_rows.append([pr.rule, "+" if pr.sign > 0 else "−", rho, p, lo, hi, v])
-        data.append({"rule": pr.rule, "knob": pr.knob, "outcome": pr.outcome, "sign": pr.sign, "rho": rho, "p": p, "low": lo, "high": hi, "verdict": v})
+        data.append(
+            {
+                "rule": pr.rule,
+                "knob": pr.knob,
+                "outcome": pr.outcome,
+                "sign": pr.sign,
+                "rho": rho,
+                "p": p,
+                "low": lo,
+                "high": hi,
+                "verdict": v,
+            }
+        )
     sec.add(
         "First, does perception follow the dial? (ρ between the knob and the perceived feature)",
         table(["knob", "perceived feature", "ρ", "p"], perception_rows, digits=3),
         "The promised mappings:",
-        table(["mapping", "sign", "ρ", "p", "mean at lowest level", "mean at highest level", "holds"], promise_rows, digits=3),
+        table(
+            ["mapping", "sign", "ρ", "p", "mean at lowest level", "mean at highest level", "holds"],
+            promise_rows,
+            digits=3,
+        ),
     )
     failed = [d["rule"] for d in data if not d["verdict"].startswith("yes")]
     if failed:
-        sec.add("**Not holding (or not significantly):** " + "; ".join(failed) + ". See *Findings*.")
+        sec.add(
+            "**Not holding (or not significantly):** " + "; ".join(failed) + ". See *Findings*."
+        )
     else:
         sec.add("Every promised mapping holds with the promised sign.")
     for sweep, plot in zip(sweeps(ctx.quick), plots, strict=True):
         sec.add(ctx.md_image(plot, f"sweep over {sweep.label}"))
-    sec.data = {"promises": data, "perception": [dict(zip(["knob", "feature", "rho", "p"], r, strict=True)) for r in perception_rows]}
+    sec.data = {
+        "promises": data,
+        "perception": [
+            dict(zip(["knob", "feature", "rho", "p"], r, strict=True)) for r in perception_rows
+        ],
+    }
     return sec

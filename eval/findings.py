@@ -35,7 +35,14 @@ METRIC_ADVICE = {
 }
 
 
-def section(quality: Section, control: Section, retrieval: Section, refinement: Section, hints: Section, consistency: Section) -> Section:
+def section(
+    quality: Section,
+    control: Section,
+    retrieval: Section,
+    refinement: Section,
+    hints: Section,
+    consistency: Section,
+) -> Section:
     sec = Section("Findings")
     lines: list[str] = []
 
@@ -55,11 +62,15 @@ def section(quality: Section, control: Section, retrieval: Section, refinement: 
             f"longest copied run median {v['copied_median']:.0f}, max {v['copied_max']:.0f} notes."
         )
 
-    failed = [p for p in control.data.get("promises", []) if not str(p["verdict"]).startswith("yes")]
+    failed = [
+        p for p in control.data.get("promises", []) if not str(p["verdict"]).startswith("yes")
+    ]
     if failed:
         lines.append("**Mappings that do not hold as promised** (and what should change):")
         for p in failed:
-            lines.append(f"- {p['rule']}: ρ = {p['rho']:.2f} ({p['verdict']}). " + _mapping_advice(p))
+            lines.append(
+                f"- {p['rule']}: ρ = {p['rho']:.2f} ({p['verdict']}). " + _mapping_advice(p)
+            )
     else:
         lines.append("**Control:** every promised mapping holds with the promised sign (p < 0.05).")
 
@@ -67,7 +78,13 @@ def section(quality: Section, control: Section, retrieval: Section, refinement: 
     if r:
         k0, k5 = r.get(0, {}), r.get(5, {})
         if k0 and k5:
-            better = "helps" if k5["mean_oa"] > k0["mean_oa"] + 0.01 else "does not help" if k5["mean_oa"] < k0["mean_oa"] - 0.01 else "makes little difference to"
+            better = (
+                "helps"
+                if k5["mean_oa"] > k0["mean_oa"] + 0.01
+                else "does not help"
+                if k5["mean_oa"] < k0["mean_oa"] - 0.01
+                else "makes little difference to"
+            )
             lines.append(
                 f"**Retrieval** {better} closeness to the corpus: mean OA {k0['mean_oa']:.2f} with "
                 f"k = 0, {k5['mean_oa']:.2f} with k = 5; validity {k0['validity']['valid']:.0%} → "
@@ -90,7 +107,11 @@ def section(quality: Section, control: Section, retrieval: Section, refinement: 
             "**Hints** change the brief in "
             f"{min(d['brief_changed'] for d in h.values()):.0%}–{max(d['brief_changed'] for d in h.values()):.0%} "
             "of images per hint"
-            + (f"; the asked direction is met less than 90% of the time for: {', '.join(weak)}." if weak else "; every hint's asked direction is met at least 90% of the time.")
+            + (
+                f"; the asked direction is met less than 90% of the time for: {', '.join(weak)}."
+                if weak
+                else "; every hint's asked direction is met at least 90% of the time."
+            )
         )
     c = consistency.data
     if c:
@@ -120,4 +141,6 @@ def _mapping_advice(p: dict[str, Any]) -> str:
         return "Drums need loudness above the genre's threshold, and the genre itself changes with saturation; lower the thresholds or decide drums before the genre."
     if knob == "symmetric":
         return "The perceived symmetry of photo_like pictures may not cross the 0.6 threshold; check perception's symmetry scale."
-    return "The rule in engine/bridge/rules.py or the perception feature it reads should be checked."
+    return (
+        "The rule in engine/bridge/rules.py or the perception feature it reads should be checked."
+    )

@@ -90,7 +90,9 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return a + (b - a) * t[..., None]
 
 
-def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], amount: float = 25) -> np.ndarray:
+def _jitter(
+    rng: np.random.Generator, colour: tuple[int, int, int], amount: float = 25
+) -> np.ndarray:
     return np.clip(np.asarray(colour, dtype=np.float32) + rng.normal(0, amount, 3), 0, 255)
 
 
@@ -116,7 +118,7 @@ def _disc(img: np.ndarray, cx: float, cy: float, r: float, colour: np.ndarray, g
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     d = np.hypot(xx / w - cx, (yy / h - cy) * h / w)
     core = (d <= r)[..., None]
-    halo = np.exp(-(((d - r).clip(0)) / max(glow, 1e-3)) ** 2)[..., None] * (glow > 0)
+    halo = np.exp(-((((d - r).clip(0)) / max(glow, 1e-3)) ** 2))[..., None] * (glow > 0)
     img[:] = img + (colour - img) * np.maximum(core, 0.6 * halo)
 
 
@@ -142,7 +144,14 @@ def scene_array(kind: str, seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.
         img[:] = _lerp(_jitter(rng, (5, 5, 25), 5), _jitter(rng, (20, 30, 70), 10), t)
         ys, xs = rng.integers(0, int(h * horizon), 150), rng.integers(0, w, 150)
         img[ys, xs] = rng.uniform(150, 255, (150, 1))
-        _disc(img, rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.3), 0.04, _jitter(rng, (240, 240, 220), 10), 0.05)
+        _disc(
+            img,
+            rng.uniform(0.1, 0.9),
+            rng.uniform(0.1, 0.3),
+            0.04,
+            _jitter(rng, (240, 240, 220), 10),
+            0.05,
+        )
         _fill_below(img, _ridge(rng, w, horizon, 0.015), _jitter(rng, (10, 10, 15), 5))
     elif kind == "forest":
         img[:] = _lerp(_jitter(rng, (170, 200, 230)), _jitter(rng, (210, 225, 235)), t)
@@ -158,20 +167,33 @@ def scene_array(kind: str, seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.
         _noise(rng, img, 12)
     elif kind == "sea":
         sky = _lerp(_jitter(rng, (120, 170, 230)), _jitter(rng, (230, 240, 250)), t / horizon)
-        sea = _lerp(_jitter(rng, (30, 90, 150)), _jitter(rng, (10, 40, 80)), (t - horizon) / (1 - horizon))
+        sea = _lerp(
+            _jitter(rng, (30, 90, 150)), _jitter(rng, (10, 40, 80)), (t - horizon) / (1 - horizon)
+        )
         img[:] = np.where((t < horizon)[..., None], sky, sea)
         waves = np.sin(np.arange(w)[None, :] * rng.uniform(0.1, 0.4) + t * 200) * 12
         img += (waves * (t > horizon))[..., None]
     elif kind == "desert":
         img[:] = _lerp(_jitter(rng, (90, 150, 220)), _jitter(rng, (240, 220, 190)), t)
-        _disc(img, rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.2), 0.05, _jitter(rng, (255, 250, 220), 5), 0.1)
+        _disc(
+            img,
+            rng.uniform(0.2, 0.8),
+            rng.uniform(0.08, 0.2),
+            0.05,
+            _jitter(rng, (255, 250, 220), 5),
+            0.1,
+        )
         for level in (horizon, horizon + 0.1):
             _fill_below(img, _ridge(rng, w, level, 0.02), _jitter(rng, (220, 170, 100)), 0.3)
         _noise(rng, img, 6)
     elif kind == "snow":
         img[:] = _lerp(_jitter(rng, (200, 210, 225), 10), _jitter(rng, (235, 240, 248), 5), t)
-        _fill_below(img, _ridge(rng, w, horizon - 0.15, 0.02), _jitter(rng, (150, 160, 180), 10), 0.2)
-        _fill_below(img, _ridge(rng, w, horizon + 0.05, 0.01), _jitter(rng, (245, 248, 252), 3), 0.1)
+        _fill_below(
+            img, _ridge(rng, w, horizon - 0.15, 0.02), _jitter(rng, (150, 160, 180), 10), 0.2
+        )
+        _fill_below(
+            img, _ridge(rng, w, horizon + 0.05, 0.01), _jitter(rng, (245, 248, 252), 3), 0.1
+        )
         _noise(rng, img, 4)
     elif kind == "city_night":
         img[:] = _lerp(_jitter(rng, (10, 10, 40), 8), _jitter(rng, (60, 30, 70), 15), t)
@@ -181,7 +203,7 @@ def scene_array(kind: str, seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.
             top = int(h * (1 - bh))
             img[top:, x : x + bw] = _jitter(rng, (25, 25, 35), 8)
             lit = rng.random(((h - top) // 6 + 1, bw // 5 + 1)) < rng.uniform(0.2, 0.6)
-            for (r, c) in zip(*np.nonzero(lit), strict=True):
+            for r, c in zip(*np.nonzero(lit), strict=True):
                 y0, x0 = top + 3 + r * 6, x + 2 + c * 5
                 img[y0 : y0 + 3, x0 : min(x0 + 2, x + bw - 1)] = _jitter(rng, (255, 210, 120), 20)
             x += bw + int(rng.integers(0, 4))
@@ -190,7 +212,9 @@ def scene_array(kind: str, seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.
         _fill_below(img, _ridge(rng, w, horizon, 0.008), _jitter(rng, (90, 170, 60)), 0.3)
         n = int(rng.integers(40, 200))
         ys, xs = rng.integers(int(h * horizon) + 5, h, n), rng.integers(0, w, n)
-        colours = np.array([_jitter(rng, c, 20) for c in ((240, 60, 60), (250, 220, 60), (250, 250, 250))])
+        colours = np.array(
+            [_jitter(rng, c, 20) for c in ((240, 60, 60), (250, 220, 60), (250, 250, 250))]
+        )
         img[ys, xs] = colours[rng.integers(0, 3, n)]
         _noise(rng, img, 10)
     elif kind == "storm":
@@ -202,13 +226,23 @@ def scene_array(kind: str, seed: int, size: tuple[int, int] = SCENE_SIZE) -> np.
             img[y, int(x) : int(x) + 2] = 250
         _fill_below(img, _ridge(rng, w, horizon, 0.01), _jitter(rng, (30, 40, 30), 10))
     else:  # abstract: stripes and circles in random colours
-        a, b = _jitter(rng, tuple(rng.integers(0, 256, 3)), 0), _jitter(rng, tuple(rng.integers(0, 256, 3)), 0)
+        a, b = (
+            _jitter(rng, tuple(rng.integers(0, 256, 3)), 0),
+            _jitter(rng, tuple(rng.integers(0, 256, 3)), 0),
+        )
         angle = rng.uniform(0, np.pi)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         wave = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * rng.uniform(0.02, 0.3))
         img[:] = _lerp(a, b, (wave + 1) / 2)
         for _ in range(int(rng.integers(1, 6))):
-            _disc(img, rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.03, 0.2), _jitter(rng, tuple(rng.integers(0, 256, 3)), 0), 0.0)
+            _disc(
+                img,
+                rng.uniform(0, 1),
+                rng.uniform(0, 1),
+                rng.uniform(0.03, 0.2),
+                _jitter(rng, tuple(rng.integers(0, 256, 3)), 0),
+                0.0,
+            )
 
     # A random exposure and colour cast, so scenes of one kind are not all alike.
     img = img * rng.uniform(0.7, 1.2) + rng.normal(0, 8, 3)

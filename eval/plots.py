@@ -12,7 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def figure(rows: int = 1, cols: int = 1, width: float = 4.0, height: float = 3.0) -> tuple[Any, Any]:
+def figure(
+    rows: int = 1, cols: int = 1, width: float = 4.0, height: float = 3.0
+) -> tuple[Any, Any]:
     """A figure of rows x cols panels, each width x height inches; axes always a 2-D array."""
     return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
 

@@ -67,7 +67,12 @@ def corpus_sample(n: int, seed: int, cache_dir: Path | None) -> list[dict[str, A
             continue  # a tune symusic cannot read is not part of the reference
         metrics[MELODY_POLYPHONY] = metrics["polyphony"]
         out.append(
-            {"id": tune.id, "collection": tune.collection, "metrics": metrics, "melody": melody_profile(tune.abc)}
+            {
+                "id": tune.id,
+                "collection": tune.collection,
+                "metrics": metrics,
+                "melody": melody_profile(tune.abc),
+            }
         )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +94,9 @@ def metric_names() -> list[str]:
 
 
 def overlap_table(
-    generated: list[dict[str, float]], corpus: list[dict[str, float]], names: list[str] | None = None
+    generated: list[dict[str, float]],
+    corpus: list[dict[str, float]],
+    names: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per metric: both sets' mean and sd, OA, Yang-Lerch OA and KL divergence."""
     rows = []
@@ -108,7 +115,9 @@ def overlap_table(
                 "generated_sd": sg["sd"],
                 "oa": stats.overlap_area(g, c),
                 "oa_yang_lerch": stats.yang_lerch_overlap(c, g),
-                "kld": stats.kl_divergence(stats.intra_set_distances(c), stats.inter_set_distances(c, g)),
+                "kld": stats.kl_divergence(
+                    stats.intra_set_distances(c), stats.inter_set_distances(c, g)
+                ),
             }
         )
     return rows
@@ -128,14 +137,19 @@ def validity(pieces: list[dict[str, Any]]) -> dict[str, float]:
         "composed": len(ok) / n if n else float("nan"),
         "symusic": sum(c["symusic"] for c in checks) / n if n else float("nan"),
         "music21": sum(c["music21"] for c in checks) / n if n else float("nan"),
-        "valid": sum(c["symusic"] and c["music21"] and not c["problems"] for c in checks) / n if n else float("nan"),
+        "valid": sum(c["symusic"] and c["music21"] and not c["problems"] for c in checks) / n
+        if n
+        else float("nan"),
         "bars_right_length": bars_ok / bars if bars else float("nan"),
         "melody_bars_right_length": (
-            sum(c["melody_bars_ok"] for c in checks) / max(1, sum(c["melody_bars_total"] for c in checks))
+            sum(c["melody_bars_ok"] for c in checks)
+            / max(1, sum(c["melody_bars_total"] for c in checks))
         ),
         "copied_median": float(np.median(copied)) if copied else float("nan"),
         "copied_max": float(max(copied)) if copied else float("nan"),
-        "copied_over_limit": sum(c > MAX_COPIED_NOTES for c in copied) / len(copied) if copied else float("nan"),
+        "copied_over_limit": sum(c > MAX_COPIED_NOTES for c in copied) / len(copied)
+        if copied
+        else float("nan"),
         "distinct_abc": len({p["abc"] for p in ok}) / n if n else float("nan"),
     }
 
@@ -147,7 +161,12 @@ def diversity(melodies: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def plot_distributions(generated: list[dict[str, float]], corpus: list[dict[str, float]], rows: list[dict[str, Any]], path: Path) -> Path:
+def plot_distributions(
+    generated: list[dict[str, float]],
+    corpus: list[dict[str, float]],
+    rows: list[dict[str, Any]],
+    path: Path,
+) -> Path:
     names = [r["metric"] for r in rows]
     cols = 4
     fig, axes = figure((len(names) + cols - 1) // cols, cols, 3.4, 2.6)
@@ -194,7 +213,9 @@ def section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, A
     v = validity(pieces)
     ours_div = diversity([p["melody"] for p in ok])
     corpus_div = diversity([c["melody"] for c in corpus[: len(ok)]])
-    plot = plot_distributions(generated, reference, rows, ctx.plot_path("quality_distributions.png"))
+    plot = plot_distributions(
+        generated, reference, rows, ctx.plot_path("quality_distributions.png")
+    )
 
     sec.add(
         f"{len(pieces)} pieces of {ctx.duration:.0f} s, one per image (default settings: "
@@ -204,9 +225,27 @@ def section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, A
         "distribution). OA (Y&L) and KLD: Yang & Lerch (2020)'s form, comparing the corpus' "
         "intra-set distances with the corpus-to-Pictune inter-set distances.",
         table(
-            ["metric", "corpus mean", "corpus sd", "Pictune mean", "Pictune sd", "OA", "OA (Y&L)", "KLD (Y&L)"],
             [
-                [r["metric"], r["corpus_mean"], r["corpus_sd"], r["generated_mean"], r["generated_sd"], r["oa"], r["oa_yang_lerch"], r["kld"]]
+                "metric",
+                "corpus mean",
+                "corpus sd",
+                "Pictune mean",
+                "Pictune sd",
+                "OA",
+                "OA (Y&L)",
+                "KLD (Y&L)",
+            ],
+            [
+                [
+                    r["metric"],
+                    r["corpus_mean"],
+                    r["corpus_sd"],
+                    r["generated_mean"],
+                    r["generated_sd"],
+                    r["oa"],
+                    r["oa_yang_lerch"],
+                    r["kld"],
+                ]
                 for r in rows
             ],
             digits=3,
@@ -246,11 +285,23 @@ def section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, A
                 ["bars of the right length (melody)", v["melody_bars_right_length"]],
                 ["longest run copied from an exemplar, median (notes)", v["copied_median"]],
                 ["longest run copied from an exemplar, max (notes)", v["copied_max"]],
-                [f"pieces copying more than {MAX_COPIED_NOTES} notes in a row", v["copied_over_limit"]],
+                [
+                    f"pieces copying more than {MAX_COPIED_NOTES} notes in a row",
+                    v["copied_over_limit"],
+                ],
                 ["distinct pieces (share of unique ABC)", v["distinct_abc"]],
-                ["melody length, median (s), Pictune", float(np.median([p["melody"]["seconds"] for p in ok]))],
-                ["melody length, median (s), corpus tunes (repeats not expanded)", float(np.median([c["melody"]["seconds"] for c in corpus]))],
-                ["pitch-class diversity, Pictune (mean pairwise JS distance)", ours_div["pitch_class"]],
+                [
+                    "melody length, median (s), Pictune",
+                    float(np.median([p["melody"]["seconds"] for p in ok])),
+                ],
+                [
+                    "melody length, median (s), corpus tunes (repeats not expanded)",
+                    float(np.median([c["melody"]["seconds"] for c in corpus])),
+                ],
+                [
+                    "pitch-class diversity, Pictune (mean pairwise JS distance)",
+                    ours_div["pitch_class"],
+                ],
                 ["pitch-class diversity, corpus tunes (same number)", corpus_div["pitch_class"]],
                 ["rhythm diversity, Pictune", ours_div["rhythm"]],
                 ["rhythm diversity, corpus tunes", corpus_div["rhythm"]],
@@ -261,5 +312,10 @@ def section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, A
         "same intervals and rhythm as a run in any of the piece's exemplars; a random melody "
         "shares 2–4 such notes with some tune by chance.",
     )
-    sec.data = {"overlap": rows, "validity": v, "diversity": {"pictune": ours_div, "corpus": corpus_div}, "below_aim": short}
+    sec.data = {
+        "overlap": rows,
+        "validity": v,
+        "diversity": {"pictune": ours_div, "corpus": corpus_div},
+        "below_aim": short,
+    }
     return sec

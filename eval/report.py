@@ -73,7 +73,9 @@ def _anchor(title: str) -> str:
     return kept.replace(" ", "-")
 
 
-def write_document(path: Path, title: str, intro: Sequence[str], sections: Sequence[Section]) -> Path:
+def write_document(
+    path: Path, title: str, intro: Sequence[str], sections: Sequence[Section]
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(title, intro, sections), encoding="utf-8")
     return path

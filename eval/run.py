@@ -12,6 +12,7 @@ costs nothing, and any change to the engine recomposes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -75,7 +76,9 @@ def abc_checks(abc: str) -> dict[str, Any]:
             ok, total = ok + good, total + 1
             if i == 0:
                 melody_ok, melody_total = melody_ok + good, melody_total + 1
-    out.update(bars_ok=ok, bars_total=total, melody_bars_ok=melody_ok, melody_bars_total=melody_total)
+    out.update(
+        bars_ok=ok, bars_total=total, melody_bars_ok=melody_ok, melody_bars_total=melody_total
+    )
     return out
 
 
@@ -85,9 +88,17 @@ def melody_profile(abc: str) -> dict[str, Any]:
     voices = [v for v in tune.voices.values() if v.notes()]
     notes = voices[0].notes() if voices else []
     tempo = _tempo(tune.headers.get("Q", ""))
-    pcs = np.bincount([p % 12 for p, _ in notes], minlength=12).astype(float) if notes else np.zeros(12)
+    pcs = (
+        np.bincount([p % 12 for p, _ in notes], minlength=12).astype(float)
+        if notes
+        else np.zeros(12)
+    )
     quarters = [float(length) * 4 for _, length in notes]
-    rhythm = np.histogram(quarters, bins=RHYTHM_BINS)[0].astype(float) if notes else np.zeros(len(RHYTHM_BINS) - 1)
+    rhythm = (
+        np.histogram(quarters, bins=RHYTHM_BINS)[0].astype(float)
+        if notes
+        else np.zeros(len(RHYTHM_BINS) - 1)
+    )
     whole = sum(float(e.length) for bar in voices[0].bars for e in bar) if voices else 0.0
     seconds = whole * 4 * 60 / tempo if tempo else 0.0
     return {
@@ -112,10 +123,8 @@ def _tempo(q_field: str) -> float:
     except ValueError:
         return 120.0
     if beat:
-        try:
+        with contextlib.suppress(ValueError, ZeroDivisionError):
             value *= float(Fraction(beat.strip())) * 4
-        except (ValueError, ZeroDivisionError):
-            pass
     return value
 
 
@@ -179,7 +188,9 @@ class Composer:
             return record
         start = time.perf_counter()
         record = self._compose(image, k, rounds, hint, duration, seed)
-        record.update(name=name, request=request, compose_seconds=round(time.perf_counter() - start, 3))
+        record.update(
+            name=name, request=request, compose_seconds=round(time.perf_counter() - start, 3)
+        )
         self.composed += 1
         self.seconds += record["compose_seconds"]
         if path is not None:
@@ -191,7 +202,9 @@ class Composer:
         self, image: bytes, k: int, rounds: int, hint: str | None, duration: float, seed: int | None
     ) -> dict[str, Any]:
         s, stages = self.settings, self.stages
-        decoded = decode_image(image, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels, max_side=2048)
+        decoded = decode_image(
+            image, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels, max_side=2048
+        )
         seed = seed_for(decoded.info.sha256, seed)
         perception = stages.perceiver.perceive(decoded.image, decoded.info)
         brief = stages.bridge.bridge(perception, hint, s.clamp_duration(duration))
@@ -199,7 +212,9 @@ class Composer:
         targets = derive_targets(perception, brief)
         record: dict[str, Any] = {
             "seed": seed,
-            "perception": {key: v for key, v in to_dict(perception).items() if key != "dominant_colours"},
+            "perception": {
+                key: v for key, v in to_dict(perception).items() if key != "dominant_colours"
+            },
             "brief": brief_record(brief),
             "exemplars": [e.id for e in exemplars],
             "targets": targets,
@@ -244,6 +259,8 @@ def pipeline_matches(settings: Settings, composer: Composer, image: bytes, durat
     """The full pipeline and the evaluation's shortcut write the same ABC for one image."""
     from engine.pipeline import Pipeline
 
-    full = Pipeline(settings, stages=composer.stages).run(ComposeRequest(image=image, duration=duration))
+    full = Pipeline(settings, stages=composer.stages).run(
+        ComposeRequest(image=image, duration=duration)
+    )
     ours = composer.piece("pipeline-check", image, duration=duration)
     return bool(ours.get("abc")) and full.abc == ours["abc"]

@@ -4,13 +4,20 @@ No weights can be downloaded where this project is tested, so each test builds m
 configs (random weights, a few thousand parameters), ``save_pretrained``s them with their
 processors and tokenizers into a folder, and the code under test loads that folder through
 exactly the path a real checkpoint takes. Their outputs are meaningless; the plumbing is what
-is tested. ``tiny_models`` builds them once per test session.
+is tested. ``built()`` makes them once per test process. ``ScriptedServer`` is an
+OpenAI-compatible server on loopback that answers from a script.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -322,8 +329,13 @@ def build_clip(folder: Path) -> Path:
     (open_clip itself needs torchvision, which has no CPU build for this torch: the
     open_clip loader is exercised where torchvision imports, see test_clip.py.)"""
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-    from transformers import PreTrainedTokenizerFast
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        PreTrainedTokenizerFast,
+    )
 
     tok = PreTrainedTokenizerFast(
         tokenizer_object=byte_bpe(), bos_token="<s>", eos_token="</s>", pad_token="<pad>",
@@ -358,7 +370,75 @@ def build_all(root: Path) -> TinyModels:
     )
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
-    """Every tiny model, built once per test session (about ten seconds on two cores)."""
-    return build_all(tmp_path_factory.mktemp("tiny-models"))
+@lru_cache(maxsize=1)
+def built() -> TinyModels:
+    """Every tiny model, built once per test process (a few seconds on two cores) into a
+    temporary folder removed at exit. Test modules take them through ``tiny_models``."""
+    root = Path(tempfile.mkdtemp(prefix="pictune-tiny-models-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build_all(root)
+
+
+@pytest.fixture
+def tiny_models() -> TinyModels:
+    return built()
+
+
+# ---------------------------------------------------------------- a scripted OpenAI server
+
+Reply = tuple[int, str]  # (HTTP status, body); a str body that is not JSON is sent as is
+
+
+def chat_reply(content: str) -> Reply:
+    """A /chat/completions answer whose message says ``content``."""
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+    return 200, json.dumps(body)
+
+
+class ScriptedServer:
+    """An OpenAI-compatible server on loopback that answers from a script, one reply per
+    request (the last reply repeats), and records each request's JSON body."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = list(replies)
+        self.requests: list[dict] = []
+        self.paths: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                server.paths.append(self.path)
+                server.requests.append(json.loads(raw) if raw else {})
+                i = min(len(server.requests) - 1, len(server.replies) - 1)
+                status, body = server.replies[i]
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def reference(self, model: str = "tiny") -> str:
+        return f"openai:{self.url}#{model}"
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
