@@ -78,7 +78,13 @@ def small_configs() -> dict[str, Any]:
     )  # fmt: skip
     tiny = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
     blip = BlipConfig(
-        text_config={**tiny, "vocab_size": 1000, "bos_token_id": 1, "sep_token_id": 2, "pad_token_id": 0},
+        text_config={
+            **tiny,
+            "vocab_size": 1000,
+            "bos_token_id": 1,
+            "sep_token_id": 2,
+            "pad_token_id": 0,
+        },
         vision_config={**tiny, "image_size": 64, "patch_size": 16},
         projection_dim=32,
     )
@@ -116,7 +122,11 @@ class Bench:
 
 
 def run(device: str, small: bool, repeats: int) -> dict[str, Any]:
-    from transformers import BlipForConditionalGeneration, LlamaForCausalLM, MusicgenForConditionalGeneration
+    from transformers import (
+        BlipForConditionalGeneration,
+        LlamaForCausalLM,
+        MusicgenForConditionalGeneration,
+    )
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     cfg = small_configs() if small else full_configs()
@@ -159,7 +169,9 @@ def run(device: str, small: bool, repeats: int) -> dict[str, Any]:
     latency = bench.time("image -> 10 s audio (caption+bridge+MusicGen)",
                          lambda: (caption(), describe(), audio()), 1)  # fmt: skip
     return {
-        "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(0)
+        if device.startswith("cuda")
+        else platform.processor() or "cpu",
         "torch": torch.__version__,
         "dtype": str(dtype).removeprefix("torch."),
         "small": small,
@@ -171,7 +183,9 @@ def run(device: str, small: bool, repeats: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny shapes: a smoke check")
     parser.add_argument("--repeats", type=int, default=3)

@@ -68,7 +68,9 @@ class _Fallback:
 
     stage = ""
 
-    def __init__(self, load: Callable[[], Any], make_fallback: Callable[[], Any], default_name: str) -> None:
+    def __init__(
+        self, load: Callable[[], Any], make_fallback: Callable[[], Any], default_name: str
+    ) -> None:
         self._make_fallback = make_fallback
         self._fallback: Any = None
         self._lock = threading.Lock()
@@ -81,8 +83,12 @@ class _Fallback:
             raise
         except Exception as exc:
             model, instead = WHAT[self.stage]
-            log.error("could not load the %s stage, using %s: %s", self.stage, default_name, _detail(exc))
-            self.load_note = f"{model.capitalize()} could not be loaded here, so {instead} was used."
+            log.error(
+                "could not load the %s stage, using %s: %s", self.stage, default_name, _detail(exc)
+            )
+            self.load_note = (
+                f"{model.capitalize()} could not be loaded here, so {instead} was used."
+            )
             self.name = default_name
 
     @property
@@ -132,6 +138,10 @@ class FallbackComposer(_Fallback):
     stage = "compose"
 
     def compose(
-        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None
+        self,
+        brief: MusicBrief,
+        exemplars: list[Exemplar],
+        seed: int,
+        feedback: Feedback | None = None,
     ) -> Draft:
         return self._call("compose", brief, exemplars, seed, feedback)

@@ -77,7 +77,9 @@ class HFChat:
             tokenizer, "chat_template", None
         )
         if not template:
-            raise ConfigError(detail=f"{self.name} has no chat template; use an instruct/chat model")
+            raise ConfigError(
+                detail=f"{self.name} has no chat template; use an instruct/chat model"
+            )
         self.tokenizer = tokenizer
 
     def chat(
@@ -309,6 +311,8 @@ def load_chat_model(settings: Settings, reference: str, setting: str) -> ChatMod
             vision=flag == "vision",
         )
     if ref.kind != "hf":
-        raise ConfigError(detail=f"PICTUNE_{setting.upper()}: {reference!r} is not a language model")
+        raise ConfigError(
+            detail=f"PICTUNE_{setting.upper()}: {reference!r} is not a language model"
+        )
     task = guess_task(ref)
     return HFChat(load_for(settings, reference, task, setting), vision=task == "image-text")

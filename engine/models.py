@@ -236,7 +236,11 @@ def guess_task(ref: ModelRef) -> str:
         raise ConfigError(
             detail=f"could not read the config of {ref.short}: {type(exc).__name__}: {str(exc)[:300]}"
         ) from exc
-    return "image-text" if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES else "causal-lm"
+    return (
+        "image-text"
+        if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+        else "causal-lm"
+    )
 
 
 def load_for(settings: Settings, reference: str, task: str, setting: str) -> Loaded:

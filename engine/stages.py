@@ -43,15 +43,23 @@ def load_stages(settings: Settings, progress: ProgressFn = no_progress) -> Stage
     def embedded(**change: str) -> Settings:
         return settings.model_copy(update=change)
 
-    perceiver: Perceiver = load_perceiver(settings) if settings.perceive == "analytic" else (
-        fb.FallbackPerceiver(
-            lambda: load_perceiver(settings),
-            lambda: load_perceiver(embedded(perceive="analytic")),
-            "analytic",
+    perceiver: Perceiver = (
+        load_perceiver(settings)
+        if settings.perceive == "analytic"
+        else (
+            fb.FallbackPerceiver(
+                lambda: load_perceiver(settings),
+                lambda: load_perceiver(embedded(perceive="analytic")),
+                "analytic",
+            )
         )
     )
-    bridge: Bridge = load_bridge(settings) if settings.bridge == "rules" else fb.FallbackBridge(
-        lambda: load_bridge(settings), lambda: load_bridge(embedded(bridge="rules")), "rules"
+    bridge: Bridge = (
+        load_bridge(settings)
+        if settings.bridge == "rules"
+        else fb.FallbackBridge(
+            lambda: load_bridge(settings), lambda: load_bridge(embedded(bridge="rules")), "rules"
+        )
     )
     retriever: Retriever = (
         load_retriever(settings, progress=index_progress)
@@ -62,11 +70,15 @@ def load_stages(settings: Settings, progress: ProgressFn = no_progress) -> Stage
             "minilm",
         )
     )
-    composer: Composer = load_composer(settings) if settings.compose == "markov" else (
-        fb.FallbackComposer(
-            lambda: load_composer(settings),
-            lambda: load_composer(embedded(compose="markov")),
-            "markov",
+    composer: Composer = (
+        load_composer(settings)
+        if settings.compose == "markov"
+        else (
+            fb.FallbackComposer(
+                lambda: load_composer(settings),
+                lambda: load_composer(embedded(compose="markov")),
+                "markov",
+            )
         )
     )
     return Stages(perceiver=perceiver, bridge=bridge, retriever=retriever, composer=composer)

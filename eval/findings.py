@@ -48,10 +48,23 @@ def section(
 
     below = quality.data.get("below_aim", [])
     oa = {r["metric"]: r["oa"] for r in quality.data.get("overlap", [])}
+    targets = refinement.data.get("targets", {})
     if below:
-        lines.append(f"**Quality below the {TARGET_OA} aim** (OA against the corpus):")
+        bullets = [f"**Quality below the {TARGET_OA} aim** (OA against the corpus):", ""]
         for m in below:
-            lines.append(f"- `{m}` (OA {oa[m]:.2f}): {METRIC_ADVICE.get(m, 'no advice recorded.')}")
+            t = targets.get(m)
+            offset = ""
+            if t and t["offset_sd"] == t["offset_sd"] and abs(t["offset_sd"]) >= 0.5:
+                offset = (
+                    f" Its image-derived targets sit {t['offset_sd']:+.1f} corpus sd from the "
+                    f"corpus mean (mean target {t['target']:.2f}, corpus {t['corpus']:.2f}), so "
+                    "refinement itself pulls it off the corpus: engine.refine.derive_targets "
+                    "should centre this target's range on the corpus (or on the exemplars)."
+                )
+            bullets.append(
+                f"- `{m}` (OA {oa[m]:.2f}): {METRIC_ADVICE.get(m, 'no advice recorded.')}{offset}"
+            )
+        lines.append("\n".join(bullets))
     else:
         lines.append(f"**Quality:** every metric reaches OA ≥ {TARGET_OA}.")
     v = quality.data.get("validity", {})
@@ -66,11 +79,12 @@ def section(
         p for p in control.data.get("promises", []) if not str(p["verdict"]).startswith("yes")
     ]
     if failed:
-        lines.append("**Mappings that do not hold as promised** (and what should change):")
+        bullets = ["**Mappings that do not hold as promised** (and what should change):", ""]
         for p in failed:
-            lines.append(
+            bullets.append(
                 f"- {p['rule']}: ρ = {p['rho']:.2f} ({p['verdict']}). " + _mapping_advice(p)
             )
+        lines.append("\n".join(bullets))
     else:
         lines.append("**Control:** every promised mapping holds with the promised sign (p < 0.05).")
 
@@ -89,6 +103,14 @@ def section(
                 f"**Retrieval** {better} closeness to the corpus: mean OA {k0['mean_oa']:.2f} with "
                 f"k = 0, {k5['mean_oa']:.2f} with k = 5; validity {k0['validity']['valid']:.0%} → "
                 f"{k5['validity']['valid']:.0%}."
+                + (
+                    " The composer pools the step and rhythm counts of all k exemplars with its "
+                    "prior, so five different tunes blur into an average; weighing each "
+                    "exemplar by its retrieval score, or learning from the best one and using "
+                    "the rest only to back off, should make retrieval pay."
+                    if k5["mean_oa"] <= k0["mean_oa"] + 0.01
+                    else ""
+                )
             )
     rounds = refinement.data.get("rounds", [])
     if rounds:
@@ -127,7 +149,7 @@ def section(
                 "from the caption (as Mozart's Touch's bridge does), and with weights configured "
                 "this check should use CLIP/CLAP-style image-text or text-audio embeddings."
             )
-    sec.add("\n".join(lines))
+    sec.add(*lines)
     return sec
 
 

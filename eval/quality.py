@@ -266,6 +266,16 @@ def section(ctx: Context, pieces: list[dict[str, Any]], corpus: list[dict[str, A
         )
     else:
         sec.add("Every metric reaches the 0.7 aim.")
+    lenient = [
+        r["metric"] for r in rows if r["metric"] != "polyphony" and r["oa_yang_lerch"] >= TARGET_OA
+    ]
+    comparable = [r["metric"] for r in rows if r["metric"] != "polyphony"]
+    sec.add(
+        f"Yang & Lerch's own form is more lenient: {len(lenient)} of the {len(comparable)} "
+        "comparable metrics reach 0.7 with it, because distances between pieces spread wider "
+        "than the metric values themselves. The direct OA is the stricter number and the one "
+        "the aim is checked on."
+    )
     sec.add(
         "`polyphony (melody)` is 1.0 for every Pictune melody and for all but a few corpus "
         "tunes: its OA falls short of 1 only because a KDE of a constant sample is a narrower "

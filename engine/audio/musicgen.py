@@ -65,7 +65,9 @@ class Batcher:
     def _ensure_thread(self) -> None:
         with self._start_lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="musicgen-batcher", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="musicgen-batcher", daemon=True
+                )
                 self._thread.start()
 
     def _loop(self) -> None:
@@ -89,7 +91,9 @@ class Batcher:
 class MusicGen:
     """MusicGen or MusicGen-melody, with its tokenizer (and chroma settings for melody)."""
 
-    def __init__(self, loaded: Loaded, settings: Settings, chroma: ChromaSettings | None = None) -> None:
+    def __init__(
+        self, loaded: Loaded, settings: Settings, chroma: ChromaSettings | None = None
+    ) -> None:
         self.loaded = loaded
         self.melody = chroma is not None
         self.chroma = chroma
@@ -106,7 +110,9 @@ class MusicGen:
         """Audio tokens for a duration: frame rate x seconds (about 50 per second)."""
         return max(1, math.ceil(min(seconds, self.max_seconds) * self.frame_rate))
 
-    def generate(self, prompt: str, seconds: float, seed: int, melody: Audio | None = None) -> Audio:
+    def generate(
+        self, prompt: str, seconds: float, seed: int, melody: Audio | None = None
+    ) -> Audio:
         if self.melody and melody is None:
             raise RenderError(detail="MusicGen-melody needs a melody to follow")
         text = " ".join(str(prompt).split())[:MAX_PROMPT_CHARS] or "instrumental music"
@@ -123,7 +129,9 @@ class MusicGen:
             chroma = np.stack([melody_chroma(r.melody, self.chroma) for r in batch])  # type: ignore[arg-type]
             inputs["input_features"] = torch.from_numpy(chroma)
         inputs = {
-            k: v.to(loaded.device, loaded.model.dtype) if v.is_floating_point() else v.to(loaded.device)
+            k: v.to(loaded.device, loaded.model.dtype)
+            if v.is_floating_point()
+            else v.to(loaded.device)
             for k, v in inputs.items()
         }
         longest = max(r.seconds for r in batch)
@@ -140,7 +148,9 @@ class MusicGen:
         values = values.float().cpu().numpy()  # (batch, channels, samples)
         out = []
         for req, wave in zip(batch, values, strict=True):
-            n = min(wave.shape[-1], int(round(min(req.seconds, self.max_seconds) * self.sample_rate)))
+            n = min(
+                wave.shape[-1], int(round(min(req.seconds, self.max_seconds) * self.sample_rate))
+            )
             out.append(_to_audio(wave[:, :n], self.sample_rate))
         return out
 

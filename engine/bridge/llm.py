@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from engine.bridge.hints import Hint, clean_hint, parse_hint
-from engine.bridge.rules import RulesBridge, _build
+from engine.bridge.rules import RulesBridge, build_brief
 from engine.config import Settings
 from engine.llm import ChatModel, load_chat_model
 from engine.types import MusicBrief, Perception, Reason
@@ -50,7 +50,10 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
 def bridge_messages(caption: str, hint: str | None) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": SYSTEM}]
     for question, answer in EXAMPLES:
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        messages += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
     request = clean_hint(hint) or "none"
     messages.append({"role": "user", "content": f"Caption: {caption.strip()}. Request: {request}"})
     return messages
@@ -98,17 +101,25 @@ class LLMBridge:
     def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief:
         base = self.rules.bridge(perception, hint, duration)  # validates duration, too
         caption = perception.neural_caption or perception.caption
-        raw = self.model.chat(bridge_messages(caption, hint), max_tokens=MAX_TOKENS, temperature=0.3)
+        raw = self.model.chat(
+            bridge_messages(caption, hint), max_tokens=MAX_TOKENS, temperature=0.3
+        )
         description = clean_description(raw)
         if not description:
             base.reasons.append(
-                Reason(feature="the language model's answer", choice="unusable; followed the picture")
+                Reason(
+                    feature="the language model's answer", choice="unusable; followed the picture"
+                )
             )
             return base
-        brief = _build(perception, merge_hints(parse_hint(hint), parse_hint(description)), duration)
+        brief = build_brief(
+            perception, merge_hints(parse_hint(hint), parse_hint(description)), duration
+        )
         brief.reasons.append(
-            Reason(feature=f"the picture as the language model read it (“{caption[:120]}”)",
-                   choice=f"described as: {description}")  # fmt: skip
+            Reason(
+                feature=f"the picture as the language model read it (“{caption[:120]}”)",
+                choice=f"described as: {description}",
+            )  # fmt: skip
         )
         brief.description = description
         brief.prompt = description

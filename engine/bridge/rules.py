@@ -253,10 +253,10 @@ class RulesBridge:
         if not math.isfinite(duration) or duration <= 0:
             raise InvalidOption("The duration must be a positive number of seconds.")
         request = parse_hint(hint)
-        return _build(perception, request, duration)
+        return build_brief(perception, request, duration)
 
 
-def _build(p: Perception, hint: Hint, duration: float) -> MusicBrief:
+def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
     c = _Choices()
     b, w, s = p.brightness, p.warmth, p.saturation
     motion = _clamp(p.motion, 0.0, 1.0)

@@ -150,9 +150,7 @@ def extract_abc(text: str) -> tuple[str | None, str]:
         if _looks_like_abc(m.group(2)):
             return m.group(2).strip(), (text[: m.start()] + text[m.end() :]).strip()
     lines = text.replace("\r\n", "\n").split("\n")
-    start = next(
-        (i for i, line in enumerate(lines) if re.match(r"^\s*(X|T|M|L|K):", line)), None
-    )
+    start = next((i for i, line in enumerate(lines) if re.match(r"^\s*(X|T|M|L|K):", line)), None)
     if start is None:
         return None, text.strip()
     end, seen_k = start, False
@@ -268,9 +266,7 @@ def _drop_unknown_decorations(body: list[str]) -> tuple[list[str], list[str]]:
 
 def _bar_length(headers: dict[str, str], bar: str) -> Fraction:
     tune = read_tune(f"X:1\nM:{headers['M']}\nL:{headers['L']}\nK:{headers['K']}\n{bar}|\n")
-    return sum(
-        (e.length for v in tune.voices.values() for b in v.bars for e in b), Fraction(0)
-    )
+    return sum((e.length for v in tune.voices.values() for b in v.bars for e in b), Fraction(0))
 
 
 def _rest(length: Fraction, unit: Fraction) -> str:
@@ -344,7 +340,11 @@ class LLMComposer:
         self.name = f"llm:{model.name}"
 
     def compose(
-        self, brief: MusicBrief, exemplars: list[Exemplar], seed: int, feedback: Feedback | None = None
+        self,
+        brief: MusicBrief,
+        exemplars: list[Exemplar],
+        seed: int,
+        feedback: Feedback | None = None,
     ) -> Draft:
         image = _current_image.get() if self.model.vision else None
         messages = compose_messages(brief, exemplars, feedback, with_image=image is not None)

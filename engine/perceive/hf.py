@@ -33,7 +33,9 @@ def clean_caption(text: str, prompt: str = PROMPT) -> str:
     """One tidy sentence from model output: no prompt echo, no control characters, capped."""
     text = text.replace(prompt, " ")
     text = re.sub(r"[\x00-\x1f\x7f\ufffd]", " ", text)
-    text = re.sub(r"^\s*(a picture of|an image of|this image shows|caption:)\s*", "", text, flags=re.I)
+    text = re.sub(
+        r"^\s*(a picture of|an image of|this image shows|caption:)\s*", "", text, flags=re.I
+    )
     text = " ".join(text.split())
     if len(text) > MAX_CAPTION_CHARS:
         text = text[:MAX_CAPTION_CHARS].rsplit(" ", 1)[0] + "…"
@@ -76,7 +78,11 @@ class HFPerceiver:
         import torch
 
         rgb = [im.convert("RGB") for im in images]
-        inputs = self._chat_inputs(rgb) if self.chat else self.loaded.processor(images=rgb, return_tensors="pt")
+        inputs = (
+            self._chat_inputs(rgb)
+            if self.chat
+            else self.loaded.processor(images=rgb, return_tensors="pt")
+        )
         inputs = {k: _to(v, self.loaded) for k, v in inputs.items()}
         kwargs: dict[str, Any] = dict(max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=1)
         if self.chat:  # captioners such as BLIP set their own

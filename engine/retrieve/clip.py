@@ -130,7 +130,11 @@ def _cached_clip(reference: str, device: str) -> ClipEmbedder:
         raise ConfigError(detail=f"PICTUNE_RETRIEVE={reference!r} is not a clip: reference")
     folder = Path(ref.target).expanduser()
     try:
-        if ref.local and (folder / "config.json").exists() and not (folder / "open_clip_config.json").exists():
+        if (
+            ref.local
+            and (folder / "config.json").exists()
+            and not (folder / "open_clip_config.json").exists()
+        ):
             return _load_transformers_clip(ref, device)
         return _load_open_clip(ref, device)
     except ConfigError:

@@ -11,7 +11,7 @@ import pytest
 from bot.cli import main
 from engine.config import get_settings
 from tests import images
-from tests.engine.neural_models import ScriptedServer, TinyModels, chat_reply, tiny_models  # noqa: F401
+from tests.engine.neural_models import ScriptedServer, TinyModels, built, chat_reply
 from tests.engine.retrieve.conftest import write_corpus
 
 pytestmark = pytest.mark.slow
@@ -23,6 +23,11 @@ M:4/4
 L:1/8
 K:Am
 "Am"A2 c2 e2 c2|"G"B2 d2 g4|"F"a2 g2 f2 e2|"E"e8|]"""
+
+
+@pytest.fixture
+def tiny_models() -> TinyModels:
+    return built()
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +54,10 @@ def test_symbolic_with_captioner_llm_bridge_clip_and_llm_composer(
     tmp_path: Path, tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = f"```abc\n{TUNE}\n```\nMotivation: the harbour light is calm, so the air rises gently."
-    with ScriptedServer([chat_reply(DESCRIPTION)]) as bridge, ScriptedServer([chat_reply(answer)]) as composer:
+    with (
+        ScriptedServer([chat_reply(DESCRIPTION)]) as bridge,
+        ScriptedServer([chat_reply(answer)]) as composer,
+    ):
         monkeypatch.setenv("PICTUNE_PERCEIVE", f"hf:{tiny_models.captioner}")
         monkeypatch.setenv("PICTUNE_BRIDGE", bridge.reference())
         monkeypatch.setenv("PICTUNE_RETRIEVE", f"clip:{tiny_models.clip}")
@@ -73,7 +81,9 @@ def test_symbolic_with_captioner_llm_bridge_clip_and_llm_composer(
     assert "refinement round 1" in composer.requests[1]["messages"][1]["content"]
 
 
-def test_audio_and_hybrid_modes(tmp_path: Path, tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audio_and_hybrid_modes(
+    tmp_path: Path, tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PICTUNE_PERCEIVE", f"hf:{tiny_models.vlm}")
     monkeypatch.setenv("PICTUNE_BRIDGE", f"hf:{tiny_models.llm}")
     monkeypatch.setenv("PICTUNE_COMPOSE", f"hf:{tiny_models.llm}")
@@ -101,7 +111,9 @@ def test_audio_and_hybrid_modes(tmp_path: Path, tiny_models: TinyModels, monkeyp
     assert "statistical composer" in (out / "motivation.md").read_text()
 
 
-def test_a_failing_model_stage_degrades_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_model_stage_degrades_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PICTUNE_BRIDGE", "openai:http://127.0.0.1:9/v1#gone")  # nothing listens
     monkeypatch.setenv("PICTUNE_LLM_RETRIES", "0")
     monkeypatch.setenv("PICTUNE_PERCEIVE", f"hf:{tmp_path}")  # a folder without weights

@@ -37,7 +37,9 @@ def test_runtime_failure_uses_the_default_and_says_so() -> None:
     with collect_notes() as notes:
         draft = composer.compose(None, [], 1, None)
     assert draft.notes == ["own note"] and default.calls == 1
-    assert notes == ["The language model composer failed on this piece, so the statistical composer was used."]
+    assert notes == [
+        "The language model composer failed on this piece, so the statistical composer was used."
+    ]
 
 
 def test_load_failure_uses_the_default_for_every_job() -> None:
@@ -51,7 +53,9 @@ def test_load_failure_uses_the_default_for_every_job() -> None:
     for _ in range(2):
         with collect_notes() as notes:
             composer.compose(None, [], 1, None)
-        assert notes == ["The language model composer could not be loaded here, so the statistical composer was used."]
+        assert notes == [
+            "The language model composer could not be loaded here, so the statistical composer was used."
+        ]
     assert made == [1]
 
 

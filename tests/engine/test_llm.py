@@ -11,11 +11,10 @@ from PIL import Image
 from engine.config import Settings
 from engine.errors import ModelOutputError, ModelUnavailable
 from engine.llm import MAX_OUTPUT_CHARS, OpenAIChat, load_chat_model
-from tests.engine.neural_models import (  # noqa: F401
+from tests.engine.neural_models import (
     ScriptedServer,
     TinyModels,
     chat_reply,
-    tiny_models,
 )
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
@@ -49,9 +48,8 @@ def test_gives_up_after_the_retry_bound() -> None:
 
 
 def test_client_errors_are_not_retried() -> None:
-    with ScriptedServer([(404, "no such model")]) as server:
-        with pytest.raises(ModelUnavailable):
-            OpenAIChat(server.url, "m", retries=3, backoff=0.01).chat(MESSAGES)
+    with ScriptedServer([(404, "no such model")]) as server, pytest.raises(ModelUnavailable):
+        OpenAIChat(server.url, "m", retries=3, backoff=0.01).chat(MESSAGES)
     assert len(server.requests) == 1
 
 
@@ -63,9 +61,8 @@ def test_unreachable_server_fails_cleanly() -> None:
 
 @pytest.mark.parametrize("body", ["not json", json.dumps({"choices": []}), json.dumps([1])])
 def test_malformed_replies(body: str) -> None:
-    with ScriptedServer([(200, body)]) as server:
-        with pytest.raises(ModelOutputError):
-            OpenAIChat(server.url, "m", retries=0).chat(MESSAGES)
+    with ScriptedServer([(200, body)]) as server, pytest.raises(ModelOutputError):
+        OpenAIChat(server.url, "m", retries=0).chat(MESSAGES)
 
 
 def test_endless_text_is_cut() -> None:

@@ -17,13 +17,17 @@ from engine.models import (
     resolve_device,
     resolve_dtype,
 )
-from tests.engine.neural_models import ScriptedServer, TinyModels, tiny_models  # noqa: F401
+from tests.engine.neural_models import ScriptedServer, TinyModels
 
 
 def test_parse_references(tmp_path: Path) -> None:
     assert parse_ref("analytic").kind == "builtin"
     hub = parse_ref("hf:Salesforce/blip-image-captioning-base")
-    assert (hub.kind, hub.target, hub.local) == ("hf", "Salesforce/blip-image-captioning-base", False)
+    assert (hub.kind, hub.target, hub.local) == (
+        "hf",
+        "Salesforce/blip-image-captioning-base",
+        False,
+    )
     local = parse_ref(f"hf:{tmp_path}")
     assert local.local and local.short == f"hf:{tmp_path.name}"
     remote = parse_ref("openai:http://127.0.0.1:8000/v1/#qwen2.5-7b")
@@ -35,8 +39,16 @@ def test_parse_references(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "blip", "hf:", "hf:/no/such/folder/at/all", "openai:localhost#m", "openai:http://h/v1",
-     "clip:ViT-B-32", "gguf:model"],
+    [
+        "",
+        "blip",
+        "hf:",
+        "hf:/no/such/folder/at/all",
+        "openai:localhost#m",
+        "openai:http://h/v1",
+        "clip:ViT-B-32",
+        "gguf:model",
+    ],
 )
 def test_bad_references_are_config_errors(text: str) -> None:
     with pytest.raises(ConfigError) as err:

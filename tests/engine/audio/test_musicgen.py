@@ -14,7 +14,7 @@ from engine.config import Settings
 from engine.errors import InvalidOption, RenderError
 from engine.render.audio import Audio
 from engine.render.encode import decode_audio, encode_audio
-from tests.engine.neural_models import TinyModels, tiny_models  # noqa: F401
+from tests.engine.neural_models import TinyModels
 
 
 def _settings(tiny: TinyModels, **kw: object) -> Settings:
@@ -50,7 +50,9 @@ def test_duration_becomes_tokens_and_samples(tiny_models: TinyModels) -> None:
 
 
 def test_concurrent_requests_are_batched(tiny_models: TinyModels) -> None:
-    gen = load_audio_generator(_settings(tiny_models, musicgen_batch_wait=0.3, musicgen_max_batch=4))
+    gen = load_audio_generator(
+        _settings(tiny_models, musicgen_batch_wait=0.3, musicgen_max_batch=4)
+    )
     batches: list[int] = []
     run = gen.batcher._run
 

@@ -10,11 +10,10 @@ from engine.bridge.rules import RulesBridge
 from engine.config import Settings
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.types import ImageInfo, Perception
-from tests.engine.neural_models import (  # noqa: F401
+from tests.engine.neural_models import (
     ScriptedServer,
     TinyModels,
     chat_reply,
-    tiny_models,
 )
 
 JAZZ = "Melancholic jazz ballad for tenor saxophone and piano, 3/4, 72 bpm in D minor."

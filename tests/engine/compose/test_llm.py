@@ -20,11 +20,10 @@ from engine.config import Settings
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.render.midi import abc_to_score
 from engine.types import Exemplar, Feedback, ImageInfo, MusicBrief
-from tests.engine.neural_models import (  # noqa: F401
+from tests.engine.neural_models import (
     ScriptedServer,
     TinyModels,
     chat_reply,
-    tiny_models,
 )
 
 GOOD = """X:1
@@ -124,7 +123,9 @@ def test_feedback_goes_into_the_prompt() -> None:
 
 def test_repairs_common_faults() -> None:
     brief = _brief()
-    faulty = 'T:Missing bits\nK:Am\nA2 B2 c2 d2 | e2 !wobble! d2 c2 | A4 B4 c4 |\n\nA8 | A2 B2 c4 |]'
+    faulty = (
+        "T:Missing bits\nK:Am\nA2 B2 c2 d2 | e2 !wobble! d2 c2 | A4 B4 c4 |\n\nA8 | A2 B2 c4 |]"
+    )
     fixed, repairs = repair_abc(faulty, brief)
     assert validate_abc(fixed) == [], fixed
     headers = read_tune(fixed).headers

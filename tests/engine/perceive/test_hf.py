@@ -11,10 +11,12 @@ from engine.perceive import load_perceiver
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.perceive.hf import MAX_CAPTION_CHARS, HFPerceiver, clean_caption
 from engine.types import ImageInfo
-from tests.engine.neural_models import CAPTION_WORDS, TinyModels, tiny_models  # noqa: F401
+from tests.engine.neural_models import CAPTION_WORDS, TinyModels
 
 
-def _image(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> tuple[Image.Image, ImageInfo]:
+def _image(
+    colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)
+) -> tuple[Image.Image, ImageInfo]:
     return Image.new("RGB", size, colour), ImageInfo(size[0], size[1], "PNG", "RGB", 100, "0" * 64)
 
 
@@ -27,7 +29,9 @@ def test_captioner_adds_a_caption_to_the_analytic_features(tiny_models: TinyMode
     assert p.neural_caption and set(p.neural_caption.split()) <= set(CAPTION_WORDS)
     assert p.caption.startswith(p.neural_caption[:20]) and p.caption.endswith(analytic.caption)
     assert (p.brightness, p.warmth, p.dominant_colours) == (
-        analytic.brightness, analytic.warmth, analytic.dominant_colours
+        analytic.brightness,
+        analytic.warmth,
+        analytic.dominant_colours,
     )
     assert p.backend == f"hf:{tiny_models.captioner.name}"
 
@@ -47,7 +51,9 @@ def test_chat_vlm_is_asked_with_its_template(tiny_models: TinyModels) -> None:
     assert isinstance(perceiver, HFPerceiver) and perceiver.chat
     inputs = perceiver._chat_inputs([Image.new("RGB", (40, 40)), Image.new("RGB", (20, 60))])
     assert inputs["pixel_values"].shape[0] == 2
-    out = perceiver.perceive_batch(*zip(*[_image((10, 10, 200)), _image((250, 250, 0))], strict=True))
+    out = perceiver.perceive_batch(
+        *zip(*[_image((10, 10, 200)), _image((250, 250, 0))], strict=True)
+    )
     assert len(out) == 2
     for p in out:
         assert len(p.caption) > 0 and "\ufffd" not in (p.neural_caption or "")

@@ -14,13 +14,16 @@ from engine.retrieve import load_retriever
 from engine.retrieve.clip import ClipRetriever, load_clip_embedder, merge
 from engine.retrieve.index import index_dir
 from engine.types import Exemplar
-from tests.engine.neural_models import TinyModels, tiny_models  # noqa: F401
+from tests.engine.neural_models import TinyModels
 from tests.engine.retrieve.briefs import make_brief
 
 
 def _settings(tmp_path: Path, abc_folder: Path, clip: Path) -> Settings:
     return Settings(
-        _env_file=None, corpus=str(abc_folder), cache_dir=tmp_path / "cache", retrieve=f"clip:{clip}"
+        _env_file=None,
+        corpus=str(abc_folder),
+        cache_dir=tmp_path / "cache",
+        retrieve=f"clip:{clip}",
     )
 
 
@@ -29,13 +32,17 @@ def test_embeds_text_and_images_in_one_space(tmp_path: Path, tiny_models: TinyMo
     embedder = load_clip_embedder(settings)
     assert load_clip_embedder(settings) is embedder  # loaded once
     texts = embedder.embed(["a slow air in A minor", "a quick jig", "x" * 2000])
-    images = embedder.embed_images([Image.new("RGB", (50, 30), (9, 9, 200)), Image.new("L", (8, 8))])
+    images = embedder.embed_images(
+        [Image.new("RGB", (50, 30), (9, 9, 200)), Image.new("L", (8, 8))]
+    )
     assert texts.shape == (3, embedder.dim) and images.shape == (2, embedder.dim)
     assert np.allclose(np.linalg.norm(np.vstack([texts, images]), axis=1), 1.0, atol=1e-5)
     assert embedder.embed([]).shape == (0, embedder.dim)
 
 
-def test_search_by_image_and_description(tmp_path: Path, abc_folder: Path, tiny_models: TinyModels) -> None:
+def test_search_by_image_and_description(
+    tmp_path: Path, abc_folder: Path, tiny_models: TinyModels
+) -> None:
     settings = _settings(tmp_path, abc_folder, tiny_models.clip)
     retriever = load_retriever(settings)
     assert isinstance(retriever, ClipRetriever)
