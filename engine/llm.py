@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from engine.attention import watching
 from engine.config import Settings
 from engine.errors import ConfigError, ModelOutputError, ModelUnavailable
 from engine.models import Loaded, guess_task, load_for, parse_ref
@@ -109,7 +110,8 @@ class HFChat:
             kwargs.update(temperature=float(temperature), top_p=0.95)
         pad = self.tokenizer.pad_token_id
         kwargs["pad_token_id"] = pad if pad is not None else self.tokenizer.eos_token_id
-        with self.loaded.lock, torch.inference_mode():
+        # watching: records attention maps when the composer asks (engine/attention.py).
+        with self.loaded.lock, torch.inference_mode(), watching(self.loaded, inputs):
             if seed is not None:
                 torch.manual_seed(int(seed))
             output = model.generate(**inputs, **kwargs)

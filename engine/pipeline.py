@@ -216,4 +216,5 @@ class Pipeline:
             score_png=picture.png,
             notes=notes,
             hint=request.hint,
+            attention_png=result.draft.attention_png,
         )

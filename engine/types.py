@@ -183,6 +183,7 @@ class Draft:
     abc: str
     motivation: str | None = None  # a language model's own "creating motivation"
     notes: list[str] = field(default_factory=list)  # repairs, fallbacks, in words
+    attention_png: bytes = b""  # where a VLM looked while writing it (engine/attention.py)
 
 
 @dataclass
@@ -239,6 +240,7 @@ class Composition:
     score_png: bytes
     notes: list[str] = field(default_factory=list)  # fallbacks and warnings, in words
     hint: str | None = None
+    attention_png: bytes = b""  # PICTUNE_ATTENTION_MAPS: where the composer looked
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -255,6 +257,8 @@ class Composition:
             out["piece.abc"] = self.abc.encode()
         if self.score_png:
             out["score.png"] = self.score_png
+        if self.attention_png:
+            out["attention.png"] = self.attention_png
         out["motivation.md"] = self.motivation.encode()
         return out
 

@@ -22,7 +22,7 @@ from engine.refine import SCALES, distance
 from eval.context import Context
 from eval.images import spread
 from eval.plots import figure, save
-from eval.quality import add_melody_polyphony, metric_names, overlap_table, validity
+from eval.quality import add_melody_polyphony, metric_names, overlap_table, quality_images, validity
 from eval.report import Section, table
 
 K_VALUES = (0, 1, 5)
@@ -41,7 +41,8 @@ def mean_oa(rows: list[dict[str, Any]]) -> tuple[float, float]:
 
 def retrieval_section(ctx: Context, corpus: list[dict[str, Any]]) -> Section:
     sec = Section("Ablation: retrieval (k = 0, 1, 5)")
-    images = spread(ctx.images, 20 if ctx.quick else 50)
+    # Drawn from the quality set, so the k = 5 pieces come from the cache.
+    images = spread(quality_images(ctx), 16 if ctx.quick else 50)
     reference = [c["metrics"] for c in corpus]
     rows, per_metric, data = [], {}, {}
     for k in K_VALUES:
@@ -270,6 +271,14 @@ def refinement_section(
         "tradeoffs": trade_rows,
         "share_with_cost": cost,
         "per_metric": per_metric_best,
+        "targets": {
+            r[0]: dict(
+                zip(
+                    ["corpus", "target", "offset_sd", "round0", "kept", "moves"], r[1:], strict=True
+                )
+            )
+            for r in target_rows
+        },
     }
     return sec
 
@@ -334,7 +343,7 @@ HINTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], bool]]] =
 
 def hint_section(ctx: Context) -> Section:
     sec = Section("Ablation: hint vs no hint")
-    images = spread(ctx.images, 8 if ctx.quick else 20)
+    images = spread(quality_images(ctx), 6 if ctx.quick else 20)
     base = {
         im.name: ctx.composer.piece(im.name, im.bytes(), duration=ctx.duration) for im in images
     }

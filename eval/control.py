@@ -177,7 +177,7 @@ def plot_sweep(sweep: Sweep, rows: list[dict[str, Any]], path: Path) -> Path:
 
 def section(ctx: Context) -> Section:
     sec = Section("Image → music control")
-    seeds = 3 if ctx.quick else 6
+    seeds = 2 if ctx.quick else 6
     all_rows: dict[str, list[dict[str, Any]]] = {}
     plots = []
     for sweep in sweeps(ctx.quick):

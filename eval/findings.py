@@ -54,7 +54,13 @@ def section(
         for m in below:
             t = targets.get(m)
             offset = ""
-            if t and t["offset_sd"] == t["offset_sd"] and abs(t["offset_sd"]) >= 0.5:
+            # polyphony is off the (melody-only) corpus by design, not by its targets
+            if (
+                m != "polyphony"
+                and t
+                and t["offset_sd"] == t["offset_sd"]
+                and abs(t["offset_sd"]) >= 0.5
+            ):
                 offset = (
                     f" Its image-derived targets sit {t['offset_sd']:+.1f} corpus sd from the "
                     f"corpus mean (mean target {t['target']:.2f}, corpus {t['corpus']:.2f}), so "

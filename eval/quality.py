@@ -30,7 +30,7 @@ from engine.metrics import METRICS, measure
 from engine.retrieve.corpus import iter_music21_tunes
 from eval import stats
 from eval.context import Context
-from eval.images import spread
+from eval.images import EvalImage, spread
 from eval.plots import figure, save
 from eval.report import Section, table
 from eval.run import engine_hash, melody_profile
@@ -187,9 +187,14 @@ def plot_distributions(
     return save(fig, path)
 
 
+def quality_images(ctx: Context) -> list[EvalImage]:
+    """The quality set: every image (quick: 50 spread over the set)."""
+    return spread(ctx.images, 50) if ctx.quick else ctx.images
+
+
 def quality_pieces(ctx: Context) -> list[dict[str, Any]]:
-    """The quality set: every image (quick: 50 spread over the set), default settings."""
-    images = spread(ctx.images, 50) if ctx.quick else ctx.images
+    """One piece per image of the quality set, default settings."""
+    images = quality_images(ctx)
     pieces = []
     for i, im in enumerate(images):
         pieces.append(ctx.composer.piece(im.name, im.bytes(), duration=ctx.duration))

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from engine import attention
 from engine.compose.abc import (
     _TOKEN,
     KNOWN_DECORATIONS,
@@ -333,10 +334,17 @@ def _fix_bar_lengths(abc: str, headers: dict[str, str]) -> tuple[str, list[str]]
 class LLMComposer:
     """ABC from a language model, with repair, bounded retries and a fallback composer."""
 
-    def __init__(self, model: ChatModel, fallback: Composer, attempts: int = 3) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        fallback: Composer,
+        attempts: int = 3,
+        attention_maps: bool = False,
+    ) -> None:
         self.model = model
         self.fallback = fallback
         self.attempts = max(1, min(int(attempts), 10))
+        self.attention_maps = attention_maps  # draw where a VLM looked (engine/attention.py)
         self.name = f"llm:{model.name}"
 
     def compose(
@@ -351,13 +359,14 @@ class LLMComposer:
         failures: list[str] = []
         for attempt in range(self.attempts):
             try:
-                answer = self.model.chat(
-                    messages,
-                    image=image,
-                    max_tokens=MAX_TOKENS,
-                    temperature=TEMPERATURE,
-                    seed=seed * 31 + attempt,
-                )
+                with attention.recording(self.attention_maps) as looked:
+                    answer = self.model.chat(
+                        messages,
+                        image=image,
+                        max_tokens=MAX_TOKENS,
+                        temperature=TEMPERATURE,
+                        seed=seed * 31 + attempt,
+                    )
             except (ModelUnavailable, ModelOutputError) as exc:
                 failures.append(exc.detail or exc.user_message)
                 continue
@@ -372,7 +381,11 @@ class LLMComposer:
                     notes = [f"The composer's ABC was repaired: {r}." for r in repairs[:4]]
                     if attempt:
                         notes.append(f"The language model needed {attempt + 1} attempts.")
-                    return Draft(abc=abc, motivation=extract_motivation(rest), notes=notes)
+                    draft = Draft(abc=abc, motivation=extract_motivation(rest), notes=notes)
+                    if self.attention_maps:
+                        draft.attention_png, note = attention.result(looked, image, self.model.name)
+                        draft.notes += [note] if note else []
+                    return draft
                 failures.append("; ".join(problems[:2]))
                 problem = "The tune had these problems: " + "; ".join(problems[:3]) + "."
             messages = [
@@ -394,4 +407,9 @@ def load_llm_composer(settings: Settings) -> LLMComposer:
     from engine.compose.markov import MarkovComposer
 
     model = load_chat_model(settings, settings.compose, "compose")
-    return LLMComposer(model, MarkovComposer(), attempts=settings.compose_attempts)
+    return LLMComposer(
+        model,
+        MarkovComposer(),
+        attempts=settings.compose_attempts,
+        attention_maps=settings.attention_maps,
+    )

@@ -111,7 +111,9 @@ class QueueService:
 
     async def _tend(self) -> None:
         """Every heartbeat: requeue jobs of dead workers, refresh the metrics."""
-        requeued = await self.db(self.jobs.requeue_stale, self.stale_after, exclude_worker=self._own_worker())
+        requeued = await self.db(
+            self.jobs.requeue_stale, self.stale_after, exclude_worker=self._own_worker()
+        )
         if requeued:
             log.warning("requeued %d job(s) whose worker stopped: %s", len(requeued), requeued)
             await self._dispatch(requeued)
@@ -131,7 +133,12 @@ class QueueService:
             counts = await self.db(self.jobs.counts)
         except Exception as exc:
             return {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
-        return {"ok": True, "database": "ok", "queued": counts["queued"], "running": counts["running"]}
+        return {
+            "ok": True,
+            "database": "ok",
+            "queued": counts["queued"],
+            "running": counts["running"],
+        }
 
     # ------------------------------------------------------------------ JobService
 

@@ -88,7 +88,9 @@ def run_delivered_job(task: Task, job_id: str) -> str:
         if result.status == "busy":
             # Another live worker holds it (a duplicate message): look again once its
             # heartbeat would have gone stale, in case that worker dies.
-            log.info("job held by %s; checking again later", result.job.worker if result.job else "?")
+            log.info(
+                "job held by %s; checking again later", result.job.worker if result.job else "?"
+            )
             raise task.retry(countdown=stale_after)
         if result.status != "claimed" or result.claim is None:
             log.info("nothing to run: %s", result.status)

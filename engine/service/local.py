@@ -65,7 +65,9 @@ class LocalJobService(QueueService):
     async def _start_backend(self) -> None:
         self._wake = asyncio.Event()
         # A restart: jobs the previous process held go back to the queue once stale.
-        requeued = await self.db(self.jobs.requeue_stale, self.stale_after, exclude_worker=self.worker_id)
+        requeued = await self.db(
+            self.jobs.requeue_stale, self.stale_after, exclude_worker=self.worker_id
+        )
         if requeued:
             log.warning("picked up %d job(s) left running by a previous process", len(requeued))
         self._heart = asyncio.create_task(self._heartbeat_loop(), name="pictune-heartbeat")
@@ -81,7 +83,9 @@ class LocalJobService(QueueService):
                 assert self._runtime is not None
                 executor = ThreadExecutor(self._runtime, self.hub, pool)
             self._executors.append(executor)
-            self._slots.append(asyncio.create_task(self._slot(executor), name=f"pictune-slot-{index}"))
+            self._slots.append(
+                asyncio.create_task(self._slot(executor), name=f"pictune-slot-{index}")
+            )
 
     async def _stop_backend(self) -> None:
         for task in self._slots:
@@ -108,7 +112,11 @@ class LocalJobService(QueueService):
         out = await super().health()
         ready = sum(1 for e in self._executors if e.ready)
         self.metrics.workers.set(ready)
-        out["workers"] = {"ready": ready, "total": len(self._executors), "mode": self.settings.worker_mode}
+        out["workers"] = {
+            "ready": ready,
+            "total": len(self._executors),
+            "mode": self.settings.worker_mode,
+        }
         out["ok"] = bool(out["ok"]) and (ready > 0 or not self._executors)
         return out
 

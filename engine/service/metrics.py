@@ -80,7 +80,9 @@ class ServiceMetrics:
                 # Overlap scans by a second: rows committed slightly out of order still count.
                 self.watermark = max(self.watermark, job.finished_at - timedelta(seconds=1))
             if job.started_at is not None:
-                self.wait_seconds.observe(max(0.0, (job.started_at - job.created_at).total_seconds()))
+                self.wait_seconds.observe(
+                    max(0.0, (job.started_at - job.created_at).total_seconds())
+                )
             if job.state == "failed":
                 self.failures.labels((job.error or "unknown")[:80]).inc()
             for stage, seconds in ((job.result or {}).get("timings") or {}).items():

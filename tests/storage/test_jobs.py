@@ -29,12 +29,26 @@ def queue(q_store: Store) -> JobQueue:
     return JobQueue(q_store.db)
 
 
-def add(store: Store, queue: JobQueue, user: str = "u1", ws: str = "g1", limits: Limits = NO_LIMITS,
-        max_attempts: int = 3) -> tuple[str, str, int]:
-    gen = store.create_pending(Origin("discord", ws, None, user), mode="symbolic",
-                               source_image=TINY_PNG + user.encode())
-    job, pos = queue.enqueue(generation_id=gen, payload={"hint": None}, platform="discord",
-                             workspace=ws, user_id=user, limits=limits, max_attempts=max_attempts)
+def add(
+    store: Store,
+    queue: JobQueue,
+    user: str = "u1",
+    ws: str = "g1",
+    limits: Limits = NO_LIMITS,
+    max_attempts: int = 3,
+) -> tuple[str, str, int]:
+    gen = store.create_pending(
+        Origin("discord", ws, None, user), mode="symbolic", source_image=TINY_PNG + user.encode()
+    )
+    job, pos = queue.enqueue(
+        generation_id=gen,
+        payload={"hint": None},
+        platform="discord",
+        workspace=ws,
+        user_id=user,
+        limits=limits,
+        max_attempts=max_attempts,
+    )
     return job.id, gen, pos
 
 

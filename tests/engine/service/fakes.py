@@ -58,9 +58,15 @@ class FakePipeline:
             with self.runlog.open("a") as fh:
                 fh.write(f"{os.getpid()} {sha[:12]} {request.hint}\n")
         hint = request.hint or ""
-        rounds = self.settings.refine_rounds if request.refine_rounds is None else request.refine_rounds
-        steps = [("intake", "reading the image"), ("perceive", "looking at the image"),
-                 ("bridge", "choosing the music"), ("retrieve", "finding tunes to learn from")]
+        rounds = (
+            self.settings.refine_rounds if request.refine_rounds is None else request.refine_rounds
+        )
+        steps = [
+            ("intake", "reading the image"),
+            ("perceive", "looking at the image"),
+            ("bridge", "choosing the music"),
+            ("retrieve", "finding tunes to learn from"),
+        ]
         for stage, message in steps:
             progress(ProgressEvent(stage, message))
         progress(ProgressEvent("compose", "composing"))
@@ -83,27 +89,61 @@ class FakePipeline:
 
 def make_composition(image_sha: str, *, seed: int = 7, hint: str | None = None) -> Composition:
     brief = MusicBrief(
-        key="D", mode="minor", tempo=72, meter="3/4", melody_program=0, harmony_program=48,
-        bass_program=32, drums=False, register=67, density=0.3, dynamics="p", velocity=60,
-        accompaniment="arpeggio", genre="folk", moods=["calm"],
+        key="D",
+        mode="minor",
+        tempo=72,
+        meter="3/4",
+        melody_program=0,
+        harmony_program=48,
+        bass_program=32,
+        drums=False,
+        register=67,
+        density=0.3,
+        dynamics="p",
+        velocity=60,
+        accompaniment="arpeggio",
+        genre="folk",
+        moods=["calm"],
         instruments=["piano", "strings", "bass"],
-        description="A slow minor folk tune.", prompt="slow folk", reasons=[], duration=30.0,
+        description="A slow minor folk tune.",
+        prompt="slow folk",
+        reasons=[],
+        duration=30.0,
         hint=hint,
     )
     perception = Perception(
-        brightness=0.2, contrast=0.4, saturation=0.5, colourfulness=0.3, warmth=-0.6,
-        hue_spread=0.2, edge_density=0.1, texture=0.2, symmetry=0.7, light_centre=(0.5, 0.3),
-        detail_centre=(0.5, 0.6), dominant_colours=[], caption=f"a test picture {image_sha[:6]}",
+        brightness=0.2,
+        contrast=0.4,
+        saturation=0.5,
+        colourfulness=0.3,
+        warmth=-0.6,
+        hue_spread=0.2,
+        edge_density=0.1,
+        texture=0.2,
+        symmetry=0.7,
+        light_centre=(0.5, 0.3),
+        detail_centre=(0.5, 0.6),
+        dominant_colours=[],
+        caption=f"a test picture {image_sha[:6]}",
     )
     abc = f"X:1\nT:Test {image_sha[:6]}\nM:3/4\nL:1/8\nK:Dm\nD2 F2 A2|d4 A2|"
     return Composition(
-        seed=seed, mode="symbolic",
+        seed=seed,
+        mode="symbolic",
         image=ImageInfo(width=1, height=1, format="PNG", mode="RGB", n_bytes=70, sha256=image_sha),
-        perception=perception, brief=brief, exemplars=[], abc=abc,
+        perception=perception,
+        brief=brief,
+        exemplars=[],
+        abc=abc,
         rounds=[RefineRound(0, {"pitch_range": 12.0}, {"pitch_range": 12.0}, 0.0, [], 0, abc)],
-        best_round=0, motivation="A calm picture became a calm tune.",
-        timings={"perceive": 0.01, "compose": 0.02, "audio": 0.01}, backends={"compose": "fake"},
-        midi=b"MThd" + image_sha.encode()[:16], audio=b"ID3" + image_sha.encode(),
-        audio_format="mp3", audio_seconds=30.0, score_png=TINY_PNG + image_sha.encode()[:8],
+        best_round=0,
+        motivation="A calm picture became a calm tune.",
+        timings={"perceive": 0.01, "compose": 0.02, "audio": 0.01},
+        backends={"compose": "fake"},
+        midi=b"MThd" + image_sha.encode()[:16],
+        audio=b"ID3" + image_sha.encode(),
+        audio_format="mp3",
+        audio_seconds=30.0,
+        score_png=TINY_PNG + image_sha.encode()[:8],
         hint=hint,
     )

@@ -54,9 +54,23 @@ def worker_env(settings: Settings, redis_url: str, runlog: Path) -> dict[str, st
 def start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     celery = Path(sys.executable).with_name("celery")
     return subprocess.Popen(
-        [str(celery), "-A", "engine.service.celery_app", "worker", "-c", "1", "-n",
-         f"{name}@%h", "-Q", "pictune", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--loglevel", "INFO"],
+        [
+            str(celery),
+            "-A",
+            "engine.service.celery_app",
+            "worker",
+            "-c",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            "pictune",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ],
         cwd=REPO,
         env=env,
         stdout=log.open("wb"),
@@ -80,14 +94,18 @@ async def test_thirty_jobs_survive_a_killed_worker(
     svc_settings: Settings, store: Store, redis_url: str, tmp_path: Path
 ) -> None:
     settings = svc_settings.model_copy(
-        update={"redis_url": redis_url, "queue": "celery", "job_heartbeat": 0.5,
-                "user_active_limit": 0, "workspace_active_limit": 0, "queue_cap": 0}
+        update={
+            "redis_url": redis_url,
+            "queue": "celery",
+            "job_heartbeat": 0.5,
+            "user_active_limit": 0,
+            "workspace_active_limit": 0,
+            "queue_cap": 0,
+        }
     )
     runlog = tmp_path / "runs.log"
     env = worker_env(settings, redis_url, runlog)
-    workers = {
-        name: start_worker(name, env, tmp_path / f"{name}.log") for name in ("w1", "w2")
-    }
+    workers = {name: start_worker(name, env, tmp_path / f"{name}.log") for name in ("w1", "w2")}
     service = CeleryJobService(settings, store)
     try:
         await service.start()
@@ -100,7 +118,9 @@ async def test_thirty_jobs_survive_a_killed_worker(
         victim_job = victim = None
         deadline = time.monotonic() + 120
         while victim is None:
-            assert time.monotonic() < deadline, "no job started: " + (tmp_path / "w1.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, (
+                "no job started: " + (tmp_path / "w1.log").read_text()[-2000:]
+            )
             with store.db.read() as session:
                 running = session.query(Job).filter(Job.state == "running").all()
                 for job in running:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from engine.config import Settings
+from engine.errors import JobFailed
 from engine.service.api import Requester
 from engine.service.http import OpsServer
 from engine.service.local import LocalJobService
@@ -19,15 +21,15 @@ async def test_healthz_and_metrics(svc_settings: Settings, store: Store) -> None
     ops = OpsServer(service, host="127.0.0.1", port=0)
     port = await ops.start()
     try:
-        ok = await service.submit(ComposeRequest(image=png_with("m1")), Requester("cli", "local", "a"))
+        ok = await service.submit(
+            ComposeRequest(image=png_with("m1")), Requester("cli", "local", "a")
+        )
         bad = await service.submit(
             ComposeRequest(image=png_with("m2"), hint="fail"), Requester("cli", "local", "b")
         )
         await service.wait(ok.job_id, timeout=30)
-        try:
+        with pytest.raises(JobFailed):
             await service.wait(bad.job_id, timeout=30)
-        except Exception:
-            pass
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             health = await client.get("/healthz")
             assert health.status_code == 200

@@ -59,9 +59,7 @@ async def test_progress_from_queue_to_done(service: LocalJobService, store: Stor
     assert store.load_source_image(second.generation_id) == png_with("b")
 
 
-async def test_user_limit_leaves_others_alone(
-    svc_settings: Settings, store: Store
-) -> None:
+async def test_user_limit_leaves_others_alone(svc_settings: Settings, store: Store) -> None:
     settings = svc_settings.model_copy(update={"user_active_limit": 2})
     svc = LocalJobService(settings, store)
     await svc.start()
@@ -157,18 +155,22 @@ async def test_worker_processes_survive_crashing_and_hanging_jobs(
     """A job that kills its worker process three times fails with a clear message; a hung
     job is stopped at the timeout; the others finish; the service lives on."""
     settings = svc_settings.model_copy(
-        update={"worker_mode": "process", "job_timeout": 20.0, "concurrency": 1}
+        update={"worker_mode": "process", "job_timeout": 3.0, "concurrency": 1}
     )
     svc = LocalJobService(settings, store)
     await svc.start()
     try:
         crash = await svc.submit(req("c", "crash"), ALICE)
+        hang = await svc.submit(req("h", "hang"), Requester("discord", "g1", "carol"))
         fine = await svc.submit(req("f"), BOB)
         with pytest.raises(JobFailed) as exc:
             await svc.wait(crash.job_id, timeout=90)
         assert exc.value.user_message == CRASHED_MESSAGE.format(n=3)
         job = svc.jobs.get(crash.job_id)
         assert job is not None and job.attempts == 3
+        with pytest.raises(JobFailed) as exc:
+            await svc.wait(hang.job_id, timeout=60)
+        assert exc.value.user_message == TIMEOUT_MESSAGE
         assert await svc.wait(fine.job_id, timeout=60) == fine.generation_id
         health = await svc.health()
         assert health["ok"] and health["workers"]["mode"] == "process"

@@ -1,0 +1,264 @@
+"""`pictune doctor`: is this deployment able to compose? Each check says what is wrong and
+what to do; the exit code is non-zero when something essential is broken.
+
+Checks: configuration, SoundFont (and FluidSynth), database (reachable, schema current),
+retrieval index, model references (parsed; loaded with --load), job queue (Redis for
+Celery), and which platform tokens are present (never their values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.config import Settings, get_settings
+from engine.errors import PictuneError
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | FAIL
+    message: str
+    fix: str = ""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check the configuration and say what to fix")
+    p.add_argument("--load", action="store_true", help="also load configured model weights")
+    p.set_defaults(func=run)
+
+
+def check_config() -> tuple[Settings | None, Check]:
+    try:
+        get_settings.cache_clear()
+        settings = get_settings()
+    except Exception as exc:  # pydantic's ValidationError lists the bad variables
+        first = str(exc).splitlines()[:3]
+        return None, Check("configuration", FAIL, " ".join(first), "fix the variable in .env")
+    return settings, Check("configuration", OK, "settings read (environment and .env)")
+
+
+def check_soundfont(settings: Settings) -> Check:
+    found = settings.resolved_soundfont()
+    if found is None:
+        where = f"{settings.soundfont} does not exist" if settings.soundfont else "none found"
+        return Check(
+            "soundfont",
+            FAIL,
+            f"no General MIDI SoundFont: {where}",
+            "apt-get install fluid-soundfont-gm, or set PICTUNE_SOUNDFONT to an .sf2 file",
+        )
+    if importlib.util.find_spec("fluidsynth") is None:
+        return Check(
+            "soundfont",
+            FAIL,
+            f"{found}, but pyfluidsynth is not installed",
+            "pip install pyfluidsynth (and apt-get install libfluidsynth3)",
+        )
+    return Check("soundfont", OK, str(found))
+
+
+def check_database(settings: Settings) -> Check:
+    from storage import migrate
+    from storage.db import Database
+
+    url = settings.resolved_database_url()
+    try:
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return Check(
+            "database",
+            FAIL,
+            "PICTUNE_DATABASE_URL is not a database URL",
+            "use sqlite:///path/pictune.db or postgresql+psycopg2://user:pw@host/db",
+        )
+    db = None
+    try:
+        if url.startswith("sqlite"):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(url)
+        state = migrate.schema_state(db)
+    except Exception as exc:
+        return Check(
+            "database",
+            FAIL,
+            f"{shown}: cannot connect ({type(exc).__name__})",
+            "check PICTUNE_DATABASE_URL and that the database server runs",
+        )
+    finally:
+        if db is not None:
+            db.dispose()
+    if not state.known:
+        return Check(
+            "database",
+            FAIL,
+            f"{shown}: schema {state.current} is newer than this Pictune",
+            "upgrade Pictune",
+        )
+    if not state.up_to_date:
+        if url.startswith("sqlite"):
+            return Check(
+                "database",
+                OK,
+                f"{shown}: schema {state.current or 'empty'}, "
+                "upgraded automatically when Pictune starts",
+            )
+        return Check(
+            "database",
+            FAIL,
+            f"{shown}: schema {state.current or 'empty'}, needs {state.head}",
+            "run `pictune db upgrade`",
+        )
+    return Check("database", OK, f"{shown} (schema {state.current})")
+
+
+def check_index(settings: Settings) -> Check:
+    if settings.retrieve != "minilm":
+        return Check("index", OK, f"{settings.retrieve}: checked with the model references")
+    try:
+        from engine.retrieve.index import index_info
+
+        info = index_info(settings)
+    except Exception as exc:
+        return Check(
+            "index",
+            WARN,
+            f"cannot read the tune library index ({type(exc).__name__})",
+            "run `pictune index build`",
+        )
+    if info is None:
+        return Check(
+            "index",
+            WARN,
+            "the tune library index is not built yet (the first piece builds it, a minute or more)",
+            "run `pictune index build`",
+        )
+    return Check("index", OK, f"{info.tunes} tunes, built {info.built_at[:10]}")
+
+
+def check_models(settings: Settings, load: bool) -> list[Check]:
+    from engine.models import STAGE_SETTINGS, check_stage, parse_ref
+
+    out: list[Check] = []
+    for stage, setting in STAGE_SETTINGS.items():
+        reference = getattr(settings, setting)
+        var = f"PICTUNE_{setting.upper()}"
+        if not reference:
+            continue
+        try:
+            ref = parse_ref(reference, setting)
+        except PictuneError as exc:
+            out.append(
+                Check(
+                    f"model {stage}",
+                    FAIL,
+                    exc.detail or exc.user_message,
+                    f"fix {var} (see .env.example)",
+                )
+            )
+            continue
+        if load and ref.kind != "builtin":
+            ok, message = check_stage(settings, stage)
+            out.append(
+                Check(
+                    f"model {stage}",
+                    OK if ok else FAIL,
+                    message,
+                    "" if ok else f"fix {var} or make its weights available",
+                )
+            )
+        else:
+            hint = "" if ref.kind == "builtin" or ref.local else "(not loaded; use --load)"
+            out.append(Check(f"model {stage}", OK, f"{ref.short} {hint}".strip()))
+    return out
+
+
+def check_queue(settings: Settings) -> Check:
+    if settings.queue == "local":
+        return Check(
+            "queue", OK, f"embedded, {settings.concurrency} {settings.worker_mode} worker(s)"
+        )
+    if settings.queue != "celery":
+        return Check("queue", FAIL, f"PICTUNE_QUEUE={settings.queue!r}", "use local or celery")
+    try:
+        import redis
+
+        redis.Redis.from_url(settings.redis_url, socket_timeout=3).ping()
+    except Exception as exc:
+        return Check(
+            "queue",
+            FAIL,
+            f"Redis unreachable ({type(exc).__name__})",
+            "check PICTUNE_REDIS_URL and that redis-server runs",
+        )
+    return Check("queue", OK, "celery, Redis reachable")
+
+
+def check_tokens(settings: Settings) -> Check:
+    names = {
+        "DISCORD_TOKEN": settings.discord_token,
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_APP_TOKEN": settings.slack_app_token,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+    }
+    present = [name for name, value in names.items() if value and value.get_secret_value()]
+    missing = [name for name in names if name not in present]
+    if not present:
+        return Check(
+            "tokens",
+            WARN,
+            "no platform token set: only the CLI works",
+            "set DISCORD_TOKEN and/or SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN)",
+        )
+    slack_half = "SLACK_BOT_TOKEN" in present and not (
+        {"SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"} & set(present)
+    )
+    if slack_half:
+        return Check(
+            "tokens",
+            WARN,
+            f"set: {', '.join(present)}",
+            "Slack also needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET",
+        )
+    return Check("tokens", OK, f"set: {', '.join(present)}; not set: {', '.join(missing) or '-'}")
+
+
+def run_checks(load: bool = False) -> list[Check]:
+    settings, config = check_config()
+    checks = [config]
+    if settings is None:
+        return checks
+    steps: list[Callable[[], Check | list[Check]]] = [
+        lambda: check_soundfont(settings),
+        lambda: check_database(settings),
+        lambda: check_index(settings),
+        lambda: check_models(settings, load),
+        lambda: check_queue(settings),
+        lambda: check_tokens(settings),
+    ]
+    for step in steps:
+        try:
+            result = step()
+        except Exception as exc:  # a check must never crash the doctor
+            result = Check(getattr(step, "__name__", "check"), FAIL, type(exc).__name__)
+        checks.extend(result if isinstance(result, list) else [result])
+    return checks
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_checks(load=getattr(args, "load", False))
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{c.status:>4}  {c.name:<{width}}  {c.message}")
+        if c.fix and c.status != OK:
+            print(f"{'':>4}  {'':<{width}}  -> {c.fix}")
+    failed = [c for c in checks if c.status == FAIL]
+    print(f"\n{len(failed)} problem(s) to fix." if failed else "\nPictune is ready.")
+    return 1 if failed else 0

@@ -1,0 +1,59 @@
+"""`pictune doctor` on a real temporary deployment: what it says and its exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from engine.config import get_settings
+
+SECRET = "MTIzNDU2Nzg5MDEyMzQ1Njc4.abcdef.doctor-must-not-print-this"
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("PICTUNE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PICTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DISCORD_TOKEN", SECRET)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_healthy_deployment(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  soundfont" in out and ".sf2" in out
+    assert "ok  database" in out
+    assert "index" in out and "pictune index build" in out  # not built in this temp cache
+    assert "DISCORD_TOKEN" in out and SECRET not in out and "doctor-must-not" not in out
+    assert "Pictune is ready." in out
+
+
+def test_broken_deployment_says_what_to_fix(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PICTUNE_SOUNDFONT", str(deployment / "missing.sf2"))
+    monkeypatch.setenv("PICTUNE_COMPOSE", "gpt:whatever")
+    monkeypatch.setenv("PICTUNE_QUEUE", "celery")
+    monkeypatch.setenv("PICTUNE_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  soundfont" in out and "PICTUNE_SOUNDFONT" in out
+    assert "FAIL  model compose" in out and "PICTUNE_COMPOSE" in out
+    assert "FAIL  queue" in out and "PICTUNE_REDIS_URL" in out
+    assert "3 problem(s) to fix." in out
+
+
+def test_bad_setting_value(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PICTUNE_CONCURRENCY", "lots")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    assert "FAIL  configuration" in capsys.readouterr().out
