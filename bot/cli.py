@@ -11,7 +11,11 @@ import importlib
 import logging
 import sys
 
+from pydantic import ValidationError
+
+from engine.config import get_settings
 from engine.errors import PictuneError
+from engine.logging import configure_logging
 
 # Order is the order shown in --help.
 COMMAND_MODULES = (
@@ -23,6 +27,8 @@ COMMAND_MODULES = (
     "bot.commands.worker",
     "bot.commands.doctor",
 )
+
+LONG_RUNNING = frozenset({"serve", "worker"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,10 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        print(f"pictune: configuration error in {where}: {first.get('msg')}", file=sys.stderr)
+        return 3
+    # Services log what they do; one-shot commands only what went wrong.
+    level = logging.DEBUG if args.verbose else None
+    if level is None and args.command not in LONG_RUNNING:
+        level = logging.WARNING
+    configure_logging(settings, level=level)
     try:
         return int(args.func(args) or 0)
     except PictuneError as exc:

@@ -80,10 +80,19 @@ async def serve(settings: Settings, platforms: list[str]) -> None:
     service = load_job_service(settings, store)
     await service.start()
     bot = PictuneBot(settings, service, store)
+    ops = None
+    if settings.http_port > 0:  # /healthz and /metrics for the operators
+        from engine.service.http import OpsServer
+
+        ops = OpsServer(service, port=settings.http_port)
+        port = await ops.start()
+        log.info("health and metrics on http://127.0.0.1:%s/healthz and /metrics", port)
     try:
         # One platform failing (a bad token) stops the process: an operator must look.
         await asyncio.gather(*(server(settings, bot) for _, server in servers))
     finally:
+        if ops is not None:
+            await ops.stop()
         await service.stop()
         await bot.close()
         store.close()
