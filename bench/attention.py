@@ -199,9 +199,10 @@ def formula(spec: dict[str, Any], bytes_per: int) -> dict[str, int]:
     keys = p * p + sum(p + t for t in range(1, g))
     return {
         "naive_kept": layers * heads * keys * bytes_per,
-        # stream: one layer's prefill weights exist at a time (heads x P x P, plus the fp32
-        # softmax), and only a vector of image-token weights is kept.
-        "stream_one_layer_prefill": heads * p * p * (bytes_per + 4),
+        # stream: only a vector of image-token weights is kept, but eager attention
+        # materialises one layer's prefill scores at a time: heads x P x P, as scores, masked
+        # scores (model dtype) and the fp32 softmax (an estimate of eager's buffers).
+        "stream_one_layer_prefill": heads * p * p * (2 * bytes_per + 4),
     }
 
 

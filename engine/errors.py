@@ -49,6 +49,25 @@ class CorruptImage(ImageError):
     user_message = "That image looks broken or truncated: please re-save it and try again."
 
 
+class FileAccessDenied(ImageError):
+    """The platform would not hand the upload over (401/403: not shared, no permission)."""
+
+    user_message = (
+        "I was not allowed to download that file: share it again, "
+        "or ask an admin to check my permissions."
+    )
+
+
+class LoginPageInsteadOfImage(FileAccessDenied):
+    """A download answered with a web page (a sign-in page) instead of the file: the bot
+    lacks the permission to read files (on Slack: the files:read scope)."""
+
+    user_message = (
+        "I got a web page instead of the image: the file is not shared with me "
+        "(the bot needs permission to read files)."
+    )
+
+
 class InvalidOption(InputError):
     user_message = "That option is not valid."
 

@@ -167,14 +167,13 @@ class Pipeline:
         with stage("midi", "writing the MIDI file"):
             score = abc_to_score(abc)
             midi = score_to_midi_bytes(score)
-        with stage("audio", "rendering audio"):
-            # The score picture is drawn by subprocesses while the audio is encoded (the
-            # encoder releases the GIL), so the two overlap.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
-                audio = render_midi(score, settings)
-                encoded = encode_audio(audio, settings.audio_format)
-                picture = drawing.result()
+        # The score picture is drawn by subprocesses while the audio is encoded (the
+        # encoder releases the GIL), so the two overlap.
+        with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:
+            drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
+            audio = render_midi(score, settings)
+            encoded = encode_audio(audio, settings.audio_format)
+            picture = drawing.result()
 
         audio_backend = "fluidsynth"
         if request.mode == "hybrid":  # MusicGen-melody follows the rendered melody (ours)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 Mode = Literal["symbolic", "audio", "hybrid"]
 MODES: tuple[str, ...] = ("symbolic", "audio", "hybrid")

@@ -79,6 +79,8 @@ SUMMARY_NAME = "result.json"  # as `pictune compose` writes it beside the files
 MAX_HINT_CHARS = 2000
 MAX_LINEAGE_DEPTH = 100
 ID_ATTEMPTS = 8
+# What counts against a daily quota: pieces asked for and not failed or cancelled.
+QUOTA_STATUSES: tuple[str, ...] = ("queued", "running", "done")
 
 
 def summary_bytes(composition: Composition) -> bytes:
@@ -525,6 +527,60 @@ class Store:
                 if gid in gens
             ]
 
+    def summary(self, gen_id: str, *, workspace: str, user_id: str | None) -> dict[str, Any]:
+        """What lies behind a piece, scoped like ``get``: perception, brief, exemplars (id,
+        title, collection, ...; their ABC left out), refinement rounds, metrics, timings,
+        backends and notes. Empty values for a piece that is not done. Raises NotFound when
+        the asker may not see it."""
+        gen_id = normalise_id(gen_id)
+        with self.db.read() as session:
+            gen = self._visible_or_raise(session, gen_id, workspace, user_id)
+            summary_sha = next((a.sha256 for a in gen.artifacts if a.kind == "summary"), None)
+            out: dict[str, Any] = {
+                "id": gen.id,
+                "status": gen.status,
+                "perception": dict(gen.perception or {}),
+                "brief": dict(gen.brief or {}),
+                "exemplars": [{"id": str(e)} for e in gen.exemplar_ids or []],
+                "rounds": [dict(r) for r in gen.rounds or []],
+                "metrics": dict(gen.metrics or {}),
+                "timings": dict(gen.timings or {}),
+                "backends": dict(gen.backends or {}),
+                "notes": list(gen.notes or []),
+            }
+        # The database keeps only the exemplars' ids; their titles live in result.json.
+        if summary_sha is not None:
+            out["exemplars"] = self._stored_exemplars(summary_sha) or out["exemplars"]
+        return out
+
+    def count_since(
+        self,
+        since: datetime,
+        *,
+        workspace: str,
+        user_id: str | None = None,
+        platform: str | None = None,
+        statuses: Sequence[str] = QUOTA_STATUSES,
+    ) -> int:
+        """How many pieces were asked for in ``workspace`` (by ``user_id``, when given) at
+        or after ``since``, for daily quotas. Pieces on their way count, failed and cancelled
+        ones do not; a deleted piece still counts (deleting does not give its place back)."""
+        with self.db.read() as session:
+            stmt = (
+                select(func.count())
+                .select_from(Generation)
+                .where(
+                    Generation.workspace == workspace,
+                    Generation.created_at >= since,
+                    Generation.status.in_(list(statuses)),
+                )
+            )
+            if user_id is not None:
+                stmt = stmt.where(Generation.user_id == user_id)
+            if platform is not None:
+                stmt = stmt.where(Generation.platform == platform)
+            return int(session.scalar(stmt) or 0)
+
     def find_by_message(self, platform: str, message_id: str) -> GenerationView | None:
         """The generation a platform message shows (for reactions and buttons), if any."""
         with self.db.read() as session:
@@ -771,6 +827,17 @@ class Store:
         return set(
             session.scalars(select(Generation.id).where(Generation.id.in_(ids), *conditions))
         )
+
+    def _stored_exemplars(self, sha256: str) -> list[dict[str, Any]]:
+        """The exemplars recorded in a piece's result.json, without their ABC; [] when the
+        file is missing or unreadable."""
+        try:
+            stored = json.loads(self.artifacts.read(sha256))
+            exemplars = stored.get("exemplars") or []
+            return [{k: v for k, v in e.items() if k != "abc"} for e in exemplars]
+        except (ArtifactMissing, ValueError, AttributeError, TypeError):
+            log.warning("unreadable summary %s", sha256, exc_info=True)
+            return []
 
     def _embedder_model(self) -> TextEmbedder | None:
         if isinstance(self._embedder, LazyEmbedder):

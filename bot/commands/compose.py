@@ -108,6 +108,6 @@ def run(args: argparse.Namespace) -> int:
         f"seed {composition.seed}, {sum(composition.timings.values()):.2f} s to make"
     )
     print(f"Files in {out}/:")
-    for name, path in paths.items():
+    for path in paths.values():
         print(f"  {path}")
     return 0

@@ -266,3 +266,78 @@ def test_garbage_collection_removes_orphans_only(store: Store) -> None:
     assert not store.artifacts.has(orphan.sha256)
     for path in store.get(gen_id, workspace="local", user_id="local").files.values():
         assert path.exists()
+
+
+def test_summary_tells_what_lies_behind_a_piece(store: Store) -> None:
+    comp = make_composition()
+    gen_id = store.record(comp, DISCORD)
+    summary = store.summary(gen_id.upper(), workspace="g1", user_id="bob")
+    assert summary["perception"]["caption"] == comp.perception.caption
+    assert summary["brief"]["key"] == "D" and summary["brief"]["mode"] == "minor"
+    assert summary["exemplars"] == [
+        {k: v for k, v in comp.summary()["exemplars"][0].items() if k != "abc"}
+    ]
+    assert summary["exemplars"][0]["title"] == "The Moon"
+    assert [r["round"] for r in summary["rounds"]] == [0, 1]
+    assert all("abc" not in r for r in summary["rounds"])
+    assert summary["rounds"][1]["distance"] == pytest.approx(0.1)
+    assert summary["metrics"] == comp.metrics and summary["timings"] == comp.timings
+    # Scoped like get: another workspace, or someone else's private piece, is not found.
+    with pytest.raises(NotFound):
+        store.summary(gen_id, workspace="T1", user_id="bob")
+    private = Origin(platform="discord", workspace="g1", user_id="bob", visibility="private")
+    secret = store.record(make_composition(seed=3), private)
+    with pytest.raises(NotFound):
+        store.summary(secret, workspace="g1", user_id="alice")
+
+
+def test_summary_of_a_pending_piece_and_without_result_json(store: Store) -> None:
+    pending = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")
+    summary = store.summary(pending, workspace="g1", user_id="alice")
+    assert summary["status"] == "queued" and summary["perception"] == {}
+    assert summary["exemplars"] == [] and summary["rounds"] == []
+
+    gen_id = store.record(make_composition(), DISCORD)
+    view = store.get(gen_id, workspace="g1", user_id="alice")
+    sha = _artifact_hashes(store, gen_id)["result.json"]
+    store.artifacts.path(sha).write_bytes(b"damaged")
+    # The database still knows the exemplars' ids.
+    assert store.summary(gen_id, workspace="g1", user_id="alice")["exemplars"] == [
+        {"id": "oneills1850/123"}
+    ]
+    assert view.done
+
+
+def _artifact_hashes(store: Store, gen_id: str) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from storage.models import Artifact
+
+    with store.db.read() as session:
+        rows = session.execute(
+            select(Artifact.name, Artifact.sha256).where(Artifact.generation_id == gen_id)
+        )
+        return {name: sha for name, sha in rows}
+
+
+def test_count_since_counts_pieces_asked_for(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    bob = Origin(platform="discord", workspace="g1", user_id="bob")
+    done = store.record(make_composition(seed=1), DISCORD)
+    store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")  # on its way
+    failed = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")
+    store.fail(failed, "It failed.")
+    cancelled = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")
+    store.cancel(cancelled)
+    store.record(make_composition(seed=2), bob)
+    store.record(make_composition(seed=3), Origin(platform="slack", workspace="T1"))
+
+    assert store.count_since(start, workspace="g1", user_id="alice") == 2
+    assert store.count_since(start, workspace="g1") == 3
+    assert store.count_since(start, workspace="g1", platform="slack") == 0
+    assert store.count_since(datetime.now(UTC) + timedelta(seconds=5), workspace="g1") == 0
+    # Deleting a piece does not give its place back.
+    store.delete(done, by_user="alice")
+    assert store.count_since(start, workspace="g1", user_id="alice") == 2
