@@ -11,7 +11,8 @@ generated tokens, greedy):
 
 It also checks that ``stream`` and ``naive`` give the same heat map. Memory: on CUDA the
 allocator's peak above what was allocated before the call; on CPU the peak resident memory
-(sampled every 2 ms) above the level before the call, each mode in a fresh process.
+(sampled every 2 ms) above the level before the call, each mode in a fresh process whose
+large allocations go through mmap (so freed tensors leave the resident set at once).
 
     python -m bench.attention --config medium            # CPU, a ~60M-parameter LLaVA
     python -m bench.attention --config llava-7b --device cuda   # LLaVA-1.5-7B's shape, fp16
@@ -231,7 +232,10 @@ def main() -> None:
         for mode in MODES:
             cmd = [sys.executable, "-m", "bench.attention", "--config", args.config,
                    "--device", args.device, "--only", mode]  # fmt: skip
-            line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            # Big allocations through mmap, so freed memory leaves the resident set at once
+            # and the sampled peak follows the live tensors rather than malloc's caching.
+            env = os.environ | {"MALLOC_MMAP_THRESHOLD_": "65536"}
+            line = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
             results.append(json.loads(line.strip().splitlines()[-1]))
     heat = {r["mode"]: np.array(r.pop("heat")) for r in results if "heat" in r}
     agree = float(np.abs(heat["stream"] - heat["naive"]).max())

@@ -8,8 +8,8 @@ All of them round-trip through ``to_dict`` / ``from_dict`` so they can be stored
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["symbolic", "audio", "hybrid"]
