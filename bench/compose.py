@@ -30,7 +30,14 @@ def varied_images(n: int) -> list[bytes]:
     """Real photos from scikit-image's public-domain samples, then procedural scenes."""
     from skimage import data
 
-    photos = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field"]
+    photos = [
+        "astronaut",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "immunohistochemistry",
+        "hubble_deep_field",
+    ]
     out: list[bytes] = []
     for name in photos[:n]:
         buf = io.BytesIO()

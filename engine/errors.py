@@ -112,7 +112,9 @@ class Busy(PictuneError):
 
 
 class LimitReached(PictuneError):
-    user_message = "You already have pieces being composed: wait for them to finish, then try again."
+    user_message = (
+        "You already have pieces being composed: wait for them to finish, then try again."
+    )
 
 
 class JobFailed(PictuneError):

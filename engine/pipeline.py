@@ -141,9 +141,7 @@ class Pipeline:
             )
 
         with stage("retrieve", "finding tunes to learn from"):
-            exemplars = stages.retriever.search(
-                brief, settings.retrieve_k, image=decoded.image
-            )
+            exemplars = stages.retriever.search(brief, settings.retrieve_k, image=decoded.image)
 
         parent = None
         if request.parent_abc and request.parent_metrics:

@@ -80,7 +80,8 @@ class Perception:
     def from_dict(cls, d: dict[str, Any]) -> Perception:
         d = dict(d)
         d["dominant_colours"] = [
-            NamedColour(c["name"], tuple(c["rgb"]), c["share"]) for c in d.get("dominant_colours", [])
+            NamedColour(c["name"], tuple(c["rgb"]), c["share"])
+            for c in d.get("dominant_colours", [])
         ]
         d["light_centre"] = tuple(d["light_centre"])
         d["detail_centre"] = tuple(d["detail_centre"])

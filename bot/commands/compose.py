@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         def progress(event: ProgressEvent) -> None:
             if quiet:
                 return
-            step = f" ({event.step}/{event.total})" if event.total and event.stage == "index" else ""
+            step = (
+                f" ({event.step}/{event.total})" if event.total and event.stage == "index" else ""
+            )
             status.update(f"{event.message}{step}")
 
         composition = pipeline.run(request, progress)
@@ -96,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
     paths = write_files(composition, out)
 
     if args.json:
-        data = composition.summary() | {"id": gen_id, "files": {k: str(v) for k, v in paths.items()}}
+        data = composition.summary() | {
+            "id": gen_id,
+            "files": {k: str(v) for k, v in paths.items()},
+        }
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0

@@ -21,4 +21,3 @@ def test_numpy_minilm_matches_sentence_transformers() -> None:
     assert ours.shape == reference.shape == (len(TEXTS), 384)
     assert np.abs(ours - reference).max() < 1e-5
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-
