@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import random
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ import httpx
 from engine.config import Settings
 from engine.errors import (
     CorruptImage,
+    FileAccessDenied,
     Forbidden,
     ImageError,
     ImageTooLarge,
@@ -34,6 +33,7 @@ from engine.errors import (
     InvalidOption,
     JobFailed,
     LimitReached,
+    LoginPageInsteadOfImage,
     NotFound,
     PictuneError,
     UnsupportedImage,
@@ -65,7 +65,7 @@ IMAGE_EXTENSIONS = frozenset(
 )
 DOWNLOAD_TIMEOUT = 20.0  # seconds, for the whole download
 HISTORY_MAX = 25  # the most pieces one listing shows
-QUOTA_PAGE = 100  # the most recent pieces counted against a daily quota
+FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
 SUMMARY_MAX = 300  # characters of the motivation shown in a result
 # File order in a reply: what people want first goes first (and survives a size cut).
 FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
@@ -73,6 +73,26 @@ FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
 
 async def _no_progress(event: JobEvent) -> None:
     """The default progress sink: ignore."""
+
+
+@dataclass(frozen=True)
+class PlaceWords:
+    """What a platform calls the place a bot serves and the people who run it."""
+
+    place: str  # "server"
+    managers: str  # "server managers"
+
+
+PLACE_WORDS = {
+    "discord": PlaceWords("server", "server managers"),
+    "slack": PlaceWords("workspace", "workspace admins"),
+}
+DEFAULT_PLACE_WORDS = PlaceWords("workspace", "workspace managers")
+
+
+def place_words(platform: str) -> PlaceWords:
+    """The words for ``platform``'s places: Discord has servers, Slack workspaces."""
+    return PLACE_WORDS.get(platform, DEFAULT_PLACE_WORDS)
 
 
 @dataclass
@@ -161,6 +181,16 @@ def history_line(view: GenerationView) -> str:
     return f"`{view.id}` · {when} · {who} · {what}{status}"
 
 
+@dataclass
+class _ActiveJob:
+    job_id: str
+    requester: Requester
+
+    def owned_by(self, requester: Requester) -> bool:
+        mine = (self.requester.platform, self.requester.workspace, self.requester.user_id)
+        return mine == (requester.platform, requester.workspace, requester.user_id)
+
+
 class PictuneBot:
     """Everything a chat adapter can ask of Pictune."""
 
@@ -178,6 +208,8 @@ class PictuneBot:
         self._own_http = http is None
         # (user, generation) pairs with a rerun on the way: one at a time each.
         self._reruns: set[tuple[str, str, str]] = set()
+        # Pieces this process is following, for cancelling: generation id -> job.
+        self._active: dict[str, _ActiveJob] = {}
 
     async def close(self) -> None:
         if self._http is not None and self._own_http:
@@ -220,10 +252,7 @@ class PictuneBot:
             async with asyncio.timeout(DOWNLOAD_TIMEOUT):
                 async with self._client().stream("GET", url, headers=headers) as response:
                     if response.status_code in (401, 403):
-                        raise ImageError(
-                            "I was not allowed to download that file: share it again, "
-                            "or ask an admin to check my permissions."
-                        )
+                        raise FileAccessDenied(detail=f"download answered {response.status_code}")
                     if response.status_code == 404 or response.status_code == 410:
                         raise ImageError("That file is gone: attach the image again.")
                     if response.status_code >= 400:
@@ -249,14 +278,11 @@ class PictuneBot:
         return data
 
     def check_image_bytes(self, data: bytes) -> None:
-        """Sniff the bytes: an HTML page (a login page instead of the file) or another kind of
-        file gets a clear answer."""
+        """Sniff the bytes: an HTML page (a login page instead of the file: raises
+        LoginPageInsteadOfImage) or another kind of file gets a clear answer."""
         head = data[:512].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:256]:
-            raise ImageError(
-                "I got a web page instead of the image: the file is not shared with me "
-                "(the bot needs permission to read files)."
-            )
+            raise LoginPageInsteadOfImage(detail="the download was an HTML page")
         if not data:
             raise CorruptImage("That file is empty: attach the image again.")
         from engine.image import sniff_image_format
@@ -320,31 +346,32 @@ class PictuneBot:
 
     def _check_quota(self, requester: Requester) -> None:
         choices = self._choices(requester)
+        place = place_words(requester.platform).place
         if choices.user_daily_quota is not None:
             used = self._made_today(requester, requester.user_id)
             if used >= choices.user_daily_quota:
+                pieces = "piece" if used == 1 else "pieces"
                 raise LimitReached(
-                    f"You have made {used} pieces today, this server's daily limit: "
+                    f"You have made {used} {pieces} today, this {place}'s daily limit: "
                     "try again tomorrow."
                 )
         if choices.workspace_daily_quota is not None:
             used = self._made_today(requester, None)
             if used >= choices.workspace_daily_quota:
                 raise LimitReached(
-                    "This server has reached its daily number of pieces: try again tomorrow."
+                    f"This {place} has reached its daily number of pieces: try again tomorrow."
                 )
 
     def _made_today(self, requester: Requester, user_id: str | None) -> int:
-        """Finished pieces since midnight UTC, by one user or by everyone here (counted
-        from the newest page of the history; quotas above a page are not exact)."""
+        """Pieces asked for since midnight UTC (finished or on their way), by one user or
+        by everyone here."""
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        recent = self.store.history(
+        return self.store.count_since(
+            midnight,
             workspace=requester.workspace,
             user_id=user_id,
-            viewer_id=requester.user_id,
-            limit=QUOTA_PAGE,
+            platform=requester.platform,
         )
-        return sum(1 for v in recent if v.created_at >= midnight)
 
     async def compose(
         self,
@@ -408,11 +435,15 @@ class PictuneBot:
             if not variation:
                 abc_path = parent.files.get("piece.abc")
                 abc = abc_path.read_text(errors="replace") if abc_path is not None else None
+            # The workspace's longest duration applies, even if it changed since.
+            mode, seconds = self._resolve_options(
+                requester, parent.mode, parent.brief.get("duration")
+            )
             request = ComposeRequest(
                 image=image,
                 hint=parent.hint,
-                duration=self.settings.clamp_duration(parent.brief.get("duration")),
-                mode=parent.mode,  # type: ignore[arg-type]
+                duration=seconds,
+                mode=mode,  # type: ignore[arg-type]
                 seed=random.randrange(2**31) if variation else parent.seed,
                 refine_rounds=refine_rounds,
                 parent_abc=abc,
@@ -433,21 +464,76 @@ class PictuneBot:
         progress: ProgressSink,
     ) -> PieceReply:
         submitted = await self.service.submit(request, requester, parent_id=parent_id)
-        await progress(
-            JobEvent(
-                job_id=submitted.job_id,
-                generation_id=submitted.generation_id,
-                state="queued",
-                stage="queued",
-                message=_queued_words(submitted.position),
-                position=submitted.position,
+        self._active[submitted.generation_id] = _ActiveJob(submitted.job_id, requester)
+        try:
+            await progress(
+                JobEvent(
+                    job_id=submitted.job_id,
+                    generation_id=submitted.generation_id,
+                    state="queued",
+                    stage="queued",
+                    message=_queued_words(submitted.position),
+                    position=submitted.position,
+                )
             )
-        )
-        async for event in self.service.events(submitted.job_id):
-            if not event.final:
-                await progress(event)
-        generation_id = await self.service.wait(submitted.job_id)
+            async for event in self.service.events(submitted.job_id):
+                if not event.final:
+                    await progress(event)
+            generation_id = await self.service.wait(submitted.job_id)
+        finally:
+            self._active.pop(submitted.generation_id, None)
         return self.piece(requester, generation_id)
+
+    def in_progress(self, requester: Requester) -> list[str]:
+        """The requester's pieces on their way (that this bot is following), oldest first."""
+        return [gid for gid, job in self._active.items() if job.owned_by(requester)]
+
+    async def cancel(self, requester: Requester, generation_id: str | None = None) -> list[str]:
+        """Cancel one of the requester's pieces on their way, or all of them; returns the ids
+        cancelled. A queued piece stops at once, a running one after its current step; the
+        person waiting for it is told "That piece was cancelled." where they asked."""
+        if generation_id is not None:
+            gid = _clean_id(generation_id)
+            job = self._active.get(gid)
+            if job is None:
+                view = self._get(requester, gid)  # NotFound when it is not theirs to see
+                raise InputError(f"{view.id} is not being composed: there is nothing to cancel.")
+            if not job.owned_by(requester):
+                raise Forbidden("Only the person who asked for that piece can cancel it.")
+            wanted = [gid]
+        else:
+            wanted = self.in_progress(requester)
+            if not wanted:
+                raise InputError("You have no piece being composed right now.")
+        cancelled = []
+        for gid in wanted:
+            job = self._active.get(gid)
+            if job is not None and await self.service.cancel(job.job_id, requester):
+                cancelled.append(gid)
+        if not cancelled:
+            raise InputError("That piece has just finished: there is nothing to cancel.")
+        return cancelled
+
+    def cancel_text(self, cancelled: list[str]) -> str:
+        return f"✖️ Cancelling {', '.join(cancelled)}."
+
+    def progress_sink(
+        self, show: Callable[[str, str], Awaitable[None]], interval: float = 1.5
+    ) -> ProgressSink:
+        """Progress for a message that shows a piece on its way: ``show(line, generation_id)``
+        at most once per ``interval`` seconds (the queue position always passes)."""
+        latest = {"generation_id": ""}
+
+        async def sink(line: str) -> None:
+            await show(line, latest["generation_id"])
+
+        throttle = ProgressThrottle(sink, interval)
+
+        async def progress(event: JobEvent) -> None:
+            latest["generation_id"] = event.generation_id
+            await throttle(self.progress_text(event), force=event.stage == "queued")
+
+        return progress
 
     def progress_text(self, event: JobEvent) -> str:
         """The line a user sees while waiting: "Composing… refining (round 2 of 3)"."""
@@ -529,7 +615,9 @@ class PictuneBot:
         """Everything behind a piece in Markdown: perception, brief, exemplars, metrics per
         round, timings."""
         view = self._get(requester, generation_id)
-        summary = self._summary(requester, view)
+        summary = self.store.summary(
+            view.id, workspace=requester.workspace, user_id=requester.user_id
+        )
         p = summary.get("perception") or {}
         b = view.brief or summary.get("brief") or {}
         exemplars = summary.get("exemplars") or []
@@ -572,25 +660,6 @@ class PictuneBot:
         text = "\n".join(lines)
         return text if len(text) <= 1900 else text[:1899] + "…"
 
-    def _summary(self, requester: Requester, view: GenerationView) -> dict[str, Any]:
-        """The stored result.json of a piece (perception, exemplars, rounds), or {}."""
-        if view.status != "done":
-            return {}
-        with tempfile.TemporaryDirectory(prefix="pictune-details-") as tmp:
-            try:
-                written = self.store.export_files(
-                    view.id,
-                    Path(tmp),
-                    workspace=requester.workspace,
-                    user_id=requester.user_id,
-                    include_summary=True,
-                )
-                path = written.get("result.json")
-                return json.loads(path.read_text()) if path is not None else {}
-            except (PictuneError, OSError, ValueError):
-                log.warning("no summary for %s", view.id, exc_info=True)
-                return {}
-
     def history(
         self,
         requester: Requester,
@@ -630,7 +699,7 @@ class PictuneBot:
     def favourite(self, requester: Requester, generation_id: str) -> bool:
         """Toggle a favourite; True when it is now one of the requester's favourites."""
         view = self._get(requester, generation_id)
-        mine = {v.id for v in self.favourites(requester, limit=QUOTA_PAGE)}
+        mine = {v.id for v in self.favourites(requester, limit=FAVOURITES_SCAN)}
         where = {"workspace": requester.workspace, "user_id": requester.user_id}
         if view.id in mine:
             self.store.unfavourite(view.id, **where)
@@ -638,11 +707,20 @@ class PictuneBot:
         self.store.favourite(view.id, **where)
         return True
 
+    def favourite_text(self, generation_id: str, now: bool) -> str:
+        """What a favourite toggle answers (the adapter may add where to see the list)."""
+        if now:
+            return f"⭐ {generation_id} is in your favourites."
+        return f"{generation_id} is no longer in your favourites."
+
     def delete(self, requester: Requester, generation_id: str, *, is_manager: bool = False) -> str:
         """Delete a piece (its requester, or a workspace manager). Returns the deleted id."""
         view = self._get(requester, generation_id)
         if view.user_id != requester.user_id and not is_manager:
-            raise Forbidden()
+            managers = place_words(requester.platform).managers
+            raise Forbidden(
+                f"Only the person who made that piece (or one of the {managers}) can do that."
+            )
         self.store.delete(
             view.id, by_user=requester.user_id, is_admin=is_manager, workspace=requester.workspace
         )
@@ -650,10 +728,14 @@ class PictuneBot:
 
     # Messages and the community channel ----------------------------------------------------
 
-    def link_message(self, generation_id: str, message_id: str, role: str = "reply") -> None:
-        """Remember that a platform message shows a piece (for reactions and buttons).
-        Message ids must be unique within the platform (Slack: ``f"{channel}:{ts}"``)."""
-        self.store.set_message_ids(generation_id, {role: str(message_id)})
+    def link_message(
+        self, generation_id: str, message_id: str | list[str], role: str = "reply"
+    ) -> None:
+        """Remember that a platform message (or several) shows a piece, for reactions and
+        buttons. Message ids must be unique within the platform (Slack: ``f"{channel}:{ts}"``)."""
+        ids = [str(m) for m in message_id] if isinstance(message_id, list) else str(message_id)
+        if ids:
+            self.store.set_message_ids(generation_id, {role: ids})
 
     def generation_for_message(self, requester: Requester, message_id: str) -> str | None:
         """The piece a message shows, if this requester may see it."""
@@ -696,7 +778,8 @@ class PictuneBot:
         community_channel, default_mode, user_daily_quota, workspace_daily_quota,
         max_duration; a value of None leaves it as it is, "" or 0 clears it."""
         if not is_manager:
-            raise Forbidden("Only server managers can change Pictune's settings.")
+            managers = place_words(requester.platform).managers
+            raise Forbidden(f"Only {managers} can change Pictune's settings.")
         clean: dict[str, Any] = {}
         for name, value in changes.items():
             if value is None:
@@ -706,19 +789,19 @@ class PictuneBot:
                 if value is not None and value not in MODES:
                     raise InvalidOption("The default mode must be symbolic, audio or hybrid.")
             elif name in ("user_daily_quota", "workspace_daily_quota"):
-                value = int(value)
-                if value < 0 or value > 10_000:
+                quota = _number(value, int)
+                if quota is None or not 0 <= quota <= 10_000:
                     raise InvalidOption("A quota is a number of pieces from 0 (no limit) to 10000.")
-                value = value or None
+                value = quota or None
             elif name == "max_duration":
-                value = float(value) or None
-                if value is not None and not (
-                    self.settings.min_duration <= value <= self.settings.max_duration
-                ):
+                low, high = self.settings.min_duration, self.settings.max_duration
+                seconds = _number(value, float)
+                if seconds is None or (seconds != 0 and not low <= seconds <= high):
                     raise InvalidOption(
-                        f"The longest piece must be between {self.settings.min_duration:.0f} and "
-                        f"{self.settings.max_duration:.0f} seconds."
+                        f"The longest piece must be between {low:.0f} and {high:.0f} seconds "
+                        "(0 for the default)."
                     )
+                value = seconds or None
             elif name == "community_channel":
                 value = str(value).strip() or None
             else:
@@ -739,7 +822,7 @@ class PictuneBot:
                 f"Default mode: {show(choices.default_mode, self.settings.mode)}",
                 f"Pieces per member per day: {show(choices.user_daily_quota, 'no limit')}",
                 f"Pieces per day in all: {show(choices.workspace_daily_quota, 'no limit')}",
-                f"Longest piece: {show(choices.max_duration, str(self.settings.max_duration))} s",
+                f"Longest piece: {choices.max_duration or self.settings.max_duration:g} s",
             ]
         )
 
@@ -772,6 +855,20 @@ def _queued_words(position: int | None) -> str:
         return "Starting now…"
     ahead = "piece" if position == 1 else "pieces"
     return f"In the queue: {position} {ahead} ahead of yours."
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
+    """A setting's number from a command's text ("5", "60s", 60.0); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip().lower().removesuffix("s").strip()
+    try:
+        number = kind(text) if kind is float else kind(float(text))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if kind is int and number != float(text):
+        return None  # 2.5 pieces is not a quota
+    return number if number == number else None  # NaN is not a number here
 
 
 def _clean_hint(hint: str | None) -> str | None:

@@ -19,7 +19,8 @@ How it works:
   Other layouts (LLaVA-NeXT's tiles, several images) are skipped with a note.
 - The grid covers the part of the picture the image processor kept (a centre crop, a square
   padding, or all of it). The heat is normalised (min to max), upsampled onto that box and
-  blended over the picture with a colour map; what the encoder never saw is dimmed.
+  drawn as a spotlight with a colour map (bright and warm where the model looked, darker
+  where it did not); what the encoder never saw is dim and grey.
 
 Nothing here may fail a job: anything unexpected ends as "no map, one note".
 """
@@ -44,8 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 768  # the overlay's longest side, in pixels
-ALPHA = 0.65  # opacity of the hottest colour
-DIM = 0.45  # brightness kept where the vision encoder saw nothing (cropped away)
+FLOOR = 0.35  # brightness kept where the model did not look (1 where it looked most)
+TINT = 0.45  # opacity of the colour map where it looked most
+DIM = 0.45  # brightness of the (greyed) parts the vision encoder never saw (cropped away)
 # An "inferno"-like colour map: (position, RGB) anchors, linearly interpolated.
 COLOURS = (
     (0.00, (0, 0, 4)),
@@ -75,7 +77,6 @@ class Recording:
     map: AttentionMap | None = None
     note: str | None = None
     image_processor: Any = None  # tells which part of the picture the patch grid covers
-    active: bool = False
 
 
 _recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
@@ -86,7 +87,7 @@ _recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
 @contextmanager
 def recording(enabled: bool = True) -> Iterator[Recording]:
     """Record the attention of the chat calls made inside; disabled, it records nothing."""
-    rec = Recording(active=bool(enabled))
+    rec = Recording()
     token = _recording.set(rec if enabled else None)
     try:
         yield rec
@@ -117,21 +118,25 @@ def watching(loaded: Loaded, inputs: dict[str, Any]) -> Iterator[None]:
         yield
         return
     decoder, attentions, columns, grid = plan
+    previous = decoder.config._attn_implementation
+    try:
+        if previous != "eager":
+            decoder.set_attn_implementation("eager")
+    except Exception as exc:
+        log.info("attention map skipped: %s: %s", type(exc).__name__, exc)
+        rec.note = "No attention map was drawn: this model cannot return its attention."
+        yield
+        return
     import torch
 
     state = _Sums(torch.zeros(len(columns), dtype=torch.float32, device=columns.device))
     handles = [module.register_forward_hook(state.hook(columns)) for module in attentions]
-    previous = decoder.config._attn_implementation
-    switched = False
     try:
-        if previous != "eager":
-            decoder.set_attn_implementation("eager")
-            switched = True
         yield
     finally:
         for handle in handles:
             handle.remove()
-        if switched:
+        if previous != "eager":
             try:
                 decoder.set_attn_implementation(previous)
             except Exception as exc:  # restoring must not hide the real outcome
@@ -288,8 +293,8 @@ def colour_map(heat: np.ndarray) -> np.ndarray:
 def render_overlay(
     image: Image.Image, heat: np.ndarray, box: Box, max_side: int = MAX_SIDE
 ) -> Image.Image:
-    """The picture (at most ``max_side`` pixels on its longest side) with ``heat`` blended
-    over ``box``; outside the box the picture is dimmed."""
+    """The picture (at most ``max_side`` pixels on its longest side) with ``heat`` shown
+    over ``box``; outside the box (never seen by the encoder) the picture is dim and grey."""
     picture = image.convert("RGB")
     scale = min(1.0, max_side / max(picture.size))
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
@@ -311,9 +316,12 @@ def render_overlay(
     if xb > xa and yb > ya:
         canvas[ya:yb, xa:xb] = grid[ya - y0 : yb - y0, xa - x0 : xb - x0]
         seen[ya:yb, xa:xb] = True
-    alpha = (ALPHA * canvas)[..., None]
-    out = base * (1 - alpha) + colour_map(canvas) * alpha
-    out[~seen] *= DIM
+    # A spotlight: what the model looked at stays bright and turns warm, the rest darkens.
+    heat3 = canvas[..., None]
+    out = base * (FLOOR + (1 - FLOOR) * heat3)
+    out = out * (1 - TINT * heat3) + colour_map(canvas) * (TINT * heat3)
+    grey = base @ np.array([0.299, 0.587, 0.114])
+    out[~seen] = (grey[~seen] * DIM)[:, None]
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
 
 

@@ -54,7 +54,9 @@ class PictuneClient(discord.Client):
         sync_guild: int | None = None,
         edit_interval: float = 1.5,
     ) -> None:
-        super().__init__(intents=intents())
+        # Nothing the bot says pings anyone unless a send names the person it is for:
+        # hints, captions and names are quoted back, and "@everyone" in a hint must stay text.
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
         self.core = core
         self.settings = settings
         self.sync_guild = sync_guild

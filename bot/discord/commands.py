@@ -134,6 +134,7 @@ async def favourites(interaction: discord.Interaction) -> None:
     default_mode="the mode when /compose names none",
     user_daily_quota="pieces per member per day (0: no limit)",
     server_daily_quota="pieces per day for the whole server (0: no limit)",
+    longest_piece="the longest piece anyone may ask for, in seconds (0: the default)",
     clear_community_channel="stop posting to the community channel",
 )
 @app_commands.default_permissions(manage_guild=True)
@@ -144,6 +145,7 @@ async def settings(
     default_mode: ModeChoice | None = None,
     user_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
     server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
+    longest_piece: app_commands.Range[float, 0, 3600] | None = None,
     clear_community_channel: bool = False,
 ) -> None:
     core = core_of(interaction)
@@ -152,6 +154,7 @@ async def settings(
         "default_mode": default_mode,
         "user_daily_quota": user_daily_quota,
         "workspace_daily_quota": server_daily_quota,
+        "max_duration": longest_piece,
     }
     if community_channel is not None:
         changes["community_channel"] = str(community_channel.id)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.core import ProgressThrottle, user_message
+from bot.core import user_message
 from bot.discord.render import render_piece
-from bot.discord.replies import post_community, workspace_of
+from bot.discord.replies import ping, post_community, workspace_of
 from engine.errors import LimitReached, NotFound, PictuneError
-from engine.service.api import JobEvent, Requester
+from engine.service.api import Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient
@@ -46,43 +46,42 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
     if generation_id is None:
         return  # not one of our results (or not one this person may see)
 
+    from bot.discord.views import cancel_view, piece_view
+
     channel = client.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
     original = channel.get_partial_message(payload.message_id)
     mention = f"<@{payload.user_id}>"
+    mentions = ping(payload.user_id)
     status: discord.Message | None = None
 
-    async def show(text: str) -> None:
+    async def show(text: str, generation_id: str) -> None:
         nonlocal status
+        view = cancel_view(generation_id)
         if status is None:
             status = await channel.send(
                 content=f"{mention} {text}",
                 reference=original.to_reference(fail_if_not_exists=False),
-                mention_author=False,
+                view=view,
+                allowed_mentions=mentions,
             )
         else:
-            status = await status.edit(content=f"{mention} {text}")
+            status = await status.edit(content=f"{mention} {text}", view=view)
 
-    throttle = ProgressThrottle(show, client.edit_interval)
-
-    async def progress(event: JobEvent) -> None:
-        await throttle(core.progress_text(event), force=event.stage == "queued")
-
+    progress = core.progress_sink(show, client.edit_interval)
     try:
         reply = await core.rerun(requester, generation_id, variation=False, progress=progress)
     except LimitReached as exc:
         if core.rerun_in_progress(requester, generation_id):
             return  # the same person's second 🔁 while the first runs
-        await _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}")
+        await _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}", mentions)
         return
     except NotFound:
         return
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
         if not isinstance(exc, PictuneError):
             log.error("reaction rerun failed", exc_info=exc)
-        await _say(channel, original, status, f"{mention} ⚠️ {user_message(exc)}")
+        await _say(channel, original, status, f"{mention} ⚠️ {user_message(exc)}", mentions)
         return
-
-    from bot.discord.views import piece_view
 
     guild = client.get_guild(payload.guild_id) if payload.guild_id else None
     rendered = render_piece(reply, filesize_limit=guild.filesize_limit if guild else None)
@@ -94,7 +93,7 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
             files=rendered.files(),
             view=piece_view(reply.id),
             reference=original.to_reference(fail_if_not_exists=False),
-            mention_author=False,
+            allowed_mentions=mentions,
         )
     else:
         message = await status.edit(
@@ -112,15 +111,16 @@ async def _say(
     original: discord.PartialMessage,
     status: discord.Message | None,
     text: str,
+    mentions: discord.AllowedMentions,
 ) -> None:
     try:
         if status is not None:
-            await status.edit(content=text)
+            await status.edit(content=text, view=None)  # no Cancel button left behind
         else:
             await channel.send(
                 content=text,
                 reference=original.to_reference(fail_if_not_exists=False),
-                mention_author=False,
+                allowed_mentions=mentions,
             )
     except discord.HTTPException:
         log.warning("could not tell about a failed rerun", exc_info=True)

@@ -3,7 +3,8 @@
 Discord's limits (developer docs, "Embed Limits" and "Uploading Files"): title 256
 characters, description 4096, 25 fields of 256/1024, footer 2048, 6000 in all; at most 10
 attachments per message, each under the interaction's ``filesize_limit`` (10 MiB by default).
-The full motivation always travels as ``motivation.md``; the embed carries its summary.
+The full motivation always travels as ``motivation.md``; the embed carries its summary,
+and says where the rest is when the motivation is longer than that.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EMBED_TOTAL_MAX = 6000
 FILES_MAX = 10
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 COLOUR = discord.Colour.from_rgb(88, 101, 242)
+MOTIVATION_FILE = "motivation.md"
 
 
 @dataclass
@@ -69,6 +71,9 @@ def render_piece(
         description_parts.append(f"*{reply.caption}*")
     if reply.summary and reply.summary != reply.caption:
         description_parts.append(reply.summary)
+    attached = {name for name, _ in paths}
+    if MOTIVATION_FILE in attached and _longer_than_summary(reply):
+        description_parts.append(f"📄 The whole story of this piece is in {MOTIVATION_FILE}.")
     if note:
         description_parts.append(note)
     if left_out:
@@ -87,6 +92,17 @@ def render_piece(
         embed.set_image(url="attachment://score.png")
     _fit_total(embed)
     return RenderedPiece(embed=embed, paths=paths, left_out=left_out)
+
+
+def _longer_than_summary(reply: PieceReply) -> bool:
+    """Whether the motivation says more than the summary shown: more than one paragraph
+    (headings aside), or a first paragraph cut short."""
+    paragraphs = [
+        block
+        for block in reply.motivation_markdown.split("\n\n")
+        if block.strip() and not block.lstrip().startswith("#")
+    ]
+    return len(paragraphs) > 1 or reply.summary.endswith("…")
 
 
 def _fit_total(embed: discord.Embed) -> None:

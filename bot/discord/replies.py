@@ -18,17 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import (
-    Attachment,
-    PictuneBot,
-    PieceReply,
-    ProgressSink,
-    ProgressThrottle,
-    user_message,
-)
+from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
 from bot.discord.render import render_piece
 from engine.errors import PictuneError
-from engine.service.api import JobEvent, Requester
+from engine.service.api import Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient
@@ -87,6 +80,15 @@ def token_alive(interaction: discord.Interaction) -> bool:
     return discord.utils.utcnow() < interaction.expires_at - TOKEN_MARGIN
 
 
+async def fail_with(
+    interaction: discord.Interaction, exc: BaseException, *, private: bool, what: str
+) -> None:
+    """Answer a failure after deferring: core's words to the person, the rest to the log."""
+    if not isinstance(exc, PictuneError):
+        log.error("%s failed", what, exc_info=exc)
+    await fail_deferred(interaction, user_message(exc), private=private)
+
+
 async def fail_deferred(interaction: discord.Interaction, text: str, *, private: bool) -> None:
     """Turn a deferred "thinking…" message into a short ephemeral answer."""
     try:
@@ -100,6 +102,13 @@ async def fail_deferred(interaction: discord.Interaction, text: str, *, private:
         await interaction.followup.send(f"⚠️ {text}", ephemeral=True)
     except discord.HTTPException:
         log.warning("could not report a failure", exc_info=True)
+
+
+def ping(user_id: int) -> discord.AllowedMentions:
+    """Mentions that notify only ``user_id`` (the person a message is for)."""
+    return discord.AllowedMentions(
+        everyone=False, roles=False, users=[discord.Object(id=user_id)], replied_user=False
+    )
 
 
 def attachment_meta(attachment: discord.Attachment) -> Attachment:
@@ -142,9 +151,7 @@ async def compose_from_attachment(
     try:
         image = await intake
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
-        if not isinstance(exc, PictuneError):
-            log.error("download failed", exc_info=exc)
-        await fail_deferred(interaction, user_message(exc), private=private)
+        await fail_with(interaction, exc, private=private, what="download")
         return
 
     async def make(progress: ProgressSink) -> PieceReply:
@@ -167,26 +174,21 @@ async def deliver(
     make: Callable[[ProgressSink], Awaitable[PieceReply]],
     requester: Requester,
 ) -> None:
-    """After the interaction is deferred: follow the job, then show the result."""
+    """After the interaction is deferred: follow the job, then show the result. While it
+    is on its way, the message carries a Cancel button."""
+    from bot.discord.views import cancel_view
+
     client = client_of(interaction)
-    core = client.core
     private = requester.visibility == "private"
 
-    async def show(text: str) -> None:
+    async def show(text: str, generation_id: str) -> None:
         if token_alive(interaction):
-            await interaction.edit_original_response(content=text)
-
-    throttle = ProgressThrottle(show, client.edit_interval)
-
-    async def progress(event: JobEvent) -> None:
-        await throttle(core.progress_text(event), force=event.stage == "queued")
+            await interaction.edit_original_response(content=text, view=cancel_view(generation_id))
 
     try:
-        reply = await make(progress)
+        reply = await make(client.core.progress_sink(show, client.edit_interval))
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
-        if not isinstance(exc, PictuneError):
-            log.error("composing failed", exc_info=exc)
-        await fail_deferred(interaction, user_message(exc), private=private)
+        await fail_with(interaction, exc, private=private, what="composing")
         return
     await post_result(interaction, reply, requester)
 
@@ -221,6 +223,7 @@ async def post_result(
             embed=rendered.embed,
             files=rendered.files(),
             view=piece_view(reply.id),
+            allowed_mentions=ping(interaction.user.id),
         )
     client.core.link_message(reply.id, str(message.id))
     await post_community(client, requester, reply, message)
@@ -245,7 +248,6 @@ async def post_community(
             embed=rendered.embed,
             files=rendered.files(),
             view=piece_view(reply.id),
-            allowed_mentions=discord.AllowedMentions.none(),
         )
     except discord.HTTPException:
         log.warning("could not post to the community channel %s", channel_id, exc_info=True)

@@ -1,4 +1,5 @@
-"""The buttons under every result, alive across restarts.
+"""The buttons under every result (and Cancel under a piece on its way), alive across
+restarts.
 
 Each button is a ``DynamicItem`` whose custom_id carries the action and the generation id
 (``pictune:refine:pt-7f3a2c``): when any of them is pressed, discord.py matches the id
@@ -32,8 +33,13 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "details": ("Details", "ℹ️", discord.ButtonStyle.secondary),
     "favourite": ("Favourite", "⭐", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+    "cancel": ("Cancel", "✖️", discord.ButtonStyle.secondary),
 }
-TEMPLATE = r"pictune:(?P<action>refine|variation|details|favourite|delete):(?P<gid>[a-z0-9-]{1,32})"
+RESULT_ACTIONS = ("refine", "variation", "details", "favourite", "delete")
+TEMPLATE = (
+    r"pictune:(?P<action>refine|variation|details|favourite|delete|cancel)"
+    r":(?P<gid>[a-z0-9-]{1,32})"
+)
 
 
 def custom_id(action: str, generation_id: str) -> str:
@@ -71,9 +77,17 @@ class PieceButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
 
 
 def piece_view(generation_id: str) -> discord.ui.View:
+    """The buttons under a finished piece."""
     view = discord.ui.View(timeout=None)
-    for action in ACTIONS:
+    for action in RESULT_ACTIONS:
         view.add_item(PieceButton(action, generation_id))
+    return view
+
+
+def cancel_view(generation_id: str) -> discord.ui.View:
+    """The button under a piece on its way."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(PieceButton("cancel", generation_id))
     return view
 
 
@@ -113,11 +127,7 @@ async def on_details(interaction: discord.Interaction, generation_id: str) -> No
 async def on_favourite(interaction: discord.Interaction, generation_id: str) -> None:
     core = core_of(interaction)
     now = core.favourite(requester_for(interaction), generation_id)
-    text = (
-        f"⭐ {generation_id} is in your favourites (see /favourites)."
-        if now
-        else f"{generation_id} is no longer in your favourites."
-    )
+    text = core.favourite_text(generation_id, now) + (" See /favourites." if now else "")
     await interaction.response.send_message(text, ephemeral=True)
 
 
@@ -134,10 +144,19 @@ async def on_delete(interaction: discord.Interaction, generation_id: str) -> Non
         await interaction.response.send_message(text, ephemeral=True)
 
 
+async def on_cancel(interaction: discord.Interaction, generation_id: str) -> None:
+    """Only the requester may cancel; the message itself then says the piece was cancelled
+    (the compose flow that waits for it hears so)."""
+    core = core_of(interaction)
+    cancelled = await core.cancel(requester_for(interaction), generation_id)
+    await interaction.response.send_message(core.cancel_text(cancelled), ephemeral=True)
+
+
 HANDLERS = {
     "refine": on_refine,
     "variation": on_variation,
     "details": on_details,
     "favourite": on_favourite,
     "delete": on_delete,
+    "cancel": on_cancel,
 }

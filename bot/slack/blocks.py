@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from bot.core import PieceReply
+from bot.core import PieceReply, user_message
 from engine.types import MODES
 
 ACTION_REFINE = "pictune_refine"
@@ -34,7 +34,8 @@ HELP = """*Pictune turns a picture into music.*
 • Or use the *Compose music* shortcut on any message with an image
 • `/compose` opens a form to upload an image, with a hint, a mode and a length
 • `/compose history`, `/compose show ID`, `/compose search TEXT`, `/compose favourites`
-• `/compose delete ID`; admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S]`
+• `/compose favourite ID` (again to undo), `/compose cancel [ID]` (stop your piece on its way), `/compose delete ID`
+• Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S]`
 React with :repeat: on a result to refine it."""
 
 
@@ -43,8 +44,14 @@ def cut(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, escaped as its docs ask."""
+    """Slack's three control characters, escaped as its docs ask: what people typed (and
+    core quotes back) can then never become ``<!channel>``, ``<@U123>`` or a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def warning(exc: BaseException) -> str:
+    """A failure as a line to post: core's words, escaped."""
+    return f"⚠️ {escape(user_message(exc))}"
 
 
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
@@ -128,8 +135,8 @@ def buttons(generation_id: str) -> dict[str, Any]:
 
 
 def result_text(reply: PieceReply) -> str:
-    """The plain-text fallback (notifications, screen readers)."""
-    return f"{reply.title} ({reply.id})"
+    """The plain-text fallback (notifications, screen readers); Slack reads it as mrkdwn."""
+    return escape(f"{reply.title} ({reply.id})")
 
 
 def result_blocks(reply: PieceReply) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""``/compose`` subcommands: history, search, favourites, show, delete, settings.
+"""``/compose`` subcommands: history, search, favourites, favourite, show, cancel, delete,
+settings.
 
 ``/compose`` alone (or with a hint) opens the compose form; that part lives with the other
 listeners. Answers go back through the command's ``response_url``, visible only to the
@@ -16,7 +17,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
-from bot.slack.files import upload_files
 from engine.errors import InputError, InvalidOption, PictuneError
 from engine.service.api import Requester
 
@@ -31,7 +31,19 @@ NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @P
 LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
 
 COMMANDS = frozenset(
-    {"help", "history", "search", "show", "favourites", "favorites", "delete", "settings"}
+    {
+        "help",
+        "history",
+        "search",
+        "show",
+        "favourites",
+        "favorites",
+        "favourite",
+        "favorite",
+        "cancel",
+        "delete",
+        "settings",
+    }
 )
 SETTING_NAMES = {
     "channel": "community_channel",
@@ -83,6 +95,16 @@ async def run_subcommand(
             await answer(
                 adapter.bot.listing(adapter.bot.favourites(requester), "No favourites yet.")
             )
+        elif sub in ("favourite", "favorite"):
+            if not rest:
+                raise InputError("Which piece? Give its id, e.g. `/compose favourite pt-7f3a2c`.")
+            gid = adapter.bot.find(requester, rest).id
+            now = adapter.bot.favourite(requester, gid)
+            see = " See `/compose favourites`." if now else ""
+            await answer(adapter.bot.favourite_text(gid, now) + see)
+        elif sub == "cancel":
+            cancelled = await adapter.bot.cancel(requester, rest or None)
+            await answer(adapter.bot.cancel_text(cancelled))
         elif sub == "show":
             await show_piece(adapter, client, requester, rest, channel, respond)
         elif sub == "delete":
@@ -91,11 +113,10 @@ async def run_subcommand(
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
             await answer(await settings(adapter, client, requester, rest))
-    except PictuneError as exc:
-        await respond(text=f"⚠️ {exc.user_message}", response_type="ephemeral")
-    except Exception:
-        log.error("/compose %s failed", sub, exc_info=True)
-        await respond(text=f"⚠️ {PictuneError.user_message}", response_type="ephemeral")
+    except Exception as exc:
+        if not isinstance(exc, PictuneError):
+            log.error("/compose %s failed", sub, exc_info=True)
+        await respond(text=blocks.warning(exc), response_type="ephemeral")
 
 
 async def show_piece(
@@ -111,18 +132,9 @@ async def show_piece(
         raise InputError("Which piece? Give its id, e.g. `/compose show pt-7f3a2c`.")
     reply = adapter.bot.show(requester, gid)
     try:
-        posted = await client.chat_postMessage(
-            channel=channel,
-            text=blocks.result_text(reply),
-            blocks=blocks.result_blocks(reply),
-            metadata=blocks.piece_metadata(reply.id),
-        )
+        await adapter.replies.post_piece(client, reply, channel, role="show")
     except SlackApiError:
         await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
-        return
-    ts = str(posted["ts"])
-    adapter.bot.link_message(reply.id, f"{channel}:{ts}", role="show")
-    await upload_files(client, reply, channel, ts)
 
 
 async def settings(

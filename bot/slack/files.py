@@ -7,7 +7,9 @@ not serve with its HTML sign-in page and status 200, most often because the app 
 ``files:read`` scope: that case gets its own answer, saying what to fix.
 
 Out: the piece's files go into the thread with ``files_upload_v2`` (getUploadURLExternal ->
-upload -> completeUploadExternal), all in one shared message.
+upload -> completeUploadExternal), all in one shared message. ``shared_message_ids`` names
+that message (from the files' shares, when Slack reports them) and the files themselves, so
+that a :repeat: on the files' message finds its piece too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Attachment, PictuneBot, PieceReply
-from engine.errors import ImageError, InputError
+from engine.errors import ImageError, InputError, LoginPageInsteadOfImage
 
 NO_IMAGE = "I found no image to compose from: attach a PNG, JPEG, WebP, GIF, TIFF or BMP."
 LOGIN_PAGE = (
@@ -82,13 +84,11 @@ async def download_image(bot: PictuneBot, file: dict[str, Any], token: str) -> b
         raise InputError(NO_IMAGE)
     try:
         return await bot.download(url, headers={"Authorization": f"Bearer {token}"})
-    except ImageError as exc:
-        # core says "a web page instead of the image"; on Slack that page is the sign-in page.
-        if "web page" in exc.user_message:
-            raise ImageError(
-                LOGIN_PAGE, detail="Slack answered HTML: files:read missing?"
-            ) from None
-        raise
+    except LoginPageInsteadOfImage:
+        # On Slack that web page is its sign-in page: the token may not read files.
+        raise LoginPageInsteadOfImage(
+            LOGIN_PAGE, detail="Slack answered HTML: files:read missing?"
+        ) from None
 
 
 async def upload_files(
@@ -97,8 +97,9 @@ async def upload_files(
     channel: str,
     thread_ts: str | None,
     comment: str | None = None,
-) -> list[str]:
-    """Share a piece's files in a channel or thread; returns the names sent."""
+) -> list[dict[str, Any]]:
+    """Share a piece's files in a channel or thread; returns the file objects Slack
+    reports as shared (at least their ids), in the order sent."""
     uploads = [
         {"file": str(path), "filename": name, "title": name}
         for name, path in reply.files
@@ -106,7 +107,28 @@ async def upload_files(
     ]
     if not uploads:
         return []
-    await client.files_upload_v2(
+    response = await client.files_upload_v2(
         file_uploads=uploads, channel=channel, thread_ts=thread_ts, initial_comment=comment
     )
-    return [u["filename"] for u in uploads]
+    return [dict(f) for f in response.get("files") or [] if isinstance(f, dict)]
+
+
+def file_link(file_id: str) -> str:
+    """The message id under which a shared file of a piece is remembered."""
+    return f"file:{file_id}"
+
+
+def shared_message_ids(files: list[dict[str, Any]], channel: str) -> list[str]:
+    """Ids for ``PictuneBot.link_message`` of what an upload made: the message that holds
+    the files in ``channel`` (``channel:ts``, when Slack reports the shares) and each file
+    (``file:ID``, found again from any message that carries it)."""
+    ids: list[str] = []
+    for file in files:
+        shares = file.get("shares") or {}
+        for kind in ("public", "private"):
+            for share in (shares.get(kind) or {}).get(channel) or []:
+                if share.get("ts"):
+                    ids.append(f"{channel}:{share['ts']}")
+        if file.get("id"):
+            ids.append(file_link(str(file["id"])))
+    return list(dict.fromkeys(ids))

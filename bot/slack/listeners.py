@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot
 from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
-from bot.slack.files import attachment
+from bot.slack.files import attachment, file_link
 from bot.slack.replies import ThreadReplies
 from engine.errors import ImageError, InvalidOption, PictuneError
 from engine.service.api import Requester
@@ -95,8 +95,8 @@ class SlackAdapter:
         app.shortcut(blocks.SHORTCUT_COMPOSE_GLOBAL)(self.on_shortcut)
         app.command("/compose")(self.on_command)
         app.view(blocks.MODAL_COMPOSE)(self.on_modal)
-        app.action(blocks.ACTION_REFINE)(self.on_refine)
-        app.action(blocks.ACTION_VARIATION)(self.on_variation)
+        app.action(blocks.ACTION_REFINE)(self.on_rerun_button)
+        app.action(blocks.ACTION_VARIATION)(self.on_rerun_button)
         app.action(blocks.ACTION_DETAILS)(self.on_details)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -231,7 +231,7 @@ class SlackAdapter:
         try:
             asked = parse_request(text)
         except PictuneError as exc:
-            await self.replies.say(client, channel, thread, f"⚠️ {exc.user_message}")
+            await self.replies.say(client, channel, thread, blocks.warning(exc))
             return
         requester = await self.requester(client, context, channel)
         await self.replies.compose_in_thread(
@@ -383,7 +383,7 @@ class SlackAdapter:
 
     # Buttons and reactions ----------------------------------------------------------------
 
-    async def on_refine(
+    async def on_rerun_button(
         self,
         ack: Any,
         body: dict[str, Any],
@@ -391,29 +391,9 @@ class SlackAdapter:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
+        """Refine (the previous piece feeds the next) or Variation (a new seed)."""
         await ack()
-        self._rerun_from_button(body, action, context, client, variation=False)
-
-    async def on_variation(
-        self,
-        ack: Any,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        self._rerun_from_button(body, action, context, client, variation=True)
-
-    def _rerun_from_button(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        *,
-        variation: bool,
-    ) -> None:
+        variation = action.get("action_id") == blocks.ACTION_VARIATION
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
@@ -475,8 +455,11 @@ class SlackAdapter:
         async def work() -> None:
             requester = await self.requester(client, context, channel)
             message = await self._message(client, channel, ts)
-            generation = self.bot.generation_for_message(requester, f"{channel}:{ts}")
-            generation = generation or _generation_in(message)
+            generation = (
+                self.bot.generation_for_message(requester, f"{channel}:{ts}")
+                or _generation_in(message)
+                or self._generation_of_files(requester, message)
+            )
             if not generation:
                 return  # a reaction on some other message of ours
             thread = (message or {}).get("thread_ts") or ts
@@ -485,6 +468,18 @@ class SlackAdapter:
             )
 
         self.spawn(work())
+
+    def _generation_of_files(
+        self, requester: Requester, message: dict[str, Any] | None
+    ) -> str | None:
+        """The piece whose files a message carries (the files' message of a result: its
+        ts may not have been known when the files were shared)."""
+        for file in (message or {}).get("files") or []:
+            if file.get("id"):
+                found = self.bot.generation_for_message(requester, file_link(str(file["id"])))
+                if found:
+                    return found
+        return None
 
     async def _message(
         self, client: AsyncWebClient, channel: str, ts: str

@@ -5,23 +5,31 @@ per ``progress_interval`` seconds, Slack rate-limits edits) and then becomes the
 (motivation, facts, buttons). The files follow in the same thread, and a public piece is
 also posted to the workspace's community channel. Errors replace the status message with
 core's words, so every request gets an answer where it was asked.
+
+Core's words may quote what people typed (a hint, a mode): everything sent here as text is
+escaped (``blocks.escape``), so ``<!channel>`` or ``<@U…>`` in a hint stays text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import PictuneBot, PieceReply, ProgressThrottle, user_message
+from bot.core import PictuneBot, PieceReply, ProgressSink, user_message
 from bot.slack import blocks
-from bot.slack.files import attachment, download_image, pick_image, upload_files
+from bot.slack.files import (
+    attachment,
+    download_image,
+    pick_image,
+    shared_message_ids,
+    upload_files,
+)
 from engine.errors import PictuneError
-from engine.service.api import JobEvent, Requester
+from engine.service.api import Requester
 
 log = logging.getLogger("pictune.slack")
 
@@ -55,7 +63,7 @@ class ThreadReplies:
             )
             file = await pick_image(self.bot, client, files)
         except PictuneError as exc:
-            return await self.say(client, channel, thread, f"⚠️ {exc.user_message}") is not None
+            return await self.say(client, channel, thread, blocks.warning(exc)) is not None
         status = await self.say(client, channel, thread, "🎨 Fetching your image…")
         if status is None:
             return False
@@ -103,20 +111,17 @@ class ThreadReplies:
             return
         await self.deliver(client, requester, reply, channel, thread, status)
 
-    def _progress(
-        self, client: AsyncWebClient, channel: str, ts: str
-    ) -> Callable[[JobEvent], Awaitable[None]]:
-        async def show(line: str) -> None:
-            await client.chat_update(
-                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
-            )
+    def _progress(self, client: AsyncWebClient, channel: str, ts: str) -> ProgressSink:
+        async def show(line: str, generation_id: str) -> None:
+            await self._status(client, channel, ts, line)
 
-        throttle = ProgressThrottle(show, self.progress_interval)
+        return self.bot.progress_sink(show, self.progress_interval)
 
-        async def on_event(event: JobEvent) -> None:
-            await throttle(self.bot.progress_text(event))
-
-        return on_event
+    async def _status(self, client: AsyncWebClient, channel: str, ts: str, line: str) -> None:
+        """The status message shows one line (escaped: core may quote what people typed)."""
+        await client.chat_update(
+            channel=channel, ts=ts, text=blocks.escape(line), blocks=blocks.progress_blocks(line)
+        )
 
     async def deliver(
         self,
@@ -130,7 +135,7 @@ class ThreadReplies:
         """Files into the thread; the status message becomes the result; the community
         channel gets a copy of public pieces."""
         try:
-            await upload_files(client, reply, channel, thread)
+            await self.share_files(client, reply, channel, thread)
             await client.chat_update(
                 channel=channel,
                 ts=status,
@@ -171,23 +176,55 @@ class ThreadReplies:
                     "permalink"
                 )
             intro = blocks.mrkdwn(self.bot.community_text(reply, link))
-            posted = await client.chat_postMessage(
-                channel=target,
-                text=intro,
-                blocks=[blocks.section(intro), *blocks.result_blocks(reply)][:50],
-                metadata=blocks.piece_metadata(reply.id),
-                unfurl_links=False,
-            )
-            self.bot.link_message(reply.id, f"{target}:{posted['ts']}", role="community")
-            await upload_files(client, reply, target, posted["ts"])
+            await self.post_piece(client, reply, target, intro=intro, role="community")
         except Exception:
             log.warning("posting %s to the community channel failed", reply.id, exc_info=True)
+
+    async def post_piece(
+        self,
+        client: AsyncWebClient,
+        reply: PieceReply,
+        channel: str,
+        *,
+        role: str,
+        intro: str | None = None,
+    ) -> str:
+        """Post a piece as a new message in ``channel`` (after ``intro``, mrkdwn, when
+        given), its files in that message's thread; returns the message's ts. Raises
+        SlackApiError when Slack refuses the post."""
+        result = blocks.result_blocks(reply)
+        posted = await client.chat_postMessage(
+            channel=channel,
+            text=intro or blocks.result_text(reply),
+            blocks=([blocks.section(intro), *result] if intro else result)[:50],
+            metadata=blocks.piece_metadata(reply.id),
+            unfurl_links=False,
+        )
+        ts = str(posted["ts"])
+        self.bot.link_message(reply.id, f"{channel}:{ts}", role=role)
+        await self.share_files(client, reply, channel, ts, role=f"{role}-files")
+        return ts
+
+    async def share_files(
+        self,
+        client: AsyncWebClient,
+        reply: PieceReply,
+        channel: str,
+        thread: str | None,
+        *,
+        role: str = "files",
+    ) -> None:
+        """Upload a piece's files into ``thread`` and remember the message (and the files),
+        so that a :repeat: there reruns the piece like one on its result."""
+        shared = await upload_files(client, reply, channel, thread)
+        self.bot.link_message(reply.id, shared_message_ids(shared, channel), role=role)
 
     async def say(
         self, client: AsyncWebClient, channel: str, thread: str | None, text: str
     ) -> str | None:
         """Post mrkdwn ``text`` (in a thread when given); the message's ts, or None when Slack
-        refused (not in the channel, archived, ...)."""
+        refused (not in the channel, archived, ...). ``text`` is sent as it is: escape what
+        came from anyone else (``blocks.escape``, ``blocks.warning``)."""
         try:
             response = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
             return str(response["ts"])
@@ -200,10 +237,7 @@ class ThreadReplies:
             log.error("composing failed", exc_info=exc)
         elif exc.detail:
             log.info("answered %s: %s", type(exc).__name__, exc.detail)
-        line = f"⚠️ {user_message(exc)}"
         try:
-            await client.chat_update(
-                channel=channel, ts=ts, text=line, blocks=blocks.progress_blocks(line)
-            )
+            await self._status(client, channel, ts, f"⚠️ {user_message(exc)}")
         except SlackApiError:
             log.warning("could not show an error in %s", channel)

@@ -140,11 +140,23 @@ class ThreadJobService:
                 return
 
     async def cancel(self, job_id: str, requester: Requester) -> bool:
+        """Stop the job's task; whoever follows it hears a final "cancelled" event."""
         job = self.jobs[job_id]
-        if job.task is not None and not job.task.done():
-            job.task.cancel()
-            return True
-        return False
+        if job.task is None or job.task.done():
+            return False
+        job.task.cancel()
+        await asyncio.to_thread(self.store.cancel, job.generation_id)
+        job.events.put_nowait(
+            JobEvent(
+                job_id,
+                job.generation_id,
+                "cancelled",
+                "cancelled",
+                "cancelled",
+                error=Cancelled.user_message,
+            )
+        )
+        return True
 
     async def wait(self, job_id: str, timeout: float | None = None) -> str:
         job = self.jobs[job_id]

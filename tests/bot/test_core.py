@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,36 +15,35 @@ from bot.core import (
     PictuneBot,
     ProgressThrottle,
     motivation_summary,
+    place_words,
     user_message,
 )
 from engine.config import Settings
 from engine.errors import (
+    Cancelled,
     CorruptImage,
+    FileAccessDenied,
     Forbidden,
     ImageError,
     ImageTooLarge,
+    InputError,
     InvalidOption,
     LimitReached,
+    LoginPageInsteadOfImage,
     NotFound,
     PictuneError,
     UnsupportedImage,
 )
 from engine.service.api import JobEvent, Requester
-from storage.store import Store
-from tests.bot.jobs import ThreadJobService
+from engine.types import ComposeRequest, Composition, ProgressFn
+from storage.store import Origin, Store
+from tests.bot.jobs import ThreadJobService, stub_runner
 from tests.images import rgb_png
-from tests.storage.conftest import FakeEmbedder
 
 ADA = Requester("discord", "guild-1", "ada", channel="c1", user_name="Ada")
 GRACE = Requester("discord", "guild-1", "grace", channel="c1", user_name="Grace")
 STRANGER = Requester("slack", "team-9", "ada", channel="c9")
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = Store.open(settings, embedder=FakeEmbedder())
-    yield s
-    s.close()
+SLACKER = Requester("slack", "team-9", "bob", channel="c9")
 
 
 @pytest.fixture
@@ -76,6 +76,7 @@ async def files() -> AsyncIterator[str]:
     )
     app.router.add_get("/big", big)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/forbidden", lambda r: _ok(web.Response(status=403, text="no")))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -112,8 +113,13 @@ def test_check_attachment_accepts_images(core: PictuneBot) -> None:
 
 async def test_download(core: PictuneBot, files: str) -> None:
     assert await core.download(f"{files}/png") == rgb_png()
-    with pytest.raises(ImageError, match="web page"):
+    with pytest.raises(LoginPageInsteadOfImage) as page:
         await core.download(f"{files}/html")
+    assert "web page" in page.value.user_message
+    with pytest.raises(FileAccessDenied) as denied:
+        await core.download(f"{files}/forbidden")
+    assert not isinstance(denied.value, LoginPageInsteadOfImage)
+    assert "not allowed" in denied.value.user_message
     with pytest.raises(ImageTooLarge):
         await core.download(f"{files}/big")
     with pytest.raises(ImageError, match="gone"):
@@ -199,7 +205,10 @@ async def test_listings_favourites_and_delete(core: PictuneBot) -> None:
     assert core.favourite(GRACE, reply.id) is True
     assert [v.id for v in core.favourites(GRACE)] == [reply.id]
     assert core.favourite(GRACE, reply.id) is False
-    assert "piano" in core.details(GRACE, reply.id)
+    details = core.details(GRACE, reply.id)
+    assert "piano" in details and "deep blue" in details
+    assert "The Moon (oneills1850)" in details  # exemplar titles, from the stored summary
+    assert "round 1: distance 0.100" in details
     with pytest.raises(Forbidden):
         core.delete(GRACE, reply.id)
     assert core.delete(GRACE, reply.id, is_manager=True) == reply.id
@@ -263,3 +272,124 @@ def test_motivation_summary_and_user_message() -> None:
     assert len(motivation_summary("x" * 1000, limit=50)) == 50
     assert user_message(RuntimeError("/secret/path")) == PictuneError.user_message
     assert user_message(LimitReached("Wait.")) == "Wait."
+
+
+async def test_daily_quota_counts_pieces_on_their_way(core: PictuneBot, store: Store) -> None:
+    core.update_settings(ADA, is_manager=True, user_daily_quota=2)
+    await core.compose(ADA, rgb_png())
+    # A piece still queued counts too: asking twice at once does not slip past the limit.
+    origin = Origin(platform="discord", workspace="guild-1", user_id="ada")
+    store.create_pending(origin, image_sha256="ab" * 32, mode="symbolic")
+    with pytest.raises(LimitReached, match="2 pieces today, this server's daily limit"):
+        await core.compose(ADA, rgb_png())
+    # Deleting a piece does not give its place back.
+    for view in core.history(ADA, user_id="ada"):
+        core.delete(ADA, view.id)
+    with pytest.raises(LimitReached):
+        await core.compose(ADA, rgb_png())
+
+
+async def test_wording_follows_the_platform(core: PictuneBot) -> None:
+    assert place_words("discord").place == "server"
+    assert place_words("slack").place == "workspace"
+    core.update_settings(SLACKER, is_manager=True, workspace_daily_quota=1)
+    reply = await core.compose(SLACKER, rgb_png())
+    with pytest.raises(LimitReached) as caught:
+        await core.compose(STRANGER, rgb_png())
+    assert "This workspace has reached" in caught.value.user_message
+    with pytest.raises(Forbidden, match="workspace admins") as refused:
+        core.update_settings(SLACKER, is_manager=False, default_mode="audio")
+    assert "server" not in refused.value.user_message
+    with pytest.raises(Forbidden) as refused:
+        core.delete(STRANGER, reply.id)
+    assert "workspace admins" in refused.value.user_message
+    with pytest.raises(Forbidden, match="server managers"):
+        core.update_settings(ADA, is_manager=False, default_mode="audio")
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"max_duration": "45"}, 45.0),
+        ({"max_duration": "45s"}, 45.0),
+        ({"max_duration": 0}, None),
+        ({"user_daily_quota": "3"}, 3),
+        ({"user_daily_quota": "0"}, None),
+    ],
+)
+def test_settings_accept_numbers_as_typed(
+    core: PictuneBot, changes: dict[str, Any], expected: Any
+) -> None:
+    choices = core.update_settings(ADA, is_manager=True, **changes)
+    assert getattr(choices, next(iter(changes))) == expected
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_duration": "long"},
+        {"max_duration": 9999},
+        {"max_duration": 1},  # under the deployment's shortest piece
+        {"max_duration": "nan"},
+        {"user_daily_quota": "lots"},
+        {"user_daily_quota": "2.5"},
+        {"workspace_daily_quota": -1},
+        {"colour": "blue"},
+    ],
+)
+def test_settings_refuse_bad_values_with_a_clear_answer(
+    core: PictuneBot, changes: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidOption) as caught:
+        core.update_settings(ADA, is_manager=True, **changes)
+    assert caught.value.user_message.endswith(".")
+    assert core.workspace_settings(ADA).max_duration is None
+
+
+async def test_longest_piece_applies_to_composing_and_reruns(core: PictuneBot) -> None:
+    reply = await core.compose(ADA, rgb_png(), duration=60)
+    core.update_settings(ADA, is_manager=True, max_duration=20)
+    assert core.check_options(ADA, duration=60)[2] == 20
+    await core.rerun(ADA, reply.id)
+    assert core.service.requests[-1][0].duration == 20  # type: ignore[attr-defined]
+    settings = core.settings_text(core.workspace_settings(ADA))
+    assert "Longest piece: 20 s" in settings
+
+
+def gated_runner(gate: threading.Event) -> Any:
+    def run(request: ComposeRequest, progress: ProgressFn) -> Composition:
+        gate.wait(30)
+        return stub_runner(request, progress)
+
+    return run
+
+
+async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None:
+    gate = threading.Event()
+    core.service.runner = gated_runner(gate)  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="no piece being composed"):
+        await core.cancel(ADA)
+    started = asyncio.Event()
+
+    async def progress(event: JobEvent) -> None:
+        started.set()
+
+    composing = asyncio.create_task(core.compose(ADA, rgb_png(), progress=progress))
+    await asyncio.wait_for(started.wait(), 10)
+    (gid,) = core.in_progress(ADA)
+    assert core.in_progress(GRACE) == []
+    with pytest.raises(Forbidden, match="Only the person who asked"):
+        await core.cancel(GRACE, gid)
+    assert await core.cancel(ADA, gid.upper()) == [gid]
+    assert gid in core.cancel_text([gid])
+    with pytest.raises(Cancelled):
+        await composing
+    gate.set()
+    assert core.in_progress(ADA) == []
+    assert store.get(gid, workspace="guild-1", user_id="ada").status == "cancelled"
+    # A finished piece has nothing to cancel.
+    done = await core.compose(ADA, rgb_png())
+    with pytest.raises(InputError, match="not being composed"):
+        await core.cancel(ADA, done.id)
+    with pytest.raises(NotFound):
+        await core.cancel(STRANGER, done.id)

@@ -22,7 +22,6 @@ from engine.service.worker_runtime import WorkerRuntime
 from storage.store import Store
 from tests.bot.discord.fake_discord import FakeDiscord
 from tests.bot.jobs import RecordingPipeline
-from tests.storage.conftest import FakeEmbedder
 
 
 @pytest.fixture
@@ -43,13 +42,6 @@ def discord_settings(settings: Settings, fake: FakeDiscord) -> Settings:
             "duration": 8.0,
         }
     )
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = Store.open(settings, embedder=FakeEmbedder())
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -18,50 +18,18 @@ from tests.bot.discord.fake_discord import (
     USER_ID,
     FakeDiscord,
 )
+from tests.bot.discord.helpers import (
+    PIECE_FILES,
+    callback_data,
+    compose_interaction,
+    compose_once,
+    ephemeral_answer,
+    finished,
+    generation_id,
+    guild_id,
+)
 from tests.bot.jobs import RecordingPipeline
 from tests.images import rgb_png
-
-PIECE_FILES = {"piece.mp3", "score.png", "piece.mid", "piece.abc", "motivation.md"}
-
-
-def compose_interaction(fake: FakeDiscord, att: dict[str, Any], **options: Any) -> dict[str, Any]:
-    opts = [{"name": "image", "type": 11, "value": att["id"]}]
-    types = {"hint": 3, "mode": 3, "duration": 10, "private": 5}
-    opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
-    return fake.slash("compose", opts, attachments=[att], **({}))
-
-
-def finished(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any] | None:
-    message = fake.original(interaction)
-    if message and message.get("embeds") and message["attachments"]:
-        return message
-    return None
-
-
-def generation_id(message: dict[str, Any]) -> str:
-    return message["embeds"][0]["footer"]["text"].split(" ")[0]
-
-
-def ephemeral_answer(fake: FakeDiscord, interaction: dict[str, Any]) -> str | None:
-    """The text of an ephemeral answer: an immediate one, or a follow-up."""
-    token = interaction["token"]
-    for rec in fake.requests:
-        body = rec.json or {}
-        is_callback = rec.path.endswith(f"/{token}/callback") and body.get("type") == 4
-        if is_callback and int(body["data"].get("flags", 0)) & EPHEMERAL:
-            return body["data"]["content"]
-        is_followup = rec.method == "POST" and rec.path.endswith(f"/{token}")
-        if is_followup and int(body.get("flags") or 0) & EPHEMERAL:
-            return body["content"]
-    return None
-
-
-async def compose_once(fake: FakeDiscord, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
-    interaction = compose_interaction(fake, att, **options)
-    await fake.dispatch("INTERACTION_CREATE", interaction)
-    message = await fake.wait_for(lambda: finished(fake, interaction))
-    return interaction, message
 
 
 async def test_compose_travels_the_whole_way(
@@ -188,15 +156,8 @@ async def test_private_compose_stays_ephemeral(
     # Nobody else sees it.
     history = fake.slash("history", user_id=OTHER_USER_ID)
     await fake.dispatch("INTERACTION_CREATE", history)
-    answer = await fake.wait_for(lambda: _callback_data(fake, history))
+    answer = await fake.wait_for(lambda: callback_data(fake, history))
     assert gid not in answer["embeds"][0]["description"]
-
-
-def _callback_data(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any] | None:
-    for rec in fake.calls("POST", f"/api/v10/interactions/{interaction['id']}/"):
-        if rec.json.get("type") == 4:
-            return rec.json["data"]
-    return None
 
 
 async def test_history_show_search_and_favourites(fake: FakeDiscord, start_bot: Any) -> None:
@@ -206,17 +167,17 @@ async def test_history_show_search_and_favourites(fake: FakeDiscord, start_bot: 
 
     history = fake.slash("history", [{"name": "limit", "type": 4, "value": 5}])
     await fake.dispatch("INTERACTION_CREATE", history)
-    data = await fake.wait_for(lambda: _callback_data(fake, history))
+    data = await fake.wait_for(lambda: callback_data(fake, history))
     assert gid in data["embeds"][0]["description"] and int(data["flags"]) & EPHEMERAL
 
     search = fake.slash("search", [{"name": "text", "type": 3, "value": "moon"}])
     await fake.dispatch("INTERACTION_CREATE", search)
-    data = await fake.wait_for(lambda: _callback_data(fake, search))
+    data = await fake.wait_for(lambda: callback_data(fake, search))
     assert gid in data["embeds"][0]["description"]
 
     show = fake.slash("show", [{"name": "id", "type": 3, "value": gid.upper()}])
     await fake.dispatch("INTERACTION_CREATE", show)
-    await fake.wait_for(lambda: _callback_data(fake, show))
+    await fake.wait_for(lambda: callback_data(fake, show))
     sent = fake.calls("POST", f"/api/v10/interactions/{show['id']}/")[0]
     assert set(sent.files) == PIECE_FILES
 
@@ -227,7 +188,7 @@ async def test_history_show_search_and_favourites(fake: FakeDiscord, start_bot: 
 
     favourites = fake.slash("favourites")
     await fake.dispatch("INTERACTION_CREATE", favourites)
-    data = await fake.wait_for(lambda: _callback_data(fake, favourites))
+    data = await fake.wait_for(lambda: callback_data(fake, favourites))
     assert "No favourites yet" in data["embeds"][0]["description"]
 
 
@@ -266,14 +227,10 @@ async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, star
     bot = await start_bot()
     from engine.service.api import Requester
 
-    manager = Requester("discord", message_guild(fake), str(USER_ID))
+    manager = Requester("discord", guild_id(fake), str(USER_ID))
     bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
     await compose_once(fake, private=True)
     assert not [m for m in fake.messages.values() if m["channel_id"] == str(COMMUNITY_ID)]
-
-
-def message_guild(fake: FakeDiscord) -> str:
-    return str(fake.guild_payload()["id"])
 
 
 def _resolved_channel(fake: FakeDiscord) -> dict[str, Any]:

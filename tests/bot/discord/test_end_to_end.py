@@ -13,8 +13,12 @@ from engine.service import load_job_service
 from engine.service.api import JobService
 from storage.store import Store
 from tests.bot.discord.fake_discord import CHANNEL_ID, USER_ID, FakeDiscord
-from tests.bot.discord.test_commands import PIECE_FILES, compose_once, generation_id
-from tests.bot.discord.test_reactions import channel_results
+from tests.bot.discord.helpers import (
+    PIECE_FILES,
+    channel_results,
+    compose_once,
+    generation_id,
+)
 
 TUNES = """X:1
 T:Calm Sea

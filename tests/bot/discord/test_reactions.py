@@ -8,19 +8,13 @@ from typing import Any
 from engine.service.api import Requester
 from storage.store import Store
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, USER_ID, FakeDiscord
-from tests.bot.discord.test_commands import PIECE_FILES, compose_once, generation_id
+from tests.bot.discord.helpers import (
+    PIECE_FILES,
+    channel_results,
+    compose_once,
+    generation_id,
+)
 from tests.bot.jobs import RecordingPipeline
-
-
-def channel_results(fake: FakeDiscord) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in fake.messages.values()
-        if m["channel_id"] == str(CHANNEL_ID)
-        and m.get("message_reference")
-        and m["attachments"]
-        and m["embeds"]
-    ]
 
 
 async def test_repeat_reaction_reruns_with_refinement(

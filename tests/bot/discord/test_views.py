@@ -16,32 +16,15 @@ from tests.bot.discord.fake_discord import (
     USER_ID,
     FakeDiscord,
 )
-from tests.bot.discord.test_commands import (
+from tests.bot.discord.helpers import (
     PIECE_FILES,
     compose_once,
     ephemeral_answer,
     generation_id,
+    press,
+    rerun_result,
 )
 from tests.bot.jobs import RecordingPipeline
-
-
-def rerun_result(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any] | None:
-    """The "thinking…" message a Refine/Variation press made, once it holds the piece."""
-    for rec in fake.calls("POST", f"/api/v10/interactions/{interaction['id']}/"):
-        if rec.json.get("type") == 5:
-            message = fake.original(interaction)
-            if message and message["attachments"] and message["embeds"]:
-                return message
-    return None
-
-
-async def press(
-    fake: FakeDiscord, message: dict[str, Any], action: str, **kw: Any
-) -> dict[str, Any]:
-    custom_id = f"pictune:{action}:{generation_id(message)}"
-    interaction = fake.button(message["id"], custom_id, **kw)
-    await fake.dispatch("INTERACTION_CREATE", interaction)
-    return interaction
 
 
 @pytest.mark.parametrize("action", ["refine", "variation"])

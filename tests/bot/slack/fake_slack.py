@@ -10,7 +10,10 @@ API's documented behaviour, only as far as Pictune uses it:
   status 200, which is what Slack answers when the token lacks ``files:read``.
 - ``POST /upload/<id>``: the URL that ``files.getUploadURLExternal`` hands out; step 2 of
   ``files_upload_v2``. ``files.completeUploadExternal`` (step 3) shares the uploaded files
-  into a channel or thread, and only then do they count as uploads.
+  into a channel or thread as one message carrying them, and only then do they count as
+  uploads. Its answer lists the files with their ``shares`` (channel -> message ts), as
+  files.info does; with ``report_shares=False`` without them (Slack shares files
+  asynchronously, so a real answer may not know the message yet).
 - ``POST /respond/<token>``: a slash command's or action's ``response_url``.
 
 Every call is recorded in ``calls``; the messages, files and uploads it made are kept so a
@@ -82,6 +85,7 @@ class FakeSlack:
     uploads: list[Upload] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    report_shares: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -447,7 +451,7 @@ class FakeSlack:
         entries = args.get("files") or []
         channel = args.get("channel_id")
         thread_ts = args.get("thread_ts")
-        shared = []
+        shared: list[dict[str, Any]] = []
         with self._lock:
             for entry in entries:
                 pending = self._pending.get(entry["id"])
@@ -468,13 +472,21 @@ class FakeSlack:
                 shared.append({"id": upload.id, "name": upload.filename, "title": upload.title})
         if channel:
             # The files arrive as one message in the channel or thread.
-            self._post(
+            message = self._post(
                 {
                     "channel": channel,
                     "thread_ts": thread_ts,
                     "text": args.get("initial_comment") or "",
                 }
             )
+            with self._lock:
+                message["files"] = [dict(f) for f in shared]
+                message["subtype"] = "file_share"
+            if self.report_shares:
+                kind = "private" if channel.startswith(("D", "G")) else "public"
+                share = {"ts": message["ts"], "thread_ts": thread_ts, "channel_name": "general"}
+                for file in shared:
+                    file["shares"] = {kind: {channel: [share]}}
         return {"files": shared}
 
 

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from tests import images
-from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
+from tests.bot.slack.conftest import CHANNEL, SlackBench
 from tests.bot.slack.fake_slack import message_text
-from tests.bot.slack.test_listeners import (
+from tests.bot.slack.helpers import (
     ADMIN,
     BOB,
     assert_piece_files,
+    command,
     history,
     make_piece,
     uploaded,
 )
-
-
-async def command(bench: SlackBench, text: str, user: str = ALICE) -> str:
-    """Run /compose TEXT; what Pictune answered through the response URL."""
-    before = len(bench.fake.responses)
-    response = await bench.sender.command(
-        text, user=user, channel=CHANNEL, response_url=bench.respond_url()
-    )
-    assert response.status_code == 200
-    await bench.settle()
-    answers = bench.fake.responses[before:]
-    return "\n".join(message_text(a) for a in answers)
 
 
 async def test_history_search_and_show(bench: SlackBench) -> None:

@@ -9,10 +9,11 @@ import pytest
 from bot.slack import blocks
 from tests import images
 from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
-from tests.bot.slack.test_listeners import (
+from tests.bot.slack.helpers import (
     assert_piece_files,
     button_payload,
     history,
+    repeat_reaction,
     result_message,
     uploaded,
 )
@@ -49,14 +50,7 @@ async def test_mention_then_repeat_with_the_real_engine(engine_bench: SlackBench
     assert any("image" in line.lower() for line in lines[:-1])
     assert any("audio" in line.lower() for line in lines[:-1])
 
-    reaction = {
-        "type": "reaction_added",
-        "user": "U_BOB",
-        "reaction": "repeat",
-        "item_user": bench.fake.bot_user_id,
-        "item": {"type": "message", "channel": CHANNEL, "ts": result["ts"]},
-        "event_ts": bench.fake.next_ts(),
-    }
+    reaction = repeat_reaction(bench, result["ts"])
     assert (await bench.sender.event(reaction)).status_code == 200
     await bench.settle()
     child = next(v for v in history(bench, "U_BOB") if v.parent_id == piece.id)

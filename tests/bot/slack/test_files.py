@@ -11,9 +11,23 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
-from bot.slack.files import LOGIN_PAGE, NO_IMAGE, download_image, pick_image, upload_files
+from bot.slack.files import (
+    LOGIN_PAGE,
+    NO_IMAGE,
+    download_image,
+    file_link,
+    pick_image,
+    shared_message_ids,
+    upload_files,
+)
 from engine.config import Settings
-from engine.errors import ImageError, ImageTooLarge, InputError, UnsupportedImage
+from engine.errors import (
+    ImageError,
+    ImageTooLarge,
+    InputError,
+    LoginPageInsteadOfImage,
+    UnsupportedImage,
+)
 from tests import images
 from tests.bot.slack.fake_slack import FakeSlack
 
@@ -46,7 +60,7 @@ async def test_login_page_says_files_read_is_missing(
 ) -> None:
     """Slack answers 200 with its sign-in page when the token may not read files."""
     file = fake_slack.host_file("sea.png", images.rgb_png(), login_page=True)
-    with pytest.raises(ImageError) as caught:
+    with pytest.raises(LoginPageInsteadOfImage) as caught:
         await download_image(bot, file, fake_slack.bot_token)
     assert caught.value.user_message == LOGIN_PAGE
     assert "files:read" in caught.value.user_message
@@ -123,10 +137,20 @@ async def test_files_go_up_in_three_steps_into_the_thread(
     for name, data in names.items():
         (tmp_path / name).write_bytes(data)
     reply = SimpleNamespace(files=[(n, tmp_path / n) for n in names])
-    sent = await upload_files(client, reply, "C_GENERAL", "1700000000.000001")  # type: ignore[arg-type]
-    assert sent == list(names)
+    sent = await upload_files(client, reply, "C_GENERAL", "1699999999.000001")  # type: ignore[arg-type]
+    assert [f["name"] for f in sent] == list(names)
     assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 3
     assert len(fake_slack.calls_to("upload")) == 3
     assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
-    uploads = fake_slack.uploads_in("C_GENERAL", "1700000000.000001")
+    uploads = fake_slack.uploads_in("C_GENERAL", "1699999999.000001")
     assert {u.filename: u.data for u in uploads} == names
+
+    # The message that carries the files, and each file, can find the piece again.
+    (files_message,) = [
+        m for m in fake_slack.thread("C_GENERAL", "1699999999.000001") if m.get("files")
+    ]
+    ids = shared_message_ids(sent, "C_GENERAL")
+    assert ids[0] == f"C_GENERAL:{files_message['ts']}"
+    assert ids[1:] == [file_link(u.id) for u in uploads]
+    # Without shares in Slack's answer (they come asynchronously), the files still do.
+    assert shared_message_ids([{"id": "F1"}], "C_GENERAL") == ["file:F1"]
