@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import PictuneError
+from engine.image import MIME_TYPES, sniff_image_format
 
 MIME_BY_SUFFIX: dict[str, tuple[str, str]] = {
     # suffix -> (kind, mime)
@@ -33,16 +34,20 @@ MIME_BY_SUFFIX: dict[str, tuple[str, str]] = {
     ".json": ("summary", "application/json"),
 }
 
-# Magic numbers of the image formats intake accepts, for naming a stored source image.
-IMAGE_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
-    (b"\xff\xd8\xff", "jpg", "image/jpeg"),
-    (b"GIF87a", "gif", "image/gif"),
-    (b"GIF89a", "gif", "image/gif"),
-    (b"II*\x00", "tiff", "image/tiff"),
-    (b"MM\x00*", "tiff", "image/tiff"),
-    (b"BM", "bmp", "image/bmp"),
-)
+# Files named for what they are rather than their type.
+KIND_BY_NAME: dict[str, tuple[str, str]] = {
+    "attention.png": ("attention", "image/png"),
+}
+
+# Extension of a stored source image, by the format intake's sniffing names.
+IMAGE_EXTENSIONS = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "TIFF": "tiff",
+    "BMP": "bmp",
+}
 
 
 class ArtifactMissing(PictuneError):
@@ -51,17 +56,17 @@ class ArtifactMissing(PictuneError):
 
 def describe_file(name: str) -> tuple[str, str]:
     """(kind, mime) of a generation file from its name."""
+    if name in KIND_BY_NAME:
+        return KIND_BY_NAME[name]
     return MIME_BY_SUFFIX.get(Path(name).suffix.lower(), ("other", "application/octet-stream"))
 
 
 def sniff_image(data: bytes) -> tuple[str, str]:
     """(extension, mime) of an uploaded image; ("bin", octet-stream) when unknown."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp", "image/webp"
-    for magic, ext, mime in IMAGE_SIGNATURES:
-        if data.startswith(magic):
-            return ext, mime
-    return "bin", "application/octet-stream"
+    fmt = sniff_image_format(data[:32])
+    if fmt is None:
+        return "bin", "application/octet-stream"
+    return IMAGE_EXTENSIONS[fmt], MIME_TYPES[fmt]
 
 
 def sha256_hex(data: bytes) -> str:

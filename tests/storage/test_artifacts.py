@@ -93,3 +93,10 @@ def test_file_kinds_and_image_sniffing() -> None:
     assert sniff_image(b"\xff\xd8\xff\xe0rest") == ("jpg", "image/jpeg")
     assert sniff_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == ("webp", "image/webp")
     assert sniff_image(b"not an image") == ("bin", "application/octet-stream")
+
+
+def test_files_are_described_by_name_then_suffix() -> None:
+    assert describe_file("attention.png") == ("attention", "image/png")
+    assert describe_file("score.png") == ("score", "image/png")
+    assert describe_file("piece.mp3") == ("audio", "audio/mpeg")
+    assert describe_file("strange.xyz")[0] == "other"
