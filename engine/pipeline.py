@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+from PIL import Image
 
 from engine.audio import load_audio_generator
 from engine.compose.llm import seeing
@@ -21,20 +24,34 @@ from engine.errors import InvalidOption
 from engine.fallback import collect_notes
 from engine.image import decode_image
 from engine.motivation import write_motivation
-from engine.refine import derive_targets, refine
-from engine.render.audio import render_midi
+from engine.refine import RefineResult, derive_targets, refine
+from engine.render.audio import Audio, render_midi
 from engine.render.encode import encode_audio
 from engine.render.midi import abc_to_score, score_to_midi_bytes
-from engine.render.score import render_score_png
+from engine.render.score import ScoreImage, render_score_png
 from engine.stages import Stages, load_stages
 from engine.types import (
     MODES,
     ComposeRequest,
     Composition,
+    Exemplar,
+    MusicBrief,
+    Perception,
     ProgressEvent,
     ProgressFn,
     no_progress,
 )
+
+
+@dataclass
+class _Symbolic:
+    """What the symbolic path made, before encoding."""
+
+    exemplars: list[Exemplar]
+    refined: RefineResult
+    midi: bytes
+    audio: Audio
+    picture: ScoreImage
 
 
 def seed_for(image_sha256: str, requested: int | None) -> int:
@@ -78,8 +95,9 @@ class Pipeline:
         timings: dict[str, float] = {}
 
         @contextmanager
-        def stage(name: str, message: str) -> Iterator[None]:
-            progress(ProgressEvent(name, message))
+        def stage(name: str, message: str | None) -> Iterator[None]:
+            if message:  # None: the stage reports its own progress
+                progress(ProgressEvent(name, message))
             start = time.perf_counter()
             yield
             timings[name] = round(time.perf_counter() - start, 4)
@@ -96,100 +114,44 @@ class Pipeline:
         stages = self.stages
         seed = seed_for(decoded.info.sha256, request.seed)
         duration = settings.clamp_duration(request.duration)
-        rounds = settings.refine_rounds if request.refine_rounds is None else request.refine_rounds
-        rounds = max(0, min(int(rounds), 10))
-
         with stage("perceive", "looking at the image"):
             perception = stages.perceiver.perceive(decoded.image, decoded.info)
         with stage("bridge", "choosing the music"):
             brief = stages.bridge.bridge(perception, request.hint, duration)
+        backends = {"perceive": stages.perceiver.name, "bridge": stages.bridge.name}
 
         if request.mode == "audio":  # MusicGen renders the brief's text prompt (2405.02801)
             with stage("audio", "generating audio with MusicGen"):
                 generator = load_audio_generator(settings)
                 audio = generator.generate(brief.prompt, duration, seed)
-                encoded = encode_audio(audio, settings.audio_format)
-            notes = list(stage_notes)
-            motivation = write_motivation(
-                perception=perception, brief=brief, exemplars=[], rounds=[], best=0, notes=notes
+            symbolic = None
+            backends["audio"] = generator.name
+        else:
+            symbolic = self._symbolic(
+                request, decoded.image, perception, brief, seed, stage, progress
             )
-            progress(ProgressEvent("done", "done"))
-            return Composition(
-                seed=seed,
-                mode=request.mode,
-                image=decoded.info,
-                perception=perception,
-                brief=brief,
-                exemplars=[],
-                abc="",
-                rounds=[],
-                best_round=0,
-                motivation=motivation,
-                timings=timings,
-                backends={
-                    "perceive": stages.perceiver.name,
-                    "bridge": stages.bridge.name,
-                    "audio": generator.name,
-                },
-                midi=b"",
-                audio=encoded,
-                audio_format=settings.audio_format,
-                audio_seconds=round(audio.seconds, 2),
-                score_png=b"",
-                notes=notes,
-                hint=request.hint,
-            )
-
-        with stage("retrieve", "finding tunes to learn from"):
-            exemplars = stages.retriever.search(brief, settings.retrieve_k, image=decoded.image)
-
-        parent = None
-        if request.parent_abc and request.parent_metrics:
-            parent = (request.parent_abc, request.parent_metrics)
-        start = time.perf_counter()
-        targets = derive_targets(perception, brief)
-        with seeing(decoded.image):  # a vision-language composer looks at the picture
-            result = refine(
-                stages.composer,
-                brief,
-                exemplars,
-                seed,
-                targets,
-                rounds,
-                progress=progress,
-                parent=parent,
-            )
-        timings["compose"] = round(time.perf_counter() - start, 4)
-        abc = result.draft.abc
-
-        with stage("midi", "writing the MIDI file"):
-            score = abc_to_score(abc)
-            midi = score_to_midi_bytes(score)
-        # The score picture is drawn by subprocesses while the audio is encoded (the
-        # encoder releases the GIL), so the two overlap.
-        with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:
-            drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
-            audio = render_midi(score, settings)
+            audio = symbolic.audio
+            backends = stages.backends() | {"score": symbolic.picture.method, "audio": "fluidsynth"}
+            if request.mode == "hybrid":  # MusicGen-melody follows the rendered melody (ours)
+                with stage("hybrid", "re-imagining the audio with MusicGen"):
+                    generator = load_audio_generator(settings, melody=True)
+                    audio = generator.generate(brief.prompt, audio.seconds, seed, melody=audio)
+                backends["audio"] = generator.name
+        with stage("encode", "encoding audio"):
             encoded = encode_audio(audio, settings.audio_format)
-            picture = drawing.result()
 
-        audio_backend = "fluidsynth"
-        if request.mode == "hybrid":  # MusicGen-melody follows the rendered melody (ours)
-            with stage("hybrid", "re-imagining the audio with MusicGen"):
-                generator = load_audio_generator(settings, melody=True)
-                audio = generator.generate(brief.prompt, audio.seconds, seed, melody=audio)
-                encoded = encode_audio(audio, settings.audio_format)
-                audio_backend = generator.name
-
-        notes = [*stage_notes, *result.draft.notes]
-        backends = stages.backends() | {"score": picture.method, "audio": audio_backend}
+        draft_notes = symbolic.refined.draft.notes if symbolic else []
+        notes = [*stage_notes, *draft_notes]
+        exemplars = symbolic.exemplars if symbolic else []
+        rounds = symbolic.refined.rounds if symbolic else []
+        best = symbolic.refined.best if symbolic else 0
         motivation = write_motivation(
             perception=perception,
             brief=brief,
             exemplars=exemplars,
-            rounds=result.rounds,
-            best=result.best,
-            model_motivation=result.draft.motivation,
+            rounds=rounds,
+            best=best,
+            model_motivation=symbolic.refined.draft.motivation if symbolic else None,
             notes=notes,
         )
         progress(ProgressEvent("done", "done"))
@@ -200,18 +162,59 @@ class Pipeline:
             perception=perception,
             brief=brief,
             exemplars=exemplars,
-            abc=abc,
-            rounds=result.rounds,
-            best_round=result.best,
+            abc=symbolic.refined.draft.abc if symbolic else "",
+            rounds=rounds,
+            best_round=best,
             motivation=motivation,
             timings=timings,
             backends=backends,
-            midi=midi,
+            midi=symbolic.midi if symbolic else b"",
             audio=encoded,
             audio_format=settings.audio_format,
             audio_seconds=round(audio.seconds, 2),
-            score_png=picture.png,
+            score_png=symbolic.picture.png if symbolic else b"",
             notes=notes,
             hint=request.hint,
-            attention_png=result.draft.attention_png,
+            attention_png=symbolic.refined.draft.attention_png if symbolic else b"",
         )
+
+    def _symbolic(
+        self,
+        request: ComposeRequest,
+        image: Image.Image,
+        perception: Perception,
+        brief: MusicBrief,
+        seed: int,
+        stage: Callable[[str, str | None], AbstractContextManager[None]],
+        progress: ProgressFn,
+    ) -> _Symbolic:
+        """Retrieve, compose and refine, then render MIDI, audio and the score picture."""
+        settings, stages = self.settings, self.stages
+        with stage("retrieve", "finding tunes to learn from"):
+            exemplars = stages.retriever.search(brief, settings.retrieve_k, image=image)
+        rounds = settings.refine_rounds if request.refine_rounds is None else request.refine_rounds
+        parent = None
+        if request.parent_abc and request.parent_metrics:
+            parent = (request.parent_abc, request.parent_metrics)
+        # refine() reports "composing" and "refining (round i of n)" itself.
+        with stage("compose", None), seeing(image):  # a VLM composer sees the picture
+            refined = refine(
+                stages.composer,
+                brief,
+                exemplars,
+                seed,
+                derive_targets(perception, brief),
+                max(0, min(int(rounds), 10)),
+                progress=progress,
+                parent=parent,
+            )
+        abc = refined.draft.abc
+        with stage("midi", "writing the MIDI file"):
+            score = abc_to_score(abc)
+            midi = score_to_midi_bytes(score)
+        # The score picture is drawn by subprocesses while the audio renders.
+        with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:
+            drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
+            audio = render_midi(score, settings)
+            picture = drawing.result()
+        return _Symbolic(exemplars, refined, midi, audio, picture)

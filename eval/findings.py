@@ -64,7 +64,7 @@ def section(
                 offset = (
                     f" Its image-derived targets sit {t['offset_sd']:+.1f} corpus sd from the "
                     f"corpus mean (mean target {t['target']:.2f}, corpus {t['corpus']:.2f}), so "
-                    "refinement itself pulls it off the corpus: engine.refine.derive_targets "
+                    "refinement steers it toward values the corpus seldom has: engine.refine.derive_targets "
                     "should centre this target's range on the corpus (or on the exemplars)."
                 )
             bullets.append(

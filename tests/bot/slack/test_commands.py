@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from engine.types import ComposeRequest, Composition, ProgressFn
 from tests import images
+from tests.bot.jobs import stub_runner
 from tests.bot.slack.conftest import CHANNEL, SlackBench
 from tests.bot.slack.fake_slack import message_text
 from tests.bot.slack.helpers import (
@@ -67,3 +72,60 @@ async def test_daily_quota_is_enforced_with_a_clear_answer(bench: SlackBench) ->
     await bench.settle()
     assert "daily" in bench.fake.thread_text(CHANNEL, event["ts"])
     assert len(history(bench)) == 1
+
+
+async def test_favourite_toggles_a_piece(bench: SlackBench) -> None:
+    _, _, gid = await make_piece(bench)
+    assert "Which piece?" in await command(bench, "favourite")
+    assert "find that piece" in await command(bench, "favourite pt-000000")
+    said = await command(bench, f"favourite {gid.upper()}", user=BOB)
+    assert f"{gid} is in your favourites" in said
+    assert gid in await command(bench, "favourites", user=BOB)
+    assert gid not in await command(bench, "favourites")  # Alice's are her own
+    assert "no longer" in await command(bench, f"favorite {gid}", user=BOB)
+    assert "No favourites yet" in await command(bench, "favourites", user=BOB)
+
+
+async def test_cancel_stops_the_piece_on_its_way(bench: SlackBench) -> None:
+    assert "no piece being composed" in await command(bench, "cancel")
+    gate = threading.Event()
+    bench.bot.service.runner = gated(gate)  # type: ignore[attr-defined]
+    image = bench.fake.host_file("sea.png", images.photo_like(8))
+    event = bench.mention_event([image], "slow")
+    await bench.sender.event(event)
+    alice = requester(bench)
+    (gid,) = await bench.fake.wait_for(lambda: bench.bot.in_progress(alice), what="a piece")
+    try:
+        assert "Only the person who asked" in await command(bench, f"cancel {gid}", user=BOB)
+        assert f"Cancelling {gid}" in await command(bench, "cancel")
+    finally:
+        gate.set()
+    await bench.settle()
+    assert "That piece was cancelled" in bench.fake.thread_text(CHANNEL, event["ts"])
+    assert uploaded(bench, event["ts"]) == []
+    assert bench.bot.find(alice, gid).status == "cancelled"
+    assert history(bench) == []
+
+
+async def test_settings_check_what_is_typed(bench: SlackBench) -> None:
+    assert "workspace admins" in await command(bench, "settings quota 3", user=BOB)
+    assert "from 0 (no limit)" in await command(bench, "settings quota lots", user=ADMIN)
+    assert "between" in await command(bench, "settings max-duration soon", user=ADMIN)
+    said = await command(bench, "settings max-duration 30s", user=ADMIN)
+    assert "Longest piece: 30 s" in said
+    image = bench.fake.host_file("sea.png", images.photo_like(9))
+    await bench.sender.event(bench.mention_event([image], "duration=90"))
+    await bench.settle()
+    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    assert request.duration == 30
+    assert "Longest piece: 6 s" in await command(bench, "settings max-duration none", user=ADMIN)
+
+
+def gated(gate: threading.Event) -> Any:
+    """``stub_runner`` that waits for ``gate`` first."""
+
+    def run(request: ComposeRequest, progress: ProgressFn) -> Composition:
+        gate.wait(30)
+        return stub_runner(request, progress)
+
+    return run

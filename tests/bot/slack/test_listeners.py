@@ -324,3 +324,54 @@ def test_progress_metadata_roundtrip() -> None:
     assert (
         json.loads(json.dumps(blocks.piece_metadata("pt-1")))["event_type"] == blocks.METADATA_EVENT
     )
+
+
+@pytest.mark.parametrize("shares_known", [True, False], ids=["shares", "files-only"])
+async def test_repeat_on_the_files_message_reruns_too(
+    bench: SlackBench, shares_known: bool
+) -> None:
+    """The files arrive as a message of their own in the thread; :repeat: there reruns the
+    piece like one on the result (found by the message's ts when Slack reported the
+    shares, else by the files it carries)."""
+    bench.fake.report_shares = shares_known
+    thread, _, gid = await make_piece(bench)
+    (files_message,) = [m for m in bench.fake.thread(CHANNEL, thread) if m.get("files")]
+    found = bench.bot.generation_for_message(requester(bench), f"{CHANNEL}:{files_message['ts']}")
+    assert found == (gid if shares_known else None)
+
+    assert (
+        await bench.sender.event(repeat_reaction(bench, files_message["ts"]))
+    ).status_code == 200
+    await bench.settle()
+    child = next(v for v in history(bench, BOB) if v.parent_id == gid)
+    result_message(bench, thread, child.id)
+    assert_piece_files(uploaded(bench, thread)[len(uploaded(bench, thread)) // 2 :])
+    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    assert request.parent_abc  # refined from the piece, not a variation
+
+
+def everything_said(bench: SlackBench) -> str:
+    """Every text Pictune sent to Slack: messages, edits, ephemeral answers and responses."""
+    said = [
+        message_text(call.args)
+        for method in ("chat.postMessage", "chat.update", "chat.postEphemeral")
+        for call in bench.fake.calls_to(method)
+    ]
+    return "\n".join(said + [message_text(r) for r in bench.fake.responses])
+
+
+async def test_what_people_typed_never_notifies_anyone(bench: SlackBench) -> None:
+    """A hint (or a wrong option) is quoted back escaped: <!channel> stays text."""
+    thread, _, gid = await make_piece(bench, "<!channel> <!here|here> a calm & <b>bold</b> sea")
+    assert bench.bot.find(requester(bench), gid).hint.startswith("<!channel>")
+    image = bench.fake.host_file("sea.png", images.photo_like(7))
+    wrong = bench.mention_event([image], "mode=<!everyone>")
+    await bench.sender.event(wrong)
+    await bench.settle()
+
+    said = everything_said(bench)
+    assert "&lt;!channel&gt;" in said and "&lt;!everyone&gt;" in said  # quoted, as text
+    for ping in ("<!channel>", "<!here", "<!everyone>", "<b>"):
+        assert ping not in said
+    assert "Unknown mode" in bench.fake.thread_text(CHANNEL, wrong["ts"])
+    assert thread != wrong["ts"]
