@@ -122,6 +122,19 @@ def _kv(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each record: test runners and
+    terminal UIs swap it, and a handler holding the old one would write to a closed file."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 def configure_logging(
     settings: Settings,
     *,
@@ -135,7 +148,7 @@ def configure_logging(
         formatter = JsonFormatter(secrets)
     else:
         formatter = KeyValueFormatter(secrets)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
     handler.setFormatter(formatter)
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
