@@ -493,14 +493,13 @@ class PictuneBot:
         cancelled. A queued piece stops at once, a running one after its current step; the
         person waiting for it is told "That piece was cancelled." where they asked."""
         if generation_id is not None:
-            gid = _clean_id(generation_id)
-            job = self._active.get(gid)
+            view = self._get(requester, generation_id)  # NotFound when not theirs to see
+            job = self._active.get(view.id)
             if job is None:
-                view = self._get(requester, gid)  # NotFound when it is not theirs to see
                 raise InputError(f"{view.id} is not being composed: there is nothing to cancel.")
             if not job.owned_by(requester):
                 raise Forbidden("Only the person who asked for that piece can cancel it.")
-            wanted = [gid]
+            wanted = [view.id]
         else:
             wanted = self.in_progress(requester)
             if not wanted:

@@ -394,11 +394,7 @@ class SlackAdapter:
         """Refine (the previous piece feeds the next) or Variation (a new seed)."""
         await ack()
         variation = action.get("action_id") == blocks.ACTION_VARIATION
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
+        channel, thread = _where_pressed(body)
         if not channel or not thread:
             return
 
@@ -419,9 +415,7 @@ class SlackAdapter:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        channel = (body.get("channel") or {}).get("id") or ""
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
+        channel, thread = _where_pressed(body)
 
         async def work() -> None:
             requester = await self.requester(client, context, channel)
@@ -491,6 +485,15 @@ class SlackAdapter:
         except SlackApiError:
             return None
         return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
+
+
+def _where_pressed(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(channel, thread ts) of the message whose button was pressed."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    message = body.get("message") or {}
+    return str(channel or ""), message.get("thread_ts") or message.get("ts")
 
 
 def _generation_in(message: dict[str, Any] | None) -> str | None:

@@ -39,6 +39,16 @@ def stub_runner(request: ComposeRequest, progress: ProgressFn) -> Composition:
     )
 
 
+def gated(gate: threading.Event, runner: Runner = stub_runner) -> Runner:
+    """``runner`` that first waits (up to 30 s) for ``gate``: a piece kept on its way."""
+
+    def run(request: ComposeRequest, progress: ProgressFn) -> Composition:
+        gate.wait(30)
+        return runner(request, progress)
+
+    return run
+
+
 class RecordingPipeline:
     """A pipeline for the real job service: ``stub_runner`` by default, remembering every
     request it ran; ``gate`` (when set) holds each run until it is opened."""

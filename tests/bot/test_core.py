@@ -35,9 +35,8 @@ from engine.errors import (
     UnsupportedImage,
 )
 from engine.service.api import JobEvent, Requester
-from engine.types import ComposeRequest, Composition, ProgressFn
 from storage.store import Origin, Store
-from tests.bot.jobs import ThreadJobService, stub_runner
+from tests.bot.jobs import ThreadJobService, gated
 from tests.images import rgb_png
 
 ADA = Requester("discord", "guild-1", "ada", channel="c1", user_name="Ada")
@@ -356,17 +355,9 @@ async def test_longest_piece_applies_to_composing_and_reruns(core: PictuneBot) -
     assert "Longest piece: 20 s" in settings
 
 
-def gated_runner(gate: threading.Event) -> Any:
-    def run(request: ComposeRequest, progress: ProgressFn) -> Composition:
-        gate.wait(30)
-        return stub_runner(request, progress)
-
-    return run
-
-
 async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None:
     gate = threading.Event()
-    core.service.runner = gated_runner(gate)  # type: ignore[attr-defined]
+    core.service.runner = gated(gate)  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="no piece being composed"):
         await core.cancel(ADA)
     started = asyncio.Event()
@@ -380,7 +371,7 @@ async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None
     assert core.in_progress(GRACE) == []
     with pytest.raises(Forbidden, match="Only the person who asked"):
         await core.cancel(GRACE, gid)
-    assert await core.cancel(ADA, gid.upper()) == [gid]
+    assert await core.cancel(ADA, gid.upper().removeprefix("PT-")) == [gid]
     assert gid in core.cancel_text([gid])
     with pytest.raises(Cancelled):
         await composing

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from engine.types import ComposeRequest, Composition, ProgressFn
 from storage.store import Store
 from tests.bot.discord.conftest import assert_no_traceback
 from tests.bot.discord.fake_discord import (
@@ -28,7 +29,7 @@ from tests.bot.discord.helpers import (
     generation_id,
     guild_id,
 )
-from tests.bot.jobs import RecordingPipeline
+from tests.bot.jobs import RecordingPipeline, stub_runner
 from tests.images import rgb_png
 
 
@@ -258,3 +259,72 @@ async def test_result_goes_to_the_channel_once_the_token_expired(
     )
     assert set(posted[0].files) == PIECE_FILES
     assert f"<@{USER_ID}>" in posted[0].json["content"]
+
+
+def sent_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
+    """Every message body the bot sent or edited (interaction answers included)."""
+    bodies = []
+    for rec in fake.requests:
+        if rec.method not in ("POST", "PATCH") or not isinstance(rec.json, dict):
+            continue
+        body = rec.json.get("data") if "/interactions/" in rec.path else rec.json
+        if isinstance(body, dict) and ("content" in body or "embeds" in body):
+            bodies.append(body)
+    return bodies
+
+
+async def test_nothing_the_bot_says_pings_anyone(fake: FakeDiscord, start_bot: Any) -> None:
+    """A hint is quoted back in the result: "@everyone" in it must not notify anyone."""
+    await start_bot()
+    _, message = await compose_once(fake, hint="@everyone <@&1> <@930000000000000002> hi")
+    embed = message["embeds"][0]
+    assert "@everyone" in {f["name"]: f["value"] for f in embed["fields"]}["Hint"]
+    history = fake.slash("history")
+    await fake.dispatch("INTERACTION_CREATE", history)
+    await fake.wait_for(lambda: callback_data(fake, history))
+    bodies = sent_messages(fake)
+    assert len(bodies) >= 3
+    for body in bodies:
+        assert body.get("allowed_mentions") == {"parse": []}, body
+
+
+async def test_settings_longest_piece(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    await start_bot()
+
+    async def settings(seconds: float) -> str:
+        option = [{"name": "longest_piece", "type": 10, "value": seconds}]
+        asked = fake.slash("settings", option, permissions=MANAGER_PERMISSIONS)
+        await fake.dispatch("INTERACTION_CREATE", asked)
+        return await fake.wait_for(lambda: ephemeral_answer(fake, asked))
+
+    assert "Longest piece: 30 s" in await settings(30)
+    refused = await settings(500)
+    assert "between" in refused and "seconds" in refused
+    assert_no_traceback(refused)
+    await compose_once(fake, duration=90)
+    assert pipeline.requests[-1].duration == 30  # the workspace's limit applies
+
+
+async def test_long_motivation_shows_its_summary_and_travels_as_a_file(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    paragraphs = [f"Paragraph {i}: " + "the sea became a slow minor tune. " * 40 for i in range(6)]
+    motivation = "# Why this music\n\n" + "\n\n".join(paragraphs)
+    assert len(motivation) > 4096  # more than an embed's description can hold
+
+    def long_story(request: ComposeRequest, progress: ProgressFn) -> Composition:
+        piece = stub_runner(request, progress)
+        piece.motivation = motivation
+        return piece
+
+    pipeline.runner = long_story
+    await start_bot()
+    _, message = await compose_once(fake)
+    description = message["embeds"][0]["description"]
+    assert len(description) <= 4096
+    assert "Paragraph 0: the sea" in description and "Paragraph 1" not in description
+    assert "motivation.md" in description
+    final = [r for r in fake.calls("PATCH", "/api/v10/webhooks/") if r.files][-1]
+    assert final.files["motivation.md"].decode() == motivation

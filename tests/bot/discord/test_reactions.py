@@ -69,3 +69,16 @@ async def test_one_rerun_per_user_and_message_at_a_time(
     await fake.wait_for(lambda: channel_results(fake))
     await asyncio.sleep(0.3)
     assert len(pipeline.requests) == before + 1
+
+
+async def test_rerun_by_reaction_pings_only_who_asked(fake: FakeDiscord, start_bot: Any) -> None:
+    await start_bot()
+    _, message = await compose_once(fake, hint="@everyone listen")
+    await fake.dispatch("MESSAGE_REACTION_ADD", fake.reaction(message["id"]))
+    await fake.wait_for(lambda: channel_results(fake))
+    posts = fake.calls("POST", f"/api/v10/channels/{CHANNEL_ID}/messages")
+    assert posts
+    for post in posts:
+        mentions = post.json["allowed_mentions"]
+        assert mentions["parse"] == [] and mentions["users"] == [USER_ID]
+        assert not mentions.get("replied_user")

@@ -18,13 +18,16 @@ from tests.bot.discord.fake_discord import (
 )
 from tests.bot.discord.helpers import (
     PIECE_FILES,
+    compose_interaction,
     compose_once,
     ephemeral_answer,
     generation_id,
+    guild_id,
     press,
     rerun_result,
 )
 from tests.bot.jobs import RecordingPipeline
+from tests.images import rgb_png
 
 
 @pytest.mark.parametrize("action", ["refine", "variation"])
@@ -147,3 +150,43 @@ async def test_a_second_refine_while_one_runs_is_refused(
     await fake.wait_for(lambda: rerun_result(fake, first))
     flags = fake.calls("POST", f"/api/v10/interactions/{second['id']}/")[0].json["data"]["flags"]
     assert int(flags) & EPHEMERAL
+
+
+def cancel_button(message: dict[str, Any] | None) -> str | None:
+    """The custom_id of the Cancel button on a message, if it has one."""
+    for row in (message or {}).get("components") or []:
+        for component in row["components"]:
+            if component["custom_id"].startswith("pictune:cancel:"):
+                return component["custom_id"]
+    return None
+
+
+async def test_cancel_button_stops_a_piece_on_its_way(
+    fake: FakeDiscord, start_bot: Any, store: Store, pipeline: RecordingPipeline
+) -> None:
+    await start_bot()
+    gate = pipeline.gate = threading.Event()
+    try:
+        interaction = compose_interaction(
+            fake, fake.add_attachment(rgb_png(), "a.png", "image/png")
+        )
+        await fake.dispatch("INTERACTION_CREATE", interaction)
+        custom_id = await fake.wait_for(lambda: cancel_button(fake.original(interaction)))
+        gid = custom_id.rsplit(":", 1)[1]
+        message_id = fake.original(interaction)["id"]
+
+        other = fake.button(message_id, custom_id, user_id=OTHER_USER_ID)
+        await fake.dispatch("INTERACTION_CREATE", other)
+        assert "Only the person who asked" in await fake.wait_for(
+            lambda: ephemeral_answer(fake, other)
+        )
+        mine = fake.button(message_id, custom_id)
+        await fake.dispatch("INTERACTION_CREATE", mine)
+        assert f"Cancelling {gid}" in await fake.wait_for(lambda: ephemeral_answer(fake, mine))
+    finally:
+        gate.set()  # a running piece stops after its current step
+    said = await fake.wait_for(lambda: ephemeral_answer(fake, interaction))
+    assert "cancelled" in said
+    assert fake.original(interaction).get("deleted")  # no public "thinking…" left behind
+    view = store.get(gid, workspace=guild_id(fake), user_id=str(USER_ID))
+    assert view.status == "cancelled" and view.files == {}

@@ -95,13 +95,17 @@ def repeat_reaction(bench: SlackBench, ts: str, user: str = BOB) -> dict[str, An
     }
 
 
-async def command(bench: SlackBench, text: str, user: str = ALICE) -> str:
-    """Run /compose TEXT; what Pictune answered through the response URL."""
+async def command(bench: SlackBench, text: str, user: str = ALICE, *, settle: bool = True) -> str:
+    """Run /compose TEXT; what Pictune answered through the response URL. ``settle=False``:
+    return at the first answer, without waiting for other work (a piece on its way)."""
     before = len(bench.fake.responses)
     response = await bench.sender.command(
         text, user=user, channel=CHANNEL, response_url=bench.respond_url()
     )
     assert response.status_code == 200
-    await bench.settle()
+    if settle:
+        await bench.settle()
+    else:
+        await bench.fake.wait_for(lambda: len(bench.fake.responses) > before, what="an answer")
     answers = bench.fake.responses[before:]
     return "\n".join(message_text(a) for a in answers)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from engine.types import ComposeRequest, Composition, ProgressFn
 from tests import images
-from tests.bot.jobs import stub_runner
+from tests.bot.jobs import gated
 from tests.bot.slack.conftest import CHANNEL, SlackBench
 from tests.bot.slack.fake_slack import message_text
 from tests.bot.slack.helpers import (
@@ -17,6 +15,7 @@ from tests.bot.slack.helpers import (
     command,
     history,
     make_piece,
+    requester,
     uploaded,
 )
 
@@ -96,8 +95,9 @@ async def test_cancel_stops_the_piece_on_its_way(bench: SlackBench) -> None:
     alice = requester(bench)
     (gid,) = await bench.fake.wait_for(lambda: bench.bot.in_progress(alice), what="a piece")
     try:
-        assert "Only the person who asked" in await command(bench, f"cancel {gid}", user=BOB)
-        assert f"Cancelling {gid}" in await command(bench, "cancel")
+        refused = await command(bench, f"cancel {gid}", user=BOB, settle=False)
+        assert "Only the person who asked" in refused
+        assert f"Cancelling {gid}" in await command(bench, "cancel", settle=False)
     finally:
         gate.set()
     await bench.settle()
@@ -118,14 +118,5 @@ async def test_settings_check_what_is_typed(bench: SlackBench) -> None:
     await bench.settle()
     request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
     assert request.duration == 30
-    assert "Longest piece: 6 s" in await command(bench, "settings max-duration none", user=ADMIN)
-
-
-def gated(gate: threading.Event) -> Any:
-    """``stub_runner`` that waits for ``gate`` first."""
-
-    def run(request: ComposeRequest, progress: ProgressFn) -> Composition:
-        gate.wait(30)
-        return stub_runner(request, progress)
-
-    return run
+    cleared = await command(bench, "settings max-duration none", user=ADMIN)
+    assert f"Longest piece: {bench.settings.max_duration:g} s" in cleared
