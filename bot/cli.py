@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
     except ValidationError as exc:
+        if args.command == "doctor":  # the doctor reports a bad setting among its checks
+            return int(args.func(args) or 0)
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         print(f"pictune: configuration error in {where}: {first.get('msg')}", file=sys.stderr)

@@ -104,7 +104,7 @@ class NotFound(InputError):
 
 
 class Forbidden(InputError):
-    user_message = "Only the person who made that piece (or a server manager) can do that."
+    user_message = "Only the person who made that piece (or an admin) can do that."
 
 
 class Busy(PictuneError):

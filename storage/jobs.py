@@ -499,7 +499,7 @@ def check_limits(
         here = _active(session, platform=platform, workspace=workspace)
         if here >= limits.workspace_active:
             raise LimitReached(
-                "This server already has many pieces being composed: try again in a minute.",
+                "Many pieces are being composed here already: try again in a minute.",
                 detail=f"workspace {platform}/{workspace} has {here} active",
             )
     if limits.queue_cap > 0:

@@ -96,3 +96,13 @@ def test_broken_uploads_exit_2_with_one_line(
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["compose", str(tmp_path / "nope.png")]) == 2
     assert "no file" in capsys.readouterr().err
+
+
+def test_bad_setting_exits_3_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("PICTUNE_REFINE_ROUNDS", "many")
+    get_settings.cache_clear()
+    assert main(["compose", str(tmp_path / "x.png")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pictune: configuration error in refine_rounds") and "\n" not in err
