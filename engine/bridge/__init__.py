@@ -1,4 +1,4 @@
-"""Bridge: Perception (+ a user's hint) -> MusicBrief. ``rules`` (default) or, later, ``llm``."""
+"""Bridge: Perception (+ a user's hint) -> MusicBrief. ``rules`` (default) or an LLM (``hf:``, ``openai:``)."""
 
 from __future__ import annotations
 

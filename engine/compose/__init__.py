@@ -1,4 +1,4 @@
-"""Compose: MusicBrief + exemplars -> ABC. ``markov`` (embedded); an LLM composer comes later."""
+"""Compose: MusicBrief + exemplars -> ABC: ``markov`` (embedded) or an LLM/VLM (``hf:``, ``openai:``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Perception: image -> Perception. ``analytic`` (default, no model) or, later, ``hf:<model>``."""
+"""Perception: image -> Perception. ``analytic`` (default, no model) or ``hf:<model>``."""
 
 from __future__ import annotations
 
