@@ -35,9 +35,13 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
   echo "setup: Pictune needs Python 3.11 ($PY is $("$PY" --version 2>&1)); set PYTHON=python3.11" >&2
   exit 1
 fi
+# pip's own noise about package index folders this machine lacks says nothing about Pictune.
+pip_quietly() {
+  .venv/bin/pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }
+}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --upgrade pip >/dev/null
+pip_quietly --upgrade pip >/dev/null
 # torch first and pinned: an unpinned torch pulls the CUDA build and several GB of packages.
-.venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -c constraints.txt -e ".[${EXTRAS}]"
+pip_quietly torch==2.13.0
+pip_quietly -c constraints.txt -e ".[${EXTRAS}]"
 echo "setup: ready (.venv, extras: ${EXTRAS})"
