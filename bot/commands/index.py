@@ -1,9 +1,11 @@
-"""`pictune index build|info`: the retrieval index of corpus tunes (built once, then cached)."""
+"""`pictune index build|info|import`: the retrieval index of corpus tunes (built once, then
+cached), and importing captioned MIDI files (MidiCaps) as a corpus folder to index."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -11,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from engine.config import get_settings
 from engine.errors import InvalidOption
 from engine.retrieve.index import IndexInfo, build_index, index_info
+from engine.retrieve.midi_import import DEFAULT_BARS, ImportResult, import_midi_folder
 
 STAGE_WORDS = {
     "reading": "Reading the corpus",
@@ -34,6 +37,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = actions.add_parser("info", help="show what the index holds")
     info.add_argument("--json", action="store_true", help="print the result as JSON")
     info.set_defaults(func=run_info)
+
+    imp = actions.add_parser(
+        "import",
+        help="turn a folder of captioned MIDI files (MidiCaps) into a corpus folder",
+        description=(
+            "Convert the melody of each MIDI file to ABC and keep its caption. Captions come "
+            "from --captions, else train.json, captions.jsonl or captions.csv in SOURCE_DIR "
+            "(rows with location or file, and caption), else a .txt file next to each MIDI file."
+        ),
+    )
+    imp.add_argument("source", metavar="SOURCE_DIR", help="the folder holding the MIDI files")
+    imp.add_argument("--out", required=True, metavar="CORPUS_DIR", help="where to write tunes")
+    imp.add_argument("--captions", metavar="FILE", help="JSON Lines, JSON or CSV captions file")
+    imp.add_argument("--limit", type=int, default=None, help="import at most N tunes")
+    imp.add_argument(
+        "--bars",
+        type=int,
+        default=DEFAULT_BARS,
+        help=f"bars of melody kept (default {DEFAULT_BARS})",
+    )
+    imp.add_argument("--json", action="store_true", help="print the result as JSON")
+    imp.set_defaults(func=run_import)
 
 
 def _print_info(console: Console, info: IndexInfo) -> None:
@@ -92,3 +117,44 @@ def run_info(args: argparse.Namespace) -> int:
     else:
         _print_info(Console(), info)
     return 0
+
+
+def _print_import(console: Console, result: ImportResult) -> None:
+    uncaptioned = f" ({result.uncaptioned:,} without a caption)" if result.uncaptioned else ""
+    console.print(
+        f"Imported {result.imported:,} tunes into {result.out}{uncaptioned} "
+        f"in {result.seconds:.1f} s."
+    )
+    if result.skipped:
+        console.print(f"Skipped {sum(result.skipped.values()):,}:")
+        for reason, count in result.skipped.most_common():
+            console.print(f"  {reason:<22} {count:,}")
+    if result.imported:
+        console.print(
+            f"Next: set PICTUNE_CORPUS={result.out} and run `pictune index build` "
+            "(with --force if this folder was indexed before)."
+        )
+
+
+def run_import(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit <= 0:
+        raise InvalidOption("--limit must be a positive number of tunes.")
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("Importing MIDI files"), TextColumn("{task.completed:,} tunes"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("import", total=None)
+        result = import_midi_folder(
+            Path(args.source),
+            Path(args.out),
+            captions_file=Path(args.captions) if args.captions else None,
+            limit=args.limit,
+            max_bars=args.bars,
+            progress=lambda done, total, stage: bar.update(task, completed=done),
+        )
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_import(Console(), result)
+    return 0 if result.imported else 1

@@ -4,21 +4,32 @@ A tune is parsed only as far as its header (title, meter, unit length, tempo, ke
 the notes are read later by ``features.py``. Files hold many tunes, each starting at an
 ``X:`` line. A tune that cannot be used (no key line, no notes) is skipped and counted, never
 fatal: these are hand-typed files from many sources.
+
+A folder corpus may hold a ``captions.json`` at its root (``midi_import.py`` writes one):
+``{"<.abc path relative to the folder>": "caption"}``. Its tunes carry that caption, and the
+index uses it as their description instead of the one computed from their features.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # The music21 collections that hold ABC, with about 12,900 tunes between them.
 MUSIC21_COLLECTIONS = ("essenFolksong", "oneills1850", "airdsAirs", "ryansMammoth", "miscFolk")
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a folder corpus is operator-supplied, but stay bounded
 MAX_TUNE_CHARS = 100_000
+CAPTIONS_FILE = "captions.json"
+MAX_CAPTIONS_BYTES = 256 * 1024 * 1024  # MidiCaps' 168k captions take about 70 MB
+MAX_CAPTION_CHARS = 2_000  # MidiCaps captions run to 300-600 characters
 
 MODE_NAMES = {
     "maj": "major",
@@ -74,6 +85,7 @@ class CorpusTune:
     tempo_text: str = ""  # tempo words found in Q: or N: ("Slow", "Lively")
     mode_explicit: bool = True  # K: named a mode; Essen's "K: G" names only the tonic
     body: str = ""  # the music after the K: line
+    caption: str | None = None  # a real caption (captions.json); None: describe from features
 
 
 @dataclass
@@ -309,20 +321,57 @@ def iter_music21_tunes(
             yield from iter_file_tunes(path, collection, stats)
 
 
+def clean_caption(text: str) -> str:
+    """A caption as the index stores it: one line, single spaces, bounded length."""
+    return " ".join(text.split())[:MAX_CAPTION_CHARS]
+
+
+def read_captions(folder: Path, stats: CorpusStats | None = None) -> dict[str, str]:
+    """``captions.json`` of a folder corpus ({relative .abc path: caption}), or {}.
+
+    A damaged file is reported in ``stats.problems`` and ignored: the tunes are still usable,
+    they are described from their features instead.
+    """
+    path = Path(folder) / CAPTIONS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        if path.stat().st_size > MAX_CAPTIONS_BYTES:
+            raise ValueError(f"larger than {MAX_CAPTIONS_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        if stats is not None and len(stats.problems) < 50:
+            stats.problems.append(f"{CAPTIONS_FILE}: ignored ({exc})")
+        return {}
+    captions = {}
+    for key, value in data.items():
+        if isinstance(key, str) and isinstance(value, str) and value.strip():
+            captions[key] = clean_caption(value)
+    return captions
+
+
 def iter_folder_tunes(folder: Path, stats: CorpusStats | None = None) -> Iterator[CorpusTune]:
     """All tunes in the .abc files under a folder (recursively), in a fixed order.
 
     The collection name of a tune is its file's parent folder relative to ``folder``
-    ("." becomes the folder's own name).
+    ("." becomes the folder's own name). Tunes of a file named in ``captions.json`` carry
+    its caption.
     """
     stats = stats if stats is not None else CorpusStats()
     folder = Path(folder)
+    captions = read_captions(folder, stats)
     for path in sorted(folder.rglob("*.abc")):
         if not path.is_file():
             continue
         rel = path.parent.relative_to(folder)
         collection = folder.name if str(rel) == "." else rel.as_posix()
-        yield from iter_file_tunes(path, collection, stats)
+        caption = captions.get(path.relative_to(folder).as_posix())
+        for tune in iter_file_tunes(path, collection, stats):
+            tune.caption = caption
+            yield tune
 
 
 def iter_corpus(corpus: str, stats: CorpusStats | None = None) -> Iterator[CorpusTune]:

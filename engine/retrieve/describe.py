@@ -145,7 +145,12 @@ def origin_word(tune: CorpusTune) -> str:
 
 def describe_tune(tune: CorpusTune, f: TuneFeatures) -> str:
     """A tune -> "A lively, energetic Irish jig. It is in D major with a 6/8 time signature,
-    at a Presto tempo of 180 bpm. The melody ..." (three sentences, embedded one by one)."""
+    at a Presto tempo of 180 bpm. The melody ..." (three sentences, embedded one by one).
+
+    A tune with a real caption (an imported MidiCaps piece) is described by its caption.
+    """
+    if tune.caption:
+        return tune.caption
     kind = TYPE_WORDS.get(f.tune_type, f.tune_type)
     return (
         f"A {mood_words(f.mode, f.tempo, f.density)} {origin_word(tune)} {kind}. "
