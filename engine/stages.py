@@ -6,14 +6,19 @@ reuses it for every job, so weights (and the retrieval index) are read once per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from engine import fallback as fb
 from engine.bridge import Bridge, load_bridge
 from engine.compose import Composer, load_composer
 from engine.config import Settings
 from engine.perceive import Perceiver, load_perceiver
 from engine.retrieve import Retriever, load_retriever
 from engine.types import ProgressEvent, ProgressFn, no_progress
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,49 +41,20 @@ def load_stages(settings: Settings, progress: ProgressFn = no_progress) -> Stage
     def index_progress(done: int, total: int, what: str) -> None:
         progress(ProgressEvent("index", f"preparing the tune library ({what})", done, total))
 
-    # Model stages (issue 7) are wrapped so that a model that fails to load, or fails on a
-    # job, degrades to the embedded default with a note instead of failing the job.
-    from engine import fallback as fb
+    def load_retriever_with_progress(s: Settings) -> Retriever:
+        return load_retriever(s, progress=index_progress)
 
-    def embedded(**change: str) -> Settings:
-        return settings.model_copy(update=change)
+    def stage(setting: str, default: str, load: Callable[[Settings], T], wrap: type) -> T:
+        """The embedded default as it is; a model stage wrapped so that a model that fails
+        to load, or fails on a job, degrades to the default with a note (engine/fallback.py)."""
+        if getattr(settings, setting) == default:
+            return load(settings)
+        embedded = settings.model_copy(update={setting: default})
+        return wrap(lambda: load(settings), lambda: load(embedded), default)
 
-    perceiver: Perceiver = (
-        load_perceiver(settings)
-        if settings.perceive == "analytic"
-        else (
-            fb.FallbackPerceiver(
-                lambda: load_perceiver(settings),
-                lambda: load_perceiver(embedded(perceive="analytic")),
-                "analytic",
-            )
-        )
+    return Stages(
+        perceiver=stage("perceive", "analytic", load_perceiver, fb.FallbackPerceiver),
+        bridge=stage("bridge", "rules", load_bridge, fb.FallbackBridge),
+        retriever=stage("retrieve", "minilm", load_retriever_with_progress, fb.FallbackRetriever),
+        composer=stage("compose", "markov", load_composer, fb.FallbackComposer),
     )
-    bridge: Bridge = (
-        load_bridge(settings)
-        if settings.bridge == "rules"
-        else fb.FallbackBridge(
-            lambda: load_bridge(settings), lambda: load_bridge(embedded(bridge="rules")), "rules"
-        )
-    )
-    retriever: Retriever = (
-        load_retriever(settings, progress=index_progress)
-        if settings.retrieve == "minilm"
-        else fb.FallbackRetriever(
-            lambda: load_retriever(settings, progress=index_progress),
-            lambda: load_retriever(embedded(retrieve="minilm"), progress=index_progress),
-            "minilm",
-        )
-    )
-    composer: Composer = (
-        load_composer(settings)
-        if settings.compose == "markov"
-        else (
-            fb.FallbackComposer(
-                lambda: load_composer(settings),
-                lambda: load_composer(embedded(compose="markov")),
-                "markov",
-            )
-        )
-    )
-    return Stages(perceiver=perceiver, bridge=bridge, retriever=retriever, composer=composer)

@@ -119,31 +119,28 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_import(console: Console, result: ImportResult) -> None:
+def _print_import(result: ImportResult) -> None:
+    # Plain print: paths are the operator's own and may hold characters rich reads as markup.
     uncaptioned = f" ({result.uncaptioned:,} without a caption)" if result.uncaptioned else ""
-    console.print(
-        f"Imported {result.imported:,} tunes into {result.out}{uncaptioned} "
-        f"in {result.seconds:.1f} s."
-    )
+    print(f"Imported {result.imported:,} tunes into {result.out}{uncaptioned}.")
     if result.skipped:
-        console.print(f"Skipped {sum(result.skipped.values()):,}:")
+        print(f"Skipped {sum(result.skipped.values()):,}:")
         for reason, count in result.skipped.most_common():
-            console.print(f"  {reason:<22} {count:,}")
+            print(f"  {reason:<20} {count:,}")
     if result.imported:
-        console.print(
-            f"Next: set PICTUNE_CORPUS={result.out} and run `pictune index build` "
-            "(with --force if this folder was indexed before)."
-        )
+        print(f"Next: set PICTUNE_CORPUS={result.out} and run `pictune index build`")
+        print("(add --force if this folder was indexed before).")
 
 
 def run_import(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit <= 0:
         raise InvalidOption("--limit must be a positive number of tunes.")
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("Importing MIDI files"), TextColumn("{task.completed:,} tunes"),
-        TimeElapsedColumn(), console=console, transient=True,
-    ) as bar:  # fmt: skip
+    columns = (
+        TextColumn("Importing MIDI files"),
+        TextColumn("{task.completed:,} tunes"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("import", total=None)
         result = import_midi_folder(
             Path(args.source),
@@ -156,5 +153,5 @@ def run_import(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        _print_import(Console(), result)
+        _print_import(result)
     return 0 if result.imported else 1

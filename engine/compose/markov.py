@@ -436,8 +436,16 @@ class _Piece:
     # -- melody
 
     def phrase(
-        self, n_bars: int, cadence: str, shift: float, start_degree: int, start_step: int
+        self,
+        n_bars: int,
+        cadence: str,
+        shift: float,
+        start_degree: int,
+        start_step: int,
+        arc: tuple[float, float] = (0.0, 1.0),
     ) -> list[list[Note]]:
+        """``n_bars`` of melody along an arch contour; ``arc`` is the part of the phrase's arch
+        these bars cover (the second half of a varied repeat covers (0.5, 1))."""
         rhythms: list[tuple[int, ...]] = []
         prev = None
         for b in range(n_bars):
@@ -457,7 +465,7 @@ class _Piece:
             bar: list[Note] = []
             onset = 0
             for length in pat:
-                x = k / max(1, total - 1)
+                x = arc[0] + (arc[1] - arc[0]) * k / max(1, total - 1)
                 target = self.register + shift + amp * (math.sin(math.pi * x) - 0.5)
                 if k == total - 1:
                     deg_new = self._cadence_degree(deg, cadence_classes)
@@ -570,7 +578,9 @@ class _Piece:
             shift = 0.0 if letter == "A" else self.rng.uniform(0.0, 0.18) * (self.hi - self.lo)
             if letter in made and len(made[letter][0]) == length:
                 bars, made_cadence = made[letter]
-                if made_cadence != cadence:
+                if length >= 2:
+                    bars = self._varied_repeat(bars, cadence, shift)
+                elif made_cadence != cadence:
                     bars = bars[:-1] + self._recadence(bars, cadence)
             else:
                 bars = self._fresh_phrase(
@@ -584,13 +594,46 @@ class _Piece:
             step = 0
         return Draft(abc=self.render(melody, cadences), notes=self.notes)
 
+    def _varied_repeat(
+        self, bars: list[list[Note]], cadence: str, shift: float
+    ) -> list[list[Note]]:
+        """A repeated phrase as folk tunes vary it (A, A'): the first half comes back, the
+        second half goes on anew to the cadence. A whole-phrase copy would halve the piece's
+        fresh material, and with it the pitches it uses."""
+        keep = len(bars) // 2
+        head = [list(bar) for bar in bars[:keep]]
+        played = [p for bar in head for p, _ in bar if p is not None]
+        last = played[-1] if played else self.register
+        deg = self.nearest_degree(last, tuple(range(7)))
+        prev = [p for p in played[-2:]]
+        step = 0
+        if len(prev) == 2:
+            step = max(-7, min(7, deg - self.nearest_degree(prev[0], tuple(range(7)))))
+        tail = self._fresh_phrase(
+            len(bars) - keep,
+            cadence,
+            shift,
+            deg,
+            step,
+            final=cadence == "final",
+            arc=(keep / len(bars), 1.0),
+        )
+        return head + tail
+
     def _fresh_phrase(
-        self, length: int, cadence: str, shift: float, deg: int, step: int, final: bool
+        self,
+        length: int,
+        cadence: str,
+        shift: float,
+        deg: int,
+        step: int,
+        final: bool,
+        arc: tuple[float, float] = (0.0, 1.0),
     ) -> list[list[Note]]:
         best: tuple[int, list[list[Note]]] | None = None
         knobs = self.knobs
         for _ in range(_RESAMPLE_TRIES):
-            bars = self.ornament(self.phrase(length, cadence, shift, deg, step), final)
+            bars = self.ornament(self.phrase(length, cadence, shift, deg, step, arc), final)
             copied = self._copied(bars)
             if best is None or copied < best[0]:
                 best = (copied, bars)
