@@ -417,7 +417,7 @@ class _Piece:
                 candidates[pat] += 2.0 * c
         # Density: the number of notes a bar should hold.
         eighths = bar_len / 2
-        target = eighths * (0.3 + 0.85 * self.knobs["density"])
+        target = eighths * (0.65 + 0.75 * self.knobs["density"])
         sigma = max(1.0, 0.3 * eighths)
         weighted = []
         for pat, w in candidates.items():
@@ -454,7 +454,7 @@ class _Piece:
             prev = pat
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
-        amp, sigma = span * 0.45, max(2.5, span * 0.3)
+        amp, sigma = span * 0.75, max(2.5, span * 0.3)
         deg, prev_step = start_degree, start_step
         k = 0
         bars: list[list[Note]] = []

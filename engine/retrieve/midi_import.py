@@ -54,6 +54,11 @@ MAX_JSON_ARRAY_BYTES = 256 * 1024**2  # a JSON array is read whole; JSON Lines s
 MAX_ROW_CHARS = 1024**2
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_TITLE_CHARS = 60
+MAX_TITLE_WORDS = 8
+# Words after which a caption stops naming the piece and starts describing it.
+_CLAUSE_START = re.compile(
+    r"\s(?:with|featuring|for|in|led|played|performed|that|which|set|at|by|on|where)\s", re.I
+)
 MIDI_SUFFIXES = (".mid", ".midi")
 # Captions files looked for in the source folder when none is named.
 CAPTION_FILE_NAMES = ("train.json", "captions.jsonl", "captions.csv")
@@ -386,11 +391,12 @@ def run_midi2abc(score: symusic.Score, sharps: int) -> str:
 
 
 def title_from_caption(caption: str | None, fallback: str) -> str:
-    """A short title: the caption's first clause ("A melodic electronic song"), or the file name."""
-    text = (caption or "").split(".")[0].split(",")[0].strip()
-    text = re.sub(r"[^\w\s'&()-]", "", text)  # nothing that ABC or a chat message reads as markup
-    words = text.split()[:8]
-    title = " ".join(words)[:MAX_TITLE_CHARS].strip()
+    """A short title: the caption's opening noun phrase ("A melodic electronic song with
+    ambient elements, ..." -> "A melodic electronic song"), or the file name."""
+    sentence = re.sub(r"[^\w\s',&()-]", "", (caption or "").split(".")[0]).strip()
+    head = _CLAUSE_START.split(sentence, maxsplit=1)[0].strip(" ,")
+    words = (head if len(head.split()) >= 2 else sentence).split()[:MAX_TITLE_WORDS]
+    title = " ".join(words)[:MAX_TITLE_CHARS].strip(" ,")
     if not title:
         title = re.sub(r"[^\w\s-]", " ", fallback).strip()[:MAX_TITLE_CHARS] or "Untitled"
     return title
