@@ -13,6 +13,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from engine.config import Settings  # noqa: E402
 
+# Real PostgreSQL and Redis servers for the tests marked "services" (session-wide fixtures).
+pytest_plugins = ("tests.servers",)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -62,6 +62,9 @@ T = TypeVar("T")
 
 MAX_COPIED_NOTES = 8  # a longer run shared with an exemplar makes the phrase be re-sampled
 _RESAMPLE_TRIES = 6
+# Retrieval scores of the k exemplars usually lie within a few hundredths of each other: an
+# exemplar 0.01 below the best counts e^-1 (about a third) as much.
+SCORE_TEMPERATURE = 0.01
 
 KNOB_RANGES: dict[str, tuple[float, float]] = {
     "density": (0.0, 1.0),
@@ -223,10 +226,28 @@ class Model:
         return probs
 
 
+def exemplar_weights(exemplars: list[Exemplar]) -> list[float]:
+    """How much each exemplar's statistics count: exp((score - best score) / SCORE_TEMPERATURE),
+    1 for the best match. Pooling k tunes equally blurs them into an average that none of them
+    is; weighting by the retrieval score keeps the best match in the lead and the others as
+    variation around it."""
+    scores = [
+        e.score if isinstance(e.score, (int, float)) and math.isfinite(e.score) else 0.0
+        for e in exemplars
+    ]
+    if not scores:
+        return []
+    best = max(scores)
+    return [math.exp(max(-50.0, (s - best) / SCORE_TEMPERATURE)) for s in scores]
+
+
 def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
-    """Statistics of the exemplars' melodies; notes say which exemplars could not be used."""
+    """Statistics of the exemplars' melodies, each exemplar weighted by ``exemplar_weights``
+    and scaled to the same number of notes (a long reel must not outweigh a short song);
+    notes say which exemplars could not be used."""
     model, notes = Model(), []
-    for ex in exemplars:
+    parts: list[tuple[float, Model]] = []
+    for ex, weight in zip(exemplars, exemplar_weights(exemplars), strict=True):
         try:
             tune = read_tune(ex.abc)
         except (ValueError, KeyError, IndexError, ZeroDivisionError):
@@ -236,6 +257,7 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
         if voice is None:
             notes.append(f"exemplar {ex.id} has no melody")
             continue
+        one = Model()
         tonic, mode = tonic_and_mode(tune.headers.get("K", f"{ex.key}"))
         t = pitch_class(tonic)
         steps = MODE_STEPS.get(mode, MODE_STEPS["major"])
@@ -248,9 +270,9 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
             deg = ((pitch - t) // 12) * 7 + steps.index(rel)
             if prev_deg is not None:
                 step = max(-7, min(7, deg - prev_deg))
-                model.steps3[(prev_deg % 7, prev_step)][step] += 1
-                model.steps2[prev_deg % 7][step] += 1
-                model.steps1[step] += 1
+                one.steps3[(prev_deg % 7, prev_step)][step] += 1
+                one.steps2[prev_deg % 7][step] += 1
+                one.steps1[step] += 1
                 prev_step = step
             prev_deg = deg
         model.tokens.append(_tokens(voice.notes()))
@@ -262,11 +284,33 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
                     prev_pat = None
                     continue
                 pat = tuple(int(x) for x in lengths)
-                model.rhythm1[pat] += 1
+                one.rhythm1[pat] += 1
                 if prev_pat is not None:
-                    model.rhythm2[prev_pat][pat] += 1
+                    one.rhythm2[prev_pat][pat] += 1
                 prev_pat = pat
+        parts.append((weight, one))
+    if parts:
+        # Each tune scaled to the mean length, times its weight: the totals (which set how
+        # far the statistics override the prior) stay those of an average exemplar.
+        mean_steps = sum(sum(m.steps1.values()) for _, m in parts) / len(parts)
+        mean_bars = sum(sum(m.rhythm1.values()) for _, m in parts) / len(parts)
+        for weight, one in parts:
+            ws = weight * mean_steps / max(1, sum(one.steps1.values()))
+            wr = weight * mean_bars / max(1, sum(one.rhythm1.values()))
+            _add(model.steps1, one.steps1, ws)
+            for key, counter in one.steps2.items():
+                _add(model.steps2[key], counter, ws)
+            for key3, counter in one.steps3.items():
+                _add(model.steps3[key3], counter, ws)
+            _add(model.rhythm1, one.rhythm1, wr)
+            for pat, counter in one.rhythm2.items():
+                _add(model.rhythm2[pat], counter, wr)
     return model, notes
+
+
+def _add(into: Counter[T], counts: Counter[T], weight: float) -> None:
+    for key, c in counts.items():
+        into[key] += c * weight
 
 
 def prior_rhythms(meter: Meter) -> list[tuple[int, ...]]:

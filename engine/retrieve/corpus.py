@@ -341,7 +341,7 @@ def read_captions(folder: Path, stats: CorpusStats | None = None) -> dict[str, s
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+    except (OSError, ValueError, RecursionError) as exc:  # decode errors, deep nesting
         log.warning("ignoring unreadable %s: %s", path, exc)
         if stats is not None and len(stats.problems) < 50:
             stats.problems.append(f"{CAPTIONS_FILE}: ignored ({exc})")

@@ -163,7 +163,7 @@ def read_caption_rows(path: Path) -> Iterator[CaptionRow]:
             )
         try:
             records = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nesting
             raise InvalidOption("The captions file is not valid JSON.") from exc
         for record in records:
             yield _row_from_record(record)
@@ -177,7 +177,7 @@ def read_caption_rows(path: Path) -> Iterator[CaptionRow]:
                 continue
             try:
                 yield _row_from_record(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield CaptionRow("?", None, "bad caption row")
 
 
@@ -191,14 +191,17 @@ def _csv_rows(path: Path) -> Iterator[CaptionRow]:
 
 
 def sidecar_rows(source: Path) -> Iterator[CaptionRow]:
-    """Every MIDI file under ``source`` with the text of its ``.txt`` sidecar, if any."""
+    """Every MIDI file under ``source`` with the text of its ``.txt`` sidecar, if any (a
+    sidecar that links out of the folder is not read: its text would reach the index)."""
+    root = source.resolve()
     for path in sorted(source.rglob("*")):
         if path.suffix.lower() not in MIDI_SUFFIXES or not path.is_file():
             continue
         caption = None
         sidecar = path.with_suffix(".txt")
         try:
-            if sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
+            inside = sidecar.resolve().is_relative_to(root)
+            if inside and sidecar.is_file() and sidecar.stat().st_size <= MAX_SIDECAR_BYTES:
                 caption = clean_caption(sidecar.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             caption = None
@@ -248,7 +251,7 @@ def skyline(track: symusic.Track) -> list[tuple[int, int, int, int]]:
     return voice
 
 
-def melody_score(track: symusic.Track) -> float:
+def melody_weight(track: symusic.Track) -> float:
     """How much a track looks like the melody: onsets in the melodic range, discounted for
     chords (a piano part has as many onsets as the tune, but most of them are chords)."""
     if track.is_drum or len(track.notes) < MIN_MELODY_NOTES:
@@ -267,7 +270,7 @@ def pick_melody(score: symusic.Score) -> symusic.Track | None:
     """The melody track (ties go to the higher-pitched track), or None when none has one."""
     best, best_key = None, (0.0, 0.0)
     for track in score.tracks:
-        value = melody_score(track)
+        value = melody_weight(track)
         if value < MIN_MELODY_NOTES:
             continue
         mean = sum(n.pitch for n in track.notes) / len(track.notes)
@@ -306,7 +309,7 @@ def melody_window(
     return Window(start, start + max_bars * bar, num, den, qpm if 20 <= qpm <= 400 else 120.0)
 
 
-def melody_score_of(
+def melody_only(
     score: symusic.Score, program: int, voice: list[tuple[int, int, int, int]], w: Window
 ) -> symusic.Score:
     """A one-track score of the melody inside the window, starting at tick 0."""
@@ -451,10 +454,12 @@ def midi_to_abc(
     if track is None:
         raise SkipFile("no melody")
     voice = skyline(track)
+    if len(voice) < MIN_MELODY_NOTES:  # its notes were all zero-length
+        raise SkipFile("no melody")
     window = melody_window(score, voice, max_bars)
     tonic, minor = parse_key_name(key) or estimate_key(score, window)
     k_value, sharps = key_field(tonic, minor)
-    melody = melody_score_of(score, track.program, voice, window)
+    melody = melody_only(score, track.program, voice, window)
     abc = tidy_abc(run_midi2abc(melody, sharps), title, k_value)
     try:
         abc_to_score(abc)
@@ -554,6 +559,9 @@ def import_midi_folder(
                 continue
             except OSError:
                 result.skip(row.location, "unreadable file")
+                continue
+            except Exception as exc:  # one odd file must not sink a 168k-file import
+                result.skip(row.location, f"unexpected {type(exc).__name__}")
                 continue
             (out / name).write_text(abc, encoding="utf-8")
             result.imported += 1

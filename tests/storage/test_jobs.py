@@ -1,10 +1,18 @@
-"""The durable queue on a real SQLite file: limits, claiming, guards, crash recovery."""
+"""The durable queue: limits, claiming, guards, crash recovery, and races between threads.
+
+Every test runs twice: on a real SQLite file (writers serialised by BEGIN IMMEDIATE) and on
+a real PostgreSQL server (``tests/servers.py``), where the queue relies on row locks,
+``FOR UPDATE SKIP LOCKED`` and an advisory lock instead. The concurrent tests start their
+threads on a barrier so that the races those locks prevent would actually happen.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -15,11 +23,16 @@ from storage.store import Origin, Store
 from tests.storage.conftest import TINY_PNG
 
 NO_LIMITS = Limits(0, 0, 0)
+T = TypeVar("T")
 
 
-@pytest.fixture
-def q_store(settings: Settings) -> Iterator[Store]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def q_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_migrated_url")
+        settings = settings.model_copy(update={"database_url": url})
     s = Store.open(settings, semantic=False)
+    assert s.db.dialect == request.param
     yield s
     s.close()
 
@@ -27,6 +40,33 @@ def q_store(settings: Settings) -> Iterator[Store]:
 @pytest.fixture
 def queue(q_store: Store) -> JobQueue:
     return JobQueue(q_store.db)
+
+
+def pending(store: Store, user: str = "u1", ws: str = "g1") -> str:
+    """A generation waiting for its job, as the service creates it before enqueueing."""
+    return store.create_pending(
+        Origin("discord", ws, None, user), mode="symbolic", source_image=TINY_PNG + user.encode()
+    )
+
+
+def enqueue(
+    queue: JobQueue,
+    gen: str,
+    user: str = "u1",
+    ws: str = "g1",
+    limits: Limits = NO_LIMITS,
+    max_attempts: int = 3,
+) -> tuple[str, int]:
+    job, pos = queue.enqueue(
+        generation_id=gen,
+        payload={"hint": None},
+        platform="discord",
+        workspace=ws,
+        user_id=user,
+        limits=limits,
+        max_attempts=max_attempts,
+    )
+    return job.id, pos
 
 
 def add(
@@ -37,19 +77,30 @@ def add(
     limits: Limits = NO_LIMITS,
     max_attempts: int = 3,
 ) -> tuple[str, str, int]:
-    gen = store.create_pending(
-        Origin("discord", ws, None, user), mode="symbolic", source_image=TINY_PNG + user.encode()
-    )
-    job, pos = queue.enqueue(
-        generation_id=gen,
-        payload={"hint": None},
-        platform="discord",
-        workspace=ws,
-        user_id=user,
-        limits=limits,
-        max_attempts=max_attempts,
-    )
-    return job.id, gen, pos
+    gen = pending(store, user, ws)
+    job_id, pos = enqueue(queue, gen, user, ws, limits, max_attempts)
+    return job_id, gen, pos
+
+
+def run_together(n: int, fn: Callable[[int], T], timeout: float = 60) -> list[T | BaseException]:
+    """Call ``fn(0) .. fn(n-1)`` on n threads released at the same moment; results (or the
+    exception each raised) in order."""
+    barrier = threading.Barrier(n)
+    out: list[T | BaseException] = [RuntimeError("thread did not finish")] * n
+
+    def body(i: int) -> None:
+        barrier.wait(timeout)
+        try:
+            out[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            out[i] = exc
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return out
 
 
 def gen_status(store: Store, gen: str, ws: str = "g1") -> str:
@@ -76,7 +127,7 @@ def test_limits_per_user_workspace_and_queue(q_store: Store, queue: JobQueue) ->
     add(q_store, queue, "b", limits=limits)  # someone else is not held back
     with pytest.raises(LimitReached) as exc:
         add(q_store, queue, "c", limits=limits)  # the workspace is full
-    assert "server" in exc.value.user_message
+    assert "here already" in exc.value.user_message
     add(q_store, queue, "d", ws="g2", limits=limits)
     with pytest.raises(Busy):
         add(q_store, queue, "e", ws="g3", limits=limits)  # 4 queued in all
@@ -201,3 +252,134 @@ def test_release_does_not_count_the_attempt(q_store: Store, queue: JobQueue) -> 
     assert claim is not None and queue.release(claim)
     job = queue.get(job_id)
     assert job is not None and job.state == "queued" and job.attempts == 0
+
+
+# ---------------------------------------------------------------------- races between threads
+
+
+def test_producers_and_consumers_at_once_share_no_job(q_store: Store, queue: JobQueue) -> None:
+    """4 threads enqueue while 4 others claim and finish: every job is claimed exactly once
+    and ends done, by the worker holding it."""
+    n_producers, per_producer, n_consumers = 4, 8, 4
+    total = n_producers * per_producer
+    gens = [
+        [pending(q_store, f"p{p}u{i}") for i in range(per_producer)] for p in range(n_producers)
+    ]
+    enqueued: list[str] = []
+    claimed: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def produce(p: int) -> None:
+        for i, gen in enumerate(gens[p]):
+            job_id, _ = enqueue(queue, gen, user=f"p{p}u{i}")
+            with lock:
+                enqueued.append(job_id)
+
+    def consume(c: int) -> None:
+        name = f"w{c}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            claim = queue.claim_next(name)
+            if claim is None:
+                with lock:
+                    if len(claimed) == total:
+                        return
+                time.sleep(0.005)
+                continue
+            assert claim.worker == name and claim.attempt == 1
+            with lock:
+                claimed.append((claim.job_id, name))
+            assert queue.finish(claim, "done")
+
+    results = run_together(
+        n_producers + n_consumers,
+        lambda i: produce(i) if i < n_producers else consume(i - n_producers),
+    )
+    assert [r for r in results if r is not None] == []
+    ids = [job_id for job_id, _ in claimed]
+    assert len(ids) == total and sorted(set(ids)) == sorted(enqueued)
+    assert queue.counts() == {"queued": 0, "running": 0, "done": total, "failed": 0, "cancelled": 0}
+    for job_id, name in claimed:
+        job = queue.get(job_id)
+        assert job is not None and job.attempts == 1 and job.worker == name
+
+
+def test_concurrent_submits_cannot_slip_under_a_limit(q_store: Store, queue: JobQueue) -> None:
+    """Eight submits from one user at the same moment: exactly the limit get in; then eight
+    users at once against the global cap: exactly the free places get in."""
+    limits = Limits(user_active=3, workspace_active=0, queue_cap=0)
+    gens = [pending(q_store, "same") for _ in range(8)]
+    results = run_together(8, lambda i: enqueue(queue, gens[i], user="same", limits=limits))
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) - len(refused) == 3, results
+    assert all(isinstance(r, LimitReached) for r in refused), refused
+    assert queue.active_count(user_id="same") == 3
+
+    capped = Limits(user_active=0, workspace_active=0, queue_cap=5)  # 3 queued already
+    gens = [pending(q_store, f"c{i}", ws=f"ws{i}") for i in range(8)]
+    results = run_together(
+        8, lambda i: enqueue(queue, gens[i], user=f"c{i}", ws=f"ws{i}", limits=capped)
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(results) - len(refused) == 2, results
+    assert all(isinstance(r, Busy) for r in refused), refused
+    assert queue.counts()["queued"] == 5
+
+
+def test_one_named_job_claimed_by_many_at_once(q_store: Store, queue: JobQueue) -> None:
+    """A job delivered to six workers at once runs on one; when that one stops beating,
+    six takeovers at once again give it to exactly one, with the next attempt number."""
+    job_id, _, _ = add(q_store, queue)
+    first = run_together(6, lambda i: queue.claim(job_id, f"a{i}", stale_after=60))
+    assert sorted(r.status for r in first) == ["busy"] * 5 + ["claimed"], first
+    [holder] = [r.claim for r in first if r.status == "claimed"]
+    assert holder is not None and holder.attempt == 1
+
+    time.sleep(0.1)  # the holder's heartbeat goes stale
+    second = run_together(6, lambda i: queue.claim(job_id, f"b{i}", stale_after=0.05))
+    assert sorted(r.status for r in second) == ["busy"] * 5 + ["claimed"], second
+    [taker] = [r.claim for r in second if r.status == "claimed"]
+    assert taker is not None and taker.attempt == 2
+    job = queue.get(job_id)
+    assert job is not None and job.worker == taker.worker and job.attempts == 2
+
+
+def test_janitors_at_once_requeue_each_stale_job_once(q_store: Store, queue: JobQueue) -> None:
+    ids = [add(q_store, queue, user=f"u{i}")[0] for i in range(10)]
+    claims = [queue.claim_next("dead") for _ in ids]
+    assert all(c is not None for c in claims)
+    time.sleep(0.1)
+    results = run_together(4, lambda _: queue.requeue_stale(0.05))
+    lists = [r for r in results if isinstance(r, list)]
+    assert len(lists) == 4, results
+    requeued = [job_id for found in lists for job_id in found]
+    assert sorted(requeued) == sorted(ids)  # each once, none missed
+    for job_id in ids:
+        job = queue.get(job_id)
+        assert job is not None and job.state == "queued" and job.attempts == 1
+
+
+def test_only_the_claim_holder_finishes(q_store: Store, queue: JobQueue) -> None:
+    job_id, gen, _ = add(q_store, queue)
+    claim = queue.claim_next("w1")
+    assert claim is not None
+    impostor = dataclasses.replace(claim, worker="w2")
+    assert queue.finish(impostor, "failed", error="not mine") is False
+    assert queue.set_progress(impostor, {"stage": "compose"}) is False
+    assert queue.finish(dataclasses.replace(claim, attempt=2), "done") is False
+    assert queue.requeue(impostor) is None
+    assert queue.get(job_id).state == "running"  # type: ignore[union-attr]
+
+    # The same worker name, a later attempt: the old claim is dead.
+    time.sleep(0.05)
+    assert queue.requeue_stale(0.01) == [job_id]
+    again = queue.claim_next("w1")
+    assert again is not None and again.job_id == job_id and again.attempt == 2
+    assert queue.claim_status(claim) == "lost"
+    assert queue.finish(claim, "failed", error="stale") is False
+    assert queue.set_progress(again, {"stage": "compose"})
+    assert queue.finish(again, "done", result={"timings": {"compose": 1.0}})
+    job = queue.get(job_id)
+    assert job is not None and job.state == "done" and job.error is None
+    assert job.result == {"progress": {"stage": "compose"}, "timings": {"compose": 1.0}}
+    assert gen_status(q_store, gen) in ("queued", "running")  # done is Store.complete's call

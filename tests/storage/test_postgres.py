@@ -1,25 +1,18 @@
 """The same Store on a real PostgreSQL server, started by the test in a temporary folder.
 
-Needs PostgreSQL's server binaries (Debian: `apt-get install postgresql`) and psycopg2; when
-they are missing the tests fail with a message saying so (CI installs them).
+The server (one per test run) and the fresh database each test gets come from
+``tests/servers.py``: PostgreSQL's server binaries (Debian: `apt-get install postgresql`) and
+psycopg2 are needed; when they are missing the tests fail with a message saying so.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from engine.config import Settings
 from engine.errors import ConfigError, NotFound
@@ -34,106 +27,9 @@ pytestmark = pytest.mark.services
 G = Origin(platform="slack", workspace="T1", channel="C1", user_id="U1", user_name="Ann")
 
 
-def _pg_bin() -> Path:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
-    if not candidates:
-        pytest.fail(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: "
-            "apt-get install postgresql (tests marked 'services' need them)."
-        )
-    return Path(candidates[0]).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    # initdb refuses to run as root: run it (and the server) as the postgres user.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server on a free loopback port; yields its admin URL."""
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        pytest.fail("psycopg2 is not installed: pip install psycopg2-binary (the 'scale' extra).")
-    bin_dir = _pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="pictune-pg-"))
-    data = base / "data"
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_server_user(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_server_user(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(base / "log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.fixture
-def pg_url(pg_server: str) -> str:
-    """A fresh, empty database for one test."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return f"{pg_server}/{name}"
-
-
-@pytest.fixture
-def pg_store(pg_url: str, tmp_path: Path) -> Iterator[Store]:
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=pg_url)
-    db = Database(pg_url)
-    migrate.upgrade(db)
-    db.dispose()
+def pg_store(pg_migrated_url: str, tmp_path: Path) -> Iterator[Store]:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=pg_migrated_url)
     store = Store.open(settings, embedder=FakeEmbedder())
     yield store
     store.close()

@@ -102,7 +102,7 @@ def test_melody_is_chosen_over_a_busier_chord_part() -> None:
     for i in range(len(WALTZ.chords) * 3):
         for pitch in (60, 64, 69):
             piano.notes.append(symusic.Note(i * beat, beat, pitch, 70))
-    score.tracks.append(piano)
+    score.tracks.insert(0, piano)  # first, so track order alone would pick it
     assert pick_melody(score).name == "Lead"
     # Without the lead, the busiest pitched part is taken, reduced to its top notes.
     score.tracks = [t for t in score.tracks if t.name != "Lead"]
@@ -176,6 +176,30 @@ def test_paths_outside_the_source_are_refused(tmp_path: Path) -> None:
     # Walking the folder (sidecar mode) refuses the link too.
     result = import_midi_folder(source, tmp_path / "out")
     assert result.imported == 0 and dict(result.skipped) == {"unsafe path": 1}
+
+    # A sidecar caption that links out of the folder is not read into the index.
+    (tmp_path / "private.txt").write_text("secret text")
+    song_score(MARCH).dump_midi(str(source / "march.mid"))
+    os.symlink(tmp_path / "private.txt", source / "march.txt")
+    result = import_midi_folder(source, tmp_path / "out")
+    assert (result.imported, result.uncaptioned) == (1, 1)
+    assert "secret" not in (tmp_path / "out" / CAPTIONS_FILE).read_text()
+
+
+def test_hostile_caption_rows_are_counted_not_fatal(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    song_score(WALTZ).dump_midi(str(source / "w.mid"))
+    rows = [
+        json.dumps({"location": "w.mid", "caption": "x" * 10_000}),
+        "[" * 100_000 + "]" * 100_000,  # nesting deep enough to overflow json's recursion
+        json.dumps({"location": ["w.mid"], "caption": "A list, not a path."}),
+    ]
+    (source / "captions.jsonl").write_text("\n".join(rows))
+    result = import_midi_folder(source, tmp_path / "out")
+    assert result.imported == 1 and dict(result.skipped) == {"bad caption row": 2}
+    caption = json.loads((tmp_path / "out" / CAPTIONS_FILE).read_text())["w.abc"]
+    assert len(caption) == 2_000  # capped
 
 
 def test_limit_and_a_hanging_converter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
