@@ -9,8 +9,16 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOUNDFONT_CANDIDATES = (
@@ -20,6 +28,14 @@ SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf3/MuseScore_General.sf3",
     "/usr/share/sounds/sf2/MuseScore_General.sf2",
 )
+
+
+# Longest piece any setting may ask for (seconds): one hour.
+MAX_SECONDS = 3600.0
+# The refinement loop never runs more rounds than this (engine/pipeline.py caps it too).
+MAX_REFINE_ROUNDS = 10
+# Settings whose value is one word from a fixed list; read case-insensitively.
+_CHOICE_FIELDS = ("mode", "audio_format", "queue", "worker_mode", "log_format", "log_level")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -45,17 +61,17 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite:///<data_dir>/pictune.db
 
     # Intake limits (untrusted uploads)
-    max_image_bytes: int = 20 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
+    max_image_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(40_000_000, gt=0)
 
     # The piece
-    mode: str = "symbolic"
-    duration: float = 30.0
-    max_duration: float = 120.0
-    min_duration: float = 5.0
-    refine_rounds: int = 3
-    retrieve_k: int = 5
-    audio_format: str = "mp3"  # mp3 | ogg | wav
+    mode: Literal["symbolic", "audio", "hybrid"] = "symbolic"
+    duration: float = Field(30.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    max_duration: float = Field(120.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    min_duration: float = Field(5.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    refine_rounds: int = Field(3, ge=0, le=MAX_REFINE_ROUNDS)
+    retrieve_k: int = Field(5, ge=0, le=100)
+    audio_format: Literal["mp3", "ogg", "wav"] = "mp3"
     sample_rate: int = 44100
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
@@ -72,31 +88,37 @@ class Settings(BaseSettings):
     attention_maps: bool = False
     # Language models (bridge/compose = hf:... or openai:<base url>#<model>)
     openai_api_key: SecretStr | None = None  # sent as a Bearer token to openai: servers
-    llm_timeout: float = 120.0  # seconds per request to an openai: server
-    llm_retries: int = 2  # retries on connection errors, 429 and 5xx
-    compose_attempts: int = 3  # tries a language-model composer gets before the fallback
-    musicgen_guidance: float = 3.0  # classifier-free guidance scale
-    musicgen_batch_wait: float = 0.02  # seconds the MusicGen batcher waits to fill a batch
-    musicgen_max_batch: int = 8
+    # seconds per request to an openai: server
+    llm_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
+    llm_retries: int = Field(2, ge=0, le=20)  # retries on connection errors, 429 and 5xx
+    # tries a language-model composer gets before the fallback
+    compose_attempts: int = Field(3, ge=1, le=20)
+    musicgen_guidance: float = Field(3.0, ge=0, allow_inf_nan=False)  # guidance scale
+    # seconds the MusicGen batcher waits to fill a batch
+    musicgen_batch_wait: float = Field(0.02, ge=0, le=10, allow_inf_nan=False)
+    musicgen_max_batch: int = Field(8, ge=1)
 
     # Job service
-    queue: str = "local"  # local | celery
-    concurrency: int = 1
-    job_timeout: float = 300.0
-    max_attempts: int = 3
-    user_active_limit: int = 2
-    workspace_active_limit: int = 10
-    queue_cap: int = 100
+    queue: Literal["local", "celery"] = "local"
+    concurrency: int = Field(1, ge=1, le=256)
+    job_timeout: float = Field(300.0, gt=0, allow_inf_nan=False)
+    max_attempts: int = Field(3, ge=1)
+    # 0: no limit (storage/jobs.py)
+    user_active_limit: int = Field(2, ge=0)
+    workspace_active_limit: int = Field(10, ge=0)
+    queue_cap: int = Field(100, ge=0)
     redis_url: str = "redis://localhost:6379/0"
-    http_port: int = 8080  # /healthz and /metrics; 0 disables
-    worker_mode: str = "process"  # local backend: process (a crash spares the bot) | thread
-    job_heartbeat: float = 10.0  # seconds; a running job silent for 3 beats is requeued
+    http_port: int = Field(8080, ge=0, le=65535)  # /healthz and /metrics; 0 disables
+    # local backend: process (a crash spares the bot) | thread
+    worker_mode: Literal["process", "thread"] = "process"
+    # seconds; a running job silent for 3 beats is requeued
+    job_heartbeat: float = Field(10.0, gt=0, allow_inf_nan=False)
     # "module:callable" building the object whose run(request, progress) makes a piece.
     # Only tests and experiments change it.
     pipeline: str = "engine.pipeline:Pipeline"
     semantic_search: bool = True  # embed finished pieces for history search (loads MiniLM)
-    log_format: str = "kv"  # kv (key=value lines) | json
-    log_level: str = "INFO"
+    log_format: Literal["kv", "json"] = "kv"  # kv (key=value lines) | json
+    log_level: Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"
 
     # Platforms: names as the platforms document them
     discord_token: SecretStr | None = Field(
@@ -117,7 +139,25 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(
         None, validation_alias=AliasChoices("SLACK_API_URL", "PICTUNE_SLACK_API_URL")
     )
-    slack_port: int = 3000
+    slack_port: int = Field(3000, ge=0, le=65535)
+
+    @field_validator(*_CHOICE_FIELDS, mode="before")
+    @classmethod
+    def _one_word(cls, value: Any, info: Any) -> Any:
+        """`Symbolic`, ` mp3 ` and `info` read like `symbolic`, `mp3` and `INFO`."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @model_validator(mode="after")
+    def _durations_in_order(self) -> Settings:
+        if self.min_duration > self.max_duration:
+            raise ValueError(
+                f"PICTUNE_MIN_DURATION ({self.min_duration:g}) is longer than "
+                f"PICTUNE_MAX_DURATION ({self.max_duration:g})"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'pictune.db'}"
@@ -135,6 +175,32 @@ class Settings(BaseSettings):
         if seconds is None:
             return self.duration
         return float(min(max(seconds, self.min_duration), self.max_duration))
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line for an operator: which variable is wrong, what it holds and what is expected.
+
+    Values are shown only for numbers and words from a list: never a token, key or URL."""
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not loc:  # a rule across several variables: the message names them
+        return message
+    field = Settings.model_fields.get(loc[0])
+    name = f"PICTUNE_{loc[0].upper()}" if field is not None else loc[0].upper()
+    value = first.get("input")
+    if loc[0] in _SHOWN_VALUES and isinstance(value, (str, int, float)):
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
+        return f"{name}={shown!r}: {message}"
+    return f"{name}: {message}"
+
+
+# Settings whose wrong value may be repeated back (numbers and one-word choices).
+_SHOWN_VALUES = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in (int, float, bool) or name in _CHOICE_FIELDS
+)
 
 
 @lru_cache(maxsize=1)

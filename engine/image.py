@@ -120,7 +120,17 @@ def decode_image(
         raise UnsupportedImage(_unsupported_message(max_bytes), detail="not bytes")
     data = bytes(data)
     if not data:
-        raise UnsupportedImage(_unsupported_message(max_bytes), detail="empty file")
+        raise UnsupportedImage(
+            f"That file is empty: send an image ({IMAGE_HELP}).", detail="empty file"
+        )
+    # PIL warns (on stderr, past our logging) about things we handle anyway, such as a
+    # corrupt EXIF block: a broken upload gets our one-line answer and nothing else.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _decode(data, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side)
+
+
+def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | None) -> DecodedImage:
     if len(data) > max_bytes:
         raise ImageTooLarge(
             f"That image is too large: send one up to {_mb(max_bytes)} MB.",

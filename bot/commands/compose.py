@@ -1,79 +1,241 @@
-"""`pictune compose IMAGE`: one piece from one picture, written to a folder."""
+"""`pictune compose IMAGE`: one piece from one picture, written to a folder.
+
+Options are checked before anything slow happens. The files appear in the output folder all
+together or not at all: they are written into a hidden staging folder beside it first, then
+the piece is recorded in the history, then the files are moved into place. Ctrl-C or a
+failure at any point leaves neither files nor a history entry behind.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import math
+import shutil
+import signal
+import stat
 import sys
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from engine.config import get_settings
-from engine.errors import InputError
+from bot.commands.outdir import cannot_write, check_out_dir, new_staging, publish
+from engine.config import Settings, get_settings
+from engine.errors import InputError, InvalidOption
 from engine.pipeline import Pipeline
 from engine.types import MODES, ComposeRequest, Composition, ProgressEvent
+
+MAX_SEED = 2**31 - 1  # the pipeline reduces seeds modulo 2**31: larger ones would repeat
+MAX_ROUNDS = 10  # the pipeline never refines more than this
+MAX_HINT_CHARS = 200  # as in the bots
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compose", help="compose music from an image")
     p.add_argument("image", type=Path, help="PNG, JPEG, WebP, GIF, TIFF or BMP")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: ./out/ID)")
-    p.add_argument("--seed", type=int, default=None, help="same image + seed = same piece")
-    p.add_argument("--hint", default=None, help='a wish in words, e.g. "sad piano", "faster"')
-    p.add_argument("--duration", type=float, default=None, help="seconds (default 30)")
+    p.add_argument("--seed", type=seed_value, default=None, help="same image + seed = same piece")
+    p.add_argument(
+        "--hint",
+        default=None,
+        help=f'a wish in words, e.g. "sad piano", "faster" (up to {MAX_HINT_CHARS} characters)',
+    )
+    p.add_argument("--duration", type=seconds_value, default=None, help="seconds (default 30)")
     p.add_argument("--mode", choices=MODES, default=None, help="default: symbolic")
-    p.add_argument("--rounds", type=int, default=None, help="refinement rounds (default 3)")
+    p.add_argument(
+        "--rounds",
+        type=rounds_value,
+        default=None,
+        help=f"refinement rounds, 0 to {MAX_ROUNDS} (default 3)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-history", action="store_true", help="do not record in the history")
     p.set_defaults(func=run)
 
 
+# Option types: argparse turns ArgumentTypeError into "argument --x: <message>" and exit 2.
+
+
+def seconds_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("give a positive number of seconds")
+    return value
+
+
+def seed_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"use a whole number from 0 to {MAX_SEED}")
+    return value
+
+
+def rounds_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_ROUNDS:
+        raise argparse.ArgumentTypeError(f"use a number of rounds from 0 to {MAX_ROUNDS}")
+    return value
+
+
+def clean_hint(hint: str | None) -> str | None:
+    """The hint as the history will keep it: no control characters (a stored escape sequence
+    would recolour the terminal of whoever runs `pictune show`), whitespace collapsed."""
+    if hint is None:
+        return None
+    kept = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in hint)
+    kept = " ".join(kept.split())
+    if len(kept) > MAX_HINT_CHARS:
+        raise InvalidOption(f"That hint is too long: use up to {MAX_HINT_CHARS} characters.")
+    return kept or None
+
+
+def check_duration(seconds: float | None, settings: Settings) -> float:
+    if seconds is None:
+        return settings.duration
+    low, high = settings.min_duration, settings.max_duration
+    if not low <= seconds <= high:
+        raise InvalidOption(f"--duration must be between {low:g} and {high:g} seconds.")
+    return seconds
+
+
 def read_image_file(path: Path, max_bytes: int) -> bytes:
-    """Read an image path without trusting it: missing, a folder, or too big are user errors."""
-    if not path.exists():
-        raise InputError(f"There is no file at {path}.")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file: give the path of an image.")
-    if path.stat().st_size > max_bytes:
-        raise InputError(f"That image is too large: send one up to {max_bytes // 2**20} MB.")
-    return path.read_bytes()
+    """Read an image path without trusting it: missing, not a plain file (a folder, a device,
+    a pipe), unreadable or too big are user errors. Reads at most max_bytes + 1 bytes, so a
+    file that grows (or lies about its size) cannot make us read without end."""
+    too_large = InputError(f"That image is too large: send one up to {max_bytes / 2**20:g} MB.")
+    try:
+        info = path.stat()  # follows symbolic links: a link to /dev/zero is a device
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path} is not a file: give the path of an image.")
+        if info.st_size > max_bytes:
+            raise too_large
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"There is no file at {path}.") from None
+    except PermissionError:
+        raise InputError(f"I may not read {path}: check its permissions.") from None
+    except OSError as exc:
+        raise InputError(f"I could not read {path}: {exc.strerror or 'read error'}.") from None
+    if len(data) > max_bytes:
+        raise too_large
+    return data
+
+
+def json_text(data: object) -> str:
+    """JSON that any UTF-8 reader accepts: a path with bytes that are not UTF-8 (kept by
+    Python as lone surrogates) is written as a \\uXXXX escape instead of raw bytes."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def stage_files(composition: Composition, folder: Path) -> tuple[Path, list[str]]:
+    """Write every file of the piece (and result.json) into a new hidden folder inside
+    ``folder``; publish() then moves them into place. Nothing is left behind on failure."""
+    staging = new_staging(folder)
+    try:
+        files = composition.files()
+        files["result.json"] = json.dumps(
+            composition.summary(), indent=2, ensure_ascii=False
+        ).encode()
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise cannot_write(folder, exc) from None
+        raise
+    return staging, list(files)
 
 
 def write_files(composition: Composition, out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for name, data in composition.files().items():
-        path = out / name
-        path.write_bytes(data)
-        paths[name] = path
-    result = out / "result.json"
-    result.write_text(json.dumps(composition.summary(), indent=2, ensure_ascii=False))
-    paths["result.json"] = result
-    return paths
+    """Write every file of the piece into ``out``, all or nothing."""
+    out = Path(out)
+    staging, names = stage_files(composition, out.parent)
+    return publish(staging, names, out)
 
 
-def _record(composition: Composition, image: bytes) -> str | None:
-    """Keep the piece in the history; None when the history layer is not available."""
+@contextmanager
+def interrupts_noticed() -> Iterator[Callable[[], None]]:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: a C callback (soundfile's
+    MP3 encoder, for one) swallows the exception and lets the work finish. The function this
+    yields raises it again; call it before keeping anything. Python's "Exception ignored"
+    report of a swallowed one is kept off the terminal."""
+    pressed = threading.Event()
+
+    def check() -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous_handler = signal.getsignal(signal.SIGINT)
+    previous_hook = sys.unraisablehook
+
+    def on_sigint(signum: int, frame: object) -> None:
+        pressed.set()
+        raise KeyboardInterrupt
+
+    def unraisable(info: Any) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            previous_hook(info)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = unraisable
     try:
-        from storage.store import Origin, Store
-    except ImportError:
-        return None
-    store = Store.open(get_settings())
-    return store.record(
-        composition, Origin(platform="cli", user_id=getpass.getuser()), source_image=image
-    )
+        yield check
+        check()
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        sys.unraisablehook = previous_hook
+
+
+def _record(composition: Composition, image: bytes) -> str:
+    from storage.store import Origin, Store
+
+    with Store.open(get_settings()) as store:
+        return store.record(
+            composition, Origin(platform="cli", user_id=getpass.getuser()), source_image=image
+        )
+
+
+def _forget(gen_id: str) -> None:
+    """Undo _record when the files could not be written (or Ctrl-C came in between)."""
+    from storage.store import Store
+
+    with Store.open(get_settings(), semantic=False) as store:
+        store.delete(gen_id, by_user=getpass.getuser(), is_admin=True, workspace="local")
 
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     console = Console(stderr=True)
+    hint = clean_hint(args.hint)
+    duration = check_duration(args.duration, settings)
+    if args.out is not None:
+        check_out_dir(args.out)
     image = read_image_file(args.image, settings.max_image_bytes)
     request = ComposeRequest(
         image=image,
-        hint=args.hint,
-        duration=args.duration if args.duration is not None else settings.duration,
+        hint=hint,
+        duration=duration,
         mode=args.mode or settings.mode,
         seed=args.seed,
         refine_rounds=args.rounds,
@@ -81,29 +243,45 @@ def run(args: argparse.Namespace) -> int:
     )
     pipeline = Pipeline(settings)
     quiet = args.json or not console.is_terminal
-    with console.status("starting", spinner="dots") as status:
+    with interrupts_noticed() as check_interrupt:
+        with console.status("starting", spinner="dots") as status:
 
-        def progress(event: ProgressEvent) -> None:
-            if quiet:
-                return
-            step = (
-                f" ({event.step}/{event.total})" if event.total and event.stage == "index" else ""
-            )
-            status.update(f"{event.message}{step}")
+            def progress(event: ProgressEvent) -> None:
+                if quiet:
+                    return
+                step = (
+                    f" ({event.step}/{event.total})"
+                    if event.total and event.stage == "index"
+                    else ""
+                )
+                status.update(escape(f"{event.message}{step}"))
 
-        composition = pipeline.run(request, progress)
+            composition = pipeline.run(request, progress)
+        check_interrupt()  # Ctrl-C during the work: keep nothing
 
-    gen_id = None if args.no_history else _record(composition, image)
-    out = args.out or Path("out") / (gen_id or f"seed-{composition.seed}")
-    paths = write_files(composition, out)
+        # Files first (into a hidden folder), then the history, then the files into place:
+        # a failure at any step leaves neither a half-written folder nor a history entry.
+        out_parent = args.out.parent if args.out is not None else Path("out")
+        staging, names = stage_files(composition, out_parent)
+        gen_id: str | None = None
+        try:
+            if not args.no_history:
+                gen_id = _record(composition, image)
+            out = args.out or Path("out") / (gen_id or f"seed-{composition.seed}")
+            check_interrupt()
+            paths = publish(staging, names, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if gen_id is not None:
+                _forget(gen_id)
+            raise
 
     if args.json:
         data = composition.summary() | {
             "id": gen_id,
             "files": {k: str(v) for k, v in paths.items()},
         }
-        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-        print()
+        print(json_text(data))
         return 0
     brief = composition.brief
     print(f"Pictune composed {gen_id or 'a piece'}: {composition.perception.caption}")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from engine.config import get_settings
 from storage import migrate
-from storage.db import Database
+from storage.db import Database, sqlite_path
 from storage.store import Store
 
 
@@ -54,6 +54,13 @@ def run_upgrade(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = settings.resolved_database_url()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        # Looking must not create: a missing SQLite file stays missing.
+        print(f"database   {safe_url(url)}")
+        print("schema     none yet (the first piece creates it, or `pictune db upgrade`)")
+        print(f"data dir   {settings.data_dir}")
+        return 0
     db = Database(url)
     try:
         state = migrate.schema_state(db)

@@ -1,7 +1,8 @@
 """`pictune doctor`: is this deployment able to compose? Each check says what is wrong and
 what to do; the exit code is non-zero when something essential is broken.
 
-Checks: configuration, SoundFont (and FluidSynth), database (reachable, schema current),
+Checks: configuration, data folder (writable), SoundFont (a real one, and FluidSynth),
+database (reachable, schema current),
 retrieval index, model references (parsed; loaded with --load), job queue (Redis for
 Celery), and which platform tokens are present (never their values).
 """
@@ -10,10 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.config import Settings, get_settings
+from pydantic import ValidationError
+
+from engine.config import Settings, describe_error, get_settings
 from engine.errors import PictuneError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -37,10 +42,42 @@ def check_config() -> tuple[Settings | None, Check]:
     try:
         get_settings.cache_clear()
         settings = get_settings()
-    except Exception as exc:  # pydantic's ValidationError lists the bad variables
-        first = str(exc).splitlines()[:3]
-        return None, Check("configuration", FAIL, " ".join(first), "fix the variable in .env")
+    except Exception as exc:  # a bad value, or a .env that cannot be read
+        if isinstance(exc, ValidationError):
+            what = describe_error(exc)
+        else:
+            what = f"the settings cannot be read ({type(exc).__name__}): check the .env file here"
+        return None, Check(
+            "configuration",
+            FAIL,
+            what,
+            "fix the variable in the environment or .env (see .env.example)",
+        )
     return settings, Check("configuration", OK, "settings read (environment and .env)")
+
+
+def check_data_dir(settings: Settings) -> Check:
+    """The history's files (and a SQLite database) live here: it must be a writable folder."""
+    folder = settings.data_dir
+    fix = "set PICTUNE_DATA_DIR to a folder this user can write"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".pictune-doctor-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return Check("data dir", FAIL, f"{folder}: cannot write there ({reason})", fix)
+    return Check("data dir", OK, str(folder))
+
+
+def is_soundfont(path: Path) -> bool:
+    """A SoundFont 2/3 file starts with a RIFF header of form type sfbk."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"sfbk"
 
 
 def check_soundfont(settings: Settings) -> Check:
@@ -52,6 +89,13 @@ def check_soundfont(settings: Settings) -> Check:
             FAIL,
             f"no General MIDI SoundFont: {where}",
             "apt-get install fluid-soundfont-gm, or set PICTUNE_SOUNDFONT to an .sf2 file",
+        )
+    if not is_soundfont(found):
+        return Check(
+            "soundfont",
+            FAIL,
+            f"{found} is not a SoundFont (.sf2 or .sf3) file, or cannot be read",
+            "set PICTUNE_SOUNDFONT to an .sf2 file, or unset it to use the system one",
         )
     if importlib.util.find_spec("fluidsynth") is None:
         return Check(
@@ -80,9 +124,17 @@ def check_database(settings: Settings) -> Check:
             "use sqlite:///path/pictune.db or postgresql+psycopg2://user:pw@host/db",
         )
     db = None
-    try:
-        if url.startswith("sqlite"):
+    if url.startswith("sqlite"):
+        try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return Check(
+                "database",
+                FAIL,
+                f"{shown}: its folder cannot be created ({exc.strerror or type(exc).__name__})",
+                "set PICTUNE_DATA_DIR (or PICTUNE_DATABASE_URL) to a place this user can write",
+            )
+    try:
         db = Database(url)
         state = migrate.schema_state(db)
     except Exception as exc:
@@ -236,6 +288,7 @@ def run_checks(load: bool = False) -> list[Check]:
     if settings is None:
         return checks
     steps: list[Callable[[], Check | list[Check]]] = [
+        lambda: check_data_dir(settings),
         lambda: check_soundfont(settings),
         lambda: check_database(settings),
         lambda: check_index(settings),

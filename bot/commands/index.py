@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from bot.commands.outdir import check_out_dir
 from engine.config import get_settings
 from engine.errors import InvalidOption
 from engine.retrieve.index import IndexInfo, build_index, index_info
@@ -84,7 +85,9 @@ def run_build(args: argparse.Namespace) -> int:
         TaskProgressColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task("Starting", total=None)
 
         def progress(done: int, total: int, stage: str) -> None:
@@ -140,11 +143,17 @@ def run_import(args: argparse.Namespace) -> int:
         TextColumn("{task.completed:,} tunes"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    out = Path(args.out)
+    check_out_dir(out)
+    console = Console(stderr=True)
+    # No progress bar when stderr is not a terminal: it would leave an empty line there.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task("import", total=None)
         result = import_midi_folder(
             Path(args.source),
-            Path(args.out),
+            out,
             captions_file=Path(args.captions) if args.captions else None,
             limit=args.limit,
             max_bars=args.bars,

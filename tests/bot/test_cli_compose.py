@@ -105,4 +105,5 @@ def test_bad_setting_exits_3_with_one_line(
     get_settings.cache_clear()
     assert main(["compose", str(tmp_path / "x.png")]) == 3
     err = capsys.readouterr().err.strip()
-    assert err.startswith("pictune: configuration error in refine_rounds") and "\n" not in err
+    assert err.startswith("pictune: configuration error: PICTUNE_REFINE_ROUNDS='many'")
+    assert "\n" not in err

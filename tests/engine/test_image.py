@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import warnings
 
 import numpy as np
@@ -172,3 +173,22 @@ def test_decoding_is_deterministic() -> None:
     a, b = decode_image(data), decode_image(data)
     assert a.info == b.info
     assert a.image.tobytes() == b.image.tobytes()
+
+
+def test_empty_file_says_it_is_empty() -> None:
+    with pytest.raises(UnsupportedImage) as caught:
+        decode_image(b"")
+    assert "empty" in caught.value.user_message
+
+
+def test_corrupt_exif_is_decoded_without_warnings() -> None:
+    """PIL warns about a corrupt EXIF block on stderr, which would be a second line after the
+    CLI's output (and noise in the bots' logs): the picture decodes quietly."""
+    im = Image.new("RGB", (16, 8), "teal")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        decoded = decode_image(buf.getvalue())
+    assert decoded.image.size == (16, 8)
+    assert [str(w.message) for w in caught] == []

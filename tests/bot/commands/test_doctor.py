@@ -57,3 +57,46 @@ def test_bad_setting_value(
     get_settings.cache_clear()
     assert main(["doctor"]) != 0
     assert "FAIL  configuration" in capsys.readouterr().out
+
+
+def test_a_file_that_is_not_a_soundfont(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = deployment / "piano.sf2"
+    fake.write_text("not a SoundFont at all")
+    monkeypatch.setenv("PICTUNE_SOUNDFONT", str(fake))
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  soundfont" in out and "is not a SoundFont" in out
+
+
+def test_a_data_dir_that_cannot_be_a_folder(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (deployment / "plain").write_text("a file")
+    monkeypatch.setenv("PICTUNE_DATA_DIR", str(deployment / "plain" / "data"))
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  data dir" in out and "PICTUNE_DATA_DIR" in out
+    # Not "is the database server running?": the folder is what is wrong.
+    assert "database server" not in out
+
+
+def test_bad_setting_names_the_variable_and_value(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PICTUNE_DURATION", "-5")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  configuration" in out and "PICTUNE_DURATION='-5'" in out
+
+
+def test_unreadable_env_file(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (deployment / ".env").write_bytes(b"\xff\xfe\x00garbage\n")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  configuration" in out and ".env" in out
