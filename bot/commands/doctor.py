@@ -14,12 +14,12 @@ import importlib.util
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from engine.config import Settings, describe_error, get_settings
 from engine.errors import PictuneError
+from engine.render.audio import is_soundfont
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -68,16 +68,6 @@ def check_data_dir(settings: Settings) -> Check:
         reason = exc.strerror or type(exc).__name__
         return Check("data dir", FAIL, f"{folder}: cannot write there ({reason})", fix)
     return Check("data dir", OK, str(folder))
-
-
-def is_soundfont(path: Path) -> bool:
-    """A SoundFont 2/3 file starts with a RIFF header of form type sfbk."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(12)
-    except OSError:
-        return False
-    return head[:4] == b"RIFF" and head[8:12] == b"sfbk"
 
 
 def check_soundfont(settings: Settings) -> Check:

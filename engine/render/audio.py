@@ -56,11 +56,24 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
+def is_soundfont(path: Path) -> bool:
+    """A SoundFont 2/3 file starts with a RIFF header of form type sfbk."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"sfbk"
+
+
 def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Audio:
     """Render a score (or MIDI file bytes) to stereo float32, peak at -1 dBFS, with a tail."""
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
+    if not is_soundfont(soundfont):
+        # Without this, FluidSynth's command-line fallback would quietly use another font.
+        raise SoundFontMissing(detail=f"{soundfont} is not a SoundFont; {SOUNDFONT_FIX}")
     if not 8000 <= settings.sample_rate <= 192000:
         raise ConfigError(
             detail=f"PICTUNE_SAMPLE_RATE={settings.sample_rate} is outside 8000..192000"

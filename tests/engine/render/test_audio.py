@@ -100,6 +100,15 @@ def test_missing_soundfont_names_the_fix(two_voice_abc: str, tmp_path: Path) -> 
     assert "sf2" not in info.value.user_message and "/" not in info.value.user_message
 
 
+def test_a_file_that_is_not_a_soundfont_is_refused(two_voice_abc: str, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n" * 10)
+    settings = Settings(_env_file=None, soundfont=fake)
+    with pytest.raises(SoundFontMissing) as info:
+        render_midi(abc_to_score(two_voice_abc), settings)
+    assert "not a SoundFont" in (info.value.detail or "")
+
+
 def test_small_soundfont_works_too(two_voice_abc: str, tmp_path: Path) -> None:
     small = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
     assert small.exists(), "the Debian package timgm6mb-soundfont is part of the test setup"
