@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from engine.bridge.hints import MAX_HINT_CHARS, clean_hint
 from engine.config import Settings
 from engine.errors import (
     CorruptImage,
@@ -873,10 +874,10 @@ def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
 def _clean_hint(hint: str | None) -> str | None:
     if hint is None:
         return None
-    hint = " ".join(hint.split())
-    if len(hint) > 200:
-        raise InvalidOption("That hint is too long: use up to 200 characters.")
-    return hint or None
+    if len(" ".join(hint.split())) > MAX_HINT_CHARS:
+        raise InvalidOption(f"That hint is too long: use up to {MAX_HINT_CHARS} characters.")
+    # Control and format characters (terminal escapes, bidi overrides) never reach the history.
+    return clean_hint(hint) or None
 
 
 def _clean_id(generation_id: str) -> str:

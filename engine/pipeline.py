@@ -174,7 +174,7 @@ class Pipeline:
             audio_seconds=round(audio.seconds, 2),
             score_png=symbolic.picture.png if symbolic else b"",
             notes=notes,
-            hint=request.hint,
+            hint=brief.hint,  # cleaned by the bridge: what was understood
             attention_png=symbolic.refined.draft.attention_png if symbolic else b"",
         )
 

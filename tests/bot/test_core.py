@@ -384,3 +384,10 @@ async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None
         await core.cancel(ADA, done.id)
     with pytest.raises(NotFound):
         await core.cancel(STRANGER, done.id)
+
+
+def test_hints_lose_control_characters_before_the_history(core: PictuneBot) -> None:
+    hint, _, _ = core.check_options(ADA, hint="sad \x1b[31mpiano\u202e\x00  slower")
+    assert hint is not None
+    assert not any(ord(c) < 32 or c == "\u202e" for c in hint)
+    assert "sad" in hint and "piano" in hint and "slower" in hint
