@@ -3,6 +3,11 @@
 Run one per GPU, one process each (the default), e.g.
 ``CUDA_VISIBLE_DEVICES=1 PICTUNE_DEVICE=cuda pictune worker --name gpu1``.
 The bot (same PICTUNE_DATABASE_URL, PICTUNE_REDIS_URL and data directory) sends it jobs.
+
+Each worker process serves Prometheus ``/metrics`` (``pictune_worker_*``: jobs run, stage
+latencies on this machine, busy) on PICTUNE_HTTP_PORT plus its pool index: port N with the
+default ``-c 1``, N..N+c-1 with ``-c c``. Give workers sharing a host (or the bot's host)
+different ports, or 0 to turn it off; a taken port is logged and costs only the metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from engine.logging import configure_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("worker", help="run a Celery worker (one per GPU)")
+    p = sub.add_parser(
+        "worker",
+        help="run a Celery worker (one per GPU); /metrics on PICTUNE_HTTP_PORT (0: off)",
+    )
     p.add_argument(
         "--concurrency", "-c", type=int, default=1, help="worker processes; 1 per GPU (default 1)"
     )

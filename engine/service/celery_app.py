@@ -9,7 +9,9 @@ the job row (see ``storage.jobs.JobQueue.claim``): a message for a finished piec
 dropped, one for a job another live worker holds comes back later.
 
 Run one worker process per GPU (``-c 1``, ``CUDA_VISIBLE_DEVICES=N``): the pipeline is
-loaded once per process when it starts (``worker_process_init``).
+loaded once per process when it starts (``worker_process_init``), which is also when the
+process starts serving Prometheus ``/metrics`` on ``PICTUNE_HTTP_PORT`` + its pool index
+(0 turns it off).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from engine.logging import configure_logging
 
 TASK_NAME = "pictune.run_job"
 QUEUE_NAME = "pictune"
+# How long a new pool process may take to load its models before Celery gives up on it.
+# Celery's default (4 s) kills a replacement process still loading weights, then starts
+# another, forever.
+MODEL_LOAD_TIMEOUT = 900.0
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -31,6 +37,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_proc_alive_timeout=MODEL_LOAD_TIMEOUT,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -59,9 +66,17 @@ def _setup_logging(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _load_models(**_: Any) -> None:
+    from billiard.process import current_process
+
+    from engine.service.metrics import serve_worker_metrics, worker_metrics
     from engine.service.worker_runtime import process_runtime
 
-    configure_logging(get_settings())
+    settings = get_settings()
+    configure_logging(settings)
+    # Each pool process serves its own /metrics on PICTUNE_HTTP_PORT + its pool index (a
+    # process the pool replaces gets the same index, so the same port).
+    index = int(getattr(current_process(), "index", 0) or 0)
+    serve_worker_metrics(worker_metrics(), settings.http_port, index)
     process_runtime().warm()
 
 

@@ -3,7 +3,8 @@
 
 The bot writes the job row and sends a message naming it; a worker claims the row, runs the
 pipeline, stores the piece through the shared database and artifact directory, and publishes
-progress on Redis (``pictune:job:<id>``) while writing the latest step into the row. The
+progress on Redis (``pictune:job:<id>``) while writing the latest step into the row, and
+counts what it ran in its own ``/metrics`` (``engine.service.metrics.WorkerMetrics``). The
 bot's janitor re-sends jobs whose worker stopped beating, so a job survives a killed worker
 even when its message is stuck unacknowledged in Redis.
 """
@@ -11,6 +12,7 @@ even when its message is stuck unacknowledged in Redis.
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +22,7 @@ from engine.config import Settings, get_settings
 from engine.logging import job_context
 from engine.service.base import QueueService
 from engine.service.celery_app import TASK_NAME, make_celery
+from engine.service.metrics import worker_metrics
 from engine.service.progress import RedisHub, RedisPublisher, final_event
 from engine.service.worker_runtime import Heartbeat, process_runtime
 from storage.jobs import worker_name
@@ -83,8 +86,10 @@ def run_delivered_job(task: Task, job_id: str) -> str:
     runtime = process_runtime()
     publisher = _publisher(settings.redis_url)
     stale_after = 3 * settings.job_heartbeat
+    metrics = worker_metrics()
     with job_context(job_id):
         result = runtime.jobs.claim(job_id, _worker_id(), stale_after=stale_after)
+        metrics.deliveries.labels(result.status).inc()
         if result.status == "busy":
             # Another live worker holds it (a duplicate message): look again once its
             # heartbeat would have gone stale, in case that worker dies.
@@ -97,6 +102,13 @@ def run_delivered_job(task: Task, job_id: str) -> str:
             if result.job is not None and result.job.final:
                 publisher.publish(final_event(result.job))
             return result.status
-        with Heartbeat(runtime.jobs, _worker_id(), settings.job_heartbeat):
-            outcome = runtime.execute(result.claim, publisher.publish)
+        start = time.perf_counter()
+        metrics.busy.set(1)
+        try:
+            with Heartbeat(runtime.jobs, _worker_id(), settings.job_heartbeat):
+                outcome = runtime.execute(result.claim, publisher.publish)
+        finally:
+            metrics.busy.set(0)
+        label = "skipped" if outcome.skipped else outcome.state
+        metrics.observe_job(label, time.perf_counter() - start, outcome.timings)
         return outcome.state

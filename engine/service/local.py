@@ -56,6 +56,10 @@ class LocalJobService(QueueService):
         self._slots: list[asyncio.Task[None]] = []
         self._executors: list[ProcessExecutor | ThreadExecutor] = []
         self._heart: asyncio.Task[None] | None = None
+        # Python 3.11's asyncio.wait_for swallows a cancellation that arrives as the awaited
+        # thing completes (a job's outcome landing as the service stops), and the slot would
+        # then run on, unstoppable: slots also check this flag.
+        self._stopping = False
 
     def _own_worker(self) -> str | None:
         return self.worker_id
@@ -64,6 +68,7 @@ class LocalJobService(QueueService):
 
     async def _start_backend(self) -> None:
         self._wake = asyncio.Event()
+        self._stopping = False
         # A restart: jobs the previous process held go back to the queue once stale.
         requeued = await self.db(
             self.jobs.requeue_stale, self.stale_after, exclude_worker=self.worker_id
@@ -88,6 +93,8 @@ class LocalJobService(QueueService):
             )
 
     async def _stop_backend(self) -> None:
+        self._stopping = True
+        self._wake.set()
         for task in self._slots:
             task.cancel()
         for task in self._slots:
@@ -134,8 +141,10 @@ class LocalJobService(QueueService):
 
     async def _slot(self, executor: ProcessExecutor | ThreadExecutor) -> None:
         await executor.start()
-        while True:
+        while not self._stopping:
             await executor.ensure_ready()  # a process lost to the last job comes back first
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 claim = await self.db(self.jobs.claim_next, self.worker_id)

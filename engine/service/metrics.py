@@ -8,13 +8,25 @@ from the database just before each scrape.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 
 from storage.jobs import JobView
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 SEEN_MEMORY = 2000  # finished job ids remembered, so an overlap between scans counts once
@@ -91,3 +103,85 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class WorkerMetrics:
+    """What one Celery worker process did, for ``/metrics`` on that process's own port."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "pictune_worker_deliveries",
+            "Task messages received, by what the job row said (claimed, busy, final, ...)",
+            ["status"],
+            registry=r,
+        )
+        self.jobs = Counter(
+            "pictune_worker_jobs", "Jobs this process ran, by outcome", ["outcome"], registry=r
+        )
+        self.busy = Gauge("pictune_worker_busy", "1 while this process runs a job", registry=r)
+        self.stage_seconds = Histogram(
+            "pictune_worker_stage_seconds",
+            "Time per pipeline stage in this process",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.job_seconds = Histogram(
+            "pictune_worker_job_seconds",
+            "Claim to recorded outcome, per job run here",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.port: int | None = None  # where serve_worker_metrics serves it
+        self.server: Any = None
+
+    def observe_job(self, outcome: str, seconds: float, timings: dict[str, float]) -> None:
+        self.jobs.labels(outcome).inc()
+        self.job_seconds.labels(outcome).observe(seconds)
+        for stage, value in timings.items():
+            if isinstance(value, (int, float)):
+                self.stage_seconds.labels(str(stage)).observe(float(value))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def stop_serving(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = self.port = None
+
+
+@lru_cache(maxsize=1)
+def worker_metrics() -> WorkerMetrics:
+    """This worker process's metrics (one registry per process)."""
+    return WorkerMetrics()
+
+
+def serve_worker_metrics(
+    metrics: WorkerMetrics, base_port: int, index: int = 0, host: str = "0.0.0.0"
+) -> int | None:
+    """Serve ``metrics`` on ``base_port + index`` (index: the Celery pool process, 0 with
+    one process per worker). Returns the port; None when disabled (port 0) or the port is
+    taken, which costs the metrics only, never the worker."""
+    if base_port <= 0:
+        return None
+    if metrics.port is not None:
+        return metrics.port
+    port = base_port + index
+    try:
+        metrics.server, _ = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        log.error(
+            "worker metrics not served: port %d is taken (%s); give each worker its own "
+            "PICTUNE_HTTP_PORT, or 0 to turn them off",
+            port,
+            exc.strerror or exc,
+        )
+        return None
+    metrics.port = port
+    log.info("worker metrics on port %d", port)
+    return port

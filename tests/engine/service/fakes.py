@@ -4,7 +4,8 @@ tests.engine.service.fakes:FakePipeline``) so worker processes and Celery worker
 
 Hints: "crash" kills the worker process (SIGKILL), "hang" sleeps past any timeout, "fail"
 raises a PictuneError, "boom" raises an internal error whose text must not reach users.
-``PICTUNE_TEST_DELAY`` (seconds per job) and ``PICTUNE_TEST_RUNLOG`` (a file that gets one
+``PICTUNE_TEST_DELAY`` (seconds per job), ``PICTUNE_TEST_LOAD_DELAY`` (seconds to build the
+pipeline, as loading models takes) and ``PICTUNE_TEST_RUNLOG`` (a file that gets one
 line per started run) come from the environment, so subprocesses see them.
 """
 
@@ -46,6 +47,8 @@ def png_with(tag: str) -> bytes:
 class FakePipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Loading models: a real worker may spend minutes here (weights onto a GPU).
+        time.sleep(float(os.environ.get("PICTUNE_TEST_LOAD_DELAY", "0")))
         self.delay = float(os.environ.get("PICTUNE_TEST_DELAY", "0.05"))
         log = os.environ.get("PICTUNE_TEST_RUNLOG")
         self.runlog = Path(log) if log else None

@@ -44,6 +44,7 @@ def worker_env(settings: Settings, redis_url: str, runlog: Path) -> dict[str, st
         PICTUNE_SEMANTIC_SEARCH="false",
         PICTUNE_REFINE_ROUNDS="1",
         PICTUNE_QUEUE="celery",
+        PICTUNE_HTTP_PORT="0",  # two workers on one host: no metrics port to fight over
         PICTUNE_TEST_DELAY="0.4",
         PICTUNE_TEST_RUNLOG=str(runlog),
         HF_HUB_OFFLINE="1",
@@ -164,3 +165,39 @@ async def test_thirty_jobs_survive_a_killed_worker(
     assert len(runs) >= N_JOBS + 1  # the killed job started twice
     pids = {line.split()[0] for line in runs}
     assert len(pids) >= 2  # both workers took jobs
+
+
+async def test_a_pool_process_slow_to_load_its_models_is_not_killed(
+    svc_settings: Settings, store: Store, redis_url: str, tmp_path: Path
+) -> None:
+    """When a job takes its pool process down, Celery starts another one and gives it a few
+    seconds (4 by default) to come up before killing it as hung, then starts another, and
+    so on forever. Loading the models takes longer than that: the worker must wait for it."""
+    settings = svc_settings.model_copy(update={"redis_url": redis_url, "queue": "celery"})
+    runlog = tmp_path / "runs.log"
+    env = worker_env(settings, redis_url, runlog) | {"PICTUNE_TEST_LOAD_DELAY": "5"}
+    log = tmp_path / "slow.log"
+    worker = start_worker("slow", env, log)
+    service = CeleryJobService(settings, store)
+    requester = Requester("cli", "local", "u")
+    try:
+        await service.start()
+        first = await service.submit(ComposeRequest(image=png_with("one")), requester)
+        await service.wait(first.job_id, timeout=60)
+        [child] = psutil.Process(worker.pid).children()
+        child.kill()  # as a crashing job would; the pool replaces the process
+        child.wait(timeout=10)
+        second = await service.submit(ComposeRequest(image=png_with("two")), requester)
+        try:
+            await service.wait(second.job_id, timeout=60)
+        except TimeoutError:
+            pytest.fail("the replacement process never ran a job:\n" + log.read_text()[-3000:])
+    finally:
+        await service.stop()
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert "Timed out waiting for UP message" not in log.read_text()
+    assert len(runlog.read_text().splitlines()) == 2

@@ -4,6 +4,7 @@ and worker processes that die."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -176,3 +177,31 @@ async def test_worker_processes_survive_crashing_and_hanging_jobs(
         assert health["ok"] and health["workers"]["mode"] == "process"
     finally:
         await svc.stop()
+
+
+async def test_stop_returns_when_a_slot_misses_its_cancellation(
+    svc_settings: Settings, store: Store
+) -> None:
+    """Python 3.11's asyncio.wait_for swallows a cancellation that arrives in the same
+    moment as the result it waits for (a job's outcome landing as the service stops); the
+    slot must still stop instead of running on and hanging stop() forever."""
+    svc = LocalJobService(svc_settings, store)
+    await svc.start()
+    [executor] = svc._executors
+    run = executor.run
+    waiting = asyncio.Event()
+
+    async def run_missing_the_cancel(claim, timeout):  # type: ignore[no-untyped-def]
+        waiting.set()
+        with contextlib.suppress(asyncio.CancelledError):  # what wait_for does in that race
+            await asyncio.sleep(60)
+        return await run(claim, timeout)
+
+    executor.run = run_missing_the_cancel  # type: ignore[method-assign]
+    sub = await svc.submit(req("late"), ALICE)
+    await asyncio.wait_for(waiting.wait(), 10)
+    stopping = asyncio.create_task(svc.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=20)  # a bound on a hang, not a speed
+    assert stopping in done, "stop() hangs: the slot ran on after its cancellation"
+    job = svc.jobs.get(sub.job_id)
+    assert job is not None and job.state == "done"  # the job in hand was finished, then it stopped
