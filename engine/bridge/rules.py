@@ -453,10 +453,13 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         for note in hint.notes:
             reasons.append(Reason(feature=f"hint '{hint.text}'", choice=note))
 
+    scene = scene_phrase(p)
     description = _description(
-        genre, moods, tonic, mode, meter, tempo, instruments, register, density, dynamics
+        genre, moods, tonic, mode, meter, tempo, instruments, register, density, dynamics, scene
     )
-    prompt = _prompt(genre, moods, instruments, tempo, tonic, mode, density, dynamics, hint.text)
+    prompt = _prompt(
+        genre, moods, instruments, tempo, tonic, mode, density, dynamics, hint.text, scene
+    )
     return MusicBrief(
         key=tonic,
         mode=mode,
@@ -598,6 +601,57 @@ def _register_word(register: int) -> str:
     return "low" if register < 62 else "middle" if register < 72 else "high"
 
 
+def scene_phrase(p: Perception) -> str:
+    """What the music evokes, in the picture's own words: "a dark, cool scene of dark grey and
+    charcoal, with busy texture". The brief is otherwise written in musical words and the
+    caption in visual ones; carrying a phrase across (as Mozart's Touch's bridge does) ties the
+    two texts to the same picture. A model's caption, where there is one, leads."""
+    looks = []
+    if p.brightness < 0.2:
+        looks.append("very dark")
+    elif p.brightness < 0.38:
+        looks.append("dark")
+    elif p.brightness > 0.62:
+        looks.append("bright")
+    if abs(p.warmth) > 0.15:
+        looks.append(_warmth_word(p.warmth))
+    if p.saturation < 0.06:
+        looks.append("colourless")
+    elif p.colourfulness > 0.55:
+        looks.append("vivid")
+    elif p.saturation < 0.15:
+        looks.append("muted")
+    colours = _distinct([c.name for c in p.dominant_colours[:2] if c.name])
+    texture = (
+        "busy texture"
+        if p.texture > 0.55 or p.edge_density > 0.45
+        else "fine detail"
+        if p.edge_density > 0.12
+        else "smooth shapes"
+    )
+    seen = _model_caption(p.neural_caption)
+    if seen:
+        return f"{seen}, {'in ' + _join(colours) if colours else 'with ' + texture}"
+    article = "an" if looks and looks[0][0] in "aeiou" else "a"
+    scene = f"{article} {', '.join(looks)} scene" if looks else "a softly lit scene"
+    return f"{scene}{' of ' + _join(colours) if colours else ''}, with {texture}"
+
+
+def _model_caption(text: str | None) -> str:
+    """A captioning model's words, made safe for a one-line description: printable, one
+    line, no trailing full stop, at most 80 characters cut at a word."""
+    if not text:
+        return ""
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    cleaned = cleaned.rstrip(" .…")
+    if len(cleaned) > 80:
+        cleaned = cleaned[:80].rsplit(" ", 1)[0]
+    first, _, rest = cleaned.partition(" ")
+    if first in ("A", "An", "The"):  # "evoking a lighthouse", not "evoking A lighthouse"
+        return f"{first.lower()} {rest}".strip()
+    return cleaned
+
+
 def _description(
     genre: str,
     moods: list[str],
@@ -609,12 +663,15 @@ def _description(
     register: int,
     density: float,
     dynamics: str,
+    scene: str = "",
 ) -> str:
     mood = moods[0] if moods else "gentle"
+    evoking = f", evoking {scene}" if scene else ""
     return (
         f"A {_tempo_word(tempo)}, {mood} {genre} piece in {tonic} {mode} and {meter} at {tempo} bpm,"
-        f" featuring {_join(instruments)}. The melody sits in a {_register_word(register)} register;"
-        f" {_density_word(density)} and {DYNAMIC_WORDS[dynamics]}."
+        f" featuring {_join(instruments)}{evoking}. The melody sits in a"
+        f" {_register_word(register)} register; {_density_word(density)} and"
+        f" {DYNAMIC_WORDS[dynamics]}."
     )
 
 
@@ -628,6 +685,7 @@ def _prompt(
     density: float,
     dynamics: str,
     hint_text: str,
+    scene: str = "",
 ) -> str:
     parts = [
         f"{', '.join(moods[:3])} {genre} music with {_join(instruments)}",
@@ -636,6 +694,8 @@ def _prompt(
         DYNAMIC_WORDS[dynamics],
         _density_word(density),
     ]
+    if scene:
+        parts.append(f"evoking {scene}")
     if hint_text:
         parts.append(hint_text)
     return ", ".join(parts)

@@ -9,26 +9,36 @@ How a piece is made:
    prior (mostly steps, some thirds, few leaps). Rhythm: whole-bar patterns in sixteenths from
    exemplars in the same meter, P(pattern | previous pattern) with back-off to pattern
    frequency and a built-in list of common rhythms per meter. With no exemplars the priors
-   alone compose.
+   alone compose. Each exemplar counts by its retrieval score (``exemplar_weights``), every
+   tune scaled to the same number of notes, so the best match leads instead of k tunes
+   blurring into an average.
 2. Form. Bars = duration * tempo / 60 / beats per bar, in 4-bar phrases (2 for short pieces),
    laid out as AABA, ABAC or AABB (longer pieces go on with C C A A). Odd phrases end on a half
    cadence (degree 5 or 2), even ones on the tonic, the last one on a long tonic. A repeated
-   phrase is copied with only its cadence bar rewritten, as folk tunes do.
+   phrase comes back varied, as folk tunes do (A, A'): its first half is copied, its second
+   half goes on anew to its own cadence.
 3. Harmony (harmony.py): a diatonic chord per bar or half bar that holds the melody, V before
    the final I, an accompaniment pattern and a bass line; drums when asked.
 
 Knobs (``Feedback.adjustments``; defaults from the brief, see ``default_knobs``):
 
-- ``density`` 0..1: how many notes a bar holds (0 half and whole notes, 1 running eighths/16ths).
+- ``density`` 0..1: how many notes a bar holds (0 about a note per beat with some longer ones,
+  1 running eighths and sixteenths).
 - ``pitch_span`` 5..30: width in semitones of the window the melody moves in.
 - ``step_bias`` 0..1: 0.5 follows the statistics; higher prefers steps, lower prefers leaps.
 - ``chromatic`` 0..0.5: chance of a chromatic leading note before a note a tone above
   (it also governs the raised 7th before the tonic in minor).
-- ``rest_rate`` 0..0.5: chance of rests inside phrases and breaths at phrase ends.
+- ``rest_rate`` 0..0.5: chance of rests inside phrases, and (times 6) of a breath of two
+  beats at a phrase end.
 - ``pitch_classes`` 3..9: how many degrees of the mode the melody may use (5 pentatonic,
-  6 hexatonic, 7 the whole mode; more lets chromatic notes in more often).
+  6 hexatonic, 7 the whole mode; each class beyond 7 adds 0.03 to ``chromatic``).
 - ``polyphony`` 1..4: notes per accompaniment chord.
-- ``repetition`` 0..1: chance a bar repeats the rhythm of the bar before (groove consistency).
+- ``repetition`` 0..1: chance a bar repeats the rhythm of the bar before; below 0.5 a fresh
+  bar also leans toward onsets unlike the bar before's, above it toward the same ones
+  (groove consistency).
+- ``balance`` 0..1.5: how strongly the melody favours the scale degrees it has used least so
+  far (pitch-class entropy and the number of pitch classes rise with it; 0 follows the
+  statistics alone).
 
 Everything random comes from ``random.Random(seed)``: the same brief, exemplars, seed and
 knobs give the same ABC.
@@ -65,6 +75,12 @@ _RESAMPLE_TRIES = 6
 # Retrieval scores of the k exemplars usually lie within a few hundredths of each other: an
 # exemplar 0.01 below the best counts e^-1 (about a third) as much.
 SCORE_TEMPERATURE = 0.01
+_CHROMATIC_PER_CLASS = 0.03  # chromatic chance added per pitch class asked beyond seven
+# At most this share of a phrase's notes is altered: 95% of corpus tunes keep at least 95% of
+# their notes in one scale (scale_consistency), however many pitch classes they use.
+_MAX_CHROMATIC_SHARE = 0.06
+_BREATH = 8  # sixteenths of rest when a phrase breathes: two beats, so one of them is silent
+_BREATH_RATE = 6.0  # chance of a breath at a phrase end, per unit of rest_rate
 
 KNOB_RANGES: dict[str, tuple[float, float]] = {
     "density": (0.0, 1.0),
@@ -75,6 +91,7 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
     "pitch_classes": (3.0, 9.0),
     "polyphony": (1.0, 4.0),
     "repetition": (0.0, 1.0),
+    "balance": (0.0, 1.5),
 }
 
 _DYNAMICS = ("ppp", "pp", "p", "mp", "mf", "f", "ff", "fff")
@@ -106,10 +123,11 @@ def default_knobs(brief: MusicBrief) -> dict[str, float]:
         "pitch_span": 18.0 + 6.0 * (clamp_knob("density", brief.density) - 0.5),
         "step_bias": 0.5,
         "chromatic": 0.02,
-        "rest_rate": 0.03,
+        "rest_rate": 0.015,
         "pitch_classes": 7.0,
         "polyphony": 3.0,
-        "repetition": 0.35,
+        "repetition": 0.15,
+        "balance": 0.6,
     }
 
 
@@ -421,6 +439,7 @@ class _Piece:
         self.repetition = min(max(knobs["repetition"] + self.rng.uniform(-0.3, 0.3), 0.0), 1.0)
         self.allowed = _allowed_degrees(self.mode, round(knobs["pitch_classes"]))
         self.rhythm_pool = prior_rhythms(self.meter)
+        self.used: Counter[int] = Counter()  # degrees (mod 7) of the melody written so far
 
     # -- pitch helpers
 
@@ -446,8 +465,13 @@ class _Piece:
 
     # -- rhythm
 
-    def bar_rhythm(self, prev: tuple[int, ...] | None, cadence: str | None) -> tuple[int, ...]:
+    def bar_rhythm(
+        self, prev: tuple[int, ...] | None, cadence: str | None, long_end: bool = False
+    ) -> tuple[int, ...]:
+        """A bar's rhythm in sixteenths. ``long_end``: the bar closes a phrase that breathes,
+        so its last note must leave room for two beats of rest (see ``ornament``)."""
         bar_len = self.meter.bar_len
+        long_end = long_end and bar_len >= _BREATH + 4
         if prev is not None and cadence is None and self.rng.random() < self.repetition:
             return prev
         candidates: dict[tuple[int, ...], float] = {}
@@ -459,21 +483,33 @@ class _Piece:
         if prev is not None and prev in self.model.rhythm2:
             for pat, c in self.model.rhythm2[prev].items():
                 candidates[pat] += 2.0 * c
-        # Density: the number of notes a bar should hold.
+        # Density: the number of notes a bar should hold. Even a sparse brief keeps about a
+        # note per beat: with fewer, a 20 s piece has too few notes to use as many pitches
+        # as a corpus tune does.
         eighths = bar_len / 2
         target = eighths * (0.65 + 0.75 * self.knobs["density"])
         sigma = max(1.0, 0.3 * eighths)
+        # Below 0.5 the repetition knob also favours bars whose onsets differ from the bar
+        # before (groove consistency falls), above it bars that share them.
+        contrast = 3.0 * (0.5 - self.repetition)
+        prev_onsets = _onsets(prev) if prev is not None else None
         weighted = []
         for pat, w in candidates.items():
             if cadence is not None and pat[-1] < min(self.meter.beat, bar_len):
                 continue
             if cadence == "final" and pat[-1] * 2 < bar_len:
                 continue
+            if long_end and pat[-1] < _BREATH + 4:
+                continue
             if min(pat) < 2 and self.knobs["density"] < 0.5:
                 w *= 0.3
             fit = math.exp(-0.5 * ((len(pat) - target) / sigma) ** 2)
+            if prev_onsets is not None:
+                fit *= math.exp(contrast * len(prev_onsets ^ _onsets(pat)))
             weighted.append((pat, w * fit))
         if not weighted:
+            if long_end:
+                return (bar_len - _BREATH - 4, _BREATH + 4) if bar_len > _BREATH + 4 else (bar_len,)
             return (bar_len,) if cadence == "final" else _cadence_rhythm(bar_len, self.meter.beat)
         return _pick(self.rng, weighted)
 
@@ -487,17 +523,21 @@ class _Piece:
         start_degree: int,
         start_step: int,
         arc: tuple[float, float] = (0.0, 1.0),
+        breath: bool = False,
     ) -> list[list[Note]]:
         """``n_bars`` of melody along an arch contour; ``arc`` is the part of the phrase's arch
-        these bars cover (the second half of a varied repeat covers (0.5, 1))."""
+        these bars cover (the second half of a varied repeat covers (0.5, 1)); ``breath``: the
+        cadence bar ends on a long note that ``ornament`` cuts short."""
         rhythms: list[tuple[int, ...]] = []
         prev = None
         for b in range(n_bars):
-            pat = self.bar_rhythm(prev, cadence if b == n_bars - 1 else None)
+            last = b == n_bars - 1
+            pat = self.bar_rhythm(prev, cadence if last else None, long_end=breath and last)
             rhythms.append(pat)
             prev = pat
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
+        # The arch spans most of the window, so the melody reaches its range in one phrase.
         amp, sigma = span * 0.75, max(2.5, span * 0.3)
         deg, prev_step = start_degree, start_step
         k = 0
@@ -505,6 +545,7 @@ class _Piece:
         cadence_classes = (
             (0,) if cadence in ("final", "tonic") else ((4,) if self.rng.random() < 0.7 else (1,))
         )
+        used = Counter(self.used)
         for pat in rhythms:
             bar: list[Note] = []
             onset = 0
@@ -517,10 +558,11 @@ class _Piece:
                     deg_new = deg  # the very first note, chosen by the caller
                 else:
                     deg_new = self._next_degree(
-                        deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes
+                        deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes, used
                     )
                 prev_step = 0 if start_step == 99 and k == 0 else max(-7, min(7, deg_new - deg))
                 deg = deg_new
+                used[deg % 7] += 1
                 bar.append((self.pitch(deg), length))
                 onset += length
                 k += 1
@@ -542,9 +584,14 @@ class _Piece:
         onset: int,
         left: int,
         cadence_classes: tuple[int, ...],
+        used: Counter[int] | None = None,
     ) -> int:
+        """The next scale degree. ``used``: how often each degree (mod 7) has sounded so far;
+        the ``balance`` knob favours the ones heard least."""
         probs = self.model.step_probs(deg, prev_step)
         bias = self.knobs["step_bias"]
+        balance = self.knobs["balance"]
+        fair = (sum(used.values()) / len(self.allowed) + 1.0) if used else 0.0
         weighted = []
         for step, p in probs.items():
             if p <= 0:
@@ -558,9 +605,11 @@ class _Piece:
             w = p * ((0.5 + bias) if abs(step) <= 1 else (1.5 - bias))
             w *= math.exp(-0.5 * ((pitch - target) / sigma) ** 2)
             if onset == 0 and new % 7 in (0, 2, 4):
-                w *= 1.4  # downbeats lean on the tonic triad
+                w *= 1.15  # downbeats lean on the tonic triad
             if step == 0 and prev_step == 0:
                 w *= 0.35  # no long strings of one note
+            if used and balance > 0:
+                w *= (fair / (used[new % 7] + 1.0)) ** balance
             if left <= 2:
                 goal = min(
                     (d for d in range(new - 7, new + 8) if d % 7 in cadence_classes),
@@ -572,14 +621,20 @@ class _Piece:
             return self.nearest_degree(target, self.allowed)
         return _pick(self.rng, weighted)
 
-    def ornament(self, bars: list[list[Note]], final: bool) -> list[list[Note]]:
+    def ornament(
+        self, bars: list[list[Note]], final: bool, breath: bool = False
+    ) -> list[list[Note]]:
         """Chromatic leading notes and rests, applied to a finished phrase."""
-        chromatic, rest_rate = self.knobs["chromatic"], self.knobs["rest_rate"]
+        rest_rate = self.knobs["rest_rate"]
+        # Past the mode's seven classes, every further class asked for is a chromatic chance.
+        extra = max(0.0, self.knobs["pitch_classes"] - 7.0)
+        chromatic = min(0.5, self.knobs["chromatic"] + _CHROMATIC_PER_CLASS * extra)
         minor_lead = (
             min(0.9, 20 * chromatic) if self.mode in ("minor", "dorian", "phrygian") else 0.0
         )
         flat = [(b, i) for b, bar in enumerate(bars) for i in range(len(bar))]
         out = [list(bar) for bar in bars]
+        room = max(1, round(_MAX_CHROMATIC_SHARE * len(flat)))  # chromatic notes left
         for j, (b, i) in enumerate(flat[:-1]):
             pitch, length = out[b][i]
             nb, ni = flat[j + 1]
@@ -587,25 +642,28 @@ class _Piece:
             if pitch is None or nxt is None:
                 continue
             if (
-                nxt - pitch == 2
+                room > 0
+                and nxt - pitch == 2
                 and (nxt - self.tonic_ref) % 12 == 0
                 and self.rng.random() < minor_lead
             ):
                 out[b][i] = (pitch + 1, length)  # raised 7th before the tonic
-            elif nxt - pitch == 2 and i > 0 and self.rng.random() < chromatic:
+                room -= 1
+            elif room > 0 and nxt - pitch == 2 and i > 0 and self.rng.random() < chromatic:
                 out[b][i] = (pitch + 1, length)
+                room -= 1
             elif j > 0 and length >= 4 and i > 0 and self.rng.random() < rest_rate:
                 out[b][i] = (None, length)
-        # A breath after a phrase: the cadence note keeps one beat, a rest fills the bar.
+        # A breath after a phrase: a rest of two beats closes the bar (a silent beat, as
+        # empty_beat_rate counts one: a shorter rest touches the notes on either side), or
+        # the cadence note keeps one beat where the bar has no room for that.
         last_pitch, last_len = out[-1][-1]
         beat = self.meter.beat
-        if (
-            not final
-            and last_len > beat
-            and last_pitch is not None
-            and self.rng.random() < min(1.0, rest_rate * 4)
-        ):
-            out[-1][-1:] = [(last_pitch, beat), (None, last_len - beat)]
+        if breath and not final and last_pitch is not None:
+            if last_len >= _BREATH + 4:
+                out[-1][-1:] = [(last_pitch, last_len - _BREATH), (None, _BREATH)]
+            elif last_len > beat:
+                out[-1][-1:] = [(last_pitch, beat), (None, last_len - beat)]
         return out
 
     # -- the whole piece
@@ -633,6 +691,10 @@ class _Piece:
                 made.setdefault(letter, (bars, cadence))
             cadences[len(melody) + length - 1] = cadence
             melody += bars
+            for pitch in (p for bar in bars for p, _ in bar if p is not None):
+                rel = (pitch - self.tonic_ref) % 12
+                if rel in self.steps:
+                    self.used[self.steps.index(rel)] += 1
             last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
             deg = self.nearest_degree(last, tuple(range(7)))
             step = 0
@@ -676,8 +738,10 @@ class _Piece:
     ) -> list[list[Note]]:
         best: tuple[int, list[list[Note]]] | None = None
         knobs = self.knobs
+        breath = not final and self.rng.random() < min(1.0, knobs["rest_rate"] * _BREATH_RATE)
         for _ in range(_RESAMPLE_TRIES):
-            bars = self.ornament(self.phrase(length, cadence, shift, deg, step, arc), final)
+            bars = self.phrase(length, cadence, shift, deg, step, arc, breath)
+            bars = self.ornament(bars, final, breath)
             copied = self._copied(bars)
             if best is None or copied < best[0]:
                 best = (copied, bars)
@@ -718,7 +782,10 @@ class _Piece:
             step, deg = max(-7, min(7, new - deg)), new
             out.append((self.pitch(deg), length))
             onset += length
-        return self.ornament([out], cadence == "final")
+        breath = cadence != "final" and self.rng.random() < min(
+            1.0, self.knobs["rest_rate"] * _BREATH_RATE
+        )
+        return self.ornament([out], cadence == "final", breath)
 
     def render(self, melody: list[list[Note]], cadences: dict[int, str]) -> str:
         meter, brief = self.meter, self.brief
@@ -822,6 +889,15 @@ def _allowed_degrees(mode: str, n_classes: int) -> tuple[int, ...]:
             : max(0, n_classes - 3)
         ]
     return tuple(sorted(keep))
+
+
+def _onsets(pattern: tuple[int, ...]) -> frozenset[int]:
+    """Onset positions (in sixteenths) of a bar rhythm."""
+    out, t = [], 0
+    for length in pattern:
+        out.append(t)
+        t += length
+    return frozenset(out)
 
 
 def _cadence_rhythm(bar_len: int, beat: int) -> tuple[int, ...]:

@@ -7,7 +7,18 @@ import pytest
 from engine.compose.markov import MarkovComposer, default_knobs
 from engine.errors import ModelOutputError
 from engine.metrics import measure
-from engine.refine import INVALID_DISTANCE, SCALES, adjust, derive_targets, distance, refine
+from engine.refine import (
+    CORPUS_SPREAD,
+    INVALID_DISTANCE,
+    SCALES,
+    TYPICAL,
+    adjust,
+    corpus_target,
+    derive_targets,
+    distance,
+    picture_rank,
+    refine,
+)
 from engine.types import Draft, Exemplar, Feedback, MusicBrief, Perception, ProgressEvent
 
 from .compose.conftest import corpus_tunes, make_brief
@@ -113,8 +124,11 @@ def test_refine_records_rounds_and_keeps_the_best(exemplars: list[Exemplar]) -> 
     events: list[ProgressEvent] = []
     composer = Recording(MarkovComposer())
     result = refine(
-        composer, brief, exemplars, seed=1, targets=targets, rounds=3, progress=events.append
+        composer, brief, exemplars, seed=3, targets=targets, rounds=3, progress=events.append
     )
+    # The premise of the knob check below: round 0 falls short of the widest range target
+    # (the span of a piece varies from seed to seed, as corpus tunes' ranges do).
+    assert result.rounds[0].metrics["pitch_range"] < targets["pitch_range"] - 1.5
     assert [r.round for r in result.rounds] == [0, 1, 2, 3]
     assert [e.message for e in events] == ["composing"] + [
         f"refining (round {i} of 3)" for i in (1, 2, 3)
@@ -178,3 +192,67 @@ def test_refinement_feedback_changes_the_output() -> None:
     again_without = MarkovComposer().compose(brief, [], 2).abc
     again_with = MarkovComposer().compose(brief, [], 2, fb).abc
     assert again_with != again_without
+
+
+def test_targets_are_centred_on_the_corpus_and_follow_each_feature() -> None:
+    brief = make_brief(density=0.5)
+    median = {f: TYPICAL[f][1] for f in TYPICAL}
+    typical = derive_targets(make_perception(**median), brief)
+    # A median picture asks for a corpus-mean tune.
+    for metric in ("pitch_range", "n_pitches_used", "n_pitch_classes_used", "pitch_entropy"):
+        assert typical[metric] == pytest.approx(CORPUS_SPREAD[metric][1])
+    groove = CORPUS_SPREAD["groove_consistency"]
+    assert typical["groove_consistency"] == pytest.approx(groove[1])
+    # Pictures at the 10th and 90th percentile land on either side, about the corpus' own
+    # 10th/90th percentiles, inside its usual range.
+    for feature, metric in (("contrast", "pitch_range"), ("hue_spread", "n_pitch_classes_used")):
+        low, mean, sd, high = CORPUS_SPREAD[metric]
+        p10, _, p90 = TYPICAL[feature]
+        below = derive_targets(make_perception(**{**median, feature: p10}), brief)[metric]
+        above = derive_targets(make_perception(**{**median, feature: p90}), brief)[metric]
+        assert low <= below < mean < above <= high
+        assert above - below > 1.5 * sd  # spread like the corpus, not squeezed into the middle
+    # Every mapping keeps its direction over the whole range of its feature.
+    pairs = (
+        ("contrast", "pitch_range"),
+        ("contrast", "n_pitches_used"),
+        ("hue_spread", "n_pitch_classes_used"),
+        ("colourfulness", "pitch_class_entropy"),
+        ("texture", "pitch_entropy"),
+        ("symmetry", "groove_consistency"),
+        ("saturation", "polyphony"),
+    )
+    for feature, metric in pairs:
+        values = [
+            derive_targets(make_perception(**{**median, feature: x / 10}), brief)[metric]
+            for x in range(11)
+        ]
+        assert all(a <= b for a, b in zip(values, values[1:], strict=False)), (feature, metric)
+        assert values[0] < values[-1], (feature, metric)
+    scale = [
+        derive_targets(make_perception(**{**median, "edge_density": x / 10}), brief)[
+            "scale_consistency"
+        ]
+        for x in range(11)
+    ]
+    assert all(a >= b for a, b in zip(scale, scale[1:], strict=False)) and scale[0] > scale[-1]
+
+
+def test_picture_rank_and_corpus_target() -> None:
+    for feature, (p10, p50, p90) in TYPICAL.items():
+        assert picture_rank(feature, p10) == pytest.approx(0.1)
+        assert picture_rank(feature, p50) == pytest.approx(0.5)
+        assert picture_rank(feature, p90) == pytest.approx(0.9)
+        assert picture_rank(feature, -5.0) == 0.0 and picture_rank(feature, 9.0) == 1.0
+    for metric, (low, mean, _, high) in CORPUS_SPREAD.items():
+        assert corpus_target(metric, 0.0) == low and corpus_target(metric, 1.0) == high
+        assert corpus_target(metric, 0.5) == pytest.approx(mean)
+
+
+def test_adjust_evens_out_pitch_classes_through_balance() -> None:
+    knobs = default_knobs(make_brief())
+    low, _, _ = adjust(knobs, {"pitch_class_entropy": 2.0}, {"pitch_class_entropy": 2.5})
+    high, _, _ = adjust(knobs, {"pitch_class_entropy": 2.8}, {"pitch_class_entropy": 2.3})
+    assert low["balance"] > knobs["balance"] > high["balance"]
+    groove_down, _, _ = adjust(knobs, {"groove_consistency": 0.99}, {"groove_consistency": 0.95})
+    assert groove_down["repetition"] < knobs["repetition"]

@@ -16,6 +16,7 @@ from engine.bridge.rules import (
     key_signature,
     name_fifths,
     respell,
+    scene_phrase,
 )
 from engine.config import Settings
 from engine.errors import ConfigError, InvalidOption
@@ -345,3 +346,47 @@ def test_load_bridge(settings: Settings) -> None:
     with pytest.raises(ConfigError) as caught:
         load_bridge(settings.model_copy(update={"bridge": "oracle"}))
     assert "oracle" in str(caught.value)
+
+
+# ---------------------------------------------------------------- words shared with the caption
+
+
+def test_description_and_prompt_carry_a_phrase_of_the_picture() -> None:
+    dark = brief(
+        brightness=0.15,
+        warmth=-0.6,
+        dominant_colours=[
+            NamedColour("navy", (20, 30, 90), 0.5),
+            NamedColour("charcoal", (50, 50, 50), 0.3),
+        ],
+    )
+    bright = brief(
+        brightness=0.8,
+        warmth=0.7,
+        colourfulness=0.8,
+        dominant_colours=[NamedColour("orange", (240, 140, 30), 0.7)],
+    )
+    for b, words in (
+        (dark, ("very dark", "cool", "navy and charcoal")),
+        (bright, ("bright", "warm", "vivid", "orange")),
+    ):
+        for text in (b.description, b.prompt):
+            assert "evoking" in text
+            assert all(w in text for w in words), (words, text)
+    assert "navy" not in bright.description and "orange" not in dark.prompt
+    # The musical words stay: the scene phrase is added, nothing is replaced.
+    check_brief(dark)
+    check_brief(bright)
+
+
+def test_scene_phrase_follows_texture_and_a_model_caption_safely() -> None:
+    assert "busy texture" in scene_phrase(base_perception(texture=0.8))
+    assert "smooth shapes" in scene_phrase(base_perception(edge_density=0.05, texture=0.1))
+    long = "A Cat\nsitting on a sofa.\x00 " + "very " * 40 + "fluffy."
+    phrase = scene_phrase(base_perception(neural_caption=long))
+    assert phrase.startswith("a Cat sitting on a sofa") and "\n" not in phrase
+    assert "\x00" not in phrase and phrase.isprintable()
+    assert len(phrase.split(",")[0]) <= 80 and phrase.endswith("in tan")
+    b = brief(neural_caption="A lighthouse at dusk.")
+    assert "evoking a lighthouse at dusk, in tan" in b.description
+    assert scene_phrase(base_perception(neural_caption="Paris at night")).startswith("Paris")

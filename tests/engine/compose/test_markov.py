@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import math
 from fractions import Fraction
 
 import music21
@@ -12,10 +14,20 @@ from engine.compose.abc import (
     duration_token,
     melody_notes,
     meter_fraction,
+    read_tune,
     scale_pcs,
     validate_abc,
 )
-from engine.compose.markov import MAX_COPIED_NOTES, MarkovComposer, longest_copied_run
+from engine.compose.markov import (
+    MAX_COPIED_NOTES,
+    SCORE_TEMPERATURE,
+    MarkovComposer,
+    Meter,
+    Model,
+    exemplar_weights,
+    learn,
+    longest_copied_run,
+)
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.metrics import measure
@@ -184,3 +196,115 @@ def test_load_composer(settings: Settings) -> None:
     assert load_composer(settings).name == "markov"
     with pytest.raises(ConfigError):
         load_composer(settings.model_copy(update={"compose": "nonsense"}))
+
+
+def test_exemplar_weights_follow_the_retrieval_score(exemplars: list[Exemplar]) -> None:
+    scored = [
+        dataclasses.replace(e, score=s) for e, s in zip(exemplars, (0.93, 0.92, 0.9), strict=False)
+    ]
+    w = exemplar_weights(scored)
+    assert w[0] == 1.0 and 1.0 > w[1] > w[2] > 0
+    assert w[1] == pytest.approx(math.exp(-0.01 / SCORE_TEMPERATURE))
+    odd = dataclasses.replace(exemplars[0], score=float("nan"))
+    assert exemplar_weights([odd, scored[0]])[0] < 1.0  # an unusable score counts as 0
+    assert exemplar_weights([]) == []
+
+
+def _step_shares(model: Model) -> dict[int, float]:
+    total = sum(model.steps1.values())
+    return {s: c / total for s, c in model.steps1.items()}
+
+
+def _distance(a: dict[int, float], b: dict[int, float]) -> float:
+    return sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
+
+
+def test_the_best_scoring_exemplar_leads_the_statistics(
+    exemplars: list[Exemplar], jigs: list[Exemplar]
+) -> None:
+    meter = Meter.parse("4/4")
+    a, b = exemplars[0], jigs[1]
+    alone_a = _step_shares(learn([a], meter)[0])
+    alone_b = _step_shares(learn([b], meter)[0])
+    a_leads = _step_shares(learn([replace_score(a, 0.95), replace_score(b, 0.90)], meter)[0])
+    b_leads = _step_shares(learn([replace_score(a, 0.90), replace_score(b, 0.95)], meter)[0])
+    assert _distance(a_leads, alone_a) < _distance(a_leads, alone_b)
+    assert _distance(b_leads, alone_b) < _distance(b_leads, alone_a)
+    # Equal scores: each tune counts the same however long it is.
+    even = _step_shares(learn([replace_score(a, 0.9), replace_score(b, 0.9)], meter)[0])
+    for step in set(alone_a) | set(alone_b):
+        mean = (alone_a.get(step, 0.0) + alone_b.get(step, 0.0)) / 2
+        assert even.get(step, 0.0) == pytest.approx(mean)
+
+
+def replace_score(e: Exemplar, score: float) -> Exemplar:
+    return dataclasses.replace(e, score=score)
+
+
+def _melody_bars(abc: str) -> list[list[tuple[tuple[int, ...], Fraction]]]:
+    voice = next(iter(read_tune(abc).voices.values()))
+    return [[(tuple(e.pitches), e.length) for e in bar] for bar in voice.bars]
+
+
+def test_a_repeated_phrase_comes_back_varied(composer: MarkovComposer) -> None:
+    # 20 s of 4/4 at 96 bpm: 8 bars, two 4-bar phrases, A A'.
+    brief = make_brief(duration=20.0, tempo=96)
+    fresh = 0
+    for seed in range(4):
+        bars = _melody_bars(composer.compose(brief, [], seed=seed).abc)
+        assert len(bars) == 8
+        assert bars[4:6] == bars[0:2]  # the first half comes back
+        fresh += bars[6] != bars[2]  # the second half goes on anew (not just a new cadence)
+    assert fresh >= 3
+
+
+def _mean_metric(
+    composer: MarkovComposer,
+    exemplars: list[Exemplar],
+    metric: str,
+    knobs: dict[str, float],
+    seeds: int = 6,
+) -> float:
+    brief = make_brief(duration=30.0)
+    feedback = Feedback(1, "", {}, {}, knobs, [])
+    return (
+        sum(
+            measure(composer.compose(brief, exemplars, seed=s, feedback=feedback).abc)[metric]
+            for s in range(seeds)
+        )
+        / seeds
+    )
+
+
+def test_balance_spreads_the_melody_over_more_pitch_classes(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
+    plain = _mean_metric(composer, exemplars, "pitch_class_entropy", {"balance": 0.0})
+    even = _mean_metric(composer, exemplars, "pitch_class_entropy", {"balance": 1.5})
+    assert even > plain + 0.05
+
+
+def test_repetition_steers_groove_consistency(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
+    varied = _mean_metric(composer, exemplars, "groove_consistency", {"repetition": 0.0})
+    steady = _mean_metric(composer, exemplars, "groove_consistency", {"repetition": 1.0})
+    assert varied < steady
+
+
+def test_rests_and_breaths_follow_rest_rate(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
+    brief = make_brief(duration=30.0, density=0.2)
+    silent, breathing = 0, 0
+    for seed in range(6):
+        none = composer.compose(
+            brief, exemplars, seed=seed, feedback=Feedback(1, "", {}, {}, {"rest_rate": 0.0}, [])
+        ).abc
+        assert "z" not in none.split("V:2")[0].split("V:1")[1]  # no rest in the melody
+        many = composer.compose(
+            brief, exemplars, seed=seed, feedback=Feedback(1, "", {}, {}, {"rest_rate": 0.5}, [])
+        ).abc
+        silent += measure(none)["empty_beat_rate"] > 0
+        breathing += measure(many)["empty_beat_rate"] > 0
+    assert silent == 0 and breathing >= 3  # a breath of two beats leaves a silent beat
