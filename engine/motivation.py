@@ -45,7 +45,15 @@ def write_motivation(
     model_motivation: str | None = None,
     notes: list[str] | None = None,
 ) -> str:
-    lines: list[str] = ["# Why this music", "", summary_line(perception, brief), ""]
+    # The brief's description leads: it is what a reader (or a text search) wants first.
+    lines: list[str] = [
+        "# Why this music",
+        "",
+        summary_line(perception, brief),
+        "",
+        brief.description,
+        "",
+    ]
 
     lines += ["## What I saw", "", perception.caption, ""]
     if perception.neural_caption:
@@ -64,8 +72,6 @@ def write_motivation(
     lines += [f"- **{r.choice}** — because of {r.feature}" for r in brief.reasons]
     instruments = ", ".join(brief.instruments)
     lines += [
-        "",
-        f"The result: {brief.description}",
         "",
         f"Instruments: {instruments}"
         + ("; with drums." if brief.drums else ".")
