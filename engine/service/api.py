@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from engine.types import ComposeRequest
+from storage.views import Origin
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
@@ -26,6 +27,18 @@ class Requester:
     channel: str | None = None
     user_name: str | None = None
     visibility: str = "public"  # "public" | "private"
+
+
+def origin_of(requester: Requester) -> Origin:
+    """Where a piece is recorded in the history: who asked, where."""
+    return Origin(
+        platform=requester.platform,
+        workspace=requester.workspace,
+        channel=requester.channel,
+        user_id=requester.user_id,
+        user_name=requester.user_name,
+        visibility=requester.visibility,
+    )
 
 
 @dataclass

@@ -31,14 +31,14 @@ from engine.errors import (
     LimitReached,
     NotFound,
 )
-from engine.service.api import JobEvent, Requester, Submitted
+from engine.service.api import JobEvent, Requester, Submitted, origin_of
 from engine.service.limits import limits_for
 from engine.service.metrics import ServiceMetrics
 from engine.service.progress import LocalHub, final_event, same, snapshot_event
 from engine.service.worker_runtime import payload_for
 from engine.types import MODES, ComposeRequest
 from storage.jobs import JobQueue, JobView
-from storage.store import Origin, Store
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -165,14 +165,7 @@ class QueueService:
             self.metrics.rejected.labels("busy" if isinstance(exc, Busy) else "limit").inc()
             raise
         payload = payload_for(request)
-        origin = Origin(
-            platform=requester.platform,
-            workspace=requester.workspace,
-            channel=requester.channel,
-            user_id=requester.user_id,
-            user_name=requester.user_name,
-            visibility=requester.visibility,
-        )
+        origin = origin_of(requester)
         gen_id = await self.db(
             self.store.create_pending,
             origin,

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from engine.errors import Cancelled, JobFailed, PictuneError
-from engine.service.api import JobEvent, Requester, Submitted
+from engine.service.api import JobEvent, Requester, Submitted, origin_of
 from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
-from storage.store import Origin, Store
+from storage.store import Store
 from tests.storage.conftest import make_composition
 
 Runner = Callable[[ComposeRequest, ProgressFn], Composition]
@@ -92,14 +92,7 @@ class ThreadJobService:
         self, request: ComposeRequest, requester: Requester, parent_id: str | None = None
     ) -> Submitted:
         self.requests.append((request, requester, parent_id))
-        origin = Origin(
-            platform=requester.platform,
-            workspace=requester.workspace,
-            channel=requester.channel,
-            user_id=requester.user_id,
-            user_name=requester.user_name,
-            visibility=requester.visibility,
-        )
+        origin = origin_of(requester)
         generation_id = await asyncio.to_thread(
             self.store.create_pending,
             origin,
