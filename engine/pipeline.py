@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -25,7 +25,7 @@ from engine.fallback import collect_notes
 from engine.image import decode_image
 from engine.motivation import write_motivation
 from engine.refine import RefineResult, derive_targets, refine
-from engine.render.audio import Audio, render_midi
+from engine.render.audio import TAIL_SECONDS, Audio, render_midi
 from engine.render.encode import encode_audio
 from engine.render.midi import abc_to_score, score_to_midi_bytes
 from engine.render.score import ScoreImage, render_score_png
@@ -196,11 +196,14 @@ class Pipeline:
         parent = None
         if request.parent_abc and request.parent_metrics:
             parent = (request.parent_abc, request.parent_metrics)
+        # The rendered file rings out for TAIL_SECONDS after the last note: the notes get the
+        # rest, so the audio lasts about what was asked for.
+        notes_brief = replace(brief, duration=max(1.0, brief.duration - TAIL_SECONDS))
         # refine() reports "composing" and "refining (round i of n)" itself.
         with stage("compose", None), seeing(image):  # a VLM composer sees the picture
             refined = refine(
                 stages.composer,
-                brief,
+                notes_brief,
                 exemplars,
                 seed,
                 derive_targets(perception, brief),

@@ -105,3 +105,12 @@ def test_broken_image_is_a_typed_error(pipeline: Pipeline) -> None:
 def test_audio_mode_without_musicgen_is_a_clear_error(pipeline: Pipeline) -> None:
     with pytest.raises(InvalidOption, match="symbolic"):
         pipeline.run(ComposeRequest(image=_photo("coffee"), mode="audio"))
+
+
+@pytest.mark.parametrize("seconds", [8.0, 12.0, 45.0])
+def test_audio_lasts_the_requested_duration(pipeline: Pipeline, seconds: float) -> None:
+    piece = pipeline.run(
+        ComposeRequest(image=_photo("coffee"), duration=seconds, refine_rounds=0, seed=3)
+    )
+    samples, rate = sf.read(io.BytesIO(piece.audio))
+    assert abs(len(samples) / rate - seconds) <= 0.2 * seconds
