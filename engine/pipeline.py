@@ -54,6 +54,12 @@ class _Symbolic:
     picture: ScoreImage
 
 
+def brief_for_notes(brief: MusicBrief) -> MusicBrief:
+    """The brief the composer follows. The rendered file rings out for TAIL_SECONDS after
+    the last note, so the notes get the rest and the audio lasts what was asked for."""
+    return replace(brief, duration=max(1.0, brief.duration - TAIL_SECONDS))
+
+
 def seed_for(image_sha256: str, requested: int | None) -> int:
     """The same image gives the same piece unless a seed is asked for."""
     if requested is not None:
@@ -196,9 +202,7 @@ class Pipeline:
         parent = None
         if request.parent_abc and request.parent_metrics:
             parent = (request.parent_abc, request.parent_metrics)
-        # The rendered file rings out for TAIL_SECONDS after the last note: the notes get the
-        # rest, so the audio lasts about what was asked for.
-        notes_brief = replace(brief, duration=max(1.0, brief.duration - TAIL_SECONDS))
+        notes_brief = brief_for_notes(brief)
         # refine() reports "composing" and "refining (round i of n)" itself.
         with stage("compose", None), seeing(image):  # a VLM composer sees the picture
             refined = refine(

@@ -30,7 +30,7 @@ from engine.config import Settings
 from engine.errors import PictuneError, RenderError
 from engine.image import decode_image
 from engine.motivation import write_motivation
-from engine.pipeline import seed_for
+from engine.pipeline import brief_for_notes, seed_for
 from engine.refine import derive_targets, refine
 from engine.render.midi import abc_to_score
 from engine.stages import Stages, load_stages
@@ -220,7 +220,9 @@ class Composer:
             "targets": targets,
         }
         try:
-            result = refine(stages.composer, brief, exemplars, seed, targets, rounds)
+            result = refine(
+                stages.composer, brief_for_notes(brief), exemplars, seed, targets, rounds
+            )
         except PictuneError as exc:
             record.update(ok=False, error=exc.detail or exc.user_message, rounds=[], abc="")
             return record
