@@ -62,6 +62,7 @@ def make_composition(
     audio_size: int = 2048,
     image_bytes: bytes = TINY_PNG,
     salt: str = "",
+    image_sha256: str | None = None,
 ) -> Composition:
     """A Composition with small (or, with ``audio_size``, big) deterministic payloads."""
     digest = hashlib.sha256((caption + salt + str(seed)).encode()).digest()
@@ -131,7 +132,7 @@ def make_composition(
             format="PNG",
             mode="RGB",
             n_bytes=len(image_bytes),
-            sha256=hashlib.sha256(image_bytes).hexdigest(),
+            sha256=image_sha256 or hashlib.sha256(image_bytes).hexdigest(),
         ),
         perception=perception,
         brief=brief,

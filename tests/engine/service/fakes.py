@@ -22,13 +22,10 @@ from engine.errors import ModelOutputError
 from engine.types import (
     ComposeRequest,
     Composition,
-    ImageInfo,
-    MusicBrief,
-    Perception,
     ProgressEvent,
     ProgressFn,
-    RefineRound,
 )
+from tests.storage.conftest import make_composition as storage_composition
 
 # A 1x1 PNG.
 TINY_PNG = (
@@ -91,62 +88,11 @@ class FakePipeline:
 
 
 def make_composition(image_sha: str, *, seed: int = 7, hint: str | None = None) -> Composition:
-    brief = MusicBrief(
-        key="D",
-        mode="minor",
-        tempo=72,
-        meter="3/4",
-        melody_program=0,
-        harmony_program=48,
-        bass_program=32,
-        drums=False,
-        register=67,
-        density=0.3,
-        dynamics="p",
-        velocity=60,
-        accompaniment="arpeggio",
-        genre="folk",
-        moods=["calm"],
-        instruments=["piano", "strings", "bass"],
-        description="A slow minor folk tune.",
-        prompt="slow folk",
-        reasons=[],
-        duration=30.0,
-        hint=hint,
-    )
-    perception = Perception(
-        brightness=0.2,
-        contrast=0.4,
-        saturation=0.5,
-        colourfulness=0.3,
-        warmth=-0.6,
-        hue_spread=0.2,
-        edge_density=0.1,
-        texture=0.2,
-        symmetry=0.7,
-        light_centre=(0.5, 0.3),
-        detail_centre=(0.5, 0.6),
-        dominant_colours=[],
+    """A small Composition whose files differ per image, as real pieces do."""
+    return storage_composition(
         caption=f"a test picture {image_sha[:6]}",
-    )
-    abc = f"X:1\nT:Test {image_sha[:6]}\nM:3/4\nL:1/8\nK:Dm\nD2 F2 A2|d4 A2|"
-    return Composition(
         seed=seed,
-        mode="symbolic",
-        image=ImageInfo(width=1, height=1, format="PNG", mode="RGB", n_bytes=70, sha256=image_sha),
-        perception=perception,
-        brief=brief,
-        exemplars=[],
-        abc=abc,
-        rounds=[RefineRound(0, {"pitch_range": 12.0}, {"pitch_range": 12.0}, 0.0, [], 0, abc)],
-        best_round=0,
-        motivation="A calm picture became a calm tune.",
-        timings={"perceive": 0.01, "compose": 0.02, "audio": 0.01},
-        backends={"compose": "fake"},
-        midi=b"MThd" + image_sha.encode()[:16],
-        audio=b"ID3" + image_sha.encode(),
-        audio_format="mp3",
-        audio_seconds=30.0,
-        score_png=TINY_PNG + image_sha.encode()[:8],
         hint=hint,
+        salt=image_sha,
+        image_sha256=image_sha,
     )
