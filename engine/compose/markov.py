@@ -834,8 +834,8 @@ class _Piece:
 
     def _voice_body(self, bars: list[list[harmony.Event]], level: str) -> str:
         speller = BarSpeller(self.tonic, self.mode)
-        lines, line = [], []
-        for i, bar in enumerate(bars):
+        spelled: list[list[str]] = []
+        for bar in bars:
             speller.new_bar()
             tokens = []
             for pitches, length in bar:
@@ -850,25 +850,26 @@ class _Piece:
                         + "]"
                         + duration_token(length)
                     )
-            if i == 0:
-                tokens[0] = f"!{level}! " + tokens[0]
-            line.append(" ".join(tokens))
-            if len(line) == 4 or i == len(bars) - 1:
-                lines.append(" | ".join(line) + (" |]" if i == len(bars) - 1 else " |"))
-                line = []
-        return "\n".join(lines)
+            spelled.append(tokens)
+        return _lay_out(spelled, level)
 
 
 def _drum_body(bars: list[list[harmony.Event]], level: str) -> str:
     # Explicit accidentals on every drum note: the key signature must not move a drum.
     names = {36: "=C,,", 38: "=D,,", 42: "^F,,", 49: "^C,"}
+    spelled = [
+        ["[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar]
+        for bar in bars
+    ]
+    return _lay_out(spelled, level)
+
+
+def _lay_out(bars: list[list[str]], level: str) -> str:
+    """A voice's bars of note tokens as ABC: the dynamic first, four bars a line, a final |]."""
     lines, line = [], []
-    for i, bar in enumerate(bars):
-        tokens = [
-            "[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar
-        ]
+    for i, tokens in enumerate(bars):
         if i == 0:
-            tokens[0] = f"!{level}! " + tokens[0]
+            tokens = [f"!{level}! " + tokens[0], *tokens[1:]]
         line.append(" ".join(tokens))
         if len(line) == 4 or i == len(bars) - 1:
             lines.append(" | ".join(line) + (" |]" if i == len(bars) - 1 else " |"))
