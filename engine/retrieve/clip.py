@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.models import ModelRef, parse_ref, resolve_device
+from engine.models import ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 from engine.retrieve.embed import normalise
 from engine.retrieve.index import CorpusIndex, IndexProgress, build_index, embed_text, load_index
 from engine.retrieve.search import query_text, rank
@@ -66,7 +66,11 @@ def _open_clip() -> Any:
     return open_clip
 
 
-def _load_open_clip(ref: ModelRef, device: str) -> ClipEmbedder:
+# open_clip names its precisions differently from torch.
+OPEN_CLIP_PRECISION = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+
+
+def _load_open_clip(ref: ModelRef, device: str, dtype: str) -> ClipEmbedder:
     import torch
 
     open_clip = _open_clip()
@@ -75,7 +79,7 @@ def _load_open_clip(ref: ModelRef, device: str) -> ClipEmbedder:
     else:
         name, pretrained = ref.target, ref.model
     model, _, preprocess = open_clip.create_model_and_transforms(
-        name, pretrained=pretrained, device=device
+        name, pretrained=pretrained, device=device, precision=OPEN_CLIP_PRECISION[dtype]
     )
     tokenizer = open_clip.get_tokenizer(name)
     model.eval()
@@ -85,7 +89,7 @@ def _load_open_clip(ref: ModelRef, device: str) -> ClipEmbedder:
             return model.encode_text(tokenizer(batch).to(device)).float().cpu().numpy()
 
     def images(batch: list[Image.Image]) -> np.ndarray:
-        pixels = torch.stack([preprocess(im) for im in batch]).to(device)
+        pixels = torch.stack([preprocess(im) for im in batch]).to(device, torch_dtype(dtype))
         with torch.inference_mode():
             return model.encode_image(pixels).float().cpu().numpy()
 
@@ -93,12 +97,13 @@ def _load_open_clip(ref: ModelRef, device: str) -> ClipEmbedder:
     return ClipEmbedder(ref.text, text, images, dim)
 
 
-def _load_transformers_clip(ref: ModelRef, device: str) -> ClipEmbedder:
+def _load_transformers_clip(ref: ModelRef, device: str, dtype: str) -> ClipEmbedder:
     import torch
     from transformers import AutoModel, AutoProcessor
 
     folder = str(Path(ref.target).expanduser())
-    model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+    model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch_dtype(dtype))
+    model = model.to(device).eval()
     processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
     max_len = int(getattr(model.config.text_config, "max_position_embeddings", 77))
 
@@ -115,16 +120,17 @@ def _load_transformers_clip(ref: ModelRef, device: str) -> ClipEmbedder:
             return features(model.get_text_features(**inputs.to(device)))
 
     def images(batch: list[Image.Image]) -> np.ndarray:
-        inputs = processor(images=batch, return_tensors="pt")
+        inputs = processor(images=batch, return_tensors="pt").to(device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(torch_dtype(dtype))
         with torch.inference_mode():
-            return features(model.get_image_features(**inputs.to(device)))
+            return features(model.get_image_features(**inputs))
 
     dim = int(text(["music"]).shape[1])
     return ClipEmbedder(ref.text, text, images, dim)
 
 
 @lru_cache(maxsize=2)
-def _cached_clip(reference: str, device: str) -> ClipEmbedder:
+def _cached_clip(reference: str, device: str, dtype: str) -> ClipEmbedder:
     ref = parse_ref(reference, "retrieve")
     if ref.kind != "clip":
         raise ConfigError(detail=f"PICTUNE_RETRIEVE={reference!r} is not a clip: reference")
@@ -135,8 +141,8 @@ def _cached_clip(reference: str, device: str) -> ClipEmbedder:
             and (folder / "config.json").exists()
             and not (folder / "open_clip_config.json").exists()
         ):
-            return _load_transformers_clip(ref, device)
-        return _load_open_clip(ref, device)
+            return _load_transformers_clip(ref, device, dtype)
+        return _load_open_clip(ref, device, dtype)
     except ConfigError:
         raise
     except Exception as exc:  # missing weights, unknown model name, no hub
@@ -146,7 +152,8 @@ def _cached_clip(reference: str, device: str) -> ClipEmbedder:
 
 
 def load_clip_embedder(settings: Settings) -> ClipEmbedder:
-    return _cached_clip(settings.retrieve, resolve_device(settings))
+    device = resolve_device(settings)
+    return _cached_clip(settings.retrieve, device, resolve_dtype(settings, device))
 
 
 def merge(lists: list[list[Exemplar]], k: int) -> list[Exemplar]:

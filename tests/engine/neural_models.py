@@ -50,7 +50,7 @@ class TinyModels:
     llm: Path  # Llama causal LM with a chat template
     musicgen: Path
     musicgen_melody: Path
-    clip: Path  # open_clip folder (open_clip_config.json + weights)
+    clip: Path  # transformers CLIP folder (config.json + weights)
 
 
 def byte_bpe(vocab_size: int = 400):
@@ -366,6 +366,33 @@ def build_clip(folder: Path) -> Path:
     CLIPModel(config).save_pretrained(folder)
     images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(folder)
+    return folder
+
+
+def build_open_clip(folder: Path) -> Path:
+    """A tiny open_clip model in the hub's layout (open_clip_config.json + weights).
+
+    open_clip needs torchvision, which exists only beside CUDA builds of torch: only the
+    ``gpu`` tests (a lent GPU machine) build this one."""
+    import open_clip
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "model_cfg": {
+            "embed_dim": 16,
+            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
+                           "patch_size": 16},
+            # open_clip's own BPE tokenizer has 49408 tokens; a short context keeps it small
+            "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
+                         "layers": 1},
+        },
+        "preprocess_cfg": {"mean": [0.48, 0.46, 0.41], "std": [0.27, 0.26, 0.28]},
+    }  # fmt: skip
+    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=1))
+    torch.manual_seed(0)
+    model = open_clip.create_model(f"local-dir:{folder}")  # random weights: none saved yet
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return folder
 
 
