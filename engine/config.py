@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     refine_rounds: int = Field(3, ge=0, le=MAX_REFINE_ROUNDS)
     retrieve_k: int = Field(5, ge=0, le=100)
     audio_format: Literal["mp3", "ogg", "wav"] = "mp3"
-    sample_rate: int = 44100
+    sample_rate: int = Field(44100, ge=8000, le=192000)  # what FluidSynth renders at
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
     # Stage backends: "analytic"/"rules"/"markov"/"minilm" are embedded; see DESIGN.md for the rest

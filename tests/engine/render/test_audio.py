@@ -153,7 +153,13 @@ def test_a_score_without_notes_is_refused(settings: Settings) -> None:
 
 
 def test_an_impossible_sample_rate_is_a_config_error(two_voice_abc: str) -> None:
+    from pydantic import ValidationError
+
     from engine.errors import ConfigError
 
+    with pytest.raises(ValidationError):  # refused when the settings are read
+        Settings(_env_file=None, sample_rate=0)
+    # and by the renderer, for settings built without validation
+    unchecked = Settings(_env_file=None).model_copy(update={"sample_rate": 0})
     with pytest.raises(ConfigError):
-        render_midi(abc_to_score(two_voice_abc), Settings(_env_file=None, sample_rate=0))
+        render_midi(abc_to_score(two_voice_abc), unchecked)
