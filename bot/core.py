@@ -209,7 +209,8 @@ class PictuneBot:
         self._own_http = http is None
         # (user, generation) pairs with a rerun on the way: one at a time each.
         self._reruns: set[tuple[str, str, str]] = set()
-        # Pieces this process is following, for cancelling: generation id -> job.
+        # Pieces this process is following (waiting for their result): generation id -> job.
+        # Only for what this process does; the job service knows every job on its way.
         self._active: dict[str, _ActiveJob] = {}
 
     async def close(self) -> None:
@@ -485,30 +486,40 @@ class PictuneBot:
             self._active.pop(submitted.generation_id, None)
         return self.piece(requester, generation_id)
 
-    def in_progress(self, requester: Requester) -> list[str]:
-        """The requester's pieces on their way (that this bot is following), oldest first."""
+    async def in_progress(self, requester: Requester) -> list[str]:
+        """The requester's pieces on their way, oldest first: every queued or running job of
+        theirs in the job service, including those submitted before this process started."""
+        jobs = await self.service.active_jobs(requester)
+        return [job.generation_id for job in jobs if job.generation_id]
+
+    def following(self, requester: Requester) -> list[str]:
+        """The requester's pieces on their way that this process is following (waiting for
+        their result), oldest first: a part of ``in_progress``."""
         return [gid for gid, job in self._active.items() if job.owned_by(requester)]
 
     async def cancel(self, requester: Requester, generation_id: str | None = None) -> list[str]:
         """Cancel one of the requester's pieces on their way, or all of them; returns the ids
         cancelled. A queued piece stops at once, a running one after its current step; the
-        person waiting for it is told "That piece was cancelled." where they asked."""
+        person waiting for it is told "That piece was cancelled." where they asked.
+
+        The job service's database is the truth, not what this process follows: a piece
+        asked for before a restart of the bot is still found and cancelled."""
         if generation_id is not None:
             view = self._get(requester, generation_id)  # NotFound when not theirs to see
-            job = self._active.get(view.id)
-            if job is None:
+            job = await self.service.job_for_generation(view.id)
+            if job is None or job.final:
                 raise InputError(f"{view.id} is not being composed: there is nothing to cancel.")
             if not job.owned_by(requester):
                 raise Forbidden("Only the person who asked for that piece can cancel it.")
-            wanted = [view.id]
+            wanted = [(view.id, job.job_id)]
         else:
-            wanted = self.in_progress(requester)
+            jobs = await self.service.active_jobs(requester)
+            wanted = [(job.generation_id, job.job_id) for job in jobs if job.generation_id]
             if not wanted:
                 raise InputError("You have no piece being composed right now.")
         cancelled = []
-        for gid in wanted:
-            job = self._active.get(gid)
-            if job is not None and await self.service.cancel(job.job_id, requester):
+        for gid, job_id in wanted:
+            if await self.service.cancel(job_id, requester):
                 cancelled.append(gid)
         if not cancelled:
             raise InputError("That piece has just finished: there is nothing to cancel.")

@@ -267,6 +267,34 @@ class JobQueue:
                 )
             )
 
+    def active_for(self, *, platform: str, workspace: str, user_id: str) -> list[JobView]:
+        """One person's queued and running jobs, oldest first. The same user id in another
+        workspace or on another platform is someone else."""
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(Job)
+                .where(
+                    Job.state.in_(ACTIVE_STATES),
+                    Job.user_id == user_id,
+                    Job.workspace == workspace,
+                    Job.platform == platform,
+                )
+                .order_by(Job.created_at, Job.id)
+            ).all()
+            return [_view(j) for j in rows]
+
+    def for_generation(self, generation_id: str) -> JobView | None:
+        """The job that makes a generation (the newest, should there be several); None when
+        it has none."""
+        with self.db.read() as session:
+            job = session.scalar(
+                select(Job)
+                .where(Job.generation_id == generation_id)
+                .order_by(Job.created_at.desc(), Job.id.desc())
+                .limit(1)
+            )
+            return _view(job) if job is not None else None
+
     def generation_status(self, generation_id: str) -> str | None:
         with self.db.read() as session:
             return session.scalar(select(Generation.status).where(Generation.id == generation_id))

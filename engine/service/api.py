@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from engine.types import ComposeRequest
@@ -49,6 +50,29 @@ class Submitted:
 
 
 @dataclass
+class JobInfo:
+    """A job as the database knows it: which piece, whose, and how far it got. It outlives
+    the process that submitted it, so a restarted bot can still find and cancel it."""
+
+    job_id: str
+    generation_id: str | None
+    state: JobState
+    platform: str
+    workspace: str
+    user_id: str
+    created_at: datetime
+    cancel_requested: bool = False  # running, and asked to stop after its current step
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def owned_by(self, requester: Requester) -> bool:
+        mine = (self.platform, self.workspace, self.user_id)
+        return mine == (requester.platform, requester.workspace, requester.user_id)
+
+
+@dataclass
 class JobEvent:
     """One step of a job, in words a user can read."""
 
@@ -83,7 +107,21 @@ class JobService(Protocol):
         """Progress of a job, from its current state to a final one; then the stream ends."""
         ...
 
-    async def cancel(self, job_id: str, requester: Requester) -> bool: ...
+    async def cancel(self, job_id: str, requester: Requester) -> bool:
+        """Cancel the requester's job: a queued one ends now, a running one after its current
+        step. True when it was queued or running; False when it had already ended or does
+        not exist. Raises Forbidden when the job is someone else's."""
+        ...
+
+    async def active_jobs(self, requester: Requester) -> list[JobInfo]:
+        """The requester's queued and running jobs (same platform, workspace and user),
+        oldest first, whichever process submitted them."""
+        ...
+
+    async def job_for_generation(self, generation_id: str) -> JobInfo | None:
+        """The job that makes a generation, in any state and whoever owns it (the answer says
+        who); None when it has none. Callers check the asker may see the generation."""
+        ...
 
     async def wait(self, job_id: str, timeout: float | None = None) -> str:
         """Wait for the job to end; the generation id when done, else raises JobFailed or

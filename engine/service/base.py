@@ -1,4 +1,4 @@
-"""What both backends share: submitting, following, cancelling and waiting on jobs.
+"""What both backends share: submitting, following, finding, cancelling and waiting on jobs.
 
 Submitting checks the limits, keeps the image as the generation's source file and adds the
 job row; the backends differ only in who runs the job (``_dispatch``) and how progress
@@ -18,7 +18,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from engine.config import Settings
 from engine.errors import (
@@ -31,7 +31,7 @@ from engine.errors import (
     LimitReached,
     NotFound,
 )
-from engine.service.api import JobEvent, Requester, Submitted, origin_of
+from engine.service.api import JobEvent, JobInfo, JobState, Requester, Submitted, origin_of
 from engine.service.limits import limits_for
 from engine.service.metrics import ServiceMetrics
 from engine.service.progress import LocalHub, final_event, same, snapshot_event
@@ -235,6 +235,8 @@ class QueueService:
             requester.user_id,
         ):
             raise Forbidden("Only the person who asked for that piece can cancel it.")
+        if job.final:
+            return False  # already over: cancelling it again is not news
         state = await self.db(self.jobs.cancel, job_id)
         if state == "cancelled":
             after = await self.db(self.jobs.get, job_id)
@@ -242,6 +244,19 @@ class QueueService:
                 self.hub.publish(final_event(after))
             return True
         return state == "running"
+
+    async def active_jobs(self, requester: Requester) -> list[JobInfo]:
+        jobs = await self.db(
+            self.jobs.active_for,
+            platform=requester.platform,
+            workspace=requester.workspace,
+            user_id=requester.user_id,
+        )
+        return [_info(job) for job in jobs]
+
+    async def job_for_generation(self, generation_id: str) -> JobInfo | None:
+        job = await self.db(self.jobs.for_generation, generation_id)
+        return _info(job) if job is not None else None
 
     async def wait(self, job_id: str, timeout: float | None = None) -> str:
         async def follow() -> JobEvent:
@@ -257,6 +272,19 @@ class QueueService:
         if last.state == "cancelled":
             raise Cancelled()
         raise JobFailed(last.error or JobFailed.user_message)
+
+
+def _info(job: JobView) -> JobInfo:
+    return JobInfo(
+        job_id=job.id,
+        generation_id=job.generation_id,
+        state=cast(JobState, job.state),
+        platform=job.platform,
+        workspace=job.workspace,
+        user_id=job.user_id,
+        created_at=job.created_at,
+        cancel_requested=job.cancel_requested,
+    )
 
 
 def _older(event: JobEvent, last: JobEvent) -> bool:

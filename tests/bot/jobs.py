@@ -14,9 +14,10 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from engine.errors import Cancelled, JobFailed, PictuneError
-from engine.service.api import JobEvent, Requester, Submitted, origin_of
+from engine.errors import Cancelled, Forbidden, JobFailed, PictuneError
+from engine.service.api import JobEvent, JobInfo, JobState, Requester, Submitted, origin_of
 from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
 from storage.store import Store
 from tests.storage.conftest import make_composition
@@ -68,9 +69,31 @@ class RecordingPipeline:
 @dataclass
 class _Job:
     generation_id: str
+    requester: Requester
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     events: asyncio.Queue[JobEvent] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     error: str | None = None
+    cancelled: bool = False
+
+    def info(self, job_id: str) -> JobInfo:
+        state: JobState = "running"
+        if self.cancelled:
+            state = "cancelled"
+        elif self.error is not None:
+            state = "failed"
+        elif self.task is not None and self.task.done():
+            state = "done"
+        who = self.requester
+        return JobInfo(
+            job_id,
+            self.generation_id,
+            state,
+            who.platform,
+            who.workspace,
+            who.user_id,
+            self.created_at,
+        )
 
 
 class ThreadJobService:
@@ -104,7 +127,7 @@ class ThreadJobService:
             source_image=request.image,
         )
         job_id = uuid.uuid4().hex
-        job = _Job(generation_id)
+        job = _Job(generation_id, requester)
         self.jobs[job_id] = job
         job.task = asyncio.create_task(self._run(job_id, job, request))
         return Submitted(job_id=job_id, generation_id=generation_id, position=0)
@@ -147,7 +170,10 @@ class ThreadJobService:
         job = self.jobs[job_id]
         if job.task is None or job.task.done():
             return False
+        if not job.info(job_id).owned_by(requester):
+            raise Forbidden("Only the person who asked for that piece can cancel it.")
         job.task.cancel()
+        job.cancelled = True
         await asyncio.to_thread(self.store.cancel, job.generation_id)
         job.events.put_nowait(
             JobEvent(
@@ -160,6 +186,16 @@ class ThreadJobService:
             )
         )
         return True
+
+    async def active_jobs(self, requester: Requester) -> list[JobInfo]:
+        infos = [job.info(job_id) for job_id, job in self.jobs.items()]
+        return [i for i in infos if not i.final and i.owned_by(requester)]
+
+    async def job_for_generation(self, generation_id: str) -> JobInfo | None:
+        for job_id, job in self.jobs.items():
+            if job.generation_id == generation_id:
+                return job.info(job_id)
+        return None
 
     async def wait(self, job_id: str, timeout: float | None = None) -> str:
         job = self.jobs[job_id]

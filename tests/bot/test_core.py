@@ -1,8 +1,11 @@
-"""bot/core.py without any chat platform: intake, composing, reruns, listings, settings."""
+"""bot/core.py without any chat platform: intake, composing, reruns, listings, settings, and
+cancelling pieces asked for before the bot process restarted (the real local job service on
+a real SQLite file)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,10 +37,14 @@ from engine.errors import (
     PictuneError,
     UnsupportedImage,
 )
-from engine.service.api import JobEvent, Requester
+from engine.service.api import JobEvent, JobInfo, JobService, Requester
+from engine.service.celery_backend import CeleryJobService
+from engine.service.local import LocalJobService
+from engine.service.worker_runtime import WorkerRuntime
 from storage.store import Origin, Store
-from tests.bot.jobs import ThreadJobService, gated
+from tests.bot.jobs import RecordingPipeline, ThreadJobService, gated
 from tests.images import rgb_png
+from tests.storage.conftest import FakeEmbedder
 
 ADA = Requester("discord", "guild-1", "ada", channel="c1", user_name="Ada")
 GRACE = Requester("discord", "guild-1", "grace", channel="c1", user_name="Grace")
@@ -367,8 +374,9 @@ async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None
 
     composing = asyncio.create_task(core.compose(ADA, rgb_png(), progress=progress))
     await asyncio.wait_for(started.wait(), 10)
-    (gid,) = core.in_progress(ADA)
-    assert core.in_progress(GRACE) == []
+    (gid,) = await core.in_progress(ADA)
+    assert core.following(ADA) == [gid]
+    assert await core.in_progress(GRACE) == []
     with pytest.raises(Forbidden, match="Only the person who asked"):
         await core.cancel(GRACE, gid)
     assert await core.cancel(ADA, gid.upper().removeprefix("PT-")) == [gid]
@@ -376,7 +384,8 @@ async def test_cancel_a_piece_on_its_way(core: PictuneBot, store: Store) -> None
     with pytest.raises(Cancelled):
         await composing
     gate.set()
-    assert core.in_progress(ADA) == []
+    assert await core.in_progress(ADA) == []
+    assert core.following(ADA) == []
     assert store.get(gid, workspace="guild-1", user_id="ada").status == "cancelled"
     # A finished piece has nothing to cancel.
     done = await core.compose(ADA, rgb_png())
@@ -391,3 +400,153 @@ def test_hints_lose_control_characters_before_the_history(core: PictuneBot) -> N
     assert hint is not None
     assert not any(ord(c) < 32 or c == "\u202e" for c in hint)
     assert "sad" in hint and "piano" in hint and "slower" in hint
+
+
+# After a restart: the job service's database is the truth -----------------------------------
+
+
+def _service_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"worker_mode": "thread", "job_heartbeat": 0.2})
+
+
+async def _abandoned(bot: PictuneBot, requester: Requester) -> str:
+    """Ask ``bot`` for a piece and stop waiting for it once it is queued, as a bot process
+    that stops does: the job stays in the service. Returns the piece's id."""
+    queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def progress(event: JobEvent) -> None:
+        if not queued.done():
+            queued.set_result(event.generation_id)
+
+    composing = asyncio.create_task(bot.compose(requester, rgb_png(), progress=progress))
+    gid = await asyncio.wait_for(queued, 10)
+    composing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await composing
+    return gid
+
+
+async def _job(service: JobService, gid: str, state: str) -> JobInfo:
+    """The job of piece ``gid`` once it is in ``state``."""
+    for _ in range(500):
+        job = await service.job_for_generation(gid)
+        if job is not None and job.state == state:
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the job of {gid} never became {state}: {job}")
+
+
+async def test_a_restarted_bot_cancels_queued_pieces(settings: Settings, store: Store) -> None:
+    """A whole new process (Store, job service, bot) on the same SQLite file finds the pieces
+    the previous one asked for, and cancels them for their owner only."""
+    svc_settings = _service_settings(settings)
+    # Never started: nothing leaves the queue.
+    before = PictuneBot(svc_settings, LocalJobService(svc_settings, store), store)
+    first = await _abandoned(before, ADA)
+    second = await _abandoned(before, ADA)
+    graces = await _abandoned(before, GRACE)
+    await before.close()
+
+    again = Store.open(svc_settings, embedder=FakeEmbedder())
+    service = LocalJobService(svc_settings, again)
+    bot = PictuneBot(svc_settings, service, again)
+    try:
+        assert bot.following(ADA) == []
+        assert await bot.in_progress(ADA) == [first, second]
+        assert await bot.in_progress(GRACE) == [graces]
+        assert await bot.in_progress(STRANGER) == []  # the same user id in another workspace
+        with pytest.raises(Forbidden, match="Only the person who asked"):
+            await bot.cancel(GRACE, first)
+        with pytest.raises(NotFound):
+            await bot.cancel(STRANGER, first)
+        assert await bot.cancel(ADA, first.upper()) == [first]
+        assert await bot.in_progress(ADA) == [second]
+        assert await bot.cancel(ADA) == [second]  # all that is left
+        for gid in (first, second):
+            assert again.get(gid, workspace="guild-1", user_id="ada").status == "cancelled"
+            job = await service.job_for_generation(gid)
+            assert job is not None and job.state == "cancelled"
+        with pytest.raises(InputError, match="no piece being composed"):
+            await bot.cancel(ADA)
+        with pytest.raises(InputError, match="not being composed"):
+            await bot.cancel(ADA, first)
+        assert await bot.in_progress(GRACE) == [graces]  # left alone
+        assert again.get(graces, workspace="guild-1", user_id="grace").status == "queued"
+    finally:
+        await bot.close()
+        again.close()
+
+
+async def test_a_restarted_bot_cancels_a_running_piece(settings: Settings, store: Store) -> None:
+    """The workers keep going while the bot restarts: cancelling everything from the new bot
+    ends the queued piece at once and stops the running one after its current step."""
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline()
+    gate = pipeline.gate = threading.Event()
+    runtime = WorkerRuntime(svc_settings, store=store, pipeline=pipeline)
+    service = LocalJobService(svc_settings, store, runtime=runtime)
+    await service.start()
+    try:
+        before = PictuneBot(svc_settings, service, store)
+        running = await _abandoned(before, ADA)
+        job = await _job(service, running, "running")  # held at the gate
+        queued = await _abandoned(before, ADA)  # one worker: this one waits
+        await before.close()
+
+        bot = PictuneBot(svc_settings, service, store)
+        assert await bot.in_progress(ADA) == [running, queued]
+        with pytest.raises(Forbidden, match="Only the person who asked"):
+            await bot.cancel(GRACE, running)
+        assert await bot.cancel(ADA) == [running, queued]
+        await _job(service, queued, "cancelled")
+        flagged = await service.job_for_generation(running)
+        assert flagged is not None and flagged.state == "running" and flagged.cancel_requested
+        gate.set()  # its current step ends: then it stops
+        with pytest.raises(Cancelled):
+            await service.wait(job.job_id, timeout=30)
+        view = store.get(running, workspace="guild-1", user_id="ada")
+        assert view.status == "cancelled" and "piece.mp3" not in view.files
+        assert await bot.in_progress(ADA) == []
+        # A finished piece has nothing to cancel.
+        done = await bot.compose(ADA, rgb_png())
+        with pytest.raises(InputError, match="not being composed"):
+            await bot.cancel(ADA, done.id)
+        await bot.close()
+    finally:
+        gate.set()
+        await service.stop()
+
+
+@pytest.mark.services
+async def test_a_restarted_bot_on_celery_cancels_a_queued_piece(
+    settings: Settings, store: Store, redis_url: str
+) -> None:
+    """The same through the Celery backend, on a real Redis with no worker: the piece stays
+    queued while the bot and its job service are replaced."""
+    svc_settings = settings.model_copy(
+        update={"queue": "celery", "redis_url": redis_url, "job_heartbeat": 0.2}
+    )
+    first = CeleryJobService(svc_settings, store)
+    await first.start()
+    try:
+        before = PictuneBot(svc_settings, first, store)
+        gid = await _abandoned(before, ADA)
+        await before.close()
+    finally:
+        await first.stop()
+
+    service = CeleryJobService(svc_settings, store)
+    await service.start()  # sends the queued job's message again, as after a Redis restart
+    try:
+        bot = PictuneBot(svc_settings, service, store)
+        assert await bot.in_progress(ADA) == [gid]
+        with pytest.raises(Forbidden, match="Only the person who asked"):
+            await bot.cancel(GRACE, gid)
+        assert await bot.cancel(ADA) == [gid]
+        assert (await _job(service, gid, "cancelled")).final
+        assert store.get(gid, workspace="guild-1", user_id="ada").status == "cancelled"
+        with pytest.raises(InputError, match="no piece being composed"):
+            await bot.cancel(ADA)
+        await bot.close()
+    finally:
+        await service.stop()

@@ -246,6 +246,39 @@ def test_cancel_queued_and_running(q_store: Store, queue: JobQueue) -> None:
     assert queue.cancel("nope") is None
 
 
+def test_a_persons_unfinished_jobs_and_the_job_of_a_generation(
+    q_store: Store, queue: JobQueue
+) -> None:
+    first, first_gen, _ = add(q_store, queue, "u1")
+    second, second_gen, _ = add(q_store, queue, "u1")
+    done, done_gen, _ = add(q_store, queue, "u1")
+    add(q_store, queue, "u2")
+    add(q_store, queue, "u1", ws="g2")  # the same user id in another workspace
+    claim = queue.claim(second, "w1", stale_after=60).claim
+    assert claim is not None
+    finished = queue.claim(done, "w1", stale_after=60).claim
+    assert finished is not None and queue.finish(finished, "failed", error="no")
+
+    mine = queue.active_for(platform="discord", workspace="g1", user_id="u1")
+    assert [(j.id, j.state) for j in mine] == [(first, "queued"), (second, "running")]
+    assert [j.generation_id for j in mine] == [first_gen, second_gen]
+    assert queue.active_for(platform="slack", workspace="g1", user_id="u1") == []
+    assert [
+        j.user_id for j in queue.active_for(platform="discord", workspace="g2", user_id="u1")
+    ] == ["u1"]
+
+    assert queue.cancel(first) == "cancelled"
+    mine = queue.active_for(platform="discord", workspace="g1", user_id="u1")
+    assert [j.id for j in mine] == [second]
+
+    job = queue.for_generation(first_gen)
+    assert job is not None and job.id == first and job.state == "cancelled"
+    job = queue.for_generation(done_gen)
+    assert job is not None and job.id == done and job.state == "failed"
+    assert queue.for_generation(pending(q_store, "u3")) is None  # not queued yet
+    assert queue.for_generation("pt-none") is None
+
+
 def test_release_does_not_count_the_attempt(q_store: Store, queue: JobQueue) -> None:
     job_id, _, _ = add(q_store, queue)
     claim = queue.claim_next("w1")

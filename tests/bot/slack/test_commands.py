@@ -93,7 +93,7 @@ async def test_cancel_stops_the_piece_on_its_way(bench: SlackBench) -> None:
     event = bench.mention_event([image], "slow")
     await bench.sender.event(event)
     alice = requester(bench)
-    (gid,) = await bench.fake.wait_for(lambda: bench.bot.in_progress(alice), what="a piece")
+    (gid,) = await bench.fake.wait_for(lambda: bench.bot.following(alice), what="a piece")
     try:
         refused = await command(bench, f"cancel {gid}", user=BOB, settle=False)
         assert "Only the person who asked" in refused

@@ -129,6 +129,62 @@ async def test_cancel_queued_and_running(service: LocalJobService, store: Store)
         assert view.status == "cancelled" and "piece.mp3" not in view.files
 
 
+async def test_a_new_service_finds_and_cancels_jobs_it_did_not_submit(
+    svc_settings: Settings, store: Store
+) -> None:
+    """Jobs are rows: a service started after the one that submitted them (as after a
+    restart of the bot) lists each person's unfinished jobs and finds the job of a piece."""
+    settings = svc_settings.model_copy(update={"concurrency": 1})
+    first = LocalJobService(settings, store)
+    await first.start()
+    try:
+        running = await first.submit(req("r", "slow"), ALICE)  # ~1 s on the only worker
+        queued = await first.submit(req("q"), ALICE)
+        bobs = await first.submit(req("b"), BOB)
+        # The same user id in another workspace, or on another platform, is someone else.
+        alice_g2, alice_slack = (
+            Requester("discord", "g2", "alice"),
+            Requester("slack", "g1", "alice"),
+        )
+        elsewhere = await first.submit(req("e"), alice_g2)
+        slack = await first.submit(req("s"), alice_slack)
+        for _ in range(200):
+            if (job := first.jobs.get(running.job_id)) is not None and job.state == "running":
+                break
+            await asyncio.sleep(0.02)
+        then = LocalJobService(settings, store)  # never started: it only reads and cancels
+        mine = await then.active_jobs(ALICE)
+        assert [j.job_id for j in mine] == [running.job_id, queued.job_id]  # oldest first
+        assert [j.generation_id for j in mine] == [running.generation_id, queued.generation_id]
+        assert [j.state for j in mine] == ["running", "queued"]
+        assert all(j.owned_by(ALICE) and not j.owned_by(BOB) for j in mine)
+        assert [j.job_id for j in await then.active_jobs(BOB)] == [bobs.job_id]
+        assert [j.job_id for j in await then.active_jobs(alice_g2)] == [elsewhere.job_id]
+        assert [j.job_id for j in await then.active_jobs(alice_slack)] == [slack.job_id]
+
+        found = await then.job_for_generation(bobs.generation_id)
+        assert found is not None and found.job_id == bobs.job_id
+        assert (found.platform, found.workspace, found.user_id) == ("discord", "g1", "bob")
+        assert await then.job_for_generation("pt-nothing") is None
+
+        with pytest.raises(Forbidden):
+            await then.cancel(running.job_id, BOB)
+        assert await then.cancel(queued.job_id, ALICE)
+        assert await then.cancel(running.job_id, ALICE)
+        flagged = await then.job_for_generation(running.generation_id)
+        assert flagged is not None and flagged.state == "running" and flagged.cancel_requested
+        with pytest.raises(Cancelled):
+            await first.wait(queued.job_id, timeout=10)
+        with pytest.raises(Cancelled):  # the worker stops it after its current step
+            await first.wait(running.job_id, timeout=30)
+        assert await then.active_jobs(ALICE) == []
+        ended = await then.job_for_generation(running.generation_id)
+        assert ended is not None and ended.final and ended.state == "cancelled"
+        assert not await then.cancel(running.job_id, ALICE)  # nothing left to cancel
+    finally:
+        await first.stop()
+
+
 async def test_timeout_fails_the_job_and_the_next_one_runs(
     svc_settings: Settings, store: Store
 ) -> None:
