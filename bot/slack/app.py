@@ -4,7 +4,8 @@ Socket Mode (``SLACK_APP_TOKEN`` set) needs no public URL; HTTP mode serves Slac
 API, interactivity and slash commands at ``/slack/events`` on ``settings.slack_port`` and
 checks every request's signature (``SLACK_SIGNING_SECRET``; Bolt also refuses timestamps
 older than five minutes, so a captured request cannot be replayed). ``SLACK_API_URL`` points
-the Web API client elsewhere, e.g. at a local mock in tests.
+the Web API client elsewhere, e.g. at a local fake in tests; Socket Mode asks that client
+for its WebSocket URL (``apps.connections.open``), so it follows.
 """
 
 from __future__ import annotations
@@ -51,10 +52,21 @@ def web_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(**kwargs)
 
 
+def retry_number(req: AsyncBoltRequest) -> int:
+    """Which redelivery of an event ``req`` is: 0 for the first delivery. HTTP mode sends
+    the header on redeliveries only; Socket Mode marks every event (``retry_attempt`` 0
+    the first time), which Bolt turns into the same header."""
+    values = req.headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(values[0] or 0)
+    except ValueError:
+        return 0
+
+
 async def skip_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
     """Slack resends an event it thinks was not answered in time; the first delivery is
     already being worked on, so a retry is acknowledged and dropped (no second piece)."""
-    if req.headers.get("x-slack-retry-num"):
+    if retry_number(req) > 0:
         return BoltResponse(status=200, body="")
     await next()
     return None

@@ -15,6 +15,14 @@ API's documented behaviour, only as far as Pictune uses it:
   files.info does; with ``report_shares=False`` without them (Slack shares files
   asynchronously, so a real answer may not know the message yet).
 - ``POST /respond/<token>``: a slash command's or action's ``response_url``.
+- Socket Mode: ``apps.connections.open`` takes the app-level token (``xapp-...``, in the
+  Authorization header only, as Slack's docs require) and hands out a one-use
+  ``ws://127.0.0.1:PORT/link/?ticket=...``. That WebSocket says ``hello``, then carries the
+  envelopes a test pushes (``push_event``, ``push_command``, ``push_interaction``: the
+  ``events_api``, ``slash_commands`` and ``interactive`` envelopes of Slack's Socket Mode)
+  and records the app's acks (``envelope_id``, optional ``payload``) with how long each
+  took. ``close_connections`` drops the app's sockets; ``ask_to_reconnect`` sends the
+  ``disconnect`` message Slack sends before it rotates a connection.
 
 Every call is recorded in ``calls``; the messages, files and uploads it made are kept so a
 test can assert what a person would see in a thread. The server runs its own event loop in
@@ -29,12 +37,15 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
+
+from tests.bot.slack.signed import command_fields, event_fields
 
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html lang='en-US'><head><title>Slack</title></head>"
@@ -74,6 +85,16 @@ class Upload:
 
 
 @dataclass
+class SocketAck:
+    """What the app sent back over Socket Mode for one envelope."""
+
+    envelope_id: str
+    payload: dict[str, Any] | None
+    delay: float | None  # seconds from sending the envelope (None: no such envelope)
+    connection: int  # which connection carried it (1 = the first one opened)
+
+
+@dataclass
 class FakeSlack:
     bot_token: str = "xoxb-test-token"
     team_id: str = "T_TEAM"
@@ -86,6 +107,11 @@ class FakeSlack:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)
     report_shares: bool = True
+    app_token: str = "xapp-1-A_PICTUNE-1-test-app-token"
+    app_id: str = "A_PICTUNE"
+    acks: list[SocketAck] = field(default_factory=list)
+    socket_messages: list[Any] = field(default_factory=list)  # anything else the app sent
+    connections: int = 0  # Socket Mode connections opened so far (each said hello)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,6 +122,9 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._tickets: set[str] = set()  # issued by apps.connections.open, one use each
+        self._sockets: list[web.WebSocketResponse] = []  # open ones (server loop only)
+        self._sent_at: dict[str, float] = {}  # envelope id -> when it was sent
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -120,6 +149,7 @@ class FakeSlack:
             app.router.add_get("/files-pri/{id}/{name}", self._download)
             app.router.add_post("/upload/{id}", self._upload)
             app.router.add_post("/respond/{token}", self._respond)
+            app.router.add_get("/link/", self._socket_link)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -275,6 +305,8 @@ class FakeSlack:
         args = await self._args(request)
         token = self._token(request) or args.pop("token", None)
         self._record(method, args, token)
+        if method == "apps.connections.open":
+            return web.json_response(self._connections_open(self._token(request)))
         if token != self.bot_token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
@@ -313,6 +345,167 @@ class FakeSlack:
         with self._lock:
             self.responses.append(body)
         return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ Socket Mode
+    def _connections_open(self, token: str | None) -> dict[str, Any]:
+        """``apps.connections.open``: a WebSocket URL for an app-level token (never a bot
+        token, and never a token passed as a parameter: ``token`` is the header's)."""
+        if token is None:
+            return {"ok": False, "error": "not_authed"}
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if token != self.app_token:
+            return {"ok": False, "error": "invalid_auth"}
+        ticket = uuid.uuid4().hex
+        with self._lock:
+            self._tickets.add(ticket)
+        url = f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"
+        return {"ok": True, "url": url}
+
+    async def _socket_link(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        with self._lock:
+            known = ticket in self._tickets
+            self._tickets.discard(ticket)
+        if not known:
+            return web.Response(status=401, text="unknown or used ticket")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
+        with self._lock:
+            self.connections += 1
+            number = self.connections
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self._from_app(message.data, number)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    def _from_app(self, data: str, connection: int) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = data
+        with self._lock:
+            if isinstance(message, dict) and "envelope_id" in message:
+                sent = self._sent_at.get(message["envelope_id"])
+                delay = None if sent is None else time.monotonic() - sent
+                payload = message.get("payload")
+                self.acks.append(SocketAck(message["envelope_id"], payload, delay, connection))
+            else:
+                self.socket_messages.append(message)
+
+    async def _on_server(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``work`` on the server's loop and wait for it from the test's loop."""
+        assert self._loop is not None, "the fake Slack server is not started"
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def _send_envelope(self, envelope: dict[str, Any]) -> None:
+        if not self._sockets:
+            raise AssertionError("the app has no Socket Mode connection open")
+        with self._lock:
+            self._sent_at[envelope["envelope_id"]] = time.monotonic()
+        await self._sockets[-1].send_json(envelope)
+
+    async def push(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = False,
+        retry_attempt: int | None = None,
+    ) -> str:
+        """Send one envelope to the app over its newest connection; returns its id."""
+        envelope: dict[str, Any] = {
+            "envelope_id": str(uuid.uuid4()),
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if retry_attempt is not None:
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = "timeout" if retry_attempt else ""
+        await self._on_server(self._send_envelope(envelope))
+        return str(envelope["envelope_id"])
+
+    async def push_event(self, event: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """An Events API event, wrapped as Slack wraps it (``retry_attempt`` is 0 on a
+        first delivery: Slack always sends it for events)."""
+        payload = event_fields(self.team_id, self.app_id, event, f"Ev{uuid.uuid4().hex[:10]}")
+        return await self.push("events_api", payload, retry_attempt=retry_attempt)
+
+    async def push_command(
+        self, text: str, *, user: str, channel: str, response_url: str, command: str = "/compose"
+    ) -> str:
+        """A slash command: the fields HTTP mode sends as a form, as a JSON object."""
+        fields = command_fields(
+            self.team_id, self.app_id, text, user=user, channel=channel,
+            response_url=response_url, command=command,
+            trigger_id=f"trigger.{uuid.uuid4().hex[:12]}",
+        )  # fmt: skip
+        payload = fields | {"is_enterprise_install": "false"}
+        return await self.push("slash_commands", payload, accepts_response_payload=True)
+
+    async def push_interaction(self, payload: dict[str, Any]) -> str:
+        """A button press, shortcut or form submission (``payload`` as in HTTP mode)."""
+        payload = {
+            "team": {"id": self.team_id, "domain": "pictune-test"},
+            "api_app_id": self.app_id,
+            "token": "legacy-verification-token",
+            "trigger_id": f"trigger.{uuid.uuid4().hex[:12]}",
+        } | payload
+        answers = payload.get("type") in ("view_submission", "block_suggestion")
+        return await self.push("interactive", payload, accepts_response_payload=answers)
+
+    async def close_connections(self, code: int = 1001) -> None:
+        """Slack ending the app's connections: each socket closed from the server side."""
+
+        async def close() -> None:
+            for ws in list(self._sockets):
+                await ws.close(code=code, message=b"link closed")
+
+        await self._on_server(close())
+
+    async def ask_to_reconnect(self, reason: str = "refresh_requested") -> None:
+        """The ``disconnect`` message Slack sends on a connection it is about to retire."""
+
+        async def send() -> None:
+            if not self._sockets:
+                raise AssertionError("the app has no Socket Mode connection open")
+            message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+            await self._sockets[-1].send_json(message)
+
+        await self._on_server(send())
+
+    def ack_for(self, envelope_id: str) -> SocketAck | None:
+        with self._lock:
+            return next((a for a in self.acks if a.envelope_id == envelope_id), None)
+
+    def open_connections(self) -> int:
+        """Socket Mode connections open now."""
+        return len(self._sockets)
+
+    def unacked(self) -> list[str]:
+        """Envelopes sent that the app never acknowledged."""
+        with self._lock:
+            acked = {a.envelope_id for a in self.acks}
+            return [e for e in self._sent_at if e not in acked]
+
+    async def wait_ack(self, envelope_id: str, timeout: float = 3.0) -> SocketAck:
+        """The app's ack for an envelope (Slack waits 3 seconds for it, then retries)."""
+        return await self.wait_for(
+            lambda: self.ack_for(envelope_id), timeout, f"the ack of envelope {envelope_id}"
+        )
 
     # ------------------------------------------------------------------ Web API methods
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:

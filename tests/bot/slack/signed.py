@@ -53,18 +53,7 @@ class SignedSender:
     def event_body(self, event: dict[str, Any], authorized_user: str = "U_PICTUNE") -> str:
         n = next(self._ids)
         return json.dumps(
-            {
-                "token": "legacy-verification-token",
-                "team_id": self.team_id,
-                "api_app_id": self.api_app_id,
-                "event": event,
-                "type": "event_callback",
-                "event_id": f"Ev{n:08d}",
-                "event_time": int(time.time()),
-                "authorizations": [
-                    {"team_id": self.team_id, "user_id": authorized_user, "is_bot": True}
-                ],
-            }
+            event_fields(self.team_id, self.api_app_id, event, f"Ev{n:08d}", authorized_user)
         )
 
     async def event(self, event: dict[str, Any], **kwargs: Any) -> httpx.Response:
@@ -73,20 +62,10 @@ class SignedSender:
     async def command(
         self, text: str, *, user: str, channel: str, response_url: str, command: str = "/compose"
     ) -> httpx.Response:
-        form = {
-            "token": "legacy-verification-token",
-            "team_id": self.team_id,
-            "team_domain": "pictune-test",
-            "channel_id": channel,
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": self.api_app_id,
-            "response_url": response_url,
-            "trigger_id": f"trigger.{next(self._ids)}",
-        }
+        form = command_fields(
+            self.team_id, self.api_app_id, text, user=user, channel=channel,
+            response_url=response_url, command=command, trigger_id=f"trigger.{next(self._ids)}",
+        )  # fmt: skip
         return await self.post(urlencode(form), "application/x-www-form-urlencoded")
 
     async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
@@ -98,3 +77,51 @@ class SignedSender:
         } | payload
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
+
+
+def command_fields(
+    team_id: str,
+    app_id: str,
+    text: str,
+    *,
+    user: str,
+    channel: str,
+    response_url: str,
+    command: str,
+    trigger_id: str,
+) -> dict[str, str]:
+    """The fields of a slash command as Slack sends them (a form over HTTP)."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "team_domain": "pictune-test",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": app_id,
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }  # fmt: skip
+
+
+def event_fields(
+    team_id: str,
+    app_id: str,
+    event: dict[str, Any],
+    event_id: str,
+    authorized_user: str = "U_PICTUNE",
+) -> dict[str, Any]:
+    """An Events API event wrapped as Slack wraps it."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "api_app_id": app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team_id, "user_id": authorized_user, "is_bot": True}],
+    }  # fmt: skip
