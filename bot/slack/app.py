@@ -18,6 +18,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
@@ -122,6 +123,21 @@ def connection_mode(settings: Settings) -> str:
     )
 
 
+async def check_app_token(client: AsyncWebClient, token: str) -> None:
+    """Ask for a Socket Mode link once before connecting: Slack's client would retry a
+    wrong or revoked app token every 10 s forever, where the person starting Pictune needs
+    to hear that the token is wrong."""
+    try:
+        await client.apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN ({error or 'no reason given'}): use an app-level "
+            "token (xapp-...) with the connections:write scope, see docs/slack.md.",
+            detail=f"apps.connections.open failed: {exc}",
+        ) from exc
+
+
 async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -> None:
     """Run the Slack app until cancelled. The caller owns ``bot`` (and its job service)."""
     mode = connection_mode(settings)
@@ -130,7 +146,9 @@ async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -
     if mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        handler = AsyncSocketModeHandler(app, secret(settings.slack_app_token))
+        token = secret(settings.slack_app_token)
+        await check_app_token(app.client, token)
+        handler = AsyncSocketModeHandler(app, token)
         try:
             log.info("Slack: connecting in Socket Mode")
             await handler.start_async()

@@ -169,9 +169,10 @@ async def test_mention_with_an_image_ends_with_the_piece_in_its_thread(
     engine_socket_bench: SocketBench,
 ) -> None:
     bench, fake = engine_socket_bench, engine_socket_bench.fake
-    # The link was opened with the app-level token; the Web API gets the bot token only.
-    (opened,) = fake.calls_to("apps.connections.open")
-    assert opened.token == fake.app_token
+    # The link was asked for with the app-level token (once to check it at start, once by
+    # the client to connect); the Web API gets the bot token only.
+    opened = fake.calls_to("apps.connections.open")
+    assert [c.token for c in opened] == [fake.app_token] * 2
     assert fake.connections == 1
 
     image = fake.host_file("dusk.png", images.photo_like(11, fmt="PNG"))
@@ -328,13 +329,13 @@ async def test_a_dropped_connection_is_reopened_and_later_events_work(
     """Slack ends connections (deploys, refreshes): the client asks for a new link and
     connects again, and the next event arrives over the new connection."""
     bench, fake = socket_bench, socket_bench.fake
-    assert len(fake.calls_to("apps.connections.open")) == 1
+    assert len(fake.calls_to("apps.connections.open")) == 2  # the check at start + connecting
     if how == "server-closes":
         await fake.close_connections()
     else:
         await fake.ask_to_reconnect("refresh_requested")
     await fake.wait_for(lambda: fake.connections >= 2, timeout=30, what="a second connection")
-    assert len(fake.calls_to("apps.connections.open")) == 2
+    assert len(fake.calls_to("apps.connections.open")) == 3
     await fake.wait_for(lambda: fake.open_connections() == 1, what="the old socket to close")
 
     event = bench.mention([fake.host_file("sea.png", images.photo_like(4))], "after the drop")
@@ -346,3 +347,26 @@ async def test_a_dropped_connection_is_reopened_and_later_events_work(
     assert piece.status == "done" and piece.hint == "after the drop"
     assert_piece_files(bench.uploaded(event["ts"]))
     assert fake.connections == 2 and fake.unacked() == []
+
+
+async def test_a_wrong_app_token_stops_serve_with_a_clear_error(
+    slack_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """Slack's client would retry a refused app token every 10 s forever: serve says so
+    at once instead, and never connects."""
+    from engine.errors import ConfigError
+
+    settings = slack_settings.model_copy(
+        update={"slack_app_token": SecretStr("xapp-1-revoked"), "slack_signing_secret": None}
+    )
+    store = Store.open(settings, semantic=False)
+    bot = PictuneBot(settings, ThreadJobService(store, stub_runner), store)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await asyncio.wait_for(serve(settings, bot, host="127.0.0.1"), 30)
+    finally:
+        await bot.close()
+        store.close()
+    assert "SLACK_APP_TOKEN" in refused.value.user_message
+    assert "invalid_auth" in refused.value.user_message
+    assert fake_slack.connections == 0
