@@ -16,9 +16,11 @@ from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
     core_of,
+    interaction_allows_threads,
     is_manager,
     requester_for,
     send_ephemeral,
+    tell_story,
 )
 
 log = logging.getLogger("pictune.discord")
@@ -95,7 +97,10 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     core = core_of(interaction)
     reply = core.show(requester_for(interaction), id)
     private = reply.generation.visibility == "private"
-    rendered = render_piece(reply, filesize_limit=interaction.filesize_limit)
+    threadable = not private and interaction_allows_threads(interaction)
+    rendered = render_piece(
+        reply, filesize_limit=interaction.filesize_limit, story_in_thread=threadable
+    )
     await interaction.response.send_message(
         embed=rendered.embed,
         files=rendered.files(),
@@ -105,6 +110,8 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     if not private:
         message = await interaction.original_response()
         core.link_message(reply.id, str(message.id), role="show")
+        if rendered.needs_thread:
+            await tell_story(message, reply, rendered)
 
 
 @app_commands.command(name="search", description="Find pieces by words in their story")

@@ -15,7 +15,7 @@ import discord
 
 from bot.core import user_message
 from bot.discord.render import render_piece
-from bot.discord.replies import ping, post_community, workspace_of
+from bot.discord.replies import can_hold_threads, ping, post_community, tell_story, workspace_of
 from engine.errors import LimitReached, NotFound, PictuneError
 from engine.service.api import Requester
 
@@ -84,7 +84,10 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
         return
 
     guild = client.get_guild(payload.guild_id) if payload.guild_id else None
-    rendered = render_piece(reply, filesize_limit=guild.filesize_limit if guild else None)
+    threadable = reply.generation.visibility != "private" and can_hold_threads(channel)
+    rendered = render_piece(
+        reply, filesize_limit=guild.filesize_limit if guild else None, story_in_thread=threadable
+    )
     content = f"{mention} here is the refined version of {generation_id}."
     if status is None:
         message = await channel.send(
@@ -103,6 +106,8 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
             view=piece_view(reply.id),
         )
     core.link_message(reply.id, str(message.id))
+    if rendered.needs_thread:
+        await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
 
 

@@ -6,6 +6,12 @@ download gets a short grace period to fail fast (a broken file is then refused w
 ephemeral answer too), else the interaction is deferred; progress edits the deferred
 message at most every ``client.edit_interval`` seconds; the result replaces it, or goes to
 the channel (or the requester's DMs, for a private piece) once the token is too old.
+
+A motivation too long for the embed goes, whole, into a public thread started on the
+result (and on its community post). Where there can be no thread (a DM, a private piece,
+a thread or voice chat) the embed points to ``motivation.md``, attached to every result;
+where Discord refuses one (403 Missing Permissions, 400), the message is edited to point
+there: the piece itself is already delivered and stays so.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
-from bot.discord.render import render_piece
+from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
 from engine.errors import PictuneError
 from engine.service.api import Requester
 
@@ -30,6 +36,7 @@ log = logging.getLogger("pictune.discord")
 
 INTAKE_GRACE = 1.5  # seconds to wait for the download before deferring
 TOKEN_MARGIN = datetime.timedelta(seconds=60)  # stop using a token this long before it expires
+STORY_ARCHIVE_MINUTES = 1440  # a story thread leaves the channel list after a quiet day
 
 
 def client_of(interaction: discord.Interaction) -> PictuneClient:
@@ -199,8 +206,12 @@ async def post_result(
     from bot.discord.views import piece_view
 
     client = client_of(interaction)
-    rendered = render_piece(reply, filesize_limit=interaction.filesize_limit)
     private = requester.visibility == "private"
+    # Ephemeral and DM results cannot hold a thread; the interaction says what the bot may do.
+    threadable = not private and interaction_allows_threads(interaction)
+    rendered = render_piece(
+        reply, filesize_limit=interaction.filesize_limit, story_in_thread=threadable
+    )
     message: discord.Message | None = None
     if token_alive(interaction):
         message = await interaction.edit_original_response(
@@ -226,6 +237,8 @@ async def post_result(
             allowed_mentions=ping(interaction.user.id),
         )
     client.core.link_message(reply.id, str(message.id))
+    if rendered.needs_thread:
+        await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
 
 
@@ -241,7 +254,9 @@ async def post_community(
     guild_id = int(requester.workspace) if requester.workspace.isdigit() else None
     channel = client.get_partial_messageable(int(channel_id), guild_id=guild_id)
     link = _jump_url(original, guild_id)
-    rendered = render_piece(reply)
+    # The cached channel tells its type; an unknown one is tried (a refusal falls back).
+    known = client.get_channel(int(channel_id))
+    rendered = render_piece(reply, story_in_thread=can_hold_threads(known or channel))
     try:
         posted = await channel.send(
             content=client.core.community_text(reply, link),
@@ -253,6 +268,55 @@ async def post_community(
         log.warning("could not post to the community channel %s", channel_id, exc_info=True)
         return
     client.core.link_message(reply.id, str(posted.id), role="community")
+    if rendered.needs_thread:
+        await tell_story(posted, reply, rendered)
+
+
+def can_hold_threads(channel: object) -> bool:
+    """Whether a public thread can start from a message in ``channel``: guild text and
+    announcement channels can; DMs, threads, forums and voice channels' chats cannot."""
+    if isinstance(channel, discord.TextChannel):  # announcement channels included
+        return True
+    if isinstance(channel, discord.PartialMessageable):
+        kinds = (None, discord.ChannelType.text, discord.ChannelType.news)
+        return channel.guild_id is not None and channel.type in kinds
+    return False
+
+
+def interaction_allows_threads(interaction: discord.Interaction) -> bool:
+    """A thread on this interaction's result: a guild text channel, where the bot may start
+    public threads and talk in them (``app_permissions`` is the bot's, in that channel)."""
+    perms = interaction.app_permissions
+    return (
+        interaction.guild_id is not None
+        and perms.create_public_threads
+        and perms.send_messages_in_threads
+        and can_hold_threads(interaction.channel)
+    )
+
+
+async def tell_story(message: discord.Message, reply: PieceReply, rendered: RenderedPiece) -> bool:
+    """The whole motivation in a public thread on ``message``, in messages of at most 2000
+    characters. When Discord refuses, the message's embed points to motivation.md instead.
+    Never raises: the piece is delivered whatever happens here."""
+    try:
+        thread = await message.create_thread(
+            name=thread_name(reply.title), auto_archive_duration=STORY_ARCHIVE_MINUTES
+        )
+        for text in story_messages(reply.motivation_markdown):
+            await thread.send(text, allowed_mentions=discord.AllowedMentions.none())
+        return True
+    except discord.HTTPException as exc:  # 403 Missing Permissions, 400 not here, ...
+        log.warning("no thread for %s (%s %s): pointing to the file", reply.id, exc.status, exc)
+    except Exception:  # noqa: BLE001 - e.g. no guild known for the message: the file then
+        log.warning("no thread for %s: pointing to the file", reply.id, exc_info=True)
+    embed = message.embeds[0].copy() if message.embeds else rendered.embed
+    embed.description = rendered.file_description
+    try:
+        await message.edit(embed=embed)
+    except Exception:  # noqa: BLE001 - the piece and its file are there all the same
+        log.warning("could not point %s to its file", reply.id, exc_info=True)
+    return False
 
 
 def _jump_url(message: discord.Message, guild_id: int | None) -> str:

@@ -6,8 +6,10 @@ An aiohttp server with:
 - the REST routes the bot uses: login (``/users/@me``, ``/oauth2/applications/@me``),
   ``/gateway/bot``, command sync (global and guild), the interaction callback, webhook
   follow-ups and edits of ``@original`` (JSON or multipart with files), channel messages
-  (create, edit, fetch), reactions;
-- a CDN that serves attachments registered with ``add_attachment``.
+  (create, edit, fetch), reactions, threads started from a message (``threads``; messages
+  sent to a thread's id land in it; ``refuse_threads`` makes a channel answer 403 or 400);
+- a CDN that serves attachments registered with ``add_attachment``;
+- direct-message interactions (``slash(..., dm=True)``: no guild, the DM channel).
 
 Everything received is recorded in ``requests`` (with uploaded files as bytes), and the
 messages the bot made are kept in ``messages`` as Discord would show them.
@@ -35,10 +37,18 @@ COMMUNITY_ID = 920000000000000002
 USER_ID = 930000000000000001
 OTHER_USER_ID = 930000000000000002
 ADMIN_USER_ID = 930000000000000003
+DM_CHANNEL_ID = 940000000000000001
 ALL_PERMISSIONS = str((1 << 41) - 1)
 MEMBER_PERMISSIONS = str(1 << 11 | 1 << 10 | 1 << 15 | 1 << 6)  # send, view, attach, react
 MANAGER_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # + Manage Server
 EPHEMERAL = 1 << 6
+MESSAGE_MAX = 2000  # characters of a message's content
+THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
+# Discord's answers when a thread cannot start (JSON error codes from the developer docs).
+THREAD_REFUSALS = {
+    403: {"message": "Missing Permissions", "code": 50013},
+    400: {"message": "Cannot execute action on this channel type", "code": 50024},
+}
 
 
 def snowflake(counter: int, *, age_s: float = 0.0) -> str:
@@ -75,6 +85,15 @@ class Recorded:
     status: int = 200
 
 
+class Refused(Exception):
+    """A REST call Discord answers with an error status and JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message"))
+        self.status = status
+        self.body = body
+
+
 class FakeDiscord:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -86,6 +105,8 @@ class FakeDiscord:
         self.identified = asyncio.Event()
         self.ready = asyncio.Event()
         self.cdn: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, content type)
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its message's) -> channel
+        self.refuse_threads: dict[str, int] = {}  # channel id -> status to answer (403, 400)
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -294,6 +315,7 @@ class FakeDiscord:
         permissions: str,
         message: dict[str, Any] | None = None,
         age_s: float = 0.0,
+        dm: bool = False,
     ) -> dict[str, Any]:
         token = f"tok-{next(self._ids)}"
         payload: dict[str, Any] = {
@@ -318,6 +340,15 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
+        if dm:  # a direct message with the bot: no guild, the person as ``user``
+            for key in ("guild_id", "guild", "member", "guild_locale"):
+                del payload[key]
+            user = self._member(user_id, permissions)["user"]
+            payload["user"] = user
+            payload["channel_id"] = str(DM_CHANNEL_ID)
+            payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user]}
+            payload["context"] = 1
+            payload["authorizing_integration_owners"] = {"1": str(user_id)}
         self.interactions[token] = payload
         return payload
 
@@ -337,6 +368,7 @@ class FakeDiscord:
         user_id: int = USER_ID,
         permissions: str = MEMBER_PERMISSIONS,
         age_s: float = 0.0,
+        dm: bool = False,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self._command_id(name),
@@ -349,7 +381,9 @@ class FakeDiscord:
             resolved["attachments"] = {a["id"]: a for a in attachments}
         if resolved:
             data["resolved"] = resolved
-        return self._interaction(2, data, user_id=user_id, permissions=permissions, age_s=age_s)
+        return self._interaction(
+            2, data, user_id=user_id, permissions=permissions, age_s=age_s, dm=dm
+        )
 
     def user_message(
         self, attachments: list[dict[str, Any]], *, author: int = OTHER_USER_ID
@@ -434,6 +468,9 @@ class FakeDiscord:
         except KeyError as exc:
             rec.status = 404
             return _json({"message": f"Unknown {exc}", "code": 10008}, status=404)
+        except Refused as exc:
+            rec.status = exc.status
+            return _json(exc.body, status=exc.status)
         async with self.changed:
             self.changed.notify_all()
         if result is None:
@@ -480,11 +517,15 @@ class FakeDiscord:
             case ("PATCH", ["webhooks", _, token, "messages", message_id]):
                 return self._edit(message_id, body, files)
             case ("POST", ["webhooks", _, token]):
-                message = self._create(CHANNEL_ID, body, files, webhook=True)
+                message = self._create(self._channel_of(token), body, files, webhook=True)
                 message["interaction_token"] = token
                 return message
+            case ("POST", ["channels", channel, "messages"]) if channel in self.threads:
+                return self._post_in_thread(channel, body, files)
             case ("POST", ["channels", channel, "messages"]):
                 return self._create(int(channel), body, files)
+            case ("POST", ["channels", channel, "messages", message_id, "threads"]):
+                return self._start_thread(channel, message_id, body)
             case ("PATCH", ["channels", _, "messages", message_id]):
                 return self._edit(message_id, body, files)
             case ("GET", ["channels", _, "messages", message_id]):
@@ -534,7 +575,7 @@ class FakeDiscord:
             "interaction": {"id": interaction["id"], "type": interaction["type"]}
         }
         if kind in (4, 5):  # a message now, or "thinking…" to be edited later
-            message = self._create(CHANNEL_ID, data, files, webhook=True)
+            message = self._create(self._channel_of(token), data, files, webhook=True)
             if kind == 5:
                 message["loading"] = True
                 message["flags"] = int(data.get("flags", 0)) | 128
@@ -611,7 +652,82 @@ class FakeDiscord:
         message["attachments"] = self._attachments(body, files)
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]
+        if channel_id == DM_CHANNEL_ID:
+            del message["guild_id"]
         self.messages[message["id"]] = message
+        return message
+
+    def _channel_of(self, token: str) -> int:
+        """The channel an interaction's answers go to (where it was used)."""
+        interaction = self.interactions.get(token)
+        return int(interaction["channel_id"]) if interaction else CHANNEL_ID
+
+    # Threads -----------------------------------------------------------------------------
+
+    def _start_thread(
+        self, channel_id: str, message_id: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """POST /channels/{channel.id}/messages/{message.id}/threads: a public thread (a
+        channel of type 11) whose id is the message's, as Discord documents."""
+        message = self.messages[message_id]
+        if message["channel_id"] != channel_id:
+            raise KeyError(f"message {message_id} in channel {channel_id}")
+        status = self.refuse_threads.get(channel_id)
+        if status is not None:
+            raise Refused(status, THREAD_REFUSALS[status])
+        body = body or {}
+        name = body.get("name")
+        archive = body.get("auto_archive_duration", 1440)
+        invalid = (
+            not isinstance(name, str)
+            or not 1 <= len(name) <= 100
+            or archive not in THREAD_ARCHIVE_MINUTES
+            or channel_id == str(DM_CHANNEL_ID)
+            or int(message.get("flags") or 0) & EPHEMERAL
+            or message_id in self.threads
+        )
+        if invalid:
+            raise Refused(400, {"message": "Invalid Form Body", "code": 50035})
+        now = datetime.now(UTC).isoformat()
+        thread = {
+            "id": message_id,
+            "guild_id": str(GUILD_ID),
+            "parent_id": channel_id,
+            "owner_id": str(BOT_ID),
+            "name": name,
+            "type": 11,
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": archive,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
+            },
+            "member": {"id": message_id, "user_id": str(BOT_ID), "join_timestamp": now, "flags": 0},
+            "total_message_sent": 0,
+            "messages": [],  # not Discord's: the ids of the messages posted in it, in order
+        }
+        self.threads[message_id] = thread
+        message["thread"] = {k: v for k, v in thread.items() if k != "messages"}
+        return message["thread"]
+
+    def _post_in_thread(
+        self, thread_id: str, body: dict[str, Any] | None, files: dict[str, bytes]
+    ) -> dict[str, Any]:
+        content = (body or {}).get("content") or ""
+        if not (content.strip() or files) or len(content) > MESSAGE_MAX:
+            raise Refused(400, {"message": "Invalid Form Body", "code": 50035})
+        thread = self.threads[thread_id]
+        message = self._create(int(thread_id), body, files)
+        thread["messages"].append(message["id"])
+        thread["message_count"] += 1
+        thread["total_message_sent"] += 1
+        thread["last_message_id"] = message["id"]
         return message
 
     def _edit(
@@ -652,6 +768,14 @@ class FakeDiscord:
                     raise TimeoutError("the fake Discord did not see what was expected")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 0.5))
+
+    def thread_texts(self, thread_id: str) -> list[str]:
+        """The contents of the messages posted in a thread, in order."""
+        return [self.messages[m]["content"] for m in self.threads[thread_id]["messages"]]
+
+    def thread_posts(self, thread_id: str) -> list[Recorded]:
+        """The requests that posted in a thread (to check their allowed_mentions)."""
+        return self.calls("POST", f"/api/v10/channels/{thread_id}/messages")
 
     def original(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
         message_id = self.originals.get(interaction["token"])

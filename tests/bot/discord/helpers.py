@@ -96,3 +96,13 @@ def channel_results(fake: FakeDiscord) -> list[dict[str, Any]]:
 
 def guild_id(fake: FakeDiscord) -> str:
     return str(fake.guild_payload()["id"])
+
+
+def long_story(paragraphs: int = 12) -> str:
+    """A motivation shaped like the pipeline's: headings, paragraphs, a list."""
+    parts = ["# Why this music", ""]
+    for i in range(paragraphs):
+        parts += [f"## Part {i}", ""]
+        parts += [f"Paragraph {i}: " + "The sea became a slow minor tune. " * 12, ""]
+        parts += [f"- point {i}.{j}: a falling line for the tide" for j in range(3)] + [""]
+    return "\n".join(parts).rstrip() + "\n"

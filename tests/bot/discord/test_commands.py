@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from engine.types import ComposeRequest, Composition, ProgressFn
 from storage.store import Store
 from tests.bot.discord.conftest import assert_no_traceback
 from tests.bot.discord.fake_discord import (
@@ -29,7 +28,7 @@ from tests.bot.discord.helpers import (
     generation_id,
     guild_id,
 )
-from tests.bot.jobs import RecordingPipeline, stub_runner
+from tests.bot.jobs import RecordingPipeline
 from tests.images import rgb_png
 
 
@@ -305,26 +304,3 @@ async def test_settings_longest_piece(
     assert_no_traceback(refused)
     await compose_once(fake, duration=90)
     assert pipeline.requests[-1].duration == 30  # the workspace's limit applies
-
-
-async def test_long_motivation_shows_its_summary_and_travels_as_a_file(
-    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
-) -> None:
-    paragraphs = [f"Paragraph {i}: " + "the sea became a slow minor tune. " * 40 for i in range(6)]
-    motivation = "# Why this music\n\n" + "\n\n".join(paragraphs)
-    assert len(motivation) > 4096  # more than an embed's description can hold
-
-    def long_story(request: ComposeRequest, progress: ProgressFn) -> Composition:
-        piece = stub_runner(request, progress)
-        piece.motivation = motivation
-        return piece
-
-    pipeline.runner = long_story
-    await start_bot()
-    _, message = await compose_once(fake)
-    description = message["embeds"][0]["description"]
-    assert len(description) <= 4096
-    assert "Paragraph 0: the sea" in description and "Paragraph 1" not in description
-    assert "motivation.md" in description
-    final = [r for r in fake.calls("PATCH", "/api/v10/webhooks/") if r.files][-1]
-    assert final.files["motivation.md"].decode() == motivation

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.discord.render import DESCRIPTION_MAX, MESSAGE_MAX, TO_THE_THREAD
 from engine.config import Settings
 from engine.service import load_job_service
 from engine.service.api import JobService
@@ -48,7 +49,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def discord_settings(discord_settings: Settings, tmp_path: Path) -> Settings:
+def refine_rounds() -> int:
+    """Refinement rounds (each one adds a few lines to the motivation)."""
+    return 1
+
+
+@pytest.fixture
+def discord_settings(discord_settings: Settings, tmp_path: Path, refine_rounds: int) -> Settings:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "tunes.abc").write_text(TUNES)
@@ -58,7 +65,7 @@ def discord_settings(discord_settings: Settings, tmp_path: Path) -> Settings:
             "cache_dir": tmp_path / "cache",
             "duration": 6.0,
             "min_duration": 5.0,
-            "refine_rounds": 1,
+            "refine_rounds": refine_rounds,
             "worker_mode": "thread",
             "semantic_search": False,
         }
@@ -99,3 +106,24 @@ async def test_compose_and_refine_with_the_real_pipeline(
         r for r in fake.calls("PATCH", f"/api/v10/channels/{CHANNEL_ID}/messages/") if r.files
     ]
     assert set(uploads[-1].files) == PIECE_FILES
+
+
+@pytest.mark.parametrize("refine_rounds", [10])  # the longest story settings allow
+async def test_a_long_real_motivation_is_told_in_a_thread(
+    fake: FakeDiscord, start_bot: Any, store: Store
+) -> None:
+    await start_bot()
+    _, message = await compose_once(fake, hint="calm and slow")
+    view = store.get(generation_id(message), workspace=message["guild_id"], user_id=str(USER_ID))
+    motivation = view.motivation or ""
+    assert len(motivation) > DESCRIPTION_MAX  # too long for the embed
+    await fake.wait_for(
+        lambda: (
+            message["id"] in fake.threads
+            and "".join(fake.thread_texts(message["id"])) == motivation
+        )
+    )
+    texts = fake.thread_texts(message["id"])
+    assert len(texts) >= 3 and all(len(t) <= MESSAGE_MAX for t in texts)
+    assert message["embeds"][0]["description"].endswith(TO_THE_THREAD)
+    assert fake.threads[message["id"]]["name"].startswith("About ")
