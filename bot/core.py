@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import httpx
 from engine.bridge.hints import MAX_HINT_CHARS, clean_hint
 from engine.config import Settings
 from engine.errors import (
+    Cancelled,
     CorruptImage,
     FileAccessDenied,
     Forbidden,
@@ -41,7 +42,8 @@ from engine.errors import (
 )
 from engine.service.api import JobEvent, JobService, Requester
 from engine.types import MODES, ComposeRequest
-from storage.store import GenerationView, Store
+from storage.jobs import worker_name
+from storage.store import GenerationView, Store, Undelivered
 
 log = logging.getLogger("pictune.bot")
 
@@ -70,6 +72,10 @@ FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
 SUMMARY_MAX = 300  # characters of the motivation shown in a result
 # File order in a reply: what people want first goes first (and survives a size cut).
 FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
+# The right to post a piece's outcome is a lease renewed while the bot follows the job: a bot
+# that dies is replaced once its lease runs out (storage/deliveries.py).
+DELIVERY_LEASE = 60.0  # seconds
+ORPHAN_WINDOW = timedelta(hours=24)  # older undelivered pieces are never posted
 
 
 async def _no_progress(event: JobEvent) -> None:
@@ -123,6 +129,41 @@ class PieceReply:
     @property
     def id(self) -> str:
         return self.generation.id
+
+
+@dataclass
+class Orphan:
+    """A piece whose outcome nobody has posted, asked for before this bot process started
+    (or by one that died), now claimed by this process: ``follow`` it, post the piece where
+    the person waits (``progress_message_id``, when known; else in ``requester.channel``),
+    then ``link_message`` it (role "reply"), which counts it as delivered. A failure that
+    ``follow`` raises already counts as delivered: show its ``user_message`` there."""
+
+    generation_id: str
+    job_id: str
+    requester: Requester  # who asked, where; visibility is the piece's
+    progress_message_id: str | None  # the platform message showing its progress
+    state: str  # queued | running | done | failed | cancelled
+    created_at: datetime
+
+    @classmethod
+    def of(cls, claimed: Undelivered) -> Orphan:
+        return cls(
+            generation_id=claimed.generation_id,
+            job_id=claimed.job_id,
+            requester=Requester(
+                platform=claimed.platform,
+                workspace=claimed.workspace,
+                user_id=claimed.user_id,
+                channel=claimed.channel,
+                user_name=claimed.user_name,
+                visibility=claimed.visibility,
+            ),
+            progress_message_id=claimed.progress_message_id,
+            # The files are in before the job closes: a done piece is done.
+            state="done" if claimed.status == "done" else claimed.job_state,
+            created_at=claimed.created_at,
+        )
 
 
 @dataclass
@@ -212,6 +253,10 @@ class PictuneBot:
         # Pieces this process is following (waiting for their result): generation id -> job.
         # Only for what this process does; the job service knows every job on its way.
         self._active: dict[str, _ActiveJob] = {}
+        # This process's name when it holds the right to post a piece's outcome.
+        self.owner = worker_name("bot")
+        self.delivery_lease = DELIVERY_LEASE
+        self.orphan_window = ORPHAN_WINDOW
 
     async def close(self) -> None:
         if self._http is not None and self._own_http:
@@ -466,25 +511,166 @@ class PictuneBot:
         progress: ProgressSink,
     ) -> PieceReply:
         submitted = await self.service.submit(request, requester, parent_id=parent_id)
-        self._active[submitted.generation_id] = _ActiveJob(submitted.job_id, requester)
+        # This process posts the outcome: no other bot claims the piece while it follows it.
+        await self._bookkeep(
+            self.store.hold_delivery,
+            submitted.generation_id,
+            owner=self.owner,
+            lease_seconds=self.delivery_lease,
+        )
+        queued = JobEvent(
+            job_id=submitted.job_id,
+            generation_id=submitted.generation_id,
+            state="queued",
+            stage="queued",
+            message=_queued_words(submitted.position),
+            position=submitted.position,
+        )
+        return await self._follow(
+            submitted.job_id, submitted.generation_id, requester, progress, first=queued
+        )
+
+    async def _follow(
+        self,
+        job_id: str,
+        generation_id: str,
+        requester: Requester,
+        progress: ProgressSink,
+        *,
+        first: JobEvent | None = None,
+    ) -> PieceReply:
+        """Follow a job to its end (progress to ``progress``, ``first`` before the job's own
+        events) and return the finished piece; raises JobFailed or Cancelled with the
+        user-facing reason. The lease on posting its outcome is renewed meanwhile.
+
+        A failure or cancellation counts as delivered as it is raised: the adapter's next step
+        is that one-line notice, and its error path cannot tell which piece it was about. A
+        piece counts as delivered once the adapter links its result (``link_message``)."""
+        self._active[generation_id] = _ActiveJob(job_id, requester)
+        keeper = asyncio.create_task(self._keep_lease(generation_id))
         try:
-            await progress(
-                JobEvent(
-                    job_id=submitted.job_id,
-                    generation_id=submitted.generation_id,
-                    state="queued",
-                    stage="queued",
-                    message=_queued_words(submitted.position),
-                    position=submitted.position,
-                )
-            )
-            async for event in self.service.events(submitted.job_id):
+            if first is not None:
+                await progress(first)
+            async for event in self.service.events(job_id):
                 if not event.final:
                     await progress(event)
-            generation_id = await self.service.wait(submitted.job_id)
+            await self.service.wait(job_id)
+            reply = self.piece(requester, generation_id)
+        except (JobFailed, Cancelled):
+            await self._bookkeep(self.store.mark_delivered, generation_id)
+            raise
+        except BaseException:
+            # Stopped (the bot is shutting down) or lost the service: the next bot to look
+            # takes the piece at once instead of waiting for the lease to run out.
+            await self._bookkeep(self.store.release_delivery, generation_id, owner=self.owner)
+            raise
         finally:
-            self._active.pop(submitted.generation_id, None)
-        return self.piece(requester, generation_id)
+            keeper.cancel()
+            self._active.pop(generation_id, None)
+        # A fresh lease: the adapter has that long to post it before anyone else may.
+        await self._bookkeep(
+            self.store.renew_delivery,
+            generation_id,
+            owner=self.owner,
+            lease_seconds=self.delivery_lease,
+        )
+        return reply
+
+    async def _keep_lease(self, generation_id: str) -> None:
+        """Renew the lease on posting a piece three times per lease while following it."""
+        while True:
+            await asyncio.sleep(self.delivery_lease / 3)
+            try:
+                renewed = await asyncio.to_thread(
+                    self.store.renew_delivery,
+                    generation_id,
+                    owner=self.owner,
+                    lease_seconds=self.delivery_lease,
+                )
+            except Exception:  # the database hiccuped: the next round tries again
+                log.warning("renewing the delivery of %s failed", generation_id, exc_info=True)
+                continue
+            if not renewed:  # taken by a bot that saw this one stall past its lease
+                log.warning("another bot took over the delivery of %s", generation_id)
+                return
+
+    async def _bookkeep(self, fn: Callable[..., bool], *args: Any, **kwargs: Any) -> bool:
+        """A delivery record, off the event loop. Never fails the piece: at worst its
+        outcome is posted twice or only seen in the history, which the log tells."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except Exception:
+            log.warning("delivery record %s failed", getattr(fn, "__name__", fn), exc_info=True)
+            return False
+
+    # Delivering after a restart -----------------------------------------------------------
+
+    async def orphans(self, platform: str) -> list[Orphan]:
+        """Claim the pieces asked on ``platform`` whose outcome nobody has posted and no
+        live bot holds (asked before this process started, or by a bot that died), within
+        ``orphan_window``, oldest first. Each is this process's to ``follow`` and post until
+        its lease runs out; several bot processes may call this at once."""
+        claimed = await asyncio.to_thread(
+            self.store.claim_undelivered,
+            platform,
+            owner=self.owner,
+            lease_seconds=self.delivery_lease,
+            window=self.orphan_window,
+        )
+        return [Orphan.of(c) for c in claimed]
+
+    async def follow(self, orphan: Orphan, progress: ProgressSink = _no_progress) -> PieceReply:
+        """Follow a claimed piece to its end, as ``compose`` does for a new one, and return it
+        finished (a piece that ended meanwhile at once, from the history). Raises JobFailed
+        or Cancelled with the user-facing reason (then it counts as delivered)."""
+        return await self._follow(orphan.job_id, orphan.generation_id, orphan.requester, progress)
+
+    def delivered(self, generation_id: str) -> bool:
+        """The outcome of a piece was posted (call it after posting): no bot posts it again.
+        ``link_message`` with the role "reply" does this too."""
+        return self.store.mark_delivered(_clean_id(generation_id))
+
+    async def record_progress_message(self, generation_id: str, message_id: str) -> None:
+        """Remember the message where the person waits for a piece (unique within the
+        platform: Slack ``f"{channel}:{ts}"``), so that a restarted bot posts the outcome
+        there. ``progress_sink`` does it for what ``show`` returns."""
+        await self._bookkeep(self.store.set_progress_message, generation_id, str(message_id))
+
+    async def watch_orphans(
+        self,
+        platform: str,
+        deliver: Callable[[Orphan], Awaitable[None]],
+        *,
+        every: float | None = None,
+    ) -> None:
+        """Deliver what earlier bot processes left undelivered: claim ``orphans`` now and
+        then every ``every`` seconds (default: half a lease, so the pieces of a bot that
+        crashed are picked up soon after its lease runs out) and run ``deliver(orphan)``
+        (``follow``, then post) for each in its own task. Runs until cancelled."""
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    found = await self.orphans(platform)
+                except Exception:
+                    log.warning("looking for undelivered pieces failed", exc_info=True)
+                    found = []
+                for orphan in found:
+                    task = asyncio.create_task(self._deliver_orphan(deliver, orphan))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await asyncio.sleep(every if every is not None else self.delivery_lease / 2)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _deliver_orphan(deliver: Callable[[Orphan], Awaitable[None]], orphan: Orphan) -> None:
+        try:
+            await deliver(orphan)
+        except Exception:  # its lease runs out and a later look tries again
+            log.warning("delivering %s failed", orphan.generation_id, exc_info=True)
 
     async def in_progress(self, requester: Requester) -> list[str]:
         """The requester's pieces on their way, oldest first: every queued or running job of
@@ -529,14 +715,21 @@ class PictuneBot:
         return f"✖️ Cancelling {', '.join(cancelled)}."
 
     def progress_sink(
-        self, show: Callable[[str, str], Awaitable[None]], interval: float = 1.5
+        self, show: Callable[[str, str], Awaitable[str | None]], interval: float = 1.5
     ) -> ProgressSink:
         """Progress for a message that shows a piece on its way: ``show(line, generation_id)``
-        at most once per ``interval`` seconds (the queue position always passes)."""
+        at most once per ``interval`` seconds (the queue position always passes). ``show``
+        may return the id of the message it shows the line in (Slack: ``f"{channel}:{ts}"``):
+        it is remembered as where the person waits, for a restarted bot to post there."""
         latest = {"generation_id": ""}
+        recorded: dict[str, str] = {}  # generation id -> progress message id
 
         async def sink(line: str) -> None:
-            await show(line, latest["generation_id"])
+            generation_id = latest["generation_id"]
+            message_id = await show(line, generation_id)
+            if message_id and generation_id and recorded.get(generation_id) != str(message_id):
+                recorded[generation_id] = str(message_id)
+                await self.record_progress_message(generation_id, str(message_id))
 
         throttle = ProgressThrottle(sink, interval)
 
@@ -743,10 +936,13 @@ class PictuneBot:
         self, generation_id: str, message_id: str | list[str], role: str = "reply"
     ) -> None:
         """Remember that a platform message (or several) shows a piece, for reactions and
-        buttons. Message ids must be unique within the platform (Slack: ``f"{channel}:{ts}"``)."""
+        buttons. Message ids must be unique within the platform (Slack: ``f"{channel}:{ts}"``).
+        The role "reply" is the result where the person asked: the piece counts as delivered."""
         ids = [str(m) for m in message_id] if isinstance(message_id, list) else str(message_id)
         if ids:
             self.store.set_message_ids(generation_id, {role: ids})
+            if role == "reply":  # the result is posted: no other bot posts it again
+                self.store.mark_delivered(generation_id)
 
     def generation_for_message(self, requester: Requester, message_id: str) -> str | None:
         """The piece a message shows, if this requester may see it."""

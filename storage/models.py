@@ -95,6 +95,14 @@ class Generation(Base):
     user_name: Mapped[str | None] = mapped_column(String(200))
     # role -> message id of the replies ("reply", "community", ...); see MessageLink.
     message_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Delivering the outcome to the person waiting (storage/deliveries.py): the platform
+    # message that shows its progress, when the outcome was posted, and which bot process may
+    # post it until when (a lease: a bot that died is replaced once it runs out).
+    progress_message_id: Mapped[str | None] = mapped_column(String(128))
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    delivery_owner: Mapped[str | None] = mapped_column(String(128))
+    delivery_lease_until: Mapped[datetime | None] = mapped_column()
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[datetime | None] = mapped_column()
@@ -142,6 +150,7 @@ class Generation(Base):
         Index("ix_generations_channel_created", "workspace", "channel", "created_at"),
         Index("ix_generations_parent", "parent_id"),
         Index("ix_generations_image", "image_sha256"),
+        Index("ix_generations_undelivered", "platform", "delivered_at", "created_at"),
     )
 
 

@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from engine.types import Composition
 from storage import migrate
 from storage.artifacts import ArtifactMissing, ArtifactStore, describe_file, sha256_hex, sniff_image
 from storage.db import Database
+from storage.deliveries import CLAIM_LIMIT, WINDOW, Deliveries, Undelivered
 from storage.history import (
     clamp_limit,
     favourite_counts,
@@ -71,7 +72,14 @@ from storage.views import (
     WorkspaceSettingsView,
 )
 
-__all__ = ["GenerationView", "Lineage", "Origin", "Store", "WorkspaceSettingsView"]
+__all__ = [
+    "GenerationView",
+    "Lineage",
+    "Origin",
+    "Store",
+    "Undelivered",
+    "WorkspaceSettingsView",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +107,7 @@ class Store:
         self.db = db
         self.artifacts = artifacts
         self._embedder = embedder
+        self._deliveries = Deliveries(db)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -432,6 +441,50 @@ class Store:
             row.updated_at = utcnow()
             session.flush()
             return _settings_view(row)
+
+    # ----------------------------------------------------------------- delivering
+    # Who posts a piece's outcome to the person waiting, even after the bot that asked
+    # restarted: see storage/deliveries.py.
+
+    def set_progress_message(self, gen_id: str, message_id: str) -> bool:
+        """Remember the platform message where the person waits for a piece (unique within
+        the platform: Slack ``f"{channel}:{ts}"``); False when it was delivered already."""
+        return self._deliveries.set_progress_message(normalise_id(gen_id), message_id)
+
+    def hold_delivery(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
+        """``owner`` (the bot that submitted the piece) will post its outcome; the lease must
+        be renewed while it follows the job. False when someone else holds it."""
+        return self._deliveries.hold(normalise_id(gen_id), owner=owner, lease_seconds=lease_seconds)
+
+    def renew_delivery(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
+        return self._deliveries.renew(
+            normalise_id(gen_id), owner=owner, lease_seconds=lease_seconds
+        )
+
+    def release_delivery(self, gen_id: str, *, owner: str) -> bool:
+        """``owner`` stops without posting: the next claim takes the piece at once."""
+        return self._deliveries.release(normalise_id(gen_id), owner=owner)
+
+    def claim_undelivered(
+        self,
+        platform: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        window: timedelta = WINDOW,
+        limit: int = CLAIM_LIMIT,
+    ) -> list[Undelivered]:
+        """Atomically take, for ``owner`` and ``lease_seconds``, the pieces asked on
+        ``platform`` within ``window`` whose outcome nobody posted nor holds: on their way or
+        ended (done, failed, cancelled), oldest first. Safe with several bots at once."""
+        return self._deliveries.claim_undelivered(
+            platform, owner=owner, lease_seconds=lease_seconds, window=window, limit=limit
+        )
+
+    def mark_delivered(self, gen_id: str) -> bool:
+        """The outcome was posted: the piece is never claimed again. False when it already
+        was marked."""
+        return self._deliveries.mark_delivered(normalise_id(gen_id))
 
     # ----------------------------------------------------------------- reading
 

@@ -1,6 +1,6 @@
 """bot/core.py without any chat platform: intake, composing, reruns, listings, settings, and
-cancelling pieces asked for before the bot process restarted (the real local job service on
-a real SQLite file)."""
+cancelling and delivering pieces asked for before the bot process restarted (the real local
+job service on a real SQLite file)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select, update
 
 from bot.core import (
     Attachment,
+    Orphan,
     PictuneBot,
     ProgressThrottle,
     motivation_summary,
@@ -31,6 +34,7 @@ from engine.errors import (
     ImageTooLarge,
     InputError,
     InvalidOption,
+    JobFailed,
     LimitReached,
     LoginPageInsteadOfImage,
     NotFound,
@@ -41,6 +45,8 @@ from engine.service.api import JobEvent, JobInfo, JobService, Requester
 from engine.service.celery_backend import CeleryJobService
 from engine.service.local import LocalJobService
 from engine.service.worker_runtime import WorkerRuntime
+from engine.types import ComposeRequest, Composition, ProgressFn
+from storage.models import Generation, utcnow
 from storage.store import Origin, Store
 from tests.bot.jobs import RecordingPipeline, ThreadJobService, gated
 from tests.images import rgb_png
@@ -550,3 +556,281 @@ async def test_a_restarted_bot_on_celery_cancels_a_queued_piece(
         await bot.close()
     finally:
         await service.stop()
+
+
+# After a restart: what was asked before is delivered --------------------------------------
+
+
+def _lease_ran_out(store: Store) -> None:
+    """Every lease on posting a piece runs out, as when its bot died a while ago."""
+    with store.db.write() as session:
+        session.execute(
+            update(Generation)
+            .where(Generation.delivery_lease_until.is_not(None))
+            .values(delivery_lease_until=utcnow() - timedelta(seconds=1))
+        )
+
+
+def _waiting_in(store: Store, gid: str) -> str | None:
+    with store.db.read() as session:
+        return session.scalar(select(Generation.progress_message_id).where(Generation.id == gid))
+
+
+async def _left_waiting(bot: PictuneBot, requester: Requester, message_id: str) -> str:
+    """Ask ``bot`` for a piece whose progress shows in message ``message_id`` (what the
+    adapter's ``show`` returns), then stop following it once that is recorded, as a bot
+    process that stops does. Returns the piece's id."""
+    seen: list[str] = []
+
+    async def show(line: str, gid: str) -> str:
+        seen.append(gid)
+        return message_id
+
+    sink = bot.progress_sink(show, interval=0)
+    composing = asyncio.create_task(bot.compose(requester, rgb_png(), progress=sink))
+    for _ in range(500):
+        if seen and _waiting_in(bot.store, seen[0]) == message_id:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the progress message was never recorded")
+    composing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await composing
+    return seen[0]
+
+
+def _too_dark(request: ComposeRequest, progress: ProgressFn) -> Composition:
+    raise ImageError("That picture is too dark to hear: try a brighter one.")
+
+
+@contextlib.asynccontextmanager
+async def _running_service(
+    settings: Settings, store: Store, pipeline: RecordingPipeline
+) -> AsyncIterator[LocalJobService]:
+    runtime = WorkerRuntime(settings, store=store, pipeline=pipeline)
+    service = LocalJobService(settings, store, runtime=runtime)
+    await service.start()
+    try:
+        yield service
+    finally:
+        if pipeline.gate is not None:
+            pipeline.gate.set()
+        await service.stop()
+
+
+async def test_a_restarted_bot_delivers_a_running_piece(settings: Settings, store: Store) -> None:
+    """The bot stops mid-job; a new one finds the piece with the message where Ada waits,
+    follows it to the end, and once it is posted nobody posts it again."""
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline()
+    gate = pipeline.gate = threading.Event()
+    async with _running_service(svc_settings, store, pipeline) as service:
+        before = PictuneBot(svc_settings, service, store)
+        gid = await _left_waiting(before, ADA, "1111")
+        await _job(service, gid, "running")  # held at the gate
+        await before.close()
+
+        bot = PictuneBot(svc_settings, service, store)
+        (orphan,) = await bot.orphans("discord")
+        assert (orphan.generation_id, orphan.progress_message_id, orphan.state) == (
+            gid,
+            "1111",
+            "running",
+        )
+        who = orphan.requester
+        assert (who.platform, who.workspace, who.user_id, who.channel, who.user_name) == (
+            "discord",
+            "guild-1",
+            "ada",
+            "c1",
+            "Ada",
+        )
+        assert await bot.orphans("discord") == []  # claimed once
+        assert await bot.orphans("slack") == []
+        lines: list[str] = []
+
+        async def show(line: str, shown: str) -> None:
+            assert shown == gid
+            lines.append(line)
+
+        following = asyncio.create_task(bot.follow(orphan, bot.progress_sink(show, interval=0)))
+        for _ in range(500):
+            if lines:
+                break
+            await asyncio.sleep(0.02)
+        assert bot.following(ADA) == [gid]
+        gate.set()
+        reply = await asyncio.wait_for(following, 30)
+        assert reply.id == gid and reply.generation.status == "done"
+        assert "piece.mp3" in {name for name, _ in reply.files}
+        assert lines[0].startswith("🎼") and bot.following(ADA) == []
+        third = PictuneBot(svc_settings, service, store)
+        assert await third.orphans("discord") == []  # the adapter is posting it
+        bot.link_message(reply.id, "2222")  # posted: delivered
+        _lease_ran_out(store)
+        assert await third.orphans("discord") == []
+        await bot.close()
+        await third.close()
+
+
+async def test_a_piece_that_finished_while_no_bot_ran_is_delivered_once(
+    settings: Settings, store: Store
+) -> None:
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline()
+    gate = pipeline.gate = threading.Event()
+    async with _running_service(svc_settings, store, pipeline) as service:
+        before = PictuneBot(svc_settings, service, store)
+        gid = await _left_waiting(before, ADA, "1111")
+        await before.close()
+        gate.set()  # it finishes with no bot following it
+        await _job(service, gid, "done")
+
+        bot = PictuneBot(svc_settings, service, store)
+        (orphan,) = await bot.orphans("discord")
+        assert orphan.state == "done" and orphan.progress_message_id == "1111"
+        reply = await asyncio.wait_for(bot.follow(orphan), 10)  # at once, from the history
+        assert reply.id == gid and reply.caption and reply.files
+        assert reply.files[0][0] == "piece.mp3" and reply.files[0][1].exists()
+        assert await bot.orphans("discord") == []
+        assert bot.delivered(gid)
+        _lease_ran_out(store)
+        assert await PictuneBot(svc_settings, service, store).orphans("discord") == []
+        await bot.close()
+
+
+async def test_a_failed_orphan_raises_its_user_message(settings: Settings, store: Store) -> None:
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline(_too_dark)
+    gate = pipeline.gate = threading.Event()
+    async with _running_service(svc_settings, store, pipeline) as service:
+        before = PictuneBot(svc_settings, service, store)
+        gid = await _left_waiting(before, GRACE, "1111")
+        await before.close()
+        gate.set()
+        await _job(service, gid, "failed")
+
+        bot = PictuneBot(svc_settings, service, store)
+        (orphan,) = await bot.orphans("discord")
+        assert orphan.state == "failed" and orphan.requester.user_id == "grace"
+        with pytest.raises(JobFailed) as failed:
+            await asyncio.wait_for(bot.follow(orphan), 10)
+        assert failed.value.user_message == "That picture is too dark to hear: try a brighter one."
+        _lease_ran_out(store)
+        assert await bot.orphans("discord") == []  # the notice counts as delivered
+        await bot.close()
+
+
+async def test_pieces_delivered_normally_never_become_orphans(
+    settings: Settings, store: Store
+) -> None:
+    """While a bot follows a piece it renews its lease, so a second bot process never takes
+    it; once posted (or failed), nobody finds it."""
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline()
+    gate = pipeline.gate = threading.Event()
+    async with _running_service(svc_settings, store, pipeline) as service:
+        bot = PictuneBot(svc_settings, service, store)
+        bot.delivery_lease = 2.0  # renewed every 0.67 s
+        other = PictuneBot(svc_settings, service, store)
+        composing = asyncio.create_task(bot.compose(ADA, rgb_png()))
+        gid = (await _first_job(service, ADA)).generation_id
+        await asyncio.sleep(3.0)  # past the first lease: only renewing keeps it
+        assert await other.orphans("discord") == []
+        gate.set()
+        reply = await asyncio.wait_for(composing, 30)
+        assert reply.id == gid
+        assert await other.orphans("discord") == []  # the adapter is posting it
+        bot.link_message(reply.id, "3333")
+        pipeline.runner = _too_dark
+        with pytest.raises(JobFailed, match="too dark"):
+            await asyncio.wait_for(bot.compose(ADA, rgb_png(32, 24)), 30)
+        _lease_ran_out(store)
+        assert await other.orphans("discord") == []
+        await bot.close()
+        await other.close()
+
+
+async def _first_job(service: JobService, requester: Requester) -> JobInfo:
+    for _ in range(500):
+        jobs = await service.active_jobs(requester)
+        if jobs:
+            return jobs[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no job was queued")
+
+
+async def test_bots_claiming_at_once_share_nothing_and_skip_old_pieces(
+    settings: Settings, store: Store
+) -> None:
+    svc_settings = _service_settings(settings).model_copy(update={"user_active_limit": 10})
+    before = PictuneBot(svc_settings, LocalJobService(svc_settings, store), store)  # not started
+    asked = [await _left_waiting(before, ADA, f"m{n}") for n in range(7)]
+    await before.close()
+    with store.db.write() as session:  # the first was asked yesterday
+        row = session.get(Generation, asked[0])
+        assert row is not None
+        row.created_at = utcnow() - timedelta(hours=25)
+
+    service = LocalJobService(svc_settings, store)
+    one, two = (PictuneBot(svc_settings, service, store) for _ in range(2))
+    found = await asyncio.gather(one.orphans("discord"), two.orphans("discord"))
+    ids = [o.generation_id for orphans in found for o in orphans]
+    assert sorted(ids) == sorted(asked[1:])  # each once, none too old
+    assert {o.progress_message_id for orphans in found for o in orphans} == {
+        f"m{n}" for n in range(1, 7)
+    }
+    assert all(o.state == "queued" for orphans in found for o in orphans)
+    await one.close()
+    await two.close()
+
+
+async def test_the_pieces_of_a_bot_that_died_wait_for_its_lease(
+    settings: Settings, store: Store
+) -> None:
+    """A bot that stops gives its pieces back at once; one that dies cannot, so they are
+    claimed once its lease runs out."""
+    svc_settings = _service_settings(settings)
+    service = LocalJobService(svc_settings, store)  # not started: the piece stays queued
+    before = PictuneBot(svc_settings, service, store)
+    gid = await _left_waiting(before, ADA, "1111")
+    # Dying, not stopping: the lease is still held, as before it gave it back.
+    assert store.hold_delivery(gid, owner=before.owner, lease_seconds=60)
+    bot = PictuneBot(svc_settings, service, store)
+    assert await bot.orphans("discord") == []
+    _lease_ran_out(store)
+    (orphan,) = await bot.orphans("discord")
+    assert orphan.generation_id == gid and orphan.progress_message_id == "1111"
+    await before.close()
+    await bot.close()
+
+
+async def test_watching_delivers_each_orphan_once(settings: Settings, store: Store) -> None:
+    svc_settings = _service_settings(settings)
+    pipeline = RecordingPipeline()
+    gate = pipeline.gate = threading.Event()
+    async with _running_service(svc_settings, store, pipeline) as service:
+        before = PictuneBot(svc_settings, service, store)
+        gid = await _left_waiting(before, ADA, "1111")
+        await before.close()
+        bot = PictuneBot(svc_settings, service, store)
+        posted: list[tuple[str, str | None]] = []
+
+        async def deliver(orphan: Orphan) -> None:
+            reply = await bot.follow(orphan)
+            posted.append((reply.id, orphan.progress_message_id))
+            bot.link_message(reply.id, "2222")
+
+        watching = asyncio.create_task(bot.watch_orphans("discord", deliver, every=0.05))
+        gate.set()
+        for _ in range(500):
+            if posted:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # a few more looks find nothing more
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        assert posted == [(gid, "1111")]
+        await bot.close()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
 
 from engine.config import Settings
 from engine.errors import ConfigError
 from storage import migrate
 from storage.db import Database
-from storage.models import Base
+from storage.models import Base, Generation
 from storage.store import Store
 
 
@@ -89,4 +91,40 @@ def test_processes_starting_together_migrate_once(settings: Settings) -> None:
     assert [p.exitcode for p in procs] == [0, 0, 0]
     db = Database(settings.resolved_database_url())
     assert migrate.schema_state(db).up_to_date
+    db.dispose()
+
+
+def test_upgrading_to_deliveries_never_posts_old_outcomes_again(tmp_path: Path) -> None:
+    """Revision 0002 marks pieces that had ended as delivered (the bot that asked answered,
+    or nobody can tell), and leaves those still on their way for the next bot to post."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate.upgrade(db, "0001")
+    rows = {
+        "pt-00000a": "done",
+        "pt-00000b": "failed",
+        "pt-00000c": "queued",
+        "pt-00000d": "running",
+    }
+    with db.write_connection() as conn:
+        for gen_id, status in rows.items():
+            ended = "2026-01-01 10:05:00.000000" if status in ("done", "failed") else None
+            conn.execute(
+                text(
+                    "INSERT INTO generations (id, created_at, updated_at, completed_at, platform,"
+                    " workspace, user_id, message_ids, visibility, deleted, image_sha256, mode,"
+                    " params, status, exemplar_ids, metrics, rounds, timings, backends, notes)"
+                    " VALUES (:id, '2026-01-01 10:00:00.000000', '2026-01-01 10:06:00.000000',"
+                    " :ended, 'discord', 'g1', 'u1', '{}', 'public', 0, 'ab', 'symbolic', '{}',"
+                    " :status, '[]', '{}', '[]', '{}', '{}', '[]')"
+                ),
+                {"id": gen_id, "ended": ended, "status": status},
+            )
+    migrate.upgrade(db)
+    with db.read() as session:
+        delivered = {row.id: row.delivered_at for row in session.scalars(select(Generation)).all()}
+        attempts = {row.delivery_attempts for row in session.scalars(select(Generation)).all()}
+    assert delivered["pt-00000a"] == datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    assert delivered["pt-00000b"] is not None
+    assert delivered["pt-00000c"] is None and delivered["pt-00000d"] is None
+    assert attempts == {0}
     db.dispose()
