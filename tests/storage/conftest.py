@@ -167,3 +167,15 @@ def store(settings: Settings, embedder: FakeEmbedder) -> Iterator[Store]:
     s = Store.open(settings, embedder=embedder)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def any_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
+    """A store on a SQLite file, then on a real PostgreSQL (the ``services`` marker)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_migrated_url")
+        settings = settings.model_copy(update={"database_url": url})
+    s = Store.open(settings, semantic=False)
+    assert s.db.dialect == request.param
+    yield s
+    s.close()

@@ -6,12 +6,10 @@ waited for, so nothing here depends on the clock's speed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from engine.config import Settings
 from storage.deliveries import MAX_ATTEMPTS, Undelivered
 from storage.jobs import JobQueue
 from storage.models import Generation, utcnow
@@ -22,20 +20,9 @@ from tests.storage.test_jobs import run_together
 LEASE = 60.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def d_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_migrated_url")
-        settings = settings.model_copy(update={"database_url": url})
-    s = Store.open(settings, semantic=False)
-    assert s.db.dialect == request.param
-    yield s
-    s.close()
-
-
 @pytest.fixture
-def queue(d_store: Store) -> JobQueue:
-    return JobQueue(d_store.db)
+def queue(any_store: Store) -> JobQueue:
+    return JobQueue(any_store.db)
 
 
 def asked(
@@ -72,25 +59,25 @@ def claim(store: Store, owner: str = "bot-a", platform: str = "discord") -> list
     return store.claim_undelivered(platform, owner=owner, lease_seconds=LEASE)
 
 
-def test_a_piece_is_claimed_once_whatever_its_state(d_store: Store, queue: JobQueue) -> None:
-    running, _ = asked(d_store, queue, n=2)
-    done, _ = asked(d_store, queue, n=3)
-    failed, _ = asked(d_store, queue, n=4)
+def test_a_piece_is_claimed_once_whatever_its_state(any_store: Store, queue: JobQueue) -> None:
+    running, _ = asked(any_store, queue, n=2)
+    done, _ = asked(any_store, queue, n=3)
+    failed, _ = asked(any_store, queue, n=4)
     claims = {c.generation_id: c for c in (queue.claim_next("w") for _ in range(3)) if c}
-    d_store.complete(done, make_composition(seed=3))
+    any_store.complete(done, make_composition(seed=3))
     queue.finish(claims[done], "done")
     queue.finish(claims[failed], "failed", error="That picture was too dark: try another.")
-    queued, _ = asked(d_store, queue, n=1)
-    cancelled, cancelled_job = asked(d_store, queue, n=5)
+    queued, _ = asked(any_store, queue, n=1)
+    cancelled, cancelled_job = asked(any_store, queue, n=5)
     queue.cancel(cancelled_job)
-    cli = d_store.record(make_composition(seed=9), Origin("discord", "g1", "c1", "u1"))
-    elsewhere, _ = asked(d_store, queue, platform="slack", n=6)
-    d_store.set_progress_message(running, "1234567890")
+    cli = any_store.record(make_composition(seed=9), Origin("discord", "g1", "c1", "u1"))
+    elsewhere, _ = asked(any_store, queue, platform="slack", n=6)
+    any_store.set_progress_message(running, "1234567890")
     ours = [queued, running, done, failed, cancelled]
     for gen in [*ours, cli, elsewhere]:
-        backdate(d_store, gen, asked_ago=2 * LEASE)
+        backdate(any_store, gen, asked_ago=2 * LEASE)
 
-    found = {c.generation_id: c for c in claim(d_store)}
+    found = {c.generation_id: c for c in claim(any_store)}
     assert set(found) == set(ours)  # not the CLI's piece (no job), not Slack's
     assert [found[g].job_state for g in ours] == [
         "queued",
@@ -111,87 +98,87 @@ def test_a_piece_is_claimed_once_whatever_its_state(d_store: Store, queue: JobQu
         "U1",
     )
     assert first.visibility == "public" and first.attempts == 1 and first.job_id
-    assert claim(d_store, "bot-b") == [] and claim(d_store, "bot-a") == []  # held now
-    assert [c.generation_id for c in claim(d_store, platform="slack")] == [elsewhere]
+    assert claim(any_store, "bot-b") == [] and claim(any_store, "bot-a") == []  # held now
+    assert [c.generation_id for c in claim(any_store, platform="slack")] == [elsewhere]
 
 
-def test_a_fresh_piece_is_left_to_the_bot_that_asked(d_store: Store, queue: JobQueue) -> None:
+def test_a_fresh_piece_is_left_to_the_bot_that_asked(any_store: Store, queue: JobQueue) -> None:
     """Between submitting and holding, a new piece is nobody's for one lease: another bot
     must not grab it from under the one that asked."""
-    gen, _ = asked(d_store, queue)
-    assert claim(d_store, "bot-b") == []
-    assert d_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    backdate(d_store, gen, asked_ago=2 * LEASE)
-    assert claim(d_store, "bot-b") == []  # held, and the lease is live
-    assert not d_store.hold_delivery(gen, owner="bot-b", lease_seconds=LEASE)
-    assert d_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert not d_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
+    gen, _ = asked(any_store, queue)
+    assert claim(any_store, "bot-b") == []
+    assert any_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
+    backdate(any_store, gen, asked_ago=2 * LEASE)
+    assert claim(any_store, "bot-b") == []  # held, and the lease is live
+    assert not any_store.hold_delivery(gen, owner="bot-b", lease_seconds=LEASE)
+    assert any_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
+    assert not any_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
 
 
 def test_a_piece_given_back_is_claimed_at_once_without_counting(
-    d_store: Store, queue: JobQueue
+    any_store: Store, queue: JobQueue
 ) -> None:
-    gen, _ = asked(d_store, queue)
-    assert d_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert not d_store.release_delivery(gen, owner="bot-b")  # not theirs to give
-    assert d_store.release_delivery(gen, owner="bot-a")  # the bot stops: no lease left
-    (taken,) = claim(d_store, "bot-b")
+    gen, _ = asked(any_store, queue)
+    assert any_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
+    assert not any_store.release_delivery(gen, owner="bot-b")  # not theirs to give
+    assert any_store.release_delivery(gen, owner="bot-a")  # the bot stops: no lease left
+    (taken,) = claim(any_store, "bot-b")
     assert taken.generation_id == gen and taken.attempts == 1
 
 
-def test_an_expired_lease_is_claimed_again(d_store: Store, queue: JobQueue) -> None:
-    gen, _ = asked(d_store, queue)
-    backdate(d_store, gen, asked_ago=2 * LEASE)
-    assert [c.generation_id for c in claim(d_store, "bot-a")] == [gen]
-    backdate(d_store, gen, lease_ago=1)  # bot-a died mid-delivery
-    (again,) = claim(d_store, "bot-b")
+def test_an_expired_lease_is_claimed_again(any_store: Store, queue: JobQueue) -> None:
+    gen, _ = asked(any_store, queue)
+    backdate(any_store, gen, asked_ago=2 * LEASE)
+    assert [c.generation_id for c in claim(any_store, "bot-a")] == [gen]
+    backdate(any_store, gen, lease_ago=1)  # bot-a died mid-delivery
+    (again,) = claim(any_store, "bot-b")
     assert again.generation_id == gen and again.attempts == 2
-    assert not d_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert d_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
+    assert not any_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
+    assert any_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
     # Each claim counts: a piece whose post keeps failing is given up after MAX_ATTEMPTS.
     for n in range(3, MAX_ATTEMPTS + 1):
-        backdate(d_store, gen, lease_ago=1)
-        assert [c.attempts for c in claim(d_store, f"bot-{n}")] == [n]
-    backdate(d_store, gen, lease_ago=1)
-    assert claim(d_store, "bot-z") == []
+        backdate(any_store, gen, lease_ago=1)
+        assert [c.attempts for c in claim(any_store, f"bot-{n}")] == [n]
+    backdate(any_store, gen, lease_ago=1)
+    assert claim(any_store, "bot-z") == []
 
 
-def test_delivered_and_deleted_pieces_are_never_claimed(d_store: Store, queue: JobQueue) -> None:
-    delivered, _ = asked(d_store, queue, n=1)
-    deleted, _ = asked(d_store, queue, n=2)
+def test_delivered_and_deleted_pieces_are_never_claimed(any_store: Store, queue: JobQueue) -> None:
+    delivered, _ = asked(any_store, queue, n=1)
+    deleted, _ = asked(any_store, queue, n=2)
     for gen in (delivered, deleted):
-        backdate(d_store, gen, asked_ago=2 * LEASE)
-    assert d_store.mark_delivered(delivered)
-    assert not d_store.mark_delivered(delivered)  # once
-    assert not d_store.set_progress_message(delivered, "55")  # nobody waits any more
-    d_store.delete(deleted, by_user="u1")
-    assert claim(d_store) == []
+        backdate(any_store, gen, asked_ago=2 * LEASE)
+    assert any_store.mark_delivered(delivered)
+    assert not any_store.mark_delivered(delivered)  # once
+    assert not any_store.set_progress_message(delivered, "55")  # nobody waits any more
+    any_store.delete(deleted, by_user="u1")
+    assert claim(any_store) == []
 
 
-def test_pieces_older_than_the_window_are_left(d_store: Store, queue: JobQueue) -> None:
-    old, _ = asked(d_store, queue, n=1)
-    recent, _ = asked(d_store, queue, n=2)
-    backdate(d_store, old, asked_ago=25 * 3600)
-    backdate(d_store, recent, asked_ago=23 * 3600)
-    assert [c.generation_id for c in claim(d_store)] == [recent]
+def test_pieces_older_than_the_window_are_left(any_store: Store, queue: JobQueue) -> None:
+    old, _ = asked(any_store, queue, n=1)
+    recent, _ = asked(any_store, queue, n=2)
+    backdate(any_store, old, asked_ago=25 * 3600)
+    backdate(any_store, recent, asked_ago=23 * 3600)
+    assert [c.generation_id for c in claim(any_store)] == [recent]
     assert (
-        d_store.claim_undelivered(
+        any_store.claim_undelivered(
             "discord", owner="bot-b", lease_seconds=LEASE, window=timedelta(days=2)
         )[0].generation_id
         == old
     )
 
 
-def test_two_bots_claiming_at_once_get_disjoint_sets(d_store: Store, queue: JobQueue) -> None:
-    pieces = {asked(d_store, queue, n=i)[0] for i in range(24)}
+def test_two_bots_claiming_at_once_get_disjoint_sets(any_store: Store, queue: JobQueue) -> None:
+    pieces = {asked(any_store, queue, n=i)[0] for i in range(24)}
     for gen in pieces:
-        backdate(d_store, gen, asked_ago=2 * LEASE)
+        backdate(any_store, gen, asked_ago=2 * LEASE)
     results = run_together(
         4,
         lambda i: [
             c.generation_id
             for _ in range(3)
-            for c in d_store.claim_undelivered(
+            for c in any_store.claim_undelivered(
                 "discord", owner=f"bot-{i}", lease_seconds=LEASE, limit=4
             )
         ],
@@ -203,9 +190,9 @@ def test_two_bots_claiming_at_once_get_disjoint_sets(d_store: Store, queue: JobQ
     assert sorted(taken) == sorted(pieces)  # every piece exactly once
 
 
-def test_a_progress_message_id_is_checked(d_store: Store, queue: JobQueue) -> None:
-    gen, _ = asked(d_store, queue)
+def test_a_progress_message_id_is_checked(any_store: Store, queue: JobQueue) -> None:
+    gen, _ = asked(any_store, queue)
     for bad in ("", "x" * 129):
         with pytest.raises(ValueError):
-            d_store.set_progress_message(gen, bad)
-    assert d_store.set_progress_message(gen, "C123:1700000000.000100")
+            any_store.set_progress_message(gen, bad)
+    assert any_store.set_progress_message(gen, "C123:1700000000.000100")

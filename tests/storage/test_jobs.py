@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
 
-from engine.config import Settings
 from engine.errors import Busy, LimitReached
 from storage.jobs import CRASHED_MESSAGE, JobQueue, Limits
 from storage.store import Origin, Store
@@ -26,20 +25,9 @@ NO_LIMITS = Limits(0, 0, 0)
 T = TypeVar("T")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def q_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_migrated_url")
-        settings = settings.model_copy(update={"database_url": url})
-    s = Store.open(settings, semantic=False)
-    assert s.db.dialect == request.param
-    yield s
-    s.close()
-
-
 @pytest.fixture
-def queue(q_store: Store) -> JobQueue:
-    return JobQueue(q_store.db)
+def queue(any_store: Store) -> JobQueue:
+    return JobQueue(any_store.db)
 
 
 def pending(store: Store, user: str = "u1", ws: str = "g1") -> str:
@@ -107,35 +95,35 @@ def gen_status(store: Store, gen: str, ws: str = "g1") -> str:
     return store.get(gen, workspace=ws, user_id=None).status
 
 
-def test_positions_and_fifo_claims(q_store: Store, queue: JobQueue) -> None:
-    ids = [add(q_store, queue, user=f"u{i}") for i in range(3)]
+def test_positions_and_fifo_claims(any_store: Store, queue: JobQueue) -> None:
+    ids = [add(any_store, queue, user=f"u{i}") for i in range(3)]
     assert [pos for _, _, pos in ids] == [0, 1, 2]
     claim = queue.claim_next("w")
     assert claim is not None and claim.job_id == ids[0][0] and claim.attempt == 1
-    assert gen_status(q_store, ids[0][1]) == "running"
+    assert gen_status(any_store, ids[0][1]) == "running"
     assert queue.position(ids[2][0]) == 1
     assert queue.counts()["running"] == 1 and queue.counts()["queued"] == 2
 
 
-def test_limits_per_user_workspace_and_queue(q_store: Store, queue: JobQueue) -> None:
+def test_limits_per_user_workspace_and_queue(any_store: Store, queue: JobQueue) -> None:
     limits = Limits(user_active=2, workspace_active=3, queue_cap=4)
-    add(q_store, queue, "a", limits=limits)
-    add(q_store, queue, "a", limits=limits)
+    add(any_store, queue, "a", limits=limits)
+    add(any_store, queue, "a", limits=limits)
     with pytest.raises(LimitReached) as exc:
-        add(q_store, queue, "a", limits=limits)
+        add(any_store, queue, "a", limits=limits)
     assert "2 pieces" in exc.value.user_message
-    add(q_store, queue, "b", limits=limits)  # someone else is not held back
+    add(any_store, queue, "b", limits=limits)  # someone else is not held back
     with pytest.raises(LimitReached) as exc:
-        add(q_store, queue, "c", limits=limits)  # the workspace is full
+        add(any_store, queue, "c", limits=limits)  # the workspace is full
     assert "here already" in exc.value.user_message
-    add(q_store, queue, "d", ws="g2", limits=limits)
+    add(any_store, queue, "d", ws="g2", limits=limits)
     with pytest.raises(Busy):
-        add(q_store, queue, "e", ws="g3", limits=limits)  # 4 queued in all
+        add(any_store, queue, "e", ws="g3", limits=limits)  # 4 queued in all
 
 
-def test_concurrent_claims_never_share_a_job(q_store: Store, queue: JobQueue) -> None:
+def test_concurrent_claims_never_share_a_job(any_store: Store, queue: JobQueue) -> None:
     for i in range(20):
-        add(q_store, queue, user=f"u{i}")
+        add(any_store, queue, user=f"u{i}")
     got: list[str] = []
     lock = threading.Lock()
 
@@ -152,30 +140,32 @@ def test_concurrent_claims_never_share_a_job(q_store: Store, queue: JobQueue) ->
     assert len(got) == 20 and len(set(got)) == 20
 
 
-def test_finish_is_guarded_by_the_claim(q_store: Store, queue: JobQueue) -> None:
-    job_id, gen, _ = add(q_store, queue)
+def test_finish_is_guarded_by_the_claim(any_store: Store, queue: JobQueue) -> None:
+    job_id, gen, _ = add(any_store, queue)
     claim = queue.claim_next("w1")
     assert claim is not None
     assert queue.fail_now(job_id, "Composing took too long")  # e.g. a timeout elsewhere
-    assert gen_status(q_store, gen) == "failed"
+    assert gen_status(any_store, gen) == "failed"
     assert queue.finish(claim, "done") is False  # the late worker cannot overwrite it
     assert queue.claim_status(claim) == "lost"
     job = queue.get(job_id)
     assert job is not None and job.state == "failed" and job.error == "Composing took too long"
 
 
-def test_failure_marks_the_generation_with_the_user_reason(q_store: Store, queue: JobQueue) -> None:
-    job_id, gen, _ = add(q_store, queue)
+def test_failure_marks_the_generation_with_the_user_reason(
+    any_store: Store, queue: JobQueue
+) -> None:
+    job_id, gen, _ = add(any_store, queue)
     claim = queue.claim_next("w1")
     assert claim is not None
     assert queue.finish(claim, "failed", error="That image looks broken.", error_detail="trace")
-    view = q_store.get(gen, workspace="g1", user_id=None)
+    view = any_store.get(gen, workspace="g1", user_id=None)
     assert view.status == "failed" and view.error == "That image looks broken."
     assert queue.finish(claim, "failed") is False  # only once
 
 
-def test_stale_jobs_requeue_then_fail_after_max_attempts(q_store: Store, queue: JobQueue) -> None:
-    job_id, gen, _ = add(q_store, queue, max_attempts=2)
+def test_stale_jobs_requeue_then_fail_after_max_attempts(any_store: Store, queue: JobQueue) -> None:
+    job_id, gen, _ = add(any_store, queue, max_attempts=2)
     for attempt in (1, 2):
         claim = queue.claim_next("dead-worker")
         assert claim is not None and claim.attempt == attempt
@@ -184,15 +174,15 @@ def test_stale_jobs_requeue_then_fail_after_max_attempts(q_store: Store, queue: 
         requeued = queue.requeue_stale(0.01)
         if attempt == 1:
             assert requeued == [job_id]
-            assert gen_status(q_store, gen) == "queued"
+            assert gen_status(any_store, gen) == "queued"
     job = queue.get(job_id)
     assert job is not None and job.state == "failed"
     assert job.error == CRASHED_MESSAGE.format(n=2)
-    assert gen_status(q_store, gen) == "failed"
+    assert gen_status(any_store, gen) == "failed"
 
 
-def test_heartbeat_keeps_a_job(q_store: Store, queue: JobQueue) -> None:
-    add(q_store, queue)
+def test_heartbeat_keeps_a_job(any_store: Store, queue: JobQueue) -> None:
+    add(any_store, queue)
     claim = queue.claim_next("w1")
     assert claim is not None
     time.sleep(0.3)
@@ -200,8 +190,8 @@ def test_heartbeat_keeps_a_job(q_store: Store, queue: JobQueue) -> None:
     assert queue.requeue_stale(0.2) == []
 
 
-def test_claim_named_job_for_redelivery(q_store: Store, queue: JobQueue) -> None:
-    job_id, gen, _ = add(q_store, queue)
+def test_claim_named_job_for_redelivery(any_store: Store, queue: JobQueue) -> None:
+    job_id, gen, _ = add(any_store, queue)
     first = queue.claim(job_id, "w1", stale_after=60)
     assert first.status == "claimed" and first.claim is not None
     assert queue.claim(job_id, "w2", stale_after=60).status == "busy"
@@ -215,45 +205,45 @@ def test_claim_named_job_for_redelivery(q_store: Store, queue: JobQueue) -> None
 
 
 def test_redelivery_after_completion_closes_without_running(
-    q_store: Store, queue: JobQueue
+    any_store: Store, queue: JobQueue
 ) -> None:
     from tests.storage.conftest import make_composition
 
-    job_id, gen, _ = add(q_store, queue)
+    job_id, gen, _ = add(any_store, queue)
     claim = queue.claim(job_id, "w1", stale_after=60).claim
     assert claim is not None
-    q_store.complete(gen, make_composition())  # the worker died right after storing
+    any_store.complete(gen, make_composition())  # the worker died right after storing
     result = queue.claim(job_id, "w2", stale_after=0.0)
     assert result.status == "already_done"
     job = queue.get(job_id)
     assert job is not None and job.state == "done"
 
 
-def test_cancel_queued_and_running(q_store: Store, queue: JobQueue) -> None:
-    queued_id, queued_gen, _ = add(q_store, queue, "a")
-    running_id, running_gen, _ = add(q_store, queue, "b")
+def test_cancel_queued_and_running(any_store: Store, queue: JobQueue) -> None:
+    queued_id, queued_gen, _ = add(any_store, queue, "a")
+    running_id, running_gen, _ = add(any_store, queue, "b")
     # claim the second one only
     claim = queue.claim(running_id, "w1", stale_after=60).claim
     assert claim is not None
     assert queue.cancel(queued_id) == "cancelled"
-    assert gen_status(q_store, queued_gen) == "cancelled"
+    assert gen_status(any_store, queued_gen) == "cancelled"
     assert queue.cancel(running_id) == "running"
     assert queue.claim_status(claim) == "cancel"
     assert queue.finish(claim, "done")
     job = queue.get(running_id)
     assert job is not None and job.state == "cancelled"
-    assert gen_status(q_store, running_gen) == "cancelled"
+    assert gen_status(any_store, running_gen) == "cancelled"
     assert queue.cancel("nope") is None
 
 
 def test_a_persons_unfinished_jobs_and_the_job_of_a_generation(
-    q_store: Store, queue: JobQueue
+    any_store: Store, queue: JobQueue
 ) -> None:
-    first, first_gen, _ = add(q_store, queue, "u1")
-    second, second_gen, _ = add(q_store, queue, "u1")
-    done, done_gen, _ = add(q_store, queue, "u1")
-    add(q_store, queue, "u2")
-    add(q_store, queue, "u1", ws="g2")  # the same user id in another workspace
+    first, first_gen, _ = add(any_store, queue, "u1")
+    second, second_gen, _ = add(any_store, queue, "u1")
+    done, done_gen, _ = add(any_store, queue, "u1")
+    add(any_store, queue, "u2")
+    add(any_store, queue, "u1", ws="g2")  # the same user id in another workspace
     claim = queue.claim(second, "w1", stale_after=60).claim
     assert claim is not None
     finished = queue.claim(done, "w1", stale_after=60).claim
@@ -275,12 +265,12 @@ def test_a_persons_unfinished_jobs_and_the_job_of_a_generation(
     assert job is not None and job.id == first and job.state == "cancelled"
     job = queue.for_generation(done_gen)
     assert job is not None and job.id == done and job.state == "failed"
-    assert queue.for_generation(pending(q_store, "u3")) is None  # not queued yet
+    assert queue.for_generation(pending(any_store, "u3")) is None  # not queued yet
     assert queue.for_generation("pt-none") is None
 
 
-def test_release_does_not_count_the_attempt(q_store: Store, queue: JobQueue) -> None:
-    job_id, _, _ = add(q_store, queue)
+def test_release_does_not_count_the_attempt(any_store: Store, queue: JobQueue) -> None:
+    job_id, _, _ = add(any_store, queue)
     claim = queue.claim_next("w1")
     assert claim is not None and queue.release(claim)
     job = queue.get(job_id)
@@ -290,13 +280,13 @@ def test_release_does_not_count_the_attempt(q_store: Store, queue: JobQueue) -> 
 # ---------------------------------------------------------------------- races between threads
 
 
-def test_producers_and_consumers_at_once_share_no_job(q_store: Store, queue: JobQueue) -> None:
+def test_producers_and_consumers_at_once_share_no_job(any_store: Store, queue: JobQueue) -> None:
     """4 threads enqueue while 4 others claim and finish: every job is claimed exactly once
     and ends done, by the worker holding it."""
     n_producers, per_producer, n_consumers = 4, 8, 4
     total = n_producers * per_producer
     gens = [
-        [pending(q_store, f"p{p}u{i}") for i in range(per_producer)] for p in range(n_producers)
+        [pending(any_store, f"p{p}u{i}") for i in range(per_producer)] for p in range(n_producers)
     ]
     enqueued: list[str] = []
     claimed: list[tuple[str, str]] = []
@@ -337,11 +327,11 @@ def test_producers_and_consumers_at_once_share_no_job(q_store: Store, queue: Job
         assert job is not None and job.attempts == 1 and job.worker == name
 
 
-def test_concurrent_submits_cannot_slip_under_a_limit(q_store: Store, queue: JobQueue) -> None:
+def test_concurrent_submits_cannot_slip_under_a_limit(any_store: Store, queue: JobQueue) -> None:
     """Eight submits from one user at the same moment: exactly the limit get in; then eight
     users at once against the global cap: exactly the free places get in."""
     limits = Limits(user_active=3, workspace_active=0, queue_cap=0)
-    gens = [pending(q_store, "same") for _ in range(8)]
+    gens = [pending(any_store, "same") for _ in range(8)]
     results = run_together(8, lambda i: enqueue(queue, gens[i], user="same", limits=limits))
     refused = [r for r in results if isinstance(r, BaseException)]
     assert len(results) - len(refused) == 3, results
@@ -349,7 +339,7 @@ def test_concurrent_submits_cannot_slip_under_a_limit(q_store: Store, queue: Job
     assert queue.active_count(user_id="same") == 3
 
     capped = Limits(user_active=0, workspace_active=0, queue_cap=5)  # 3 queued already
-    gens = [pending(q_store, f"c{i}", ws=f"ws{i}") for i in range(8)]
+    gens = [pending(any_store, f"c{i}", ws=f"ws{i}") for i in range(8)]
     results = run_together(
         8, lambda i: enqueue(queue, gens[i], user=f"c{i}", ws=f"ws{i}", limits=capped)
     )
@@ -359,10 +349,10 @@ def test_concurrent_submits_cannot_slip_under_a_limit(q_store: Store, queue: Job
     assert queue.counts()["queued"] == 5
 
 
-def test_one_named_job_claimed_by_many_at_once(q_store: Store, queue: JobQueue) -> None:
+def test_one_named_job_claimed_by_many_at_once(any_store: Store, queue: JobQueue) -> None:
     """A job delivered to six workers at once runs on one; when that one stops beating,
     six takeovers at once again give it to exactly one, with the next attempt number."""
-    job_id, _, _ = add(q_store, queue)
+    job_id, _, _ = add(any_store, queue)
     first = run_together(6, lambda i: queue.claim(job_id, f"a{i}", stale_after=60))
     assert sorted(r.status for r in first) == ["busy"] * 5 + ["claimed"], first
     [holder] = [r.claim for r in first if r.status == "claimed"]
@@ -377,8 +367,8 @@ def test_one_named_job_claimed_by_many_at_once(q_store: Store, queue: JobQueue) 
     assert job is not None and job.worker == taker.worker and job.attempts == 2
 
 
-def test_janitors_at_once_requeue_each_stale_job_once(q_store: Store, queue: JobQueue) -> None:
-    ids = [add(q_store, queue, user=f"u{i}")[0] for i in range(10)]
+def test_janitors_at_once_requeue_each_stale_job_once(any_store: Store, queue: JobQueue) -> None:
+    ids = [add(any_store, queue, user=f"u{i}")[0] for i in range(10)]
     claims = [queue.claim_next("dead") for _ in ids]
     assert all(c is not None for c in claims)
     time.sleep(0.1)
@@ -392,8 +382,8 @@ def test_janitors_at_once_requeue_each_stale_job_once(q_store: Store, queue: Job
         assert job is not None and job.state == "queued" and job.attempts == 1
 
 
-def test_only_the_claim_holder_finishes(q_store: Store, queue: JobQueue) -> None:
-    job_id, gen, _ = add(q_store, queue)
+def test_only_the_claim_holder_finishes(any_store: Store, queue: JobQueue) -> None:
+    job_id, gen, _ = add(any_store, queue)
     claim = queue.claim_next("w1")
     assert claim is not None
     impostor = dataclasses.replace(claim, worker="w2")
@@ -415,4 +405,4 @@ def test_only_the_claim_holder_finishes(q_store: Store, queue: JobQueue) -> None
     job = queue.get(job_id)
     assert job is not None and job.state == "done" and job.error is None
     assert job.result == {"progress": {"stage": "compose"}, "timings": {"compose": 1.0}}
-    assert gen_status(q_store, gen) in ("queued", "running")  # done is Store.complete's call
+    assert gen_status(any_store, gen) in ("queued", "running")  # done is Store.complete's call
