@@ -76,6 +76,8 @@ FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
 # that dies is replaced once its lease runs out (storage/deliveries.py).
 DELIVERY_LEASE = 60.0  # seconds
 ORPHAN_WINDOW = timedelta(hours=24)  # older undelivered pieces are never posted
+# What the person reads above a piece that comes as a new message after a restart.
+READY_AFTER_RESTART = "your piece is ready (Pictune restarted while making it)."
 
 
 async def _no_progress(event: JobEvent) -> None:
@@ -559,11 +561,13 @@ class PictuneBot:
         except (JobFailed, Cancelled):
             await self._bookkeep(self.store.mark_delivered, generation_id)
             raise
-        except BaseException:
-            # Stopped (the bot is shutting down) or lost the service: the next bot to look
-            # takes the piece at once instead of waiting for the lease to run out.
+        except asyncio.CancelledError:
+            # The bot is shutting down: not the piece's fault, so the next bot to look takes
+            # it at once (the attempt is not counted) instead of waiting for the lease.
             await self._bookkeep(self.store.release_delivery, generation_id, owner=self.owner)
             raise
+        # Anything else (the job service lost, a bug) keeps the lease: it runs out, the
+        # attempt counts, and a piece that always fails is given up after MAX_ATTEMPTS.
         finally:
             keeper.cancel()
             self._active.pop(generation_id, None)

@@ -9,6 +9,8 @@ itself (``GET /gateway/bot``), as Discord documents.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 
 import discord
@@ -21,7 +23,9 @@ from bot.core import PictuneBot, user_message
 from bot.discord.commands import register_commands
 from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
+from bot.discord.resume import resume
 from bot.discord.views import PieceButton
+from bot.handover import Handover
 from engine.config import Settings
 from engine.errors import ConfigError
 
@@ -53,10 +57,16 @@ class PictuneClient(discord.Client):
         *,
         sync_guild: int | None = None,
         edit_interval: float = 1.5,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         # Nothing the bot says pings anyone unless a send names the person it is for:
         # hints, captions and names are quoted back, and "@everyone" in a hint must stay text.
-        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+        # guild_ready_timeout: how long READY waits for more servers after the last one.
+        super().__init__(
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=guild_ready_timeout,
+        )
         self.core = core
         self.settings = settings
         self.sync_guild = sync_guild
@@ -64,6 +74,9 @@ class PictuneClient(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         register_commands(self.tree)
+        # Closing cancels what follows a job and finishes what posts (bot/handover.py).
+        self.handover = Handover()
+        self._orphans: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         # Buttons on every result, from any earlier run of the bot, are routed by their
@@ -77,6 +90,15 @@ class PictuneClient(discord.Client):
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
         await self.tree.sync()
+        # setup_hook runs once per start, not on gateway reconnects: one watcher.
+        if self._orphans is None:
+            self._orphans = asyncio.create_task(self._deliver_orphans())
+
+    async def _deliver_orphans(self) -> None:
+        """Post what earlier bot processes left undelivered, for as long as the client
+        runs. After READY, so that channels are known (whether a story can go in a thread)."""
+        await self.wait_until_ready()
+        await self.core.watch_orphans("discord", functools.partial(resume, self))
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await handle_reaction(self, payload)
@@ -96,6 +118,7 @@ class PictuneClient(discord.Client):
         await send_ephemeral(interaction, text)
 
     async def close(self) -> None:
+        await self.handover.stop(self._orphans)
         await super().close()
         await self.core.close()
 

@@ -8,6 +8,7 @@ reaction is then ignored quietly: nobody can be answered privately about a react
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import discord
 
 from bot.core import user_message
 from bot.discord.render import render_piece
-from bot.discord.replies import can_hold_threads, ping, post_community, tell_story, workspace_of
+from bot.discord.replies import can_hold_threads, land_piece, ping, workspace_of
 from engine.errors import LimitReached, NotFound, PictuneError
 from engine.service.api import Requester
 
@@ -46,7 +47,7 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
     if generation_id is None:
         return  # not one of our results (or not one this person may see)
 
-    from bot.discord.views import cancel_view, piece_view
+    from bot.discord.views import cancel_view
 
     channel = client.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
     original = channel.get_partial_message(payload.message_id)
@@ -54,7 +55,7 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
     mentions = ping(payload.user_id)
     status: discord.Message | None = None
 
-    async def show(text: str, generation_id: str) -> None:
+    async def show(text: str, generation_id: str) -> str:
         nonlocal status
         view = cancel_view(generation_id)
         if status is None:
@@ -66,21 +67,26 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
             )
         else:
             status = await status.edit(content=f"{mention} {text}", view=view)
+        return str(status.id)  # where a restarted bot posts the piece
 
-    progress = core.progress_sink(show, client.edit_interval)
+    progress = client.handover.following(core.progress_sink(show, client.edit_interval))
     try:
         reply = await core.rerun(requester, generation_id, variation=False, progress=progress)
     except LimitReached as exc:
         if core.rerun_in_progress(requester, generation_id):
             return  # the same person's second 🔁 while the first runs
-        await _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}", mentions)
+        await client.handover.posting(
+            _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}", mentions)
+        )
         return
     except NotFound:
         return
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
         if not isinstance(exc, PictuneError):
             log.error("reaction rerun failed", exc_info=exc)
-        await _say(channel, original, status, f"{mention} ⚠️ {user_message(exc)}", mentions)
+        await client.handover.posting(
+            _say(channel, original, status, f"{mention} ⚠️ {user_message(exc)}", mentions)
+        )
         return
 
     guild = client.get_guild(payload.guild_id) if payload.guild_id else None
@@ -89,26 +95,16 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
         reply, filesize_limit=guild.filesize_limit if guild else None, story_in_thread=threadable
     )
     content = f"{mention} here is the refined version of {generation_id}."
-    if status is None:
-        message = await channel.send(
-            content=content,
-            embed=rendered.embed,
-            files=rendered.files(),
-            view=piece_view(reply.id),
-            reference=original.to_reference(fail_if_not_exists=False),
-            allowed_mentions=mentions,
-        )
-    else:
-        message = await status.edit(
-            content=content,
-            embed=rendered.embed,
-            attachments=rendered.files(),
-            view=piece_view(reply.id),
-        )
-    core.link_message(reply.id, str(message.id))
-    if rendered.needs_thread:
-        await tell_story(message, reply, rendered)
-    await post_community(client, requester, reply, message)
+    edit = functools.partial(status.edit, content=content) if status is not None else None
+    send = functools.partial(
+        channel.send,
+        content=content,
+        reference=original.to_reference(fail_if_not_exists=False),
+        allowed_mentions=mentions,
+    )
+    await client.handover.posting(
+        land_piece(client, requester, reply, rendered, edit=edit, send=send)
+    )
 
 
 async def _say(

@@ -7,6 +7,10 @@ ephemeral answer too), else the interaction is deferred; progress edits the defe
 message at most every ``client.edit_interval`` seconds; the result replaces it, or goes to
 the channel (or the requester's DMs, for a private piece) once the token is too old.
 
+The message that shows progress is recorded as where the person waits (not an ephemeral
+one: no token but the interaction's edits it), so that a bot that restarts meanwhile posts
+the piece there (resume.py). Every result is put in place by ``land_piece``.
+
 A motivation too long for the embed goes, whole, into a public thread started on the
 result (and on its community post). Where there can be no thread (a DM, a private piece,
 a thread or voice chat) the embed points to ``motivation.md``, attached to every result;
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -37,6 +42,9 @@ log = logging.getLogger("pictune.discord")
 INTAKE_GRACE = 1.5  # seconds to wait for the download before deferring
 TOKEN_MARGIN = datetime.timedelta(seconds=60)  # stop using a token this long before it expires
 STORY_ARCHIVE_MINUTES = 1440  # a story thread leaves the channel list after a quiet day
+
+# Puts a rendered piece somewhere (embed, files or attachments, view): an edit or a send.
+Poster = Callable[..., Awaitable[discord.Message]]
 
 
 def client_of(interaction: discord.Interaction) -> PictuneClient:
@@ -188,23 +196,30 @@ async def deliver(
     client = client_of(interaction)
     private = requester.visibility == "private"
 
-    async def show(text: str, generation_id: str) -> None:
-        if token_alive(interaction):
-            await interaction.edit_original_response(content=text, view=cancel_view(generation_id))
+    async def show(text: str, generation_id: str) -> str | None:
+        if not token_alive(interaction):
+            return None
+        message = await interaction.edit_original_response(
+            content=text, view=cancel_view(generation_id)
+        )
+        # Where the person waits, for a restarted bot to post there with its own token. An
+        # ephemeral message cannot be edited that way: a private piece then goes by DM.
+        return None if private else str(message.id)
 
+    progress = client.handover.following(client.core.progress_sink(show, client.edit_interval))
     try:
-        reply = await make(client.core.progress_sink(show, client.edit_interval))
+        reply = await make(progress)
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
-        await fail_with(interaction, exc, private=private, what="composing")
+        await client.handover.posting(
+            fail_with(interaction, exc, private=private, what="composing")
+        )
         return
-    await post_result(interaction, reply, requester)
+    await client.handover.posting(post_result(interaction, reply, requester))
 
 
 async def post_result(
     interaction: discord.Interaction, reply: PieceReply, requester: Requester
 ) -> None:
-    from bot.discord.views import piece_view
-
     client = client_of(interaction)
     private = requester.visibility == "private"
     # Ephemeral and DM results cannot hold a thread; the interaction says what the bot may do.
@@ -212,15 +227,11 @@ async def post_result(
     rendered = render_piece(
         reply, filesize_limit=interaction.filesize_limit, story_in_thread=threadable
     )
-    message: discord.Message | None = None
+    edit = None
     if token_alive(interaction):
-        message = await interaction.edit_original_response(
-            content=None,
-            embed=rendered.embed,
-            attachments=rendered.files(),
-            view=piece_view(reply.id),
-        )
-    else:
+        edit = functools.partial(interaction.edit_original_response, content=None)
+
+    async def send(**piece: Any) -> discord.Message:
         # The token has expired: the channel (or, for a private piece, the DMs) instead.
         target: Any
         if private:
@@ -229,17 +240,49 @@ async def post_result(
             target = interaction.channel or client.get_partial_messageable(
                 interaction.channel_id or 0, guild_id=interaction.guild_id
             )
-        message = await target.send(
+        return await target.send(
             content=f"{interaction.user.mention} your piece is ready.",
-            embed=rendered.embed,
-            files=rendered.files(),
-            view=piece_view(reply.id),
             allowed_mentions=ping(interaction.user.id),
+            **piece,
+        )
+
+    await land_piece(client, requester, reply, rendered, edit=edit, send=send)
+
+
+async def land_piece(
+    client: PictuneClient,
+    requester: Requester,
+    reply: PieceReply,
+    rendered: RenderedPiece,
+    *,
+    edit: Poster | None,
+    send: Poster,
+) -> discord.Message:
+    """Show a finished piece where its person waits, and make it work there. ``edit`` turns
+    the message that showed its progress into the result; ``send`` posts a new message when
+    there is none, or it is gone or out of reach. The message is then linked (buttons and 🔁
+    find the piece there, and it counts as delivered), a long story is told in a thread,
+    and a public piece is copied to the community channel. Every result goes through here:
+    a new piece, a 🔁 rerun, a piece delivered after a restart."""
+    from bot.discord.views import piece_view
+
+    message: discord.Message | None = None
+    if edit is not None:
+        try:
+            message = await edit(
+                embed=rendered.embed, attachments=rendered.files(), view=piece_view(reply.id)
+            )
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.warning("could not edit the message of %s (%s): posting anew", reply.id, exc)
+    if message is None:
+        message = await send(
+            embed=rendered.embed, files=rendered.files(), view=piece_view(reply.id)
         )
     client.core.link_message(reply.id, str(message.id))
     if rendered.needs_thread:
         await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
+    return message
 
 
 async def post_community(

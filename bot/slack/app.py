@@ -11,6 +11,8 @@ for its WebSocket URL (``apps.connections.open``), so it follows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -139,7 +141,11 @@ async def check_app_token(client: AsyncWebClient, token: str) -> None:
 
 
 async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -> None:
-    """Run the Slack app until cancelled. The caller owns ``bot`` (and its job service)."""
+    """Run the Slack app until cancelled. The caller owns ``bot`` (and its job service).
+
+    Beside the listeners, the pieces earlier bot processes left undelivered are posted
+    (``watch_orphans``). Stopping hands the pieces still on their way to the next bot
+    process and lets the results being posted finish (``SlackAdapter.stop``)."""
     mode = connection_mode(settings)
     adapter = SlackAdapter(bot)
     app = build_app(settings, bot, adapter=adapter)
@@ -149,20 +155,42 @@ async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -
         token = secret(settings.slack_app_token)
         await check_app_token(app.client, token)
         handler = AsyncSocketModeHandler(app, token)
+        orphans = watch_orphans(bot, adapter, app.client)
         try:
             log.info("Slack: connecting in Socket Mode")
             await handler.start_async()
         finally:
+            await stop_watching(orphans)
             await handler.close_async()
-            await adapter.drain()
+            await adapter.stop()
         return
     runner, port = await start_http(app, host, settings.slack_port)
     log.info("Slack: listening for events on port %d%s", port, EVENTS_PATH)
+    orphans = watch_orphans(bot, adapter, app.client)
     try:
         await asyncio.Event().wait()
     finally:
+        await stop_watching(orphans)
         await runner.cleanup()
-        await adapter.drain()
+        await adapter.stop()
+
+
+def watch_orphans(
+    bot: PictuneBot, adapter: SlackAdapter, client: AsyncWebClient
+) -> asyncio.Task[None]:
+    """Post, for as long as the app serves, what earlier bot processes left undelivered."""
+    return asyncio.create_task(
+        bot.watch_orphans("slack", functools.partial(adapter.resume, client)),
+        name="pictune-slack-orphans",
+    )
+
+
+async def stop_watching(task: asyncio.Task[None]) -> None:
+    """Cancel the watcher: the pieces it follows go back to the next bot process; those it
+    is posting finish (they run apart, see ``ThreadReplies.posting``)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def run(settings: Settings) -> None:

@@ -22,11 +22,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import PictuneBot
+from bot.core import Orphan, PictuneBot
 from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
 from bot.slack.files import attachment, file_link
 from bot.slack.replies import ThreadReplies
+from bot.slack.resume import resume
 from engine.errors import ImageError, InvalidOption, PictuneError
 from engine.service.api import Requester
 
@@ -111,9 +112,19 @@ class SlackAdapter:
             log.error("Slack task failed", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for all background work (shutdown, tests)."""
+        """Wait for all background work (tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """The bot is stopping: pieces still on their way go back to the next bot process
+        at once (no waiting for long jobs); results being posted and short answers finish."""
+        await self.replies.handover.stop()
+        await self.drain()
+
+    async def resume(self, client: AsyncWebClient, orphan: Orphan) -> None:
+        """Post a piece asked before a restart where its person waits (bot/slack/resume.py)."""
+        await resume(self.replies, client, orphan)
 
     def _first_time(self, channel: str, ts: str) -> bool:
         """Slack may send one message twice (app_mention and message): answer it once."""
@@ -347,8 +358,7 @@ class SlackAdapter:
         self.spawn(work())
 
     async def _dm(self, client: AsyncWebClient, user: str) -> str:
-        response = await client.conversations_open(users=user)
-        return str(response["channel"]["id"])
+        return await self.replies.dm(client, user)
 
     async def on_command(
         self,

@@ -6,6 +6,12 @@ per ``progress_interval`` seconds, Slack rate-limits edits) and then becomes the
 also posted to the workspace's community channel. Errors replace the status message with
 core's words, so every request gets an answer where it was asked.
 
+The status message is recorded as where the person waits (``progress_id``:
+``channel:ts:thread_ts``), so that a restarted bot can edit it and post the files in its
+thread (bot/slack/resume.py). Stopping the bot (``handover.stop``) cancels what is only
+following a job (its piece goes back to the next bot process at once) and lets the
+results being posted finish.
+
 Core's words may quote what people typed (a hint, a mode): everything sent here as text is
 escaped (``blocks.escape``), so ``<!channel>`` or ``<@U…>`` in a hint stays text.
 """
@@ -20,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot, PieceReply, ProgressSink, user_message
+from bot.handover import Handover
 from bot.slack import blocks
 from bot.slack.files import (
     attachment,
@@ -33,6 +40,28 @@ from engine.service.api import Requester
 
 log = logging.getLogger("pictune.slack")
 
+STATUS_GONE = frozenset({"message_not_found", "cant_update_message"})
+
+
+def progress_id(channel: str, ts: str, thread: str | None) -> str:
+    """Where a person waits, as recorded for a restarted bot: the status message
+    (``channel:ts``, as every Slack message id here) and the thread it is in. The thread
+    is stored rather than looked up later: no extra call, no history scope, and the files
+    still find their thread when the status message was deleted. About 50 characters."""
+    return f"{channel}:{ts}:{thread or ts}"
+
+
+def parse_progress_id(text: str | None) -> tuple[str, str, str] | None:
+    """(channel, status ts, thread ts) from ``progress_id``; a bare ``channel:ts`` is its
+    own thread. None for anything else."""
+    parts = (text or "").split(":")
+    if len(parts) == 2:
+        parts.append(parts[1])
+    if len(parts) != 3 or not all(parts):
+        return None
+    channel, ts, thread = parts
+    return channel, ts, thread
+
 
 class ThreadReplies:
     def __init__(
@@ -41,6 +70,8 @@ class ThreadReplies:
         self.bot = bot
         self.progress_interval = progress_interval
         self.rerun_rounds = rerun_rounds
+        # Stopping cancels what follows a job and finishes what posts (bot/handover.py).
+        self.handover = Handover()
 
     async def compose_in_thread(
         self,
@@ -76,12 +107,12 @@ class ThreadReplies:
                 mode=mode,
                 duration=duration,
                 filename=attachment(file).filename,
-                progress=self._progress(client, channel, status),
+                progress=self._progress(client, channel, status, thread),
             )
         except Exception as exc:
-            await self.fail(client, channel, status, exc)
+            await self.handover.posting(self.fail(client, channel, status, exc))
             return True
-        await self.deliver(client, requester, reply, channel, thread, status)
+        await self.handover.posting(self.deliver(client, requester, reply, channel, thread, status))
         return True
 
     async def rerun_in_thread(
@@ -104,20 +135,23 @@ class ThreadReplies:
                 generation_id,
                 variation=variation,
                 refine_rounds=self.rerun_rounds,
-                progress=self._progress(client, channel, status),
+                progress=self._progress(client, channel, status, thread),
             )
         except Exception as exc:
-            await self.fail(client, channel, status, exc)
+            await self.handover.posting(self.fail(client, channel, status, exc))
             return
-        await self.deliver(client, requester, reply, channel, thread, status)
+        await self.handover.posting(self.deliver(client, requester, reply, channel, thread, status))
 
-    def _progress(self, client: AsyncWebClient, channel: str, ts: str) -> ProgressSink:
-        async def show(line: str, generation_id: str) -> None:
-            await self._status(client, channel, ts, line)
+    def _progress(
+        self, client: AsyncWebClient, channel: str, ts: str, thread: str | None
+    ) -> ProgressSink:
+        async def show(line: str, generation_id: str) -> str:
+            await self.status(client, channel, ts, line)
+            return progress_id(channel, ts, thread)
 
-        return self.bot.progress_sink(show, self.progress_interval)
+        return self.handover.following(self.bot.progress_sink(show, self.progress_interval))
 
-    async def _status(self, client: AsyncWebClient, channel: str, ts: str, line: str) -> None:
+    async def status(self, client: AsyncWebClient, channel: str, ts: str, line: str) -> None:
         """The status message shows one line (escaped: core may quote what people typed)."""
         await client.chat_update(
             channel=channel, ts=ts, text=blocks.escape(line), blocks=blocks.progress_blocks(line)
@@ -136,13 +170,7 @@ class ThreadReplies:
         channel gets a copy of public pieces."""
         try:
             await self.share_files(client, reply, channel, thread)
-            await client.chat_update(
-                channel=channel,
-                ts=status,
-                text=blocks.result_text(reply),
-                blocks=blocks.result_blocks(reply),
-                metadata=blocks.piece_metadata(reply.id),
-            )
+            status = await self._become_result(client, reply, channel, thread, status)
             self.bot.link_message(reply.id, f"{channel}:{status}")
         except Exception as exc:
             log.error("delivering %s failed", reply.id, exc_info=True)
@@ -156,9 +184,28 @@ class ThreadReplies:
                 ),
             )
             return
-        await self._to_community(client, requester, reply, channel, status)
+        await self.to_community(client, requester, reply, channel, status)
 
-    async def _to_community(
+    async def _become_result(
+        self, client: AsyncWebClient, reply: PieceReply, channel: str, thread: str, status: str
+    ) -> str:
+        """The status message becomes the result; when it is gone (deleted while the piece
+        was on its way), a new message in the thread does. Returns the result's ts."""
+        shown = {
+            "text": blocks.result_text(reply),
+            "blocks": blocks.result_blocks(reply),
+            "metadata": blocks.piece_metadata(reply.id),
+        }
+        try:
+            await client.chat_update(channel=channel, ts=status, **shown)
+            return status
+        except SlackApiError as exc:
+            if exc.response.get("error") not in STATUS_GONE:
+                raise
+        posted = await client.chat_postMessage(channel=channel, thread_ts=thread, **shown)
+        return str(posted["ts"])
+
+    async def to_community(
         self,
         client: AsyncWebClient,
         requester: Requester,
@@ -232,12 +279,17 @@ class ThreadReplies:
             log.warning("chat.postMessage in %s failed: %s", channel, exc.response.get("error"))
             return None
 
+    async def dm(self, client: AsyncWebClient, user: str) -> str:
+        """The bot's direct-message channel with ``user``."""
+        response = await client.conversations_open(users=user)
+        return str(response["channel"]["id"])
+
     async def fail(self, client: AsyncWebClient, channel: str, ts: str, exc: BaseException) -> None:
         if not isinstance(exc, PictuneError):
             log.error("composing failed", exc_info=exc)
         elif exc.detail:
             log.info("answered %s: %s", type(exc).__name__, exc.detail)
         try:
-            await self._status(client, channel, ts, f"⚠️ {user_message(exc)}")
+            await self.status(client, channel, ts, f"⚠️ {user_message(exc)}")
         except SlackApiError:
             log.warning("could not show an error in %s", channel)

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.core import Orphan, PictuneBot
 from engine.config import Settings
 from storage.store import Store
+from tests.bot.restarts import Looks
 from tests.storage.conftest import FakeEmbedder
 
 
@@ -18,3 +20,18 @@ def store(settings: Settings) -> Iterator[Store]:
     s = Store.open(settings, embedder=FakeEmbedder())
     yield s
     s.close()
+
+
+@pytest.fixture
+def looks(monkeypatch: pytest.MonkeyPatch) -> Looks:
+    """Every claim of undelivered pieces by any bot: (the bot's owner name, what it got)."""
+    seen: Looks = []
+    claim = PictuneBot.orphans
+
+    async def orphans(self: PictuneBot, platform: str) -> list[Orphan]:
+        found = await claim(self, platform)
+        seen.append((self.owner, found))
+        return found
+
+    monkeypatch.setattr(PictuneBot, "orphans", orphans)
+    return seen

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.core import (
     Attachment,
@@ -49,6 +49,7 @@ from engine.types import ComposeRequest, Composition, ProgressFn
 from storage.models import Generation, utcnow
 from storage.store import Origin, Store
 from tests.bot.jobs import RecordingPipeline, ThreadJobService, gated
+from tests.bot.restarts import waiting_in
 from tests.images import rgb_png
 from tests.storage.conftest import FakeEmbedder
 
@@ -571,11 +572,6 @@ def _lease_ran_out(store: Store) -> None:
         )
 
 
-def _waiting_in(store: Store, gid: str) -> str | None:
-    with store.db.read() as session:
-        return session.scalar(select(Generation.progress_message_id).where(Generation.id == gid))
-
-
 async def _left_waiting(bot: PictuneBot, requester: Requester, message_id: str) -> str:
     """Ask ``bot`` for a piece whose progress shows in message ``message_id`` (what the
     adapter's ``show`` returns), then stop following it once that is recorded, as a bot
@@ -589,7 +585,7 @@ async def _left_waiting(bot: PictuneBot, requester: Requester, message_id: str) 
     sink = bot.progress_sink(show, interval=0)
     composing = asyncio.create_task(bot.compose(requester, rgb_png(), progress=sink))
     for _ in range(500):
-        if seen and _waiting_in(bot.store, seen[0]) == message_id:
+        if seen and waiting_in(bot.store, seen[0]) == message_id:
             break
         await asyncio.sleep(0.02)
     else:

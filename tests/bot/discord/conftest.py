@@ -89,7 +89,8 @@ async def start_bot(
         use_api(fake.api_url)
         fake.ready.clear()
         core = PictuneBot(discord_settings, service, store)
-        client = PictuneClient(core, discord_settings, edit_interval=0.0)
+        # The fake has one server and sends it at once: no need to wait 2 s for more.
+        client = PictuneClient(core, discord_settings, edit_interval=0.0, guild_ready_timeout=0.1)
         token = "test-token"
         task = asyncio.create_task(client.start(token))
         await asyncio.wait_for(fake.ready.wait(), 20)

@@ -9,7 +9,8 @@ An aiohttp server with:
   (create, edit, fetch), reactions, threads started from a message (``threads``; messages
   sent to a thread's id land in it; ``refuse_threads`` makes a channel answer 403 or 400);
 - a CDN that serves attachments registered with ``add_attachment``;
-- direct-message interactions (``slash(..., dm=True)``: no guild, the DM channel).
+- direct-message interactions (``slash(..., dm=True)``: no guild, the DM channel), and the
+  bot opening a DM with someone (``POST /users/@me/channels``; ``dm_channels``).
 
 Everything received is recorded in ``requests`` (with uploaded files as bytes), and the
 messages the bot made are kept in ``messages`` as Discord would show them.
@@ -107,6 +108,7 @@ class FakeDiscord:
         self.cdn: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, content type)
         self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its message's) -> channel
         self.refuse_threads: dict[str, int] = {}  # channel id -> status to answer (403, 400)
+        self.dm_channels: dict[str, str] = {str(USER_ID): str(DM_CHANNEL_ID)}  # user -> DM
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -527,9 +529,15 @@ class FakeDiscord:
             case ("POST", ["channels", channel, "messages", message_id, "threads"]):
                 return self._start_thread(channel, message_id, body)
             case ("PATCH", ["channels", _, "messages", message_id]):
+                if int(self.messages[message_id].get("flags") or 0) & EPHEMERAL:
+                    # Only the interaction's token edits an ephemeral message (Discord
+                    # answers 10008 Unknown Message through the channel).
+                    raise KeyError(message_id)
                 return self._edit(message_id, body, files)
             case ("GET", ["channels", _, "messages", message_id]):
                 return self.messages[message_id]
+            case ("POST", ["users", "@me", "channels"]):
+                return self._open_dm(body)
             case ("PUT", ["channels", _, "messages", message_id, "reactions", emoji, "@me"]):
                 self.messages[message_id].setdefault("reactions_added", []).append(emoji)
                 return None
@@ -652,10 +660,27 @@ class FakeDiscord:
         message["attachments"] = self._attachments(body, files)
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]
-        if channel_id == DM_CHANNEL_ID:
+        if str(channel_id) in self.dm_channels.values():
             del message["guild_id"]
         self.messages[message["id"]] = message
         return message
+
+    def _open_dm(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /users/@me/channels: the bot's DM channel with ``recipient_id``."""
+        user_id = str(body["recipient_id"])
+        channel_id = self.dm_channels.setdefault(user_id, self.new_id())
+        names = {str(USER_ID): "ada", str(OTHER_USER_ID): "grace"}
+        return {
+            "id": channel_id,
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [user_payload(int(user_id), names.get(user_id, "someone"))],
+        }
+
+    def dm_messages(self, user_id: int = USER_ID) -> list[dict[str, Any]]:
+        """The messages the bot sent to ``user_id`` by DM, oldest first."""
+        channel_id = self.dm_channels.get(str(user_id))
+        return [m for m in self.messages.values() if m["channel_id"] == channel_id]
 
     def _channel_of(self, token: str) -> int:
         """The channel an interaction's answers go to (where it was used)."""
@@ -682,7 +707,7 @@ class FakeDiscord:
             not isinstance(name, str)
             or not 1 <= len(name) <= 100
             or archive not in THREAD_ARCHIVE_MINUTES
-            or channel_id == str(DM_CHANNEL_ID)
+            or channel_id in self.dm_channels.values()
             or int(message.get("flags") or 0) & EPHEMERAL
             or message_id in self.threads
         )

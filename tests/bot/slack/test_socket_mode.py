@@ -47,8 +47,9 @@ class SocketBench:
     serving: asyncio.Task[None]
 
     async def stop(self) -> None:
-        """Stop the app as an interrupt stops ``pictune serve``: the connection closes and
-        the work under way is finished first. Safe to call twice."""
+        """Stop the app as an interrupt stops ``pictune serve``: the connection closes,
+        results being posted and short answers are finished first (a piece still on its
+        way is handed to the next bot process). Safe to call twice."""
         self.serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(self.serving, 120)
