@@ -140,6 +140,23 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("SLACK_API_URL", "PICTUNE_SLACK_API_URL")
     )
     slack_port: int = Field(3000, ge=0, le=65535)
+    # "Add to Slack" (OAuth v2, many workspaces): with both set, each workspace that installs
+    # Pictune gets its own bot token, kept in the database (docs/slack.md, "Add to Slack").
+    slack_client_id: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_ID", "PICTUNE_SLACK_CLIENT_ID")
+    )
+    slack_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "PICTUNE_SLACK_CLIENT_SECRET")
+    )
+    # https://<host>/slack/oauth_redirect, as listed in the app's Redirect URLs (optional
+    # when the app lists exactly one).
+    slack_redirect_uri: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_REDIRECT_URI", "PICTUNE_SLACK_REDIRECT_URI")
+    )
+    slack_authorize_url: str = Field(
+        "https://slack.com/oauth/v2/authorize",
+        validation_alias=AliasChoices("SLACK_AUTHORIZE_URL", "PICTUNE_SLACK_AUTHORIZE_URL"),
+    )
 
     @field_validator(*_CHOICE_FIELDS, mode="before")
     @classmethod

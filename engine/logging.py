@@ -31,7 +31,7 @@ job_id_var: ContextVar[str | None] = ContextVar("pictune_job_id", default=None)
 MASK = "***"
 # Token shapes worth masking even when they are not our own settings.
 TOKEN_PATTERNS = (
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app tokens
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]{8,}"),  # Slack bot, user, app and refresh tokens
     re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
     re.compile(r"[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),  # Discord
 )

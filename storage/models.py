@@ -219,6 +219,57 @@ class WorkspaceSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class AppInstallation(Base):
+    """An app installed into a workspace by its OAuth flow ("Add to Slack"): the tokens the
+    bot uses there. One row per app (client id) and workspace, replaced by a reinstall.
+
+    Tokens are secrets: storage/installations.py keeps them out of every repr, nothing logs
+    them, and a row goes when the app is uninstalled (the workspace's history stays).
+    ``org_id`` and ``workspace`` are "" rather than NULL when absent, so that they can be
+    part of the primary key (an org-wide install has no workspace)."""
+
+    __tablename__ = "installations"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # enterprise/org, or ""
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)  # team id, or ""
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    org_name: Mapped[str | None] = mapped_column(String(200))
+    workspace_name: Mapped[str | None] = mapped_column(String(200))
+    org_wide: Mapped[bool] = mapped_column(Boolean, default=False)
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(64))
+    bot_user_id: Mapped[str | None] = mapped_column(String(64))
+    bot_scopes: Mapped[str | None] = mapped_column(Text)  # comma-separated, as OAuth gives them
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)  # token rotation only
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column()
+    installer_id: Mapped[str | None] = mapped_column(String(64))  # who installed it
+    user_token: Mapped[str | None] = mapped_column(Text)  # only with user scopes
+    user_scopes: Mapped[str | None] = mapped_column(Text)
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column()
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # webhook, token type, ...
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_installations_workspace", "platform", "workspace"),)
+
+
+class OAuthState(Base):
+    """The ``state`` of an OAuth flow under way: issued when someone starts installing,
+    consumed once when the platform sends them back. In the database (not in memory), so a
+    restart between the two, or another bot process taking the redirect, changes nothing."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_oauth_states_expires", "expires_at"),)
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 

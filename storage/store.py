@@ -43,6 +43,7 @@ from storage.history import (
     to_views,
     visible_to,
 )
+from storage.installations import InstallationRecord, Installations
 from storage.models import (
     GENERATION_STATUSES,
     VISIBILITIES,
@@ -74,6 +75,7 @@ from storage.views import (
 
 __all__ = [
     "GenerationView",
+    "InstallationRecord",
     "Lineage",
     "Origin",
     "Store",
@@ -108,6 +110,7 @@ class Store:
         self.artifacts = artifacts
         self._embedder = embedder
         self._deliveries = Deliveries(db)
+        self._installations = Installations(db)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -485,6 +488,64 @@ class Store:
         """The outcome was posted: the piece is never claimed again. False when it already
         was marked."""
         return self._deliveries.mark_delivered(normalise_id(gen_id))
+
+    # ----------------------------------------------------------------- installations
+    # Apps installed into workspaces by OAuth ("Add to Slack") and the states of OAuth
+    # flows under way: see storage/installations.py. Tokens are secrets: never log them.
+
+    def save_installation(self, record: InstallationRecord, *, bot_only: bool = False) -> None:
+        """Keep ``record`` as its app's installation in its workspace (replacing the one
+        there); ``bot_only``: only the bot's fields change."""
+        self._installations.save(record, bot_only=bot_only)
+
+    def find_installation(
+        self,
+        platform: str,
+        client_id: str,
+        *,
+        workspace: str,
+        org_id: str | None = "",
+        installer_id: str | None = None,
+    ) -> InstallationRecord | None:
+        """The app's installation in ``workspace`` ("" for org-wide; ``org_id=None``: in
+        any org); with ``installer_id``, only when that person installed it."""
+        return self._installations.find(
+            platform, client_id, workspace=workspace, org_id=org_id, installer_id=installer_id
+        )
+
+    def delete_installation(
+        self,
+        platform: str,
+        client_id: str,
+        *,
+        workspace: str,
+        org_id: str = "",
+        installer_id: str | None = None,
+    ) -> bool:
+        """The app was uninstalled from ``workspace`` (with ``installer_id``: that person's
+        user token was revoked). The workspace's pieces stay in the history."""
+        return self._installations.delete(
+            platform, client_id, workspace=workspace, org_id=org_id, installer_id=installer_id
+        )
+
+    def delete_installation_bot(
+        self, platform: str, client_id: str, *, workspace: str, org_id: str = ""
+    ) -> bool:
+        """The bot's token in ``workspace`` was revoked."""
+        return self._installations.delete_bot(
+            platform, client_id, workspace=workspace, org_id=org_id
+        )
+
+    def count_installations(self, platform: str, client_id: str | None = None) -> int:
+        return self._installations.count(platform, client_id)
+
+    def issue_oauth_state(self, lifetime: timedelta) -> str:
+        """A random OAuth ``state``, valid once within ``lifetime``."""
+        return self._installations.issue_state(lifetime)
+
+    def consume_oauth_state(self, state: str) -> bool:
+        """True once for a state issued by ``issue_oauth_state`` and not expired."""
+        return self._installations.consume_state(state)
 
     # ----------------------------------------------------------------- reading
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from bot.commands.serve import is_set, slack_missing
 from engine.config import Settings, describe_error, get_settings
 from engine.errors import PictuneError
 from engine.render.audio import is_soundfont
@@ -249,26 +250,22 @@ def check_tokens(settings: Settings) -> Check:
         "SLACK_BOT_TOKEN": settings.slack_bot_token,
         "SLACK_APP_TOKEN": settings.slack_app_token,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+        "SLACK_CLIENT_ID": settings.slack_client_id,
+        "SLACK_CLIENT_SECRET": settings.slack_client_secret,
     }
-    present = [name for name, value in names.items() if value and value.get_secret_value()]
+    present = [name for name, value in names.items() if is_set(value)]
     missing = [name for name in names if name not in present]
     if not present:
         return Check(
             "tokens",
             WARN,
             "no platform token set: only the CLI works",
-            "set DISCORD_TOKEN and/or SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN)",
+            "set DISCORD_TOKEN and/or SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN), see docs/slack.md",
         )
-    slack_half = "SLACK_BOT_TOKEN" in present and not (
-        {"SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"} & set(present)
-    )
-    if slack_half:
-        return Check(
-            "tokens",
-            WARN,
-            f"set: {', '.join(present)}",
-            "Slack also needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET",
-        )
+    slack_started = any(name.startswith("SLACK_") for name in present)
+    slack_gap = slack_missing(settings) if slack_started else None
+    if slack_gap:
+        return Check("tokens", WARN, f"set: {', '.join(present)}", f"Slack: {slack_gap}")
     return Check("tokens", OK, f"set: {', '.join(present)}; not set: {', '.join(missing) or '-'}")
 
 

@@ -1,18 +1,26 @@
 """The Slack app: a Bolt ``AsyncApp`` wired to PictuneBot, served by Socket Mode or HTTP.
 
-Socket Mode (``SLACK_APP_TOKEN`` set) needs no public URL; HTTP mode serves Slack's Events
-API, interactivity and slash commands at ``/slack/events`` on ``settings.slack_port`` and
-checks every request's signature (``SLACK_SIGNING_SECRET``; Bolt also refuses timestamps
-older than five minutes, so a captured request cannot be replayed). ``SLACK_API_URL`` points
-the Web API client elsewhere, e.g. at a local fake in tests; Socket Mode asks that client
-for its WebSocket URL (``apps.connections.open``), so it follows.
+Three ways to run (``connection_mode``):
+
+- ``socket``: one workspace, one bot token (``SLACK_BOT_TOKEN``), Socket Mode
+  (``SLACK_APP_TOKEN``): no public URL;
+- ``http``: one workspace, one bot token, HTTP mode: Slack's Events API, interactivity and
+  slash commands at ``/slack/events`` on ``settings.slack_port``, every request's
+  signature checked (``SLACK_SIGNING_SECRET``; Bolt also refuses timestamps older than five
+  minutes, so a captured request cannot be replayed);
+- ``oauth``: HTTP mode installed into many workspaces with "Add to Slack"
+  (``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET``, bot/slack/oauth.py): the same server also
+  serves ``/slack/install`` and ``/slack/oauth_redirect``, and each workspace's bot token
+  comes from the database.
+
+``SLACK_API_URL`` points the Web API client elsewhere, e.g. at a local fake in tests; Socket
+Mode asks that client for its WebSocket URL (``apps.connections.open``), so it follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from typing import Any
 
@@ -24,7 +32,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
+from bot.slack.installations import DatabaseInstallationStore
 from bot.slack.listeners import SlackAdapter
+from bot.slack.oauth import (
+    TeamClients,
+    forget_uninstalled,
+    log_uninstalled,
+    oauth_configured,
+    oauth_settings,
+)
 from engine.config import Settings
 from engine.errors import ConfigError
 
@@ -49,6 +65,12 @@ def web_client(settings: Settings) -> AsyncWebClient:
             "SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-...) from the Slack app's "
             "OAuth & Permissions page."
         )
+    return api_client(settings, token)
+
+
+def api_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """A Web API client pointed at ``slack_api_url`` when set; without a token, Bolt gives
+    each request's copy the token of the workspace it comes from (``oauth`` mode)."""
     kwargs: dict[str, Any] = {"token": token}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
@@ -83,28 +105,52 @@ def build_app(
     adapter: SlackAdapter | None = None,
 ) -> AsyncApp:
     """A Bolt app whose listeners call ``bot``. Listeners acknowledge at once and work in
-    the background (``process_before_response=False``), so Slack's 3 seconds always hold."""
-    app = AsyncApp(
-        name="pictune",
-        client=client or web_client(settings),
-        signing_secret=secret(settings.slack_signing_secret) or "",
-        process_before_response=False,
-    )
+    the background (``process_before_response=False``), so Slack's 3 seconds always hold.
+
+    With ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` the app is installed by OAuth: each
+    request's client gets its workspace's token from the database, ``client`` (default: one
+    with no token) is only the base the requests' clients copy."""
+    adapter = adapter or SlackAdapter(bot)
+    signing_secret = secret(settings.slack_signing_secret) or ""
+    if oauth_configured(settings):
+        base = client or api_client(settings)
+        oauth = oauth_settings(settings, bot.store)
+        app = AsyncApp(
+            name="pictune",
+            client=base,
+            signing_secret=signing_secret,
+            oauth_settings=oauth,
+            process_before_response=False,
+        )
+        installations = oauth.installation_store
+        assert isinstance(installations, DatabaseInstallationStore)
+        forget_uninstalled(app, installations)
+        adapter.teams = TeamClients(base, authorize=oauth.authorize, installations=installations)
+    else:
+        app = AsyncApp(
+            name="pictune",
+            client=client or web_client(settings),
+            signing_secret=signing_secret,
+            process_before_response=False,
+        )
+        log_uninstalled(app)
+        adapter.teams = TeamClients(app.client)
     app.middleware(skip_retries)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed (%s)", body.get("type"), exc_info=error)
 
-    (adapter or SlackAdapter(bot)).register(app)
+    adapter.register(app)
     return app
 
 
 async def start_http(
     app: AsyncApp, host: str = "0.0.0.0", port: int = 3000
 ) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` over HTTP at ``/slack/events``; returns the runner (to clean up) and the
-    port actually bound (``port=0`` picks a free one)."""
+    """Serve ``app`` over HTTP at ``/slack/events`` (and, when it is installed by OAuth,
+    ``/slack/install`` and ``/slack/oauth_redirect``); returns the runner (to clean up) and
+    the port actually bound (``port=0`` picks a free one)."""
     runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -114,7 +160,26 @@ async def start_http(
 
 
 def connection_mode(settings: Settings) -> str:
-    """ "socket" when an app-level token is set (no public URL needed), else "http"."""
+    """ "oauth" when Pictune is installed with Add to Slack (HTTP, many workspaces);
+    otherwise one workspace: "socket" when an app-level token is set (no public URL
+    needed), else "http"."""
+    if oauth_configured(settings):
+        if secret(settings.slack_app_token):
+            raise ConfigError(
+                "Add to Slack (SLACK_CLIENT_ID) runs in HTTP mode: unset SLACK_APP_TOKEN, turn "
+                "Socket Mode off in the app and set SLACK_SIGNING_SECRET (docs/slack.md)."
+            )
+        if not secret(settings.slack_signing_secret):
+            raise ConfigError(
+                "Add to Slack (SLACK_CLIENT_ID) needs SLACK_SIGNING_SECRET too: copy it from "
+                "the app's Basic Information page."
+            )
+        if secret(settings.slack_bot_token):
+            log.warning(
+                "Slack: SLACK_BOT_TOKEN is not used with Add to Slack: install Pictune in "
+                "that workspace too, through /slack/install"
+            )
+        return "oauth"
     if secret(settings.slack_app_token):
         return "socket"
     if secret(settings.slack_signing_secret):
@@ -155,7 +220,7 @@ async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -
         token = secret(settings.slack_app_token)
         await check_app_token(app.client, token)
         handler = AsyncSocketModeHandler(app, token)
-        orphans = watch_orphans(bot, adapter, app.client)
+        orphans = watch_orphans(bot, adapter)
         try:
             log.info("Slack: connecting in Socket Mode")
             await handler.start_async()
@@ -166,7 +231,9 @@ async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -
         return
     runner, port = await start_http(app, host, settings.slack_port)
     log.info("Slack: listening for events on port %d%s", port, EVENTS_PATH)
-    orphans = watch_orphans(bot, adapter, app.client)
+    if mode == "oauth":
+        log.info("Slack: Add to Slack at /slack/install on port %d", port)
+    orphans = watch_orphans(bot, adapter)
     try:
         await asyncio.Event().wait()
     finally:
@@ -175,13 +242,11 @@ async def serve(settings: Settings, bot: PictuneBot, *, host: str = "0.0.0.0") -
         await adapter.stop()
 
 
-def watch_orphans(
-    bot: PictuneBot, adapter: SlackAdapter, client: AsyncWebClient
-) -> asyncio.Task[None]:
-    """Post, for as long as the app serves, what earlier bot processes left undelivered."""
+def watch_orphans(bot: PictuneBot, adapter: SlackAdapter) -> asyncio.Task[None]:
+    """Post, for as long as the app serves, what earlier bot processes left undelivered,
+    each with the token of the workspace where it was asked (``adapter.client_for``)."""
     return asyncio.create_task(
-        bot.watch_orphans("slack", functools.partial(adapter.resume, client)),
-        name="pictune-slack-orphans",
+        bot.watch_orphans("slack", adapter.resume_orphan), name="pictune-slack-orphans"
     )
 
 

@@ -26,6 +26,7 @@ from bot.core import Orphan, PictuneBot
 from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
 from bot.slack.files import attachment, file_link
+from bot.slack.oauth import TeamClients
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
 from engine.errors import ImageError, InvalidOption, PictuneError
@@ -85,6 +86,9 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._names: OrderedDict[str, tuple[str, bool]] = OrderedDict()
+        # Clients for posting outside a request; set by app.build_app (one token, or each
+        # workspace's own). Inside a request, listeners use the request's ``client``.
+        self.teams: TeamClients | None = None
 
     # Wiring -------------------------------------------------------------------------------
 
@@ -124,6 +128,28 @@ class SlackAdapter:
 
     async def resume(self, client: AsyncWebClient, orphan: Orphan) -> None:
         """Post a piece asked before a restart where its person waits (bot/slack/resume.py)."""
+        await resume(self.replies, client, orphan)
+
+    async def client_for(self, team_id: str) -> AsyncWebClient | None:
+        """The Web API client for posting in a workspace outside a request: the one bot
+        token's, or that workspace's own token from its installation; None where Pictune is
+        not installed (any more)."""
+        if self.teams is None:
+            raise RuntimeError("the adapter is not wired to an app: use app.build_app")
+        return await self.teams.client_for(team_id)
+
+    async def resume_orphan(self, orphan: Orphan) -> None:
+        """``resume`` with the token of the workspace where the piece was asked. A workspace
+        that removed Pictune meanwhile cannot be posted to: the piece stays in the history."""
+        client = await self.client_for(orphan.requester.workspace)
+        if client is None:
+            log.warning(
+                "%s was asked in workspace %s, where Pictune is no longer installed: not posted",
+                orphan.generation_id,
+                orphan.requester.workspace,
+            )
+            self.bot.delivered(orphan.generation_id)
+            return
         await resume(self.replies, client, orphan)
 
     def _first_time(self, channel: str, ts: str) -> bool:

@@ -27,7 +27,7 @@ def test_job_id_on_every_line_and_secrets_masked(settings: Settings) -> None:
             log.info("connecting with %s", settings.discord_token.get_secret_value())
             log.warning("db %s", settings.database_url)
             try:
-                raise RuntimeError("boom xoxb-1234567890-abcdefghij")
+                raise RuntimeError("boom xoxb-1234567890-abcdefghij xoxe-1-refreshtoken99")
             except RuntimeError:
                 log.exception("failed")
         log.info("outside")
@@ -40,6 +40,7 @@ def test_job_id_on_every_line_and_secrets_masked(settings: Settings) -> None:
     text = stream.getvalue()
     assert "very-secret-discord-token" not in text
     assert "s3cretpw" not in text and "xoxb-1234567890" not in text
+    assert "refreshtoken99" not in text  # a rotation refresh token
     assert "***" in lines[0] and "pictune:***@db" in lines[1]
 
 

@@ -100,3 +100,19 @@ def test_unreadable_env_file(deployment: Path, capsys: pytest.CaptureFixture[str
     assert main(["doctor"]) != 0
     out = capsys.readouterr().out
     assert "FAIL  configuration" in out and ".env" in out
+
+
+def test_tokens_name_what_slack_lacks(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_CLIENT_ID", "123.456")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", SECRET)
+    get_settings.cache_clear()
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "SLACK_SIGNING_SECRET" in out and SECRET not in out
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "sig")
+    get_settings.cache_clear()
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "ok  tokens" in out and "SLACK_CLIENT_ID" in out

@@ -37,3 +37,20 @@ def test_serve_without_tokens_says_so(
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN" in err and "nothing to serve" in err
     assert serve.run(argparse.Namespace(only="discord")) == 2
+
+
+def test_add_to_slack_starts_slack_without_a_bot_token(settings: Settings) -> None:
+    oauth = settings.model_copy(
+        update={
+            "slack_client_id": "123.456",
+            "slack_client_secret": SecretStr("shh"),
+            "slack_signing_secret": SecretStr("sig"),
+        }
+    )
+    assert serve.configured_platforms(oauth)[0] == ["slack"]
+    no_secret = oauth.model_copy(update={"slack_signing_secret": None})
+    started, missing = serve.configured_platforms(no_secret)
+    assert started == [] and any("SLACK_SIGNING_SECRET" in m for m in missing)
+    half = oauth.model_copy(update={"slack_client_secret": None})
+    started, missing = serve.configured_platforms(half)
+    assert started == [] and any("SLACK_CLIENT_SECRET" in m for m in missing)

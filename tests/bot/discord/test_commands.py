@@ -76,7 +76,9 @@ async def test_compose_travels_the_whole_way(
     ]
     # The source image was kept (reruns need it after the CDN link expires).
     assert store.load_source_image(gid) == fake.cdn[next(iter(fake.cdn))][0]
-    assert store.find_by_message("discord", message["id"]).id == gid
+    # The bot links the message once Discord has answered its edit: wait for that too.
+    linked = await fake.wait_for(lambda: store.find_by_message("discord", message["id"]))
+    assert linked.id == gid
     assert view.user_id == str(USER_ID) and view.user_name == "Ada"
     assert pipeline.requests[-1].duration == 8.0
 

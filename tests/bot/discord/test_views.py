@@ -54,7 +54,8 @@ async def test_refine_and_variation_make_a_new_piece(
         assert request.parent_abc is None and request.seed is not None
     view = store.get(child, workspace=message["guild_id"], user_id=str(USER_ID))
     assert view.parent_id == parent
-    assert store.find_by_message("discord", result["id"]).id == child
+    linked = await fake.wait_for(lambda: store.find_by_message("discord", result["id"]))
+    assert linked.id == child
 
 
 async def test_details_is_ephemeral_and_complete(fake: FakeDiscord, start_bot: Any) -> None:

@@ -15,6 +15,16 @@ API's documented behaviour, only as far as Pictune uses it:
   files.info does; with ``report_shares=False`` without them (Slack shares files
   asynchronously, so a real answer may not know the message yet).
 - ``POST /respond/<token>``: a slash command's or action's ``response_url``.
+- "Add to Slack" (OAuth v2), for several workspaces (``add_team``: each its own bot
+  token): ``GET /oauth/v2/authorize`` is the page where a person approves the app; the fake
+  approves at once for the ``team`` asked (default: the first one) and redirects to the
+  ``redirect_uri`` (or the app's configured ``redirect_url``) with a one-use ``code`` and
+  the ``state`` it was given. ``oauth.v2.access`` checks the client id and secret (HTTP
+  Basic, or form fields) and the code, and answers as Slack does (``access_token``,
+  ``bot_user_id``, ``team``, ``scope``, ``authed_user``); from then on that team's bot
+  token works. Every Web API call is recorded with the token it used; each answers as the
+  token's team (``auth.test``, the bot user of posted messages); a file hosted for a team
+  downloads only with that team's token. ``uninstall`` revokes a team's token.
 - Socket Mode: ``apps.connections.open`` takes the app-level token (``xapp-...``, in the
   Authorization header only, as Slack's docs require) and hands out a one-use
   ``ws://127.0.0.1:PORT/link/?ticket=...``. That WebSocket says ``hello``, then carries the
@@ -32,16 +42,18 @@ a thread, so it serves while the test's loop (and the Bolt app on it) are busy.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 
@@ -69,6 +81,7 @@ class HostedFile:
     login_page: bool = False  # answer the HTML login page whatever the token
     size: int | None = None  # what the metadata claims (defaults to the real size)
     user: str = "U_ALICE"
+    team: str | None = None  # only this team's bot token downloads it (None: any team's)
 
 
 @dataclass
@@ -82,6 +95,28 @@ class Upload:
     channel: str | None
     thread_ts: str | None
     initial_comment: str | None
+
+
+@dataclass
+class FakeTeam:
+    """A workspace, with the bot token Pictune gets there when it is installed."""
+
+    team_id: str
+    name: str
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    installed: bool = False  # its bot token works (from the start, or after oauth.v2.access)
+    scopes: list[str] = field(default_factory=list)  # granted by the last install
+
+
+@dataclass
+class Grant:
+    """A code handed out by the authorize page, for ``oauth.v2.access`` to exchange once."""
+
+    team_id: str
+    scopes: list[str]
+    redirect_uri: str | None  # as given to the authorize page (it must come again)
 
 
 @dataclass
@@ -112,6 +147,13 @@ class FakeSlack:
     acks: list[SocketAck] = field(default_factory=list)
     socket_messages: list[Any] = field(default_factory=list)  # anything else the app sent
     connections: int = 0  # Socket Mode connections opened so far (each said hello)
+    # Add to Slack: the app's credentials and configured Redirect URL, the workspaces.
+    client_id: str = "4412345678901.5512345678901"
+    client_secret: str = "5b3f1c9e0d2a47b6a8c4e2f1d0b9a7c6"
+    redirect_url: str | None = None
+    installer: str = "U_INSTALLER"  # who approves on the authorize page
+    teams: dict[str, FakeTeam] = field(default_factory=dict)
+    authorizations: list[dict[str, str]] = field(default_factory=list)  # authorize visits
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -125,6 +167,15 @@ class FakeSlack:
         self._tickets: set[str] = set()  # issued by apps.connections.open, one use each
         self._sockets: list[web.WebSocketResponse] = []  # open ones (server loop only)
         self._sent_at: dict[str, float] = {}  # envelope id -> when it was sent
+        self._grants: dict[str, Grant] = {}  # OAuth codes not yet exchanged
+        self._caller: FakeTeam | None = None  # the team of the Web API call being answered
+        # The first workspace is the one the single bot token was installed in.
+        self.teams.setdefault(
+            self.team_id,
+            FakeTeam(
+                self.team_id, "Pictune Test", self.bot_token, self.bot_user_id, self.bot_id, True
+            ),
+        )
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -150,6 +201,7 @@ class FakeSlack:
             app.router.add_post("/upload/{id}", self._upload)
             app.router.add_post("/respond/{token}", self._respond)
             app.router.add_get("/link/", self._socket_link)
+            app.router.add_get("/oauth/v2/authorize", self._authorize)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -177,6 +229,30 @@ class FakeSlack:
         """Slack message timestamps: unique, increasing strings."""
         return f"1700000000.{next(self._clock):06d}"
 
+    def add_team(self, team_id: str, name: str, *, installed: bool = False) -> FakeTeam:
+        """Another workspace, with a bot token of its own that works once Pictune is
+        installed there (``installed=True``: already)."""
+        digits = "".join(str(secrets.randbelow(10)) for _ in range(26))
+        token = f"xoxb-{digits[:13]}-{digits[13:]}-{secrets.token_hex(12)}"
+        team = FakeTeam(
+            team_id, name, token, f"U_PICTUNE_{team_id}", f"B_PICTUNE_{team_id}", installed
+        )
+        with self._lock:
+            self.teams[team_id] = team
+        return team
+
+    def uninstall(self, team_id: str) -> None:
+        """Pictune removed from a workspace: Slack revokes its token."""
+        with self._lock:
+            self.teams[team_id].installed = False
+
+    def team_of_token(self, token: str | None) -> FakeTeam | None:
+        """The workspace whose working bot token this is."""
+        with self._lock:
+            return next(
+                (t for t in self.teams.values() if t.installed and t.bot_token == token), None
+            )
+
     def host_file(
         self,
         name: str,
@@ -185,16 +261,17 @@ class FakeSlack:
         *,
         login_page: bool = False,
         size: int | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]:
         """Put a file on the fake file server; returns its Slack file object."""
         file_id = f"F{next(self._ids):08d}"
-        hosted = HostedFile(file_id, name, mimetype, data, login_page, size)
+        hosted = HostedFile(file_id, name, mimetype, data, login_page, size, team=team)
         with self._lock:
             self.files[file_id] = hosted
         return self.file_object(hosted)
 
     def file_object(self, f: HostedFile) -> dict[str, Any]:
-        url = f"{self.base_url}/files-pri/{self.team_id}-{f.id}/{f.name}"
+        url = f"{self.base_url}/files-pri/{f.team or self.team_id}-{f.id}/{f.name}"
         return {
             "id": f.id,
             "name": f.name,
@@ -307,12 +384,20 @@ class FakeSlack:
         self._record(method, args, token)
         if method == "apps.connections.open":
             return web.json_response(self._connections_open(self._token(request)))
-        if token != self.bot_token:
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth_access(request, args))
+        team = self.team_of_token(token)
+        if team is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        result = handler(args)
+        # Handlers are synchronous: nothing else runs on this loop until it returns.
+        self._caller = team
+        try:
+            result = handler(args)
+        finally:
+            self._caller = None
         return web.json_response({"ok": True} | result)
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -322,7 +407,8 @@ class FakeSlack:
         hosted = self.files.get(file_id)
         if hosted is None:
             return web.Response(status=404, text="file not found")
-        if hosted.login_page or token != self.bot_token:
+        team = self.team_of_token(token)
+        if hosted.login_page or team is None or hosted.team not in (None, team.team_id):
             return web.Response(body=LOGIN_PAGE, content_type="text/html")
         return web.Response(body=hosted.data, content_type=hosted.mimetype)
 
@@ -345,6 +431,65 @@ class FakeSlack:
         with self._lock:
             self.responses.append(body)
         return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ Add to Slack
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's authorize page: the person approves at once, for the team asked."""
+        query = dict(request.query)
+        with self._lock:
+            self.authorizations.append(query)
+        if query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="invalid_client_id")
+        asked_redirect = query.get("redirect_uri") or None
+        if asked_redirect and self.redirect_url and asked_redirect != self.redirect_url:
+            return web.Response(status=400, text="bad_redirect_uri")
+        redirect = asked_redirect or self.redirect_url
+        team_id = query.get("team") or self.team_id
+        if redirect is None or team_id not in self.teams:
+            return web.Response(status=400, text="bad_redirect_uri or unknown team")
+        code = f"{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+        scopes = [s for s in query.get("scope", "").split(",") if s]
+        with self._lock:
+            self._grants[code] = Grant(team_id, scopes, asked_redirect)
+        back = urlencode({"code": code, "state": query.get("state", "")})
+        raise web.HTTPFound(f"{redirect}?{back}")
+
+    def _oauth_access(self, request: web.Request, args: dict[str, Any]) -> dict[str, Any]:
+        """``oauth.v2.access``: a code from the authorize page for the team's bot token."""
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        with self._lock:
+            grant = self._grants.pop(str(args.get("code", "")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        if grant.redirect_uri is not None and args.get("redirect_uri") != grant.redirect_uri:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        with self._lock:
+            team = self.teams[grant.team_id]
+            team.installed = True
+            team.scopes = list(grant.scopes)
+        return {
+            "ok": True,
+            "app_id": self.app_id,
+            "authed_user": {"id": self.installer},
+            "scope": ",".join(grant.scopes),
+            "token_type": "bot",
+            "access_token": team.bot_token,
+            "bot_user_id": team.bot_user_id,
+            "team": {"id": team.team_id, "name": team.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _team(self) -> FakeTeam:
+        """The team of the call being answered (the first one outside a call)."""
+        return self._caller or self.teams[self.team_id]
 
     # ------------------------------------------------------------------ Socket Mode
     def _connections_open(self, token: str | None) -> dict[str, Any]:
@@ -509,13 +654,14 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ Web API methods
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        team = self._team()
         return {
-            "url": "https://pictune-test.slack.com/",
-            "team": "Pictune Test",
+            "url": f"https://{team.team_id.lower()}.slack.com/",
+            "team": team.name,
             "user": "pictune",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "team_id": team.team_id,
+            "user_id": team.bot_user_id,
+            "bot_id": team.bot_id,
             "is_enterprise_install": False,
         }
 
@@ -526,8 +672,8 @@ class FakeSlack:
             "type": "message",
             "channel": channel,
             "ts": ts,
-            "user": args.get("user") if ephemeral else self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user": args.get("user") if ephemeral else self._team().bot_user_id,
+            "bot_id": self._team().bot_id,
             "text": args.get("text", ""),
             "blocks": args.get("blocks") or [],
             "ephemeral": ephemeral,
@@ -582,7 +728,7 @@ class FakeSlack:
         return {
             "user": {
                 "id": user,
-                "team_id": self.team_id,
+                "team_id": self._team().team_id,
                 "name": user.lower(),
                 "real_name": user.title(),
                 "is_admin": is_admin,
