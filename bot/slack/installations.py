@@ -14,6 +14,7 @@ installed it; a user token is kept when an app asks for user scopes, but never u
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -164,22 +165,9 @@ class DatabaseStateStore(AsyncOAuthStateStore):
 
 
 def to_record(installation: Installation, client_id: str) -> InstallationRecord:
-    org_wide = bool(installation.is_enterprise_install)
-    return InstallationRecord(
-        platform=PLATFORM,
-        client_id=client_id,
-        workspace="" if org_wide else (installation.team_id or ""),
-        org_id=installation.enterprise_id or "",
-        app_id=installation.app_id,
-        workspace_name=installation.team_name,
-        org_name=installation.enterprise_name,
-        org_wide=org_wide,
-        bot_token=installation.bot_token,
-        bot_id=installation.bot_id,
-        bot_user_id=installation.bot_user_id,
-        bot_scopes=list(installation.bot_scopes or []),
-        bot_refresh_token=installation.bot_refresh_token,
-        bot_token_expires_at=_when(installation.bot_token_expires_at),
+    """The whole installation: its bot's record plus who installed it and their token."""
+    return dataclasses.replace(
+        bot_record(installation.to_bot(), client_id),
         installer_id=installation.user_id,
         user_token=installation.user_token,
         user_scopes=list(installation.user_scopes or []),
@@ -190,7 +178,6 @@ def to_record(installation: Installation, client_id: str) -> InstallationRecord:
             for name in EXTRA_FIELDS
             if (value := getattr(installation, name, None)) is not None
         },
-        installed_at=_when(installation.installed_at),
     )
 
 
