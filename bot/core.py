@@ -478,6 +478,11 @@ class PictuneBot:
             )
         self._reruns.add(key)
         try:
+            # One asked before this process started is only in the database.
+            if await asyncio.to_thread(self._rerun_on_its_way, requester, parent.id):
+                raise LimitReached(
+                    f"You already asked for a new version of {parent.id}: wait for it to finish."
+                )
             image = await asyncio.to_thread(self.store.load_source_image, parent.id)
             self._check_quota(requester)
             abc = None
@@ -501,6 +506,19 @@ class PictuneBot:
             return await self._run(request, requester, parent.id, progress)
         finally:
             self._reruns.discard(key)
+
+    def _rerun_on_its_way(self, requester: Requester, parent_id: str) -> bool:
+        """Whether one of the requester's pieces still on its way reruns ``parent_id``."""
+        on_their_way = self.store.history(
+            workspace=requester.workspace,
+            user_id=requester.user_id,
+            viewer_id=requester.user_id,
+            statuses=("queued", "running"),
+            limit=HISTORY_MAX,
+        )
+        return any(
+            v.parent_id == parent_id and v.platform == requester.platform for v in on_their_way
+        )
 
     def rerun_in_progress(self, requester: Requester, generation_id: str) -> bool:
         return (requester.platform, requester.user_id, generation_id) in self._reruns

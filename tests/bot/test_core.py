@@ -830,3 +830,50 @@ async def test_watching_delivers_each_orphan_once(settings: Settings, store: Sto
             await watching
         assert posted == [(gid, "1111")]
         await bot.close()
+
+
+async def test_a_restarted_bot_keeps_one_rerun_per_user_and_piece(
+    settings: Settings, store: Store
+) -> None:
+    """The rule "one rerun per person and piece at a time" holds across a restart: the
+    rerun asked before it is found in the database."""
+    done = await PictuneBot(settings, ThreadJobService(store), store).compose(ADA, rgb_png())
+    svc_settings = _service_settings(settings)
+    before = PictuneBot(svc_settings, LocalJobService(svc_settings, store), store)  # no workers
+    queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def progress(event: JobEvent) -> None:
+        if not queued.done():
+            queued.set_result(event.generation_id)
+
+    asking = asyncio.create_task(before.rerun(ADA, done.id, progress=progress))
+    rerun = await asyncio.wait_for(queued, 10)
+    asking.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asking
+    await before.close()
+
+    again = Store.open(svc_settings, embedder=FakeEmbedder())
+    bot = PictuneBot(svc_settings, LocalJobService(svc_settings, again), again)
+    try:
+        assert not bot.rerun_in_progress(ADA, done.id)  # nothing in this process's memory
+        # (bounded: without the rule the rerun would wait for a service that never runs it)
+        with pytest.raises(LimitReached, match="already asked for a new version"):
+            await asyncio.wait_for(bot.rerun(ADA, done.id), 10)
+        with pytest.raises(LimitReached):
+            await asyncio.wait_for(bot.rerun(ADA, done.id, variation=True), 10)
+        assert await bot.in_progress(ADA) == [rerun]  # nothing more was queued
+        await bot.cancel(ADA, rerun)
+        # Once it has ended, Ada may ask again (queued, then left to the service).
+        asking = asyncio.create_task(bot.rerun(ADA, done.id))
+        for _ in range(500):
+            if again_asked := await bot.in_progress(ADA):
+                break
+            await asyncio.sleep(0.02)
+        assert len(again_asked) == 1 and again_asked[0] != rerun
+        asking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asking
+    finally:
+        await bot.close()
+        again.close()
