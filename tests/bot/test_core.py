@@ -416,16 +416,22 @@ def _service_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"worker_mode": "thread", "job_heartbeat": 0.2})
 
 
-async def _abandoned(bot: PictuneBot, requester: Requester) -> str:
-    """Ask ``bot`` for a piece and stop waiting for it once it is queued, as a bot process
-    that stops does: the job stays in the service. Returns the piece's id."""
+async def _abandoned(bot: PictuneBot, requester: Requester, rerun_of: str | None = None) -> str:
+    """Ask ``bot`` for a piece (a rerun of ``rerun_of``, if given) and stop waiting for it
+    once it is queued, as a bot process that stops does: the job stays in the service.
+    Returns the piece's id."""
     queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def progress(event: JobEvent) -> None:
         if not queued.done():
             queued.set_result(event.generation_id)
 
-    composing = asyncio.create_task(bot.compose(requester, rgb_png(), progress=progress))
+    asking = (
+        bot.compose(requester, rgb_png(), progress=progress)
+        if rerun_of is None
+        else bot.rerun(requester, rerun_of, progress=progress)
+    )
+    composing = asyncio.create_task(asking)
     gid = await asyncio.wait_for(queued, 10)
     composing.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -840,17 +846,7 @@ async def test_a_restarted_bot_keeps_one_rerun_per_user_and_piece(
     done = await PictuneBot(settings, ThreadJobService(store), store).compose(ADA, rgb_png())
     svc_settings = _service_settings(settings)
     before = PictuneBot(svc_settings, LocalJobService(svc_settings, store), store)  # no workers
-    queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    async def progress(event: JobEvent) -> None:
-        if not queued.done():
-            queued.set_result(event.generation_id)
-
-    asking = asyncio.create_task(before.rerun(ADA, done.id, progress=progress))
-    rerun = await asyncio.wait_for(queued, 10)
-    asking.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asking
+    rerun = await _abandoned(before, ADA, rerun_of=done.id)
     await before.close()
 
     again = Store.open(svc_settings, embedder=FakeEmbedder())
