@@ -109,17 +109,7 @@ class SlackBench:
         self, file_objects: list[dict[str, Any]], text: str = "", user: str = ALICE
     ) -> dict[str, Any]:
         """A person's message with files that mentions Pictune, as the app_mention event."""
-        body = f"<@{self.fake.bot_user_id}> {text}".strip()
-        message = self.fake.add_user_message(CHANNEL, user, body, files=file_objects)
-        return {
-            "type": "app_mention",
-            "channel": CHANNEL,
-            "user": user,
-            "text": body,
-            "ts": message["ts"],
-            "event_ts": message["ts"],
-            "files": file_objects,
-        }
+        return self.fake.mention(CHANNEL, user, text, file_objects)
 
     async def settle(self) -> None:
         """Wait until every background task of the adapter is done."""

@@ -306,6 +306,28 @@ class FakeSlack:
             self.messages[(channel, ts)] = message | {"channel": channel}
         return message
 
+    def mention(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        files: list[dict[str, Any]],
+        bot_user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A person's message with files that mentions Pictune (posted, so conversations.*
+        find it), as the app_mention event Slack sends for it."""
+        body = f"<@{bot_user_id or self.bot_user_id}> {text}".strip()
+        message = self.add_user_message(channel, user, body, files=files)
+        return {
+            "type": "app_mention",
+            "channel": channel,
+            "user": user,
+            "text": body,
+            "ts": message["ts"],
+            "event_ts": message["ts"],
+            "files": files,
+        }
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]

@@ -148,17 +148,7 @@ async def install(served: Served, team: str) -> None:
 def mention(fake: FakeSlack, team: FakeTeam, text: str = "a calm sea") -> dict[str, Any]:
     """Alice mentions Pictune in ``team`` with an image only that team's token downloads."""
     image = fake.host_file("sea.png", images.photo_like(1), team=team.team_id)
-    body = f"<@{team.bot_user_id}> {text}"
-    message = fake.add_user_message(CHANNEL, ALICE, body, files=[image])
-    return {
-        "type": "app_mention",
-        "channel": CHANNEL,
-        "user": ALICE,
-        "text": body,
-        "ts": message["ts"],
-        "event_ts": message["ts"],
-        "files": [image],
-    }
+    return fake.mention(CHANNEL, ALICE, text, [image], bot_user_id=team.bot_user_id)
 
 
 async def test_add_to_slack_keeps_the_workspace_token_and_never_logs_it(

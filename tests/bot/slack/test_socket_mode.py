@@ -59,17 +59,7 @@ class SocketBench:
 
     def mention(self, files: list[dict[str, Any]], text: str = "") -> dict[str, Any]:
         """A person's message with files that mentions Pictune, as the app_mention event."""
-        body = f"<@{self.fake.bot_user_id}> {text}".strip()
-        message = self.fake.add_user_message(CHANNEL, ALICE, body, files=files)
-        return {
-            "type": "app_mention",
-            "channel": CHANNEL,
-            "user": ALICE,
-            "text": body,
-            "ts": message["ts"],
-            "event_ts": message["ts"],
-            "files": files,
-        }
+        return self.fake.mention(CHANNEL, ALICE, text, files)
 
     def results(self, thread: str) -> list[dict[str, Any]]:
         """The thread's result messages (a status message becomes one when a piece is
