@@ -42,7 +42,7 @@ async def resume(replies: ThreadReplies, client: AsyncWebClient, orphan: Orphan)
     try:
         reply = await bot.follow(orphan, bot.progress_sink(show, replies.progress_interval))
     except PictuneError as exc:  # failed, cancelled, deleted meanwhile: said where it waits
-        await replies.handover.posting(_tell(replies, client, orphan, exc))
+        await replies.handover.posting(_tell(replies, client, orphan, where, exc))
         bot.delivered(orphan.generation_id)
         return
     if where is not None:
@@ -60,12 +60,16 @@ async def resume(replies: ThreadReplies, client: AsyncWebClient, orphan: Orphan)
 
 
 async def _tell(
-    replies: ThreadReplies, client: AsyncWebClient, orphan: Orphan, exc: PictuneError
+    replies: ThreadReplies,
+    client: AsyncWebClient,
+    orphan: Orphan,
+    where: tuple[str, str, str] | None,
+    exc: PictuneError,
 ) -> None:
-    """A failure, in the status message, else as a new message naming the person (in the
-    status message's thread when it was deleted, else in the channel)."""
+    """A failure, in the status message (``where``: channel, status ts, thread ts), else as
+    a new message naming the person (in the status message's thread when it was deleted,
+    else in the channel)."""
     who = orphan.requester
-    where = parse_progress_id(orphan.progress_message_id)
     thread: str | None = None
     if where is not None:
         channel, status, thread = where
