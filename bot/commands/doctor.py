@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from bot.commands.serve import is_set, slack_missing
+from bot.slack.mode import plain, slack_missing
 from engine.config import Settings, describe_error, get_settings
 from engine.errors import PictuneError
 from engine.render.audio import is_soundfont
@@ -253,7 +253,7 @@ def check_tokens(settings: Settings) -> Check:
         "SLACK_CLIENT_ID": settings.slack_client_id,
         "SLACK_CLIENT_SECRET": settings.slack_client_secret,
     }
-    present = [name for name, value in names.items() if is_set(value)]
+    present = [name for name, value in names.items() if plain(value)]
     missing = [name for name in names if name not in present]
     if not present:
         return Check(

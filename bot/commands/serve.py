@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 
+from bot.slack.mode import slack_missing
 from engine.config import Settings, get_settings
 from engine.errors import ConfigError
 
@@ -30,36 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start just this platform (default: every one configured)",
     )
     p.set_defaults(func=run)
-
-
-def is_set(value: object) -> bool:
-    """A setting (plain or secret) with something in it."""
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    return bool(text)
-
-
-def slack_missing(settings: Settings) -> str | None:
-    """What Slack lacks to start, or None. One workspace: a bot token and an app token
-    (Socket Mode) or signing secret (HTTP). Add to Slack (many workspaces): client id and
-    secret and the signing secret; the tokens come from the installations."""
-    oauth = is_set(settings.slack_client_id) or is_set(settings.slack_client_secret)
-    if oauth:
-        if not (is_set(settings.slack_client_id) and is_set(settings.slack_client_secret)):
-            return "Add to Slack needs both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET."
-        if not is_set(settings.slack_signing_secret):
-            return "Add to Slack also needs SLACK_SIGNING_SECRET (HTTP mode)."
-        return None
-    if not is_set(settings.slack_bot_token):
-        return (
-            "set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (one workspace), or SLACK_CLIENT_ID, "
-            "SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET (Add to Slack), to start it."
-        )
-    if not (is_set(settings.slack_app_token) or is_set(settings.slack_signing_secret)):
-        return (
-            "SLACK_BOT_TOKEN is set, but it also needs SLACK_APP_TOKEN (Socket Mode) "
-            "or SLACK_SIGNING_SECRET (HTTP mode)."
-        )
-    return None
 
 
 def configured_platforms(settings: Settings) -> tuple[list[str], list[str]]:

@@ -34,27 +34,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot
 from bot.slack.installations import DatabaseInstallationStore
 from bot.slack.listeners import SlackAdapter
-from bot.slack.oauth import (
-    TeamClients,
-    forget_uninstalled,
-    log_uninstalled,
-    oauth_configured,
-    oauth_settings,
-)
+from bot.slack.mode import connection_mode, oauth_configured, secret
+from bot.slack.oauth import TeamClients, forget_uninstalled, log_uninstalled, oauth_settings
 from engine.config import Settings
 from engine.errors import ConfigError
 
 log = logging.getLogger("pictune.slack")
 
 EVENTS_PATH = "/slack/events"
-
-
-def secret(value: Any) -> str | None:
-    """A SecretStr (or None) as a plain string, or None when empty."""
-    if value is None:
-        return None
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    return text or None
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -157,37 +144,6 @@ async def start_http(
     await site.start()
     bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[union-attr]
     return runner, int(bound)
-
-
-def connection_mode(settings: Settings) -> str:
-    """ "oauth" when Pictune is installed with Add to Slack (HTTP, many workspaces);
-    otherwise one workspace: "socket" when an app-level token is set (no public URL
-    needed), else "http"."""
-    if oauth_configured(settings):
-        if secret(settings.slack_app_token):
-            raise ConfigError(
-                "Add to Slack (SLACK_CLIENT_ID) runs in HTTP mode: unset SLACK_APP_TOKEN, turn "
-                "Socket Mode off in the app and set SLACK_SIGNING_SECRET (docs/slack.md)."
-            )
-        if not secret(settings.slack_signing_secret):
-            raise ConfigError(
-                "Add to Slack (SLACK_CLIENT_ID) needs SLACK_SIGNING_SECRET too: copy it from "
-                "the app's Basic Information page."
-            )
-        if secret(settings.slack_bot_token):
-            log.warning(
-                "Slack: SLACK_BOT_TOKEN is not used with Add to Slack: install Pictune in "
-                "that workspace too, through /slack/install"
-            )
-        return "oauth"
-    if secret(settings.slack_app_token):
-        return "socket"
-    if secret(settings.slack_signing_secret):
-        return "http"
-    raise ConfigError(
-        "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
-        "besides SLACK_BOT_TOKEN: see docs/slack.md."
-    )
 
 
 async def check_app_token(client: AsyncWebClient, token: str) -> None:

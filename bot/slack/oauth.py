@@ -37,6 +37,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.installations import DatabaseInstallationStore, DatabaseStateStore
+from bot.slack.mode import plain
 from engine.config import Settings
 from engine.errors import ConfigError, PictuneError
 from storage.store import Store
@@ -47,28 +48,6 @@ MANIFEST = Path(__file__).with_name("manifest.yml")
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_SECONDS = 600  # from /slack/install to the redirect: the person reads Slack's page
-
-
-def _plain(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    return text.strip() or None
-
-
-def oauth_configured(settings: Settings) -> bool:
-    """True when Pictune is installed by OAuth (client id and secret both set). Only one of
-    them set is a mistake, said as such."""
-    client_id, client_secret = (
-        _plain(settings.slack_client_id),
-        _plain(settings.slack_client_secret),
-    )
-    if bool(client_id) != bool(client_secret):
-        raise ConfigError(
-            "Set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Basic Information -> App "
-            "Credentials) to install Pictune with Add to Slack, or neither."
-        )
-    return bool(client_id)
 
 
 @lru_cache(maxsize=4)
@@ -103,8 +82,8 @@ def check_redirect_uri(uri: str | None) -> str | None:
 
 def oauth_settings(settings: Settings, store: Store) -> AsyncOAuthSettings:
     """Bolt's OAuth settings: Pictune's scopes, its database for installations and states."""
-    client_id = _plain(settings.slack_client_id)
-    client_secret = _plain(settings.slack_client_secret)
+    client_id = plain(settings.slack_client_id)
+    client_secret = plain(settings.slack_client_secret)
     if not client_id or not client_secret:
         raise ConfigError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are needed for Add to Slack.")
     return AsyncOAuthSettings(
