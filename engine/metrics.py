@@ -4,7 +4,7 @@ Which notes each metric sees:
 
 - The corpus tunes that the evaluation compares against are single melodies, so every metric
   that describes a *line* is computed on the **melody only** (the first non-drum track, i.e.
-  ``V:1``): pitch_range, n_pitches_used, n_pitch_classes_used, scale_consistency,
+  ``V:1``, from the bar it enters: an intro is not the melody's silence): pitch_range, n_pitches_used, n_pitch_classes_used, scale_consistency,
   pitch_entropy, pitch_class_entropy, empty_beat_rate, groove_consistency.
 - ``polyphony`` is computed on **all pitched tracks** (drums excluded): it is the one metric
   that describes the texture (melody + accompaniment + bass), which a single line cannot show.
@@ -60,9 +60,11 @@ def measure_score(score: symusic.Score) -> dict[str, float]:
     mp = _muspy()
     music = _to_music(score)
     pitched = [t for t in music.tracks if not t.is_drum and len(t.notes) > 0]
-    melody = mp.Music(resolution=RESOLUTION, tracks=pitched[:1])
-    everything = mp.Music(resolution=RESOLUTION, tracks=pitched)
     measure_steps = _measure_steps(score)
+    melody = mp.Music(
+        resolution=RESOLUTION, tracks=[_from_entry(t, measure_steps) for t in pitched[:1]]
+    )
+    everything = mp.Music(resolution=RESOLUTION, tracks=pitched)
     out = {
         "pitch_range": mp.pitch_range(melody),
         "n_pitches_used": mp.n_pitches_used(melody),
@@ -103,6 +105,22 @@ def _to_music(score: symusic.Score) -> Any:
         notes.sort(key=lambda n: (n.time, n.pitch))
         tracks.append(mp.Track(program=track.program, is_drum=track.is_drum, notes=notes))
     return mp.Music(resolution=RESOLUTION, tracks=tracks)
+
+
+def _from_entry(track: Any, measure_steps: int) -> Any:
+    """The melody from the bar it enters: bars of accompaniment alone before it (an intro)
+    are not silences of the melody, and would count as empty beats."""
+    if not track.notes:
+        return track
+    skip = (min(n.time for n in track.notes) // measure_steps) * measure_steps
+    if skip == 0:
+        return track
+    mp = _muspy()
+    notes = [
+        mp.Note(time=n.time - skip, pitch=n.pitch, duration=n.duration, velocity=n.velocity)
+        for n in track.notes
+    ]
+    return mp.Track(program=track.program, is_drum=track.is_drum, notes=notes)
 
 
 def _measure_steps(score: symusic.Score) -> int:

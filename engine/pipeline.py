@@ -19,6 +19,7 @@ from PIL import Image
 
 from engine.audio import load_audio_generator
 from engine.compose.llm import seeing
+from engine.compose.styles import style_for
 from engine.config import Settings
 from engine.errors import InvalidOption
 from engine.fallback import collect_notes
@@ -28,6 +29,7 @@ from engine.refine import RefineResult, derive_targets, refine
 from engine.render.audio import TAIL_SECONDS, Audio, render_midi
 from engine.render.encode import encode_audio
 from engine.render.midi import abc_to_score, score_to_midi_bytes
+from engine.render.perform import perform
 from engine.render.score import ScoreImage, render_score_png
 from engine.stages import Stages, load_stages
 from engine.types import (
@@ -217,7 +219,8 @@ class Pipeline:
             )
         abc = refined.draft.abc
         with stage("midi", "writing the MIDI file"):
-            score = abc_to_score(abc)
+            # The ABC is the score; the MIDI (and the audio) are its performance.
+            score = perform(abc_to_score(abc), style_for(brief.genre).swing)
             midi = score_to_midi_bytes(score)
         # The score picture is drawn by subprocesses while the audio renders.
         with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:

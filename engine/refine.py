@@ -38,7 +38,6 @@ SCALES: dict[str, float] = {
     "pitch_range": 4.0,
     "n_pitches_used": 2.5,
     "n_pitch_classes_used": 1.1,
-    "polyphony": 0.7,
     "scale_consistency": 0.02,
     "pitch_entropy": 0.4,
     "pitch_class_entropy": 0.23,
@@ -49,7 +48,6 @@ WEIGHTS: dict[str, float] = {
     "pitch_range": 1.0,
     "n_pitches_used": 0.7,
     "n_pitch_classes_used": 1.0,
-    "polyphony": 0.5,
     "scale_consistency": 0.7,
     "pitch_entropy": 1.0,
     "pitch_class_entropy": 0.7,
@@ -150,8 +148,10 @@ def derive_targets(perception: Perception, brief: MusicBrief) -> dict[str, float
       (1 - edge rank) * (1 - density) above 0.74) ask for any.
     - groove_consistency 0.935..0.99: more symmetry, more regular rhythm from bar to bar.
     - scale_consistency 0.95..1: busy pictures (many edges) admit chromatic notes.
-    - polyphony (all voices) 2.5..4.5: more saturation, fuller chords (no corpus reference:
-      the corpus tunes are single melodies).
+
+    Polyphony is measured (and reported) but not a target: the corpus tunes are single
+    melodies, and steering it thinned the accompaniment's chords; their voicing is the
+    style's (engine/compose/styles.py).
     """
     contrast = picture_rank("contrast", perception.contrast)
     hue = picture_rank("hue_spread", perception.hue_spread)
@@ -174,7 +174,6 @@ def derive_targets(perception: Perception, brief: MusicBrief) -> dict[str, float
             "groove_consistency", picture_rank("symmetry", perception.symmetry)
         ),
         "scale_consistency": _interp(edges, (0.0, 0.5, 0.9, 1.0), (1.0, 0.995, 0.98, 0.95)),
-        "polyphony": 2.5 + 2.0 * _clip(perception.saturation),
     }
 
 
@@ -280,13 +279,6 @@ def adjust(
             "repeat rhythms from bar to bar more"
             if d_groove > 0
             else "vary the rhythm between bars"
-        )
-
-    d_poly = gap("polyphony", 0.4)
-    move("polyphony", d_poly, "fuller accompaniment chords", "thinner accompaniment")
-    if d_poly:
-        advice.append(
-            "use fuller chords in the accompaniment" if d_poly > 0 else "thin out the accompaniment"
         )
     return new, words, advice
 

