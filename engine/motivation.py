@@ -6,6 +6,7 @@ seen, what was chosen and why, which corpus tunes inspired it, what refinement c
 
 from __future__ import annotations
 
+from engine.compose.styles import STYLES
 from engine.types import Exemplar, MusicBrief, Perception, RefineRound
 
 # Metric names as a reader would say them.
@@ -33,6 +34,32 @@ def summary_line(perception: Perception, brief: MusicBrief) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
+
+
+def _hint_line(brief: MusicBrief) -> str:
+    """What the hint changed, truly: a hint with no word the bridge knows changed nothing."""
+    said = [r for r in brief.reasons if r.feature.startswith("hint ")]
+    if not said or all(r.choice.startswith("no musical words") for r in said):
+        return f"You asked for “{brief.hint}”: I know none of its words, so the picture decided."
+    return f"You asked for “{brief.hint}”, so: " + "; ".join(r.choice for r in said) + "."
+
+
+def _round_lines(rounds: list[RefineRound]) -> list[str]:
+    """One line per refinement step; rounds that made the same changes as the round before
+    share a line ("Rounds 2–3") instead of repeating it word for word."""
+    groups: list[tuple[int, int, list[str]]] = []
+    for r in rounds:
+        if not r.adjustments:
+            continue
+        if groups and groups[-1][2] == r.adjustments and groups[-1][1] == r.round - 1:
+            first, _, words = groups[-1]
+            groups[-1] = (first, r.round, words)
+        else:
+            groups.append((r.round, r.round, r.adjustments))
+    return [
+        (f"- Round {a}: " if a == b else f"- Rounds {a}–{b}: ") + "; ".join(words)
+        for a, b, words in groups
+    ]
 
 
 def write_motivation(
@@ -71,15 +98,12 @@ def write_motivation(
     lines += ["## What I chose, and why", ""]
     lines += [f"- **{r.choice}** — because of {r.feature}" for r in brief.reasons]
     instruments = ", ".join(brief.instruments)
-    lines += [
-        "",
-        f"Instruments: {instruments}"
-        + ("; with drums." if brief.drums else ".")
-        + f" Accompaniment: {brief.accompaniment}.",
-        "",
-    ]
+    lines += ["", f"Instruments: {instruments}" + ("; with drums." if brief.drums else "."), ""]
+    style = STYLES.get(brief.genre)
+    if style is not None:  # a language-model bridge may name a genre that is no style
+        lines += [f"Played as {style.name}: {style.words}.", ""]
     if brief.hint:
-        lines += [f"You asked for “{brief.hint}”, and the choices above follow it.", ""]
+        lines += [_hint_line(brief), ""]
 
     if exemplars:
         lines += ["## Tunes that inspired it", ""]
@@ -104,9 +128,7 @@ def write_motivation(
                 f"(distance {rounds[0].distance:.2f} → {chosen.distance:.2f}).",
                 "",
             ]
-            for r in rounds[1:]:
-                if r.adjustments:
-                    lines += [f"- Round {r.round}: " + "; ".join(r.adjustments)]
+            lines += _round_lines(rounds[1:])
             lines += [""]
         moved = [
             f"{METRIC_WORDS.get(k, k)} {_fmt(chosen.metrics[k])} (target {_fmt(v)})"

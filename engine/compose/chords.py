@@ -141,6 +141,8 @@ def voice(
         notes = tuple(sorted(set(combo)))
         if len(notes) < len(combo) or notes[-1] - notes[0] > 19:
             continue
+        if chord.kind == "power" and notes[0] % 12 != chord.root:
+            continue  # a power chord stands on its root (a fourth at the bottom is another chord)
         cost = 0.35 * abs(sum(notes) / len(notes) - centre)
         if previous:
             cost += sum(min(abs(p - q) for q in previous) for p in notes) / len(notes)

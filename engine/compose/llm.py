@@ -9,6 +9,12 @@ repaired (missing headers, blank lines, unknown decorations, bar lengths) and va
 with symusic and music21. A bad answer is retried with the problems listed, at most
 ``attempts`` times; after that the Markov composer writes the piece, with a note saying so.
 
+The prompt names the style the piece will be played in (styles.py: its playing, its
+progressions as chord names in the key, its cadence and feel), and a single-voice answer is
+arranged in that style as the Markov composer's melody is (lead_sheet.py, write.py): the
+Draft holds the whole piece (melody, chords, bass, drums), not a tune whose quoted chord
+symbols abc2midi would vamp on. An answer of several voices is kept as the model wrote it.
+
 The image reaches the composer through ``seeing(image)`` (a context variable the pipeline
 sets around composing): the Composer protocol carries no image, and a context variable keeps
 concurrent jobs apart.
@@ -24,14 +30,18 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import attention
+from engine.compose import chords
 from engine.compose.abc import (
     _TOKEN,
     KNOWN_DECORATIONS,
     key_field,
     meter_fraction,
+    pitch_class,
     read_tune,
     validate_abc,
 )
+from engine.compose.lead_sheet import arrange_lead_sheet
+from engine.compose.styles import MINOR_MODES, style_for
 from engine.config import Settings
 from engine.errors import ModelOutputError, ModelUnavailable
 from engine.llm import ChatModel, load_chat_model
@@ -93,6 +103,7 @@ def compose_messages(
             abc = e.abc.strip()[:MAX_EXEMPLAR_CHARS]
             parts.append(f"Example {i}: {e.description}\n```abc\n{abc}\n```")
     instruments = ", ".join(brief.instruments) or "piano"
+    parts.append(style_words(brief))
     parts.append(
         "Requirements:\n"
         f"- key {brief.key} {brief.mode} (K:{key_field(brief.key, brief.mode)}), "
@@ -102,7 +113,8 @@ def compose_messages(
         f"instruments {instruments}\n"
         f"- start the tune with X:1, T:, M:, L:, Q:, K: and put "
         f"'%%MIDI program {brief.melody_program}' after K:\n"
-        '- one melody voice; chord symbols in quotes (like "Am") give the accompaniment'
+        '- one melody voice; chord symbols in quotes (like "Am") name the harmony, which a '
+        "band then plays in the style: chords, bass and drums are added under your melody"
     )
     if feedback is not None:
         measured = ", ".join(
@@ -113,7 +125,7 @@ def compose_messages(
         advice = "; ".join(feedback.advice) or "keep what works"
         parts.append(
             f"This is refinement round {feedback.round}. Your previous version:\n"
-            f"```abc\n{feedback.previous_abc.strip()[:4000]}\n```\n"
+            f"```abc\n{melody_only(feedback.previous_abc).strip()[:4000]}\n```\n"
             f"Its measured metrics: {measured}.\nTo get closer to the targets: {advice}.\n"
             "Write an improved version."
         )
@@ -122,6 +134,43 @@ def compose_messages(
         "'Motivation:' with two to four sentences on why this music fits the picture."
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def style_words(brief: MusicBrief) -> str:
+    """The style the melody will be arranged in (styles.py): how it is played, its typical
+    progressions as chord names in the piece's key, its cadence, meter and feel, so the model
+    writes a tune that the band's chords and groove fit."""
+    style = style_for(brief.genre)
+    lines = [f"Style: {style.name}: {style.words}."]
+    try:
+        tonic_pc = pitch_class(brief.key)
+        table = style.minor if brief.mode in MINOR_MODES else style.major
+        named = [
+            " ".join(c.symbol for c in chords.progression(p, tonic_pc, brief.mode))
+            for p in table[:2]
+        ]
+        final = chords.progression(style.cadences.final, tonic_pc, brief.mode)
+        lines.append(
+            "Typical progressions (one chord a bar): "
+            + "; ".join(f"| {p.replace(' ', ' | ')} |" for p in named)
+            + f"; it ends {' '.join(c.symbol for c in final)}."
+        )
+    except ValueError:
+        pass  # a key a language model made up: the style's words still say enough
+    feel = "swung eighths (long-short)" if style.swing > 1 else "straight eighths"
+    drums = "with drums" if brief.drums and style.has_drums else "without drums"
+    lines.append(f"Meter {brief.meter}, {feel}, {drums}.")
+    return " ".join(lines)
+
+
+def melody_only(abc: str) -> str:
+    """The header and first voice of an arranged piece: the part the model wrote (and is to
+    improve), without the band this composer put under it."""
+    lines = abc.strip().split("\n")
+    voices = [i for i, line in enumerate(lines) if line.startswith("V:")]
+    if len(voices) < 2:
+        return abc
+    return "\n".join(lines[: voices[0]] + lines[voices[0] + 1 : voices[1]])
 
 
 # ---------------------------------------------------------------- extraction
@@ -381,6 +430,7 @@ class LLMComposer:
                     notes = [f"The composer's ABC was repaired: {r}." for r in repairs[:4]]
                     if attempt:
                         notes.append(f"The language model needed {attempt + 1} attempts.")
+                    abc = arrange_melody(abc, brief, notes)
                     draft = Draft(abc=abc, motivation=extract_motivation(rest), notes=notes)
                     if self.attention_maps:
                         draft.attention_png, note = attention.result(looked, image, self.model.name)
@@ -401,6 +451,24 @@ class LLMComposer:
             "wrote this piece instead.",
         )
         return draft
+
+
+def arrange_melody(abc: str, brief: MusicBrief, notes: list[str]) -> str:
+    """A single-voice tune arranged in the brief's style (lead_sheet.py: chords, bass and
+    drums as the Markov composer's melody gets them); a tune of several voices, or one that
+    cannot be arranged into valid ABC, is kept as the model wrote it (with a note)."""
+    if len(read_tune(abc).voices) != 1:
+        return abc  # the model arranged it itself
+    try:
+        arranged = arrange_lead_sheet(abc, brief, notes)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        notes.append(f"The melody could not be arranged ({exc}); it plays alone.")
+        return abc
+    problems = validate_abc(arranged)
+    if problems:
+        notes.append(f"The arranged melody was not valid ABC ({problems[0]}); it plays alone.")
+        return abc
+    return arranged
 
 
 def load_llm_composer(settings: Settings) -> LLMComposer:

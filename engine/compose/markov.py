@@ -56,12 +56,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar
 
-from engine.compose import arrange, chords, form, patterns
+from engine.compose import form
 from engine.compose.abc import (
     MODE_STEPS,
-    BarSpeller,
-    build_header,
-    duration_token,
     melody_notes,
     meter_fraction,
     pitch_class,
@@ -70,6 +67,8 @@ from engine.compose.abc import (
 )
 from engine.compose.instruments import instrument
 from engine.compose.styles import style_for
+from engine.compose.write import program as _program
+from engine.compose.write import write_abc
 from engine.types import Draft, Exemplar, Feedback, MusicBrief
 
 T = TypeVar("T")
@@ -100,8 +99,6 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
     "repetition": (0.0, 1.0),
     "balance": (0.0, 1.5),
 }
-
-_DYNAMICS = ("ppp", "pp", "p", "mp", "mf", "f", "ff", "fff")
 
 # Prior step distribution (diatonic steps): mostly steps and repeats, some thirds, few leaps.
 _PRIOR_STEPS = {0: 0.13, 1: 0.22, -1: 0.26, 2: 0.08, -2: 0.09, 3: 0.035, -3: 0.035, 4: 0.03, -4: 0.025, 5: 0.01, -5: 0.01, 7: 0.01, -7: 0.01}  # fmt: skip
@@ -472,7 +469,7 @@ class _Piece:
         # note per beat: with fewer, a 20 s piece has too few notes to use as many pitches
         # as a corpus tune does.
         eighths = bar_len / 2
-        target = eighths * (0.65 + 0.75 * self.knobs["density"])
+        target = eighths * (0.8 + 0.75 * self.knobs["density"])
         sigma = max(1.0, 0.3 * eighths)
         # Below 0.5 the repetition knob also favours bars whose onsets differ from the bar
         # before (groove consistency falls), above it bars that share them.
@@ -861,107 +858,19 @@ class _Piece:
         return self.ornament([out], cadence == "final", breath)
 
     def render(self, melody: list[list[Note]]) -> str:
-        """The piece as ABC: the melody, then the arrangement under it (arrange.py)."""
-        meter, brief, style = self.meter, self.brief, self.style
-        bar_len, compound = meter.bar_len, meter.compound
-        harmony = self.harmony
-        asked = brief.accompaniment if brief.accompaniment in patterns.COMPING else None
-        if brief.accompaniment and asked is None:
-            self.notes.append(
-                f"unknown accompaniment {brief.accompaniment!r}, played the style's own"
-            )
-        if asked == "drone":  # a drone asked for: an open fifth on the tonic throughout
-            drone = chords.parse("I5", pitch_class(self.tonic), self.mode)
-            harmony = [[form.Span(drone, 0, bar_len)] for _ in harmony]
-        players = arrange.band(
-            instrument(_program(brief.harmony_program)),
-            instrument(_program(brief.bass_program)),
+        """The piece as ABC (write.py): the melody, then the arrangement under it."""
+        return write_abc(
+            self.brief,
+            self.tonic,
+            self.mode,
+            self.meter,
+            self.tempo,
             self.register,
+            melody,
+            self.harmony,
+            self.sections,
+            self.notes,
         )
-        first = asked if asked not in (None, style.comping[0]) else None
-        acc = arrange.accompaniment(
-            harmony, self.sections, style, players, bar_len, compound, first=first
-        )
-        bass = arrange.bass_line(harmony, self.sections, style, players, bar_len, compound)
-
-        dyn = brief.dynamics if brief.dynamics in _DYNAMICS else _dynamics_for(brief.velocity)
-        softer = _DYNAMICS[max(0, _DYNAMICS.index(dyn) - 1)]
-        title = _safe_title(f"{brief.genre} in {self.tonic} {self.mode}")
-        abc = build_header(
-            title=title, meter=meter.text, tempo=self.tempo, tonic=self.tonic, mode=self.mode
-        )
-        voices = [
-            (
-                "1",
-                _program(brief.melody_program),
-                dyn,
-                [[((p,) if p is not None else (), n) for p, n in bar] for bar in melody],
-            ),
-            ("2", _program(brief.harmony_program), softer, acc),
-            ("3", _program(brief.bass_program), softer, bass),
-        ]
-        for name, program, level, bars in voices:
-            abc += f"V:{name}\n%%MIDI program {program}\n" + self._voice_body(bars, level) + "\n"
-        if brief.drums:
-            drums = arrange.drums(self.sections, style, bar_len, compound, len(melody))
-            abc += "V:4\n%%MIDI channel 10\n" + _drum_body(drums, softer) + "\n"
-        return abc
-
-    def _voice_body(self, bars: list[list[arrange.Event]], level: str) -> str:
-        speller = BarSpeller(self.tonic, self.mode)
-        spelled: list[list[str]] = []
-        for bar in bars:
-            speller.new_bar()
-            tokens = []
-            for pitches, length in bar:
-                if not pitches:
-                    tokens.append("z" + duration_token(length))
-                elif len(pitches) == 1:
-                    tokens.append(speller.note(pitches[0]) + duration_token(length))
-                else:
-                    tokens.append(
-                        "["
-                        + "".join(speller.note(p) for p in sorted(pitches))
-                        + "]"
-                        + duration_token(length)
-                    )
-            spelled.append(tokens)
-        return _lay_out(spelled, level)
-
-
-def _drum_body(bars: list[list[arrange.Event]], level: str) -> str:
-    spelled = [
-        [
-            ("[" + "".join(_drum_note(p) for p in pitches) + "]" if pitches else "z")
-            + duration_token(n)
-            for pitches, n in bar
-        ]
-        for bar in bars
-    ]
-    return _lay_out(spelled, level)
-
-
-def _drum_note(pitch: int) -> str:
-    """A drum's key as an ABC note with an explicit accidental: the key signature must not
-    move a drum (middle C, 60, is ``C``)."""
-    name = ("=C", "^C", "=D", "^D", "=E", "=F", "^F", "=G", "^G", "=A", "^A", "=B")[pitch % 12]
-    octave = pitch // 12 - 5
-    if octave >= 1:
-        return name[0] + name[1].lower() + "'" * (octave - 1)
-    return name + "," * -octave
-
-
-def _lay_out(bars: list[list[str]], level: str) -> str:
-    """A voice's bars of note tokens as ABC: the dynamic first, four bars a line, a final |]."""
-    lines, line = [], []
-    for i, tokens in enumerate(bars):
-        if i == 0:
-            tokens = [f"!{level}! " + tokens[0], *tokens[1:]]
-        line.append(" ".join(tokens))
-        if len(line) == 4 or i == len(bars) - 1:
-            lines.append(" | ".join(line) + (" |]" if i == len(bars) - 1 else " |"))
-            line = []
-    return "\n".join(lines)
 
 
 def _allowed_degrees(mode: str, n_classes: int) -> tuple[int, ...]:
@@ -1012,21 +921,3 @@ def _checked_key(key: str, mode: str) -> tuple[str, str]:
     if mode not in MODE_STEPS:
         raise ValueError(f"bad mode {mode!r}")
     return key.strip(), mode
-
-
-def _program(value: int) -> int:
-    try:
-        return int(min(max(int(value), 0), 127))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _dynamics_for(velocity: int) -> str:
-    levels = (16, 33, 49, 64, 80, 96, 112)
-    return next((d for d, v in zip(_DYNAMICS, levels, strict=False) if velocity <= v), "fff")
-
-
-def _safe_title(text: str) -> str:
-    """Brief text may come from a language model: one short printable line, no ABC syntax."""
-    cleaned = re.sub(r"[^A-Za-z0-9 #,.'()-]", " ", str(text))
-    return re.sub(r"\s+", " ", cleaned).strip()[:60] or "Pictune"

@@ -89,7 +89,7 @@ STYLES: dict[str, Style] = {
             major=("I IV V I", "I vi ii V!", "I ii V! I", "vi IV ii V!"),
             minor=("i iv V! i", "i VI iv V!", "i iv VII III"),
             cadences=Cadences(half="V!", tonic="V!7 I", final="ii V!7 I"),
-            comping=("broken", "alberti", "hymn"),
+            comping=("broken", "hymn", "alberti"),
             bass=("root_fifth", "whole"),
             voicing=4,
             inversions=True,

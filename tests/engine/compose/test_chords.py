@@ -47,4 +47,6 @@ def test_voicings_keep_the_third_stay_in_range_and_move_little(token: str, n_not
 
 def test_power_chords_have_root_and_fifth_only() -> None:
     v = chords.voice(parse("I5", 4, "major"), 3, 40, 86, 52, None)
-    assert {p % 12 for p in v} == {4, 11} and len(v) == 3
+    assert {p % 12 for p in v} == {4, 11} and len(v) == 3 and v[0] % 12 == 4
+    for centre in range(45, 70, 3):  # on its root wherever it sits
+        assert chords.voice(parse("IV5", 4, "major"), 3, 40, 86, centre, v)[0] % 12 == 9

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from PIL import Image
 
 from engine.bridge.rules import RulesBridge
 from engine.compose import load_composer
 from engine.compose.abc import read_tune, validate_abc
+from engine.compose.lead_sheet import arrange_lead_sheet
 from engine.compose.llm import (
     LLMComposer,
     compose_messages,
@@ -16,6 +19,7 @@ from engine.compose.llm import (
     repair_abc,
     seeing,
 )
+from engine.compose.styles import STYLES
 from engine.config import Settings
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.render.midi import abc_to_score
@@ -173,3 +177,57 @@ def test_bad_reference(reference: str) -> None:
 
     with pytest.raises(ConfigError):
         load_composer(Settings(_env_file=None, compose=reference))
+
+
+def test_a_single_voice_answer_is_arranged_in_the_style() -> None:
+    brief = replace(_brief(), genre="folk", drums=True)
+    answer = f"```abc\n{GOOD}\n```\nMotivation: the deep blue asks for a minor, falling line."
+    with ScriptedServer([chat_reply(answer)]) as server:
+        draft = _composer(server).compose(brief, [], seed=3)
+    assert validate_abc(draft.abc, allow_pickup=False) == [], draft.abc
+    voices = read_tune(draft.abc).voices
+    assert len(voices) >= 3 and "V:2" in draft.abc and "V:3" in draft.abc
+    assert "V:4" in draft.abc and "%%MIDI channel 10" in draft.abc
+    assert '"Am"' not in draft.abc  # the symbols became the chords voice, not a vamp
+    assert voices["1"].notes()[:4] == read_tune(GOOD).voices["1"].notes()[:4]
+    assert draft.motivation == "the deep blue asks for a minor, falling line."
+
+
+def test_a_tune_of_several_voices_is_kept_as_written() -> None:
+    duet = GOOD.replace("K:Am\n", "K:Am\nV:1\n") + "\nV:2\nA,8|G,8|F,8|E,8|]"
+    with ScriptedServer([chat_reply(f"```abc\n{duet}\n```")]) as server:
+        draft = _composer(server).compose(_brief(), [], seed=3)
+    assert validate_abc(draft.abc) == []
+    assert sorted(read_tune(draft.abc).voices) == ["1", "2"] and "A,8" in draft.abc
+
+
+def test_a_melody_that_cannot_be_arranged_plays_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> str:
+        raise ValueError("no chords")
+
+    monkeypatch.setattr("engine.compose.llm.arrange_lead_sheet", fail)
+    with ScriptedServer([chat_reply(f"```abc\n{GOOD}\n```")]) as server:
+        draft = _composer(server).compose(_brief(), [], seed=3)
+    assert validate_abc(draft.abc) == [] and '"Am"A2 c2 e2 c2' in draft.abc
+    assert any("could not be arranged" in n and "no chords" in n for n in draft.notes)
+
+
+def test_the_prompt_names_the_styles_chords_and_groove() -> None:
+    jazz = replace(_brief(), genre="jazz", key="C", mode="major", meter="4/4", drums=True)
+    text = compose_messages(jazz, [], None, with_image=False)[1]["content"]
+    assert STYLES["jazz"].words in text
+    assert "| Cmaj7 | Am7 | Dm7 | G7 |" in text and "Dm7 G9 C6" in text
+    assert "swung eighths" in text and "with drums" in text
+    folk = replace(_brief(), genre="folk", key="A", mode="minor", meter="6/8", drums=False)
+    text = compose_messages(folk, [], None, with_image=False)[1]["content"]
+    assert "| Am | G | Am | Em |" in text and "straight eighths" in text
+    assert "Meter 6/8" in text and "without drums" in text
+
+
+def test_refinement_shows_the_model_its_melody_without_the_band() -> None:
+    arranged = arrange_lead_sheet(GOOD, _brief(), [])
+    feedback = Feedback(
+        round=1, previous_abc=arranged, metrics={}, targets={}, adjustments={}, advice=[]
+    )
+    text = compose_messages(_brief(), [], feedback, with_image=False)[1]["content"]
+    assert "A2 c2 e2 c2" in text and "V:2" not in text and "T:Red Sky" in text
