@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     retrieve_k: int = Field(5, ge=0, le=100)
     audio_format: Literal["mp3", "ogg", "wav"] = "mp3"
     sample_rate: int = Field(44100, ge=8000, le=192000)  # what FluidSynth renders at
+    # integrated loudness (LUFS, ITU-R BS.1770) every piece is matched to; -1 dBTP peaks
+    loudness_target: float = Field(-16.0, ge=-40, le=-6, allow_inf_nan=False)
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
     # Stage backends: "analytic"/"rules"/"markov"/"minilm" are embedded; see DESIGN.md for the rest

@@ -416,6 +416,10 @@ class _Piece:
         )
         self.lo, self.hi = self.lo + shift, self.hi + shift
         self.register = int(round(self.register + shift))
+        # Where the harmony must be heard in the melody: the bar's main beats (1 and 3 of a
+        # 4/4 bar, 1 of a 3/4 one); between them the line moves freely by step.
+        bar_len, beat = self.meter.bar_len, self.meter.beat
+        self._strong = {16: 8, 12: beat if self.meter.compound else 12}.get(bar_len, beat)
         self.values: set[int] = set()  # note lengths the melody's rhythms use so far
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.harmony: list[list[form.Span]] = []
@@ -558,7 +562,7 @@ class _Piece:
                 x = arc[0] + (arc[1] - arc[0]) * k / max(1, total - 1)
                 target = self.register + shift + amp * (math.sin(math.pi * x) - 0.5)
                 chord = form.chord_at(spans, onset) if spans else None
-                strong = onset % self.meter.beat == 0
+                strong = onset % self._strong == 0
                 repeat = deg + motif[i - 1] if sequence and 0 < i <= len(motif) else None
                 if k == total - 1:
                     deg_new = self._cadence_degree(deg, cadence_classes)

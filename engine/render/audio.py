@@ -26,12 +26,13 @@ import symusic
 
 from engine.config import Settings
 from engine.errors import ConfigError, RenderError, SoundFontMissing
+from engine.render.loudness import TARGET_LUFS, normalise_loudness
 from engine.render.midi import midi_bytes_to_score
 
 log = logging.getLogger(__name__)
 
 TAIL_SECONDS = 1.5  # let releases and reverb ring out after the last note
-PEAK_DBFS = -1.0
+PEAK_DBFS = -1.0  # the reference level a render is scaled to before loudness matching
 PEAK = 10 ** (PEAK_DBFS / 20)  # ~0.891
 EXTRA_SECONDS = 30.0  # a score may overrun the longest allowed piece by this much before it is cut
 FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
@@ -67,7 +68,8 @@ def is_soundfont(path: Path) -> bool:
 
 
 def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Audio:
-    """Render a score (or MIDI file bytes) to stereo float32, peak at -1 dBFS, with a tail."""
+    """Render a score (or MIDI file bytes) to stereo float32 at the configured loudness
+    (-16 LUFS, true peak at most -1 dBTP), with a tail."""
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
@@ -85,7 +87,8 @@ def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Aud
     if score.note_num() == 0:
         raise RenderError(detail="the score has no notes to render")
     max_seconds = settings.max_duration + EXTRA_SECONDS
-    return get_renderer(str(soundfont), settings.sample_rate).render(score, max_seconds)
+    renderer = get_renderer(str(soundfont), settings.sample_rate)
+    return renderer.render(score, max_seconds, loudness=settings.loudness_target)
 
 
 @lru_cache(maxsize=4)
@@ -118,7 +121,13 @@ class AudioRenderer:
         """How this renderer synthesises: "pyfluidsynth" or "fluidsynth-cli"."""
         return "pyfluidsynth" if self._synth is not None else "fluidsynth-cli"
 
-    def render(self, score: symusic.Score, max_seconds: float = float("inf")) -> Audio:
+    def render(
+        self,
+        score: symusic.Score,
+        max_seconds: float = float("inf"),
+        *,
+        loudness: float = TARGET_LUFS,
+    ) -> Audio:
         seconds = score.to("second")
         end = float(seconds.end())
         cut = end > max_seconds
@@ -134,7 +143,7 @@ class AudioRenderer:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
         if cut:
             _fade_out(samples, int(round(end * self.sample_rate)), self.sample_rate)
-        return Audio(_normalise(samples), self.sample_rate)
+        return Audio(_normalise(samples, self.sample_rate, loudness), self.sample_rate)
 
 
 class _Synth:
@@ -309,11 +318,18 @@ def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:
     samples[end_frame:] = 0.0
 
 
-def _normalise(samples: np.ndarray) -> np.ndarray:
+def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.ndarray:
+    """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP.
+
+    Matching peaks alone left a solo flute far quieter than a band with drums; matching
+    loudness makes every piece sound equally loud. Scaling the peak first makes the
+    loudness step's +20 dB gain cap mean "never more than 20 dB of crest factor", whatever
+    the synth's output level: a lone click in silence is not blown up.
+    """
     if not np.all(np.isfinite(samples)):
         raise RenderError(detail="FluidSynth produced non-finite samples")
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak <= 1e-6:
         raise RenderError(detail="the rendered audio is silent")
-    out = samples * np.float32(PEAK / peak)
+    out = normalise_loudness(samples * np.float32(PEAK / peak), sample_rate, loudness)
     return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)

@@ -8,7 +8,8 @@ import pytest
 
 from engine.config import Settings
 from engine.errors import RenderError, SoundFontMissing
-from engine.render.audio import PEAK, TAIL_SECONDS, AudioRenderer, render_midi
+from engine.render.audio import TAIL_SECONDS, AudioRenderer, render_midi
+from engine.render.loudness import integrated_loudness, true_peak
 from engine.render.midi import abc_to_score, score_to_midi_bytes
 from tests.engine.render.tunes import TWO_VOICE_SECONDS
 
@@ -25,10 +26,9 @@ def test_two_voice_tune_renders_to_normalised_stereo(
     assert audio.samples.ndim == 2 and audio.samples.shape[1] == 2
     assert audio.sample_rate == settings.sample_rate
     assert audio.seconds == pytest.approx(TWO_VOICE_SECONDS + TAIL_SECONDS, abs=0.01)
-    peak = float(np.max(np.abs(audio.samples)))
-    assert peak <= 1.0
-    assert 20 * np.log10(peak) == pytest.approx(-1.0, abs=0.05)
-    assert peak == pytest.approx(PEAK, rel=0.01)
+    # Matched by loudness (-16 LUFS), not by peak; true peaks under -1 dBTP.
+    assert integrated_loudness(audio.samples, audio.sample_rate) == pytest.approx(-16.0, abs=0.5)
+    assert 20 * np.log10(true_peak(audio.samples)) <= -1.0 + 1e-3
     # Sound all the way through the tune, in both channels...
     sr = audio.sample_rate
     for second in range(int(TWO_VOICE_SECONDS)):
@@ -128,7 +128,8 @@ def test_command_line_fallback_renders_the_same_length(
     assert renderer.method == "fluidsynth-cli"
     audio = renderer.render(abc_to_score(two_voice_abc))
     assert audio.seconds == pytest.approx(TWO_VOICE_SECONDS + TAIL_SECONDS, abs=0.01)
-    assert float(np.max(np.abs(audio.samples))) == pytest.approx(PEAK, rel=0.01)
+    assert integrated_loudness(audio.samples, audio.sample_rate) == pytest.approx(-16.0, abs=0.5)
+    assert true_peak(audio.samples) <= 10 ** (-1.0 / 20) + 1e-4
     assert rms(audio.samples[: int(TWO_VOICE_SECONDS) * audio.sample_rate]) > 0.02
 
 

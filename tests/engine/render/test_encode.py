@@ -8,6 +8,7 @@ import soundfile
 
 from engine.config import Settings
 from engine.errors import InvalidOption, RenderError
+from engine.render import encode
 from engine.render.audio import Audio, render_midi
 from engine.render.encode import decode_audio, encode_audio
 from engine.render.midi import abc_to_score
@@ -57,8 +58,49 @@ def test_a_minute_of_mp3_fits_far_under_discords_limit(audio: Audio) -> None:
     reps = int(np.ceil(60 / audio.seconds))
     minute = Audio(np.tile(audio.samples, (reps, 1))[: 60 * audio.sample_rate], audio.sample_rate)
     data = encode_audio(minute, "mp3")
-    assert len(data) < DISCORD_LIMIT / 10
-    assert decode_audio(data).seconds == pytest.approx(60.0, abs=0.1)
+    # 192 kbps CBR: 1.4 MB a minute, so the longest piece (120 s) stays under 3 MB
+    assert len(data) < DISCORD_LIMIT / 6
+    back = decode_audio(data)
+    assert back.seconds == pytest.approx(60.0, abs=0.1)
+    assert back.sample_rate == audio.sample_rate
+
+
+def test_mp3_goes_through_lame_when_lameenc_is_installed(
+    audio: Audio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert encode.lameenc is not None, "lameenc is a dependency"
+    made = []
+    real = encode.lameenc.Encoder
+
+    def spy() -> object:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(encode.lameenc, "Encoder", spy)
+    data = encode_audio(audio, "mp3")
+    assert len(made) == 1
+    # constant 192 kbps, where libsndfile's VBR would vary with the music
+    assert len(data) * 8 / audio.seconds / 1000 == pytest.approx(encode.MP3_KBPS, rel=0.03)
+
+
+def test_mp3_falls_back_to_libsndfile_without_lameenc(
+    audio: Audio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encode, "lameenc", None)
+    data = encode_audio(audio, "mp3")
+    assert soundfile.info(io.BytesIO(data)).format == "MP3"
+    back = decode_audio(data)
+    assert back.seconds == pytest.approx(audio.seconds, abs=0.1)
+    assert rms(back.samples) == pytest.approx(rms(audio.samples), rel=0.1)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 48000])
+def test_mp3_keeps_other_sample_rates(sample_rate: int) -> None:
+    t = np.arange(3 * sample_rate) / sample_rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    back = decode_audio(encode_audio(Audio(np.stack([tone, tone], axis=1), sample_rate), "mp3"))
+    assert back.sample_rate == sample_rate
+    assert back.seconds == pytest.approx(3.0, abs=0.1)
 
 
 def test_long_ogg_does_not_crash_the_encoder() -> None:
