@@ -97,7 +97,8 @@ def write_motivation(
 
     lines += ["## What I chose, and why", ""]
     lines += [f"- **{r.choice}** — because of {r.feature}" for r in brief.reasons]
-    instruments = ", ".join(brief.instruments)
+    # The drums are said once, by brief.drums (the rules bridge also lists them as a player).
+    instruments = ", ".join(i for i in brief.instruments if i != "drums")
     lines += ["", f"Instruments: {instruments}" + ("; with drums." if brief.drums else "."), ""]
     style = STYLES.get(brief.genre)
     if style is not None:  # a language-model bridge may name a genre that is no style

@@ -19,7 +19,6 @@ from PIL import Image
 
 from engine.audio import load_audio_generator
 from engine.compose.llm import seeing
-from engine.compose.styles import style_for
 from engine.config import Settings
 from engine.errors import InvalidOption
 from engine.fallback import collect_notes
@@ -28,8 +27,8 @@ from engine.motivation import write_motivation
 from engine.refine import RefineResult, derive_targets, refine
 from engine.render.audio import TAIL_SECONDS, Audio, render_midi
 from engine.render.encode import encode_audio
-from engine.render.midi import abc_to_score, score_to_midi_bytes
-from engine.render.perform import perform
+from engine.render.midi import midi_bytes_to_score
+from engine.render.perform import performed_midi
 from engine.render.score import ScoreImage, render_score_png
 from engine.stages import Stages, load_stages
 from engine.types import (
@@ -220,8 +219,8 @@ class Pipeline:
         abc = refined.draft.abc
         with stage("midi", "writing the MIDI file"):
             # The ABC is the score; the MIDI (and the audio) are its performance.
-            score = perform(abc_to_score(abc), style_for(brief.genre).swing)
-            midi = score_to_midi_bytes(score)
+            midi = performed_midi(abc, brief.genre, seed)
+            score = midi_bytes_to_score(midi)  # the audio plays the very file that is saved
         # The score picture is drawn by subprocesses while the audio renders.
         with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:
             drawing = pool.submit(render_score_png, abc, title=brief.genre.title())

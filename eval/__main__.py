@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Settings
-from eval import ablations, consistency, control, findings, quality, styles
+from eval import ablations, consistency, control, findings, performance, quality, styles
 from eval.context import Context
 from eval.images import SCENE_KINDS, SKIMAGE_SAMPLES, image_set
 from eval.report import Section, table, write_document
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     pieces = quality.quality_pieces(ctx)
     sections = [quality.section(ctx, pieces, corpus)]
     style_section = styles.section(ctx)
+    performance_section = performance.section(ctx)
     sections.append(control.section(ctx))
     sections.append(ablations.retrieval_section(ctx, corpus))
     sections.append(ablations.refinement_section(ctx, pieces, corpus))
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(consistency.section(ctx, pieces))
     sections.append(findings.section(*sections))
     sections.insert(1, style_section)  # after quality; findings reads the others only
+    sections.insert(2, performance_section)  # after the style section
     sections.append(image_sources(ctx.images))
     check_image = ctx.images[0]
     matches = pipeline_matches(settings, ctx.composer, check_image.bytes(), ctx.duration)

@@ -37,6 +37,21 @@ class Cadences:
 
 
 @dataclass(frozen=True)
+class Feel:
+    """How a style is played and mixed (render/perform.py, render/mix.py): what the score
+    leaves to the players. Velocities are MIDI steps, times milliseconds, sends 0-127."""
+
+    dynamics: int = 10  # the phrase arch swells this far above (and falls below) the level
+    accent: float = 1.0  # strength of metric accents: downbeats up, off-beats down
+    timing_ms: float = 8.0  # spread of the players' onsets around the beat (Gaussian)
+    laid_back_ms: float = 0.0  # the comping sits this far behind the beat
+    ritardando: float = 0.1  # the tempo slows by this share into the last beat
+    pedal: bool = True  # piano parts hold the sustain pedal, changed with the harmony
+    reverb: int = 40  # CC 91 send
+    chorus: int = 0  # CC 93 send
+
+
+@dataclass(frozen=True)
 class Style:
     name: str
     tempo: tuple[int, int]  # bpm range
@@ -59,6 +74,7 @@ class Style:
     intro_bars: int = 1  # bars of accompaniment before the melody enters
     ending: str = "hold"  # "hold": a held final chord; "hits": a short stab and a crash
     words: str = ""  # how the motivation describes the style's playing
+    feel: Feel = Feel()
 
     @property
     def has_drums(self) -> bool:
@@ -81,6 +97,7 @@ STYLES: dict[str, Style] = {
             drum_threshold=0.55,
             palettes=(Palette(40, 25, 32, 0, 24), Palette(73, 46, 32, 46, 46)),
             words="strummed chords over a root-and-fifth bass",
+            feel=Feel(dynamics=12, timing_ms=9.0, reverb=45, chorus=10),
         ),
         Style(
             name="classical",
@@ -95,6 +112,7 @@ STYLES: dict[str, Style] = {
             inversions=True,
             palettes=(Palette(71, 0, 42, 0, 0), Palette(0, 48, 43, 48, 0)),
             words="functional harmony with inversions and cadences, broken chords",
+            feel=Feel(dynamics=14, accent=0.8, timing_ms=7.0, ritardando=0.14, reverb=70),
         ),
         Style(
             name="ambient",
@@ -110,6 +128,9 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(42, 89, 89, 89, 4), Palette(11, 94, 94, 94, 0)),
             intro_bars=2,
             words="slow-moving sus2 and add9 colours over long bass notes, no drums",
+            feel=Feel(
+                dynamics=12, accent=0.4, timing_ms=10.0, ritardando=0.14, reverb=100, chorus=50
+            ),
         ),
         Style(
             name="jazz",
@@ -128,6 +149,7 @@ STYLES: dict[str, Style] = {
             min_players=2,
             palettes=(Palette(66, 0, 32, 0, 0), Palette(11, 26, 32, 0, 0)),
             words="seventh chords in ii–V–I turns, a walking bass, ride cymbal, swung eighths",
+            feel=Feel(dynamics=12, accent=1.1, timing_ms=9.0, laid_back_ms=15.0, reverb=40),
         ),
         Style(
             name="pop",
@@ -144,6 +166,7 @@ STYLES: dict[str, Style] = {
             min_players=2,
             palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 88, 33, 0, 1)),
             words="the I–V–vi–IV family, strummed and pulsing eighths, a backbeat",
+            feel=Feel(dynamics=13, timing_ms=7.5, ritardando=0.08, reverb=45, chorus=20),
         ),
         Style(
             name="cinematic",
@@ -163,6 +186,9 @@ STYLES: dict[str, Style] = {
             intro_bars=2,
             ending="hits",
             words="borrowed chords (bVI, bVII), sustained strings and low drums",
+            feel=Feel(
+                dynamics=16, accent=0.9, timing_ms=7.0, ritardando=0.15, reverb=90, chorus=20
+            ),
         ),
         Style(
             name="electronic",
@@ -181,6 +207,9 @@ STYLES: dict[str, Style] = {
             intro_bars=2,
             ending="hits",
             words="four-on-the-floor kick, off-beat chords and a pulsing synth bass",
+            feel=Feel(
+                dynamics=12, accent=1.2, timing_ms=7.5, ritardando=0.08, reverb=55, chorus=40
+            ),
         ),
         Style(
             name="rock",
@@ -198,6 +227,9 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(30, 29, 34, 16, 27), Palette(27, 30, 33, 16, 27)),
             ending="hits",
             words="power chords in driving eighths, a backbeat and tom fills",
+            feel=Feel(
+                dynamics=11, accent=1.3, timing_ms=7.5, ritardando=0.08, reverb=35, chorus=10
+            ),
         ),
         Style(
             name="funk",
@@ -216,6 +248,7 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(61, 27, 33, 4, 4), Palette(65, 4, 33, 4, 4)),
             ending="hits",
             words="ninth-chord stabs, a syncopated bass line and sixteenth-note hi-hats",
+            feel=Feel(dynamics=12, accent=1.4, timing_ms=7.5, ritardando=0.08, reverb=25),
         ),
         Style(
             name="blues",
@@ -236,6 +269,7 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(27, 0, 32, 0, 0), Palette(22, 16, 33, 16, 0)),
             ending="hits",
             words="the twelve-bar form in dominant sevenths, a boogie bass and a shuffle",
+            feel=Feel(dynamics=12, accent=1.2, timing_ms=9.0, laid_back_ms=12.0, ritardando=0.12),
         ),
         Style(
             name="lullaby",
@@ -247,6 +281,9 @@ STYLES: dict[str, Style] = {
             bass=("whole", "waltz"),
             palettes=(Palette(10, 46, 42, 46, 46), Palette(8, 46, 42, 0, 46)),
             words="rocking broken chords, soft and slow, no drums",
+            feel=Feel(
+                dynamics=12, accent=0.6, timing_ms=9.0, ritardando=0.15, reverb=70, chorus=20
+            ),
         ),
         Style(
             name="waltz",
@@ -260,6 +297,7 @@ STYLES: dict[str, Style] = {
             fill="snare",
             palettes=(Palette(21, 48, 43, 0, 0), Palette(40, 48, 43, 0, 0)),
             words="oom-pah-pah: the bass on one, chords on two and three",
+            feel=Feel(dynamics=12, accent=1.2, timing_ms=7.0, ritardando=0.12, reverb=60),
         ),
     )
 }

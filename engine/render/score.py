@@ -1,10 +1,17 @@
 """A picture of the piece: engraved sheet music, or a piano roll when engraving fails.
 
-Sheet music comes from ``abcm2ps -g`` (one SVG per tune) turned into PNG by ``rsvg-convert``.
+Sheet music comes from ``abcm2ps -v`` (one SVG per page) turned into PNG by ``rsvg-convert``,
+the pages stacked into one picture.
 The ABC is model output, so before it reaches abcm2ps it loses the directives that can read
 files (``%%abc-include``, ``%%format``, ``I:`` fields, ...), and both tools run with a timeout
 in a temporary folder. When either tool is missing or fails, the piano roll is drawn with
 PIL from the symusic score instead.
+
+The drum voice (the one on MIDI channel 10) is written for abc2midi: each drum is the note
+whose pitch is its General MIDI key, with an explicit accidental. Engraved as such it would be
+a treble staff of low notes full of sharps and naturals, so the engraving copy rewrites it as
+a drummer reads it: a percussion clef, no key signature, each drum at its drum-kit position
+and cymbals with x noteheads (abcm2ps's ``%%map``). The ABC itself keeps its MIDI meaning.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import symusic
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from engine.errors import RenderError
 from engine.render.midi import abc_to_score
@@ -27,10 +34,53 @@ from engine.render.midi import abc_to_score
 log = logging.getLogger(__name__)
 
 TOOL_TIMEOUT = 20.0
-MAX_HEIGHT = 8000  # pixels; longer scores are cut (a 2-minute tune is ~2,500)
+# A 2-minute piece with drums is about 11,000 pixels at 1600 wide; a longer one stops at the
+# last whole page that fits (a grey-scale 1600 x 20,000 picture is 32 MB while it is built).
+MAX_HEIGHT = 20000
+MAX_PAGES = 40
+PAGE_GAP = 30  # pixels of paper kept over a page's first ink and under its last
+# Narrow side margins: the staves of a 1600-pixel picture are then ~1,450 pixels wide.
+PAGE_FORMAT = "%%leftmargin 1cm\n%%rightmargin 1cm\n%%topmargin 0.8cm\n%%botmargin 0.8cm\n"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Layout directives that help multi-voice scores and read nothing from disk.
 SAFE_DIRECTIVES = ("score", "staves", "measurenb", "barnumbers")
+DRUM_MAP = "pictune-drums"
+# General MIDI drum key -> (where it sits on a five-line percussion staff, as a treble-clef
+# note, and its notehead: "" a plain head, "x" (abcm2ps's pshhd) for cymbals and hand
+# percussion, "ox" (pfthd, circled x) for the clap). The common drum-kit legend.
+DRUM_LAYOUT: dict[int, tuple[str, str]] = {
+    35: ("E", ""),  # acoustic bass drum
+    36: ("F", ""),  # kick
+    37: ("c", "x"),  # side stick: an x on the snare's space
+    38: ("c", ""),  # snare
+    39: ("c", "ox"),  # hand clap
+    40: ("c", ""),  # electric snare
+    41: ("A", ""),  # low floor tom
+    42: ("g", "x"),  # closed hi-hat
+    43: ("A", ""),  # high floor tom
+    44: ("D", "x"),  # pedal hi-hat, under the staff
+    45: ("B", ""),  # low tom
+    46: ("g", "ox"),  # open hi-hat
+    47: ("d", ""),  # low-mid tom
+    48: ("d", ""),  # hi-mid tom
+    49: ("a", "x"),  # crash
+    50: ("e", ""),  # high tom
+    51: ("f", "x"),  # ride
+    52: ("a", "ox"),  # china
+    53: ("f", "ox"),  # ride bell
+    54: ("b", "x"),  # tambourine
+    55: ("b", "ox"),  # splash
+    57: ("a", "x"),  # crash 2
+    59: ("f", "x"),  # ride 2
+    70: ("e", "x"),  # maracas / shaker
+}
+OTHER_DRUM = ("c'", "ox")  # any other key: above the staff, so it is not read as a drum
+HEAD_GLYPHS = {"x": "pshhd", "ox": "pfthd"}
+# Written notes for drums that share a position with another (snare and side stick): each
+# drum needs its own note in the engraving copy, which %%map then prints at its position.
+SPARE_NOTES = tuple(f"{letter}{commas}" for commas in (",,", ",,,") for letter in "CDEFGAB")
+_NOTE = re.compile(r"([_=^]*)([A-Ga-g])([,']*)")
+_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 PALETTE = [
     (31, 119, 180),
@@ -63,7 +113,7 @@ def render_score_png(abc: str, *, title: str | None = None, max_width: int = 160
     tools = find_tools()
     if tools is not None:
         try:
-            png = _engrave(_safe_abc(abc, title), tools, max_width)
+            png = _engrave(engraving_abc(abc, title), tools, max_width)
             return ScoreImage(png, "abcm2ps")
         except RenderError as exc:
             log.warning("engraving failed, drawing a piano roll instead: %s", exc.detail)
@@ -79,21 +129,57 @@ def find_tools() -> tuple[str, str] | None:
 
 
 def _engrave(abc: str, tools: tuple[str, str], width: int) -> bytes:
+    """abcm2ps lays the piece out on pages (-v: one SVG a page; -g's single SVG overflows
+    abcm2ps's buffer on long pieces), each page becomes a PNG ``width`` wide, and the pages,
+    their blank bottoms trimmed, are stacked into one tall picture: a long piece gets longer,
+    its notes never smaller."""
     abcm2ps, rsvg = tools
     with tempfile.TemporaryDirectory(prefix="pictune-score-") as tmp:
         folder = Path(tmp)
-        (folder / "tune.abc").write_text(abc, encoding="utf-8")
-        _run([abcm2ps, "-g", "-O", "tune", "tune.abc"], folder)
-        svgs = sorted(folder.glob("tune*.svg"))
+        (folder / "tune.abc").write_text(PAGE_FORMAT + abc, encoding="utf-8")
+        _run([abcm2ps, "-v", "-O", "page", "tune.abc"], folder)
+        svgs = sorted(folder.glob("page*.svg"))[:MAX_PAGES]
         if not svgs:
             raise RenderError(detail="abcm2ps wrote no SVG (no tune in the ABC?)")
-        # -g writes one SVG per tune, each with the whole tune: the first tune is the piece.
-        cmd = [rsvg, "-b", "white", "-w", str(width), "-a", "-o", "score.png", svgs[0].name]
-        _run(cmd, folder)
-        png = (folder / "score.png").read_bytes()
-    if not png.startswith(PNG_MAGIC):
-        raise RenderError(detail="rsvg-convert did not write a PNG")
-    return _limit_height(png)
+        pages = []
+        for svg in svgs:
+            png = folder / f"{svg.stem}.png"
+            _run([rsvg, "-b", "white", "-w", str(width), "-a", "-o", png.name, svg.name], folder)
+            if not png.read_bytes().startswith(PNG_MAGIC):
+                raise RenderError(detail="rsvg-convert did not write a PNG")
+            with Image.open(png) as image:
+                pages.append(_trimmed(image.convert("L")))
+    return _stacked(pages)
+
+
+def _trimmed(page: Image.Image) -> Image.Image:
+    """The page's rows from a margin over its first ink to one under its last: the pages'
+    blank bottoms would leave gaps between the stacked pages."""
+    box = ImageOps.invert(page).getbbox()
+    if box is None:
+        return page.crop((0, 0, page.width, 1))
+    top, bottom = max(0, box[1] - PAGE_GAP), min(page.height, box[3] + PAGE_GAP)
+    return page.crop((0, top, page.width, bottom))
+
+
+def _stacked(pages: list[Image.Image]) -> bytes:
+    """Whole pages one under the other, as many as fit in MAX_HEIGHT (at least the first):
+    a page is never cut through a system."""
+    kept, height = [], 0
+    for page in pages:
+        if kept and height + page.height > MAX_HEIGHT:
+            log.info("score picture stops after %d of %d pages", len(kept), len(pages))
+            break
+        kept.append(page)
+        height += page.height
+    sheet = Image.new("L", (max(p.width for p in kept), height), 255)
+    top = 0
+    for page in kept:
+        sheet.paste(page, (0, top))
+        top += page.height
+    out = io.BytesIO()
+    sheet.save(out, format="PNG", compress_level=3)  # fast: optimize=True costs ~0.25 s
+    return out.getvalue()
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -138,14 +224,95 @@ def _safe_abc(abc: str, title: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _limit_height(png: bytes) -> bytes:
-    with Image.open(io.BytesIO(png)) as image:
-        if image.height <= MAX_HEIGHT:
-            return png
-        cropped = image.crop((0, 0, image.width, MAX_HEIGHT))
-        out = io.BytesIO()
-        cropped.save(out, format="PNG", optimize=True)
-        return out.getvalue()
+def engraving_abc(abc: str, title: str | None = None) -> str:
+    """What abcm2ps is given: the safe ABC, with the drum voice on a percussion staff."""
+    return _drum_staff(_safe_abc(abc, title), _drum_voices(abc))
+
+
+def _drum_voices(abc: str) -> set[str]:
+    """Ids of the voices played on MIDI channel 10 (a ``%%MIDI channel 10`` in their block)."""
+    voices, current = set(), None
+    for line in abc.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("V:"):
+            current = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else None
+        elif current and re.fullmatch(r"%%MIDI\s+channel\s+10", stripped, flags=re.I):
+            voices.add(current)
+    return voices
+
+
+def _drum_staff(abc: str, drums: set[str]) -> str:
+    """The drum voices' notes moved to drum-kit positions, their header lines marking a
+    percussion staff with no key signature, and the %%map that draws their noteheads."""
+    if not drums:
+        return abc
+    written: dict[int, str] = {}  # drum key -> the note written for it
+    lines, in_drums = [], False
+    for line in abc.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("V:"):
+            voice = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else ""
+            in_drums = voice in drums
+            if in_drums:
+                head = re.sub(r"\s(clef|map|stafflines)=\S+", "", line.rstrip())
+                lines += [f"{head} clef=perc stafflines=5 map={DRUM_MAP}", "K:none clef=perc"]
+                continue
+        elif in_drums and stripped and not re.match(r"[A-Za-z]:|%", stripped):
+            line = _drum_notes(line, written)
+        elif in_drums and re.match(r"K:", stripped):
+            continue  # a key change would bring a signature back
+        lines.append(line)
+    maps = [_map_line(key, note) for key, note in sorted(written.items())]
+    maps = [m for m in maps if m]
+    at = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    return "\n".join(lines[:at] + maps + lines[at:])
+
+
+def _drum_notes(line: str, written: dict[int, str]) -> str:
+    """One line of the drum voice with each note replaced by its drum's written note, and
+    a chord's repeated notes dropped; decorations ("!mp!") and quoted text are kept."""
+    out = []
+    for part in re.split(r'(![^!]*!|"[^"]*")', line):
+        if part.startswith(("!", '"')):
+            out.append(part)
+            continue
+        part = _NOTE.sub(lambda m: _written_note(_midi_key(m), written), part)
+        out.append(re.sub(r"\[([^\]]*)\]", _unique_chord, part))
+    return "".join(out)
+
+
+def _midi_key(match: re.Match[str]) -> int:
+    """The MIDI key of an ABC note with its own accidental (middle C, 60, is ``C``)."""
+    accidentals, letter, octaves = match.groups()
+    key = 60 + _SEMITONES[letter.upper()] + (12 if letter.islower() else 0)
+    key += accidentals.count("^") - accidentals.count("_")
+    return key + 12 * octaves.count("'") - 12 * octaves.count(",")
+
+
+def _written_note(key: int, written: dict[int, str]) -> str:
+    if key not in written:
+        place = DRUM_LAYOUT.get(key, OTHER_DRUM)[0]
+        taken = set(written.values())
+        spare = (n for n in SPARE_NOTES if n not in taken and n not in _PLACES)
+        written[key] = place if place not in taken else next(spare, place)
+    return written[key]
+
+
+_PLACES = {place for place, _ in DRUM_LAYOUT.values()} | {OTHER_DRUM[0]}
+
+
+def _unique_chord(match: re.Match[str]) -> str:
+    notes = re.findall(r"[A-Ga-g][,']*", match.group(1))
+    return "[" + "".join(dict.fromkeys(notes)) + "]"
+
+
+def _map_line(key: int, note: str) -> str:
+    """The %%map entry that prints a drum's note at its place with its head ("" if none)."""
+    place, head = DRUM_LAYOUT.get(key, OTHER_DRUM)
+    if note == place and not head:
+        return ""
+    glyph = f" heads={HEAD_GLYPHS[head]}" if head else ""
+    return f"%%map {DRUM_MAP} {note} print={place}{glyph}"
 
 
 def render_piano_roll_png(

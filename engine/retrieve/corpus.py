@@ -118,9 +118,29 @@ def music21_corpus_dir() -> Path:
 def read_text(path: Path) -> str:
     data = path.read_bytes()[:MAX_FILE_BYTES]
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("latin-1")  # older ABC files are often Latin-1
+        text = data.decode("latin-1")  # older ABC files are often Latin-1
+    return undo_cp437(text)
+
+
+# The Essen collection was typed in code page 437 (DOS) and later converted to UTF-8 as if it
+# were Latin-1: "Rösel" is stored as "R\x94sel", "saß" as "saá". A file holding C1 control
+# characters (U+0080-U+009F, which no text uses) is such a file; in it, those characters,
+# U+00A0-U+00A5 (CP437's á í ó ú ñ Ñ) and "á" (CP437's ß) are CP437 bytes. Other Latin-1
+# letters in the same files (later edits: "religiöse", "Schluß") are genuine and stay.
+_C1 = re.compile(r"[\x80-\x9f]")
+_CP437 = {c: bytes([c]).decode("cp437") for c in [*range(0x80, 0xA6), 0xE1]}
+
+
+def undo_cp437(text: str) -> str:
+    """``text`` with CP437 bytes read as Latin-1 decoded right (unchanged without them)."""
+    return text.translate(_CP437) if _C1.search(text) else text
+
+
+def clean_title(text: str) -> str:
+    """A title with control characters (none should be left) and runs of spaces removed."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f-\x9f]", "", text)).strip()
 
 
 def split_tunes(text: str) -> list[str]:
@@ -242,7 +262,7 @@ def parse_tune(block: str, collection: str, tune_id: str) -> CorpusTune:
     first: dict[str, str] = {}
     for name, value in headers:
         first.setdefault(name, value)
-    titles = [v for n, v in headers if n == "T" and v]
+    titles = [t for n, v in headers if n == "T" and (t := clean_title(v))]
     title = titles[0] if titles else "Untitled"
     meter = parse_meter(first.get("M", "4/4")) if "M" in first else "4/4"
     unit = parse_unit(first.get("L", ""), meter)

@@ -45,7 +45,7 @@ from engine.retrieve.features import tune_features
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: Essen titles decoded from CP437 (1 cached them as control characters)
 EMBED_CHUNK = 256  # sentences per progress step
 
 # progress(done, total, stage): stage is "reading", "describing", "loading model", "embedding"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,75 @@ def test_piano_roll_colours_each_track(two_voice_abc: str, drum_abc: str) -> Non
 def test_nothing_to_draw_raises_render_error(abc: str) -> None:
     with pytest.raises(RenderError):
         render_score_png(abc)
+
+
+def _safe_abc_voices(abc: str) -> str:
+    """The pitched voices of the safe (engraving) ABC, from V:1 to the drum voice."""
+    safe = score_module._safe_abc(abc, None)
+    return "V:1" + safe.split("V:1", 1)[1].split("V:4")[0]
+
+
+def _drum_voice(abc: str) -> str:
+    """The engraving copy's drum voice: its V: line to the next V: line."""
+    start = abc.index('V:4 name="Drums"')
+    end = abc.find("\nV:", start + 1)
+    return abc[start : end if end > 0 else len(abc)]
+
+
+@pytest.mark.parametrize("genre", ["folk", "rock", "jazz", "waltz", "electronic", "funk"])
+def test_drums_are_engraved_on_a_percussion_staff(genre: str) -> None:
+    from engine.compose.markov import MarkovComposer
+    from tests.engine.compose.conftest import corpus_tunes, make_brief
+
+    meter = "3/4" if genre == "waltz" else "4/4"
+    brief = make_brief(genre=genre, drums=True, meter=meter)
+    abc = MarkovComposer().compose(brief, corpus_tunes("oneills1850/0001-0050.abc", 5), 3).abc
+    engraved = score_module.engraving_abc(abc)
+    drums = _drum_voice(engraved)
+    head, body = drums.split("\n", 1)
+    assert "clef=perc" in head and f"map={score_module.DRUM_MAP}" in head
+    assert body.startswith("K:none")  # no key signature on the drum staff
+    notes = re.sub(r'![^!]*!|"[^"]*"', "", body.split("\n", 1)[1])
+    assert not re.search(r"[_=^]", notes)  # no accidentals: the drums sit on plain notes
+    # Hi-hat (g) or ride (f) keeps time in every style: a cymbal, so x noteheads.
+    assert re.search(rf"%%map {score_module.DRUM_MAP} \S+ print=[gf] heads=pshhd", engraved)
+    # The pitched voices keep their notes: only the drum voice is rewritten.
+    assert engraved.split("V:4")[0].endswith(_safe_abc_voices(abc))
+    image = render_score_png(abc)
+    assert image.method == "abcm2ps"
+    gray = pixels(image.png)
+    assert gray.shape[1] == 1600 and 0.005 < ink(gray) < 0.3
+
+
+def test_drum_keys_sit_at_drum_kit_places() -> None:
+    abc = (
+        'X:1\nT:t\nM:4/4\nL:1/8\nK:D\nV:1 name="Piano"\nDEFG ABcd |]\nV:4 name="Drums"\n'
+        "%%MIDI channel 10\n!mf! [=C,,^F,,]2 [=D,,^F,,]2 [^C,,^A,,]2 [^D,,^F,,]2 |]\n"
+    )
+    engraved = score_module.engraving_abc(abc)
+    body = _drum_voice(engraved).split("\n")[2]
+    kick, snare = "F", "c"
+    assert body.startswith(f"!mf! [{kick}g]2 [{snare}g]2 ")
+    # Side stick shares the snare's place, so it is written on a spare note that %%map prints
+    # there with an x; the open hi-hat on another, printed at g with a circled x.
+    spare = re.search(r"%%map pictune-drums (\S+) print=c heads=pshhd", engraved)
+    assert spare and spare.group(1) in body
+    assert re.search(r"%%map pictune-drums \S+ print=g heads=pfthd", engraved)
+    # Only the drum voice changes.
+    assert 'V:1 name="Piano"\nDEFG ABcd |]' in engraved
+    assert score_module.engraving_abc(abc.split("V:4")[0]) == score_module._safe_abc(
+        abc.split("V:4")[0], None
+    )
+
+
+def test_a_long_piece_is_stacked_pages_not_smaller_notes() -> None:
+    from engine.compose.markov import MarkovComposer
+    from tests.engine.compose.conftest import corpus_tunes, make_brief
+
+    brief = make_brief(genre="rock", drums=True, duration=120.0)
+    abc = MarkovComposer().compose(brief, corpus_tunes("oneills1850/0001-0050.abc", 5), 1).abc
+    image = render_score_png(abc)
+    assert image.method == "abcm2ps"  # -g's single SVG overflowed abcm2ps's buffer here
+    gray = pixels(image.png)
+    assert gray.shape[1] == 1600
+    assert 2 * 2000 < gray.shape[0] <= score_module.MAX_HEIGHT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,24 @@ def test_music21_collections_hold_about_13k_tunes() -> None:
     assert len({t.id for t in tunes}) == len(tunes)  # ids are unique
     modes = {t.mode for t in tunes}
     assert {"major", "minor", "dorian", "mixolydian"} <= modes
+
+
+def test_cp437_titles_are_decoded(tmp_path: Path) -> None:
+    # Essen's files: CP437 bytes converted to UTF-8 as if Latin-1 ("R\x94sel", "sa\xe1").
+    (tmp_path / "essen").mkdir()
+    text = "X:1\nT:R\x94sel und M\x84dchen sa\xe1 \x81ber\nN:religi\xf6se\nK:G\nGABc|\n"
+    (tmp_path / "essen" / "de.abc").write_text(text, encoding="utf-8")
+    (tmp_path / "essen" / "ga.abc").write_text("X:1\nT:Duan chro\xed\nK:G\nGABc|\n")
+    titles = sorted(t.title for t in iter_folder_tunes(tmp_path))
+    assert titles == ["Duan chroí", "Rösel und Mädchen saß über"]
+    tune = next(t for t in iter_folder_tunes(tmp_path) if t.title.startswith("R"))
+    assert "N:religiöse" in tune.abc  # genuine Latin-1 letters in such a file stay
+
+
+def test_no_music21_title_holds_a_control_character() -> None:
+    tunes = list(iter_music21_tunes(collections=("essenFolksong",)))
+    assert len(tunes) > 1000
+    assert not [t.title for t in tunes if re.search(r"[\x00-\x1f\x7f-\x9f]", t.title)]
+    titles = {t.title for t in tunes}
+    assert any("Rösel" in t for t in titles) or any("ö" in t for t in titles)
+    assert any("saß" in t for t in titles)

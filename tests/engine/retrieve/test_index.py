@@ -12,6 +12,7 @@ from engine.config import Settings
 from engine.errors import ConfigError
 from engine.retrieve.embed import load_text_embedder
 from engine.retrieve.index import (
+    INDEX_VERSION,
     build_index,
     corpus_name,
     embed_descriptions,
@@ -46,7 +47,7 @@ def test_build_then_load_round_trip(tmp_path: Path) -> None:
     info = build_index(settings, progress=lambda done, total, stage: stages.append(stage))
     assert info.path == index_dir(settings)
     assert info.path.parent == settings.cache_dir / "index"
-    assert info.path.name == f"{corpus_name(settings.corpus)}-minilm-v1"
+    assert info.path.name == f"{corpus_name(settings.corpus)}-minilm-v{INDEX_VERSION}"
     assert (info.tunes, info.skipped, info.model, info.dim) == (6, 1, "minilm", 384)
     assert info.size > 0 and info.seconds > 0 and info.limit is None
     assert stages[0] == "reading" and "embedding" in stages and stages[-1] == "writing"
@@ -125,7 +126,7 @@ def test_index_names() -> None:
     assert corpus_name("music21") == "music21"
     assert corpus_name("/a/b") == corpus_name("/a/b/") != corpus_name("/a/c")
     settings = Settings(_env_file=None, cache_dir=Path("/c"), retrieve="clip:ViT-B-32/openai")
-    assert index_dir(settings).name == "music21-clip-ViT-B-32-openai-v1"
+    assert index_dir(settings).name == f"music21-clip-ViT-B-32-openai-v{INDEX_VERSION}"
 
 
 def test_descriptions_embed_each_distinct_sentence_once() -> None:
