@@ -52,6 +52,7 @@ RUN pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
 COPY pyproject.toml README.md constraints.txt ./
 COPY engine ./engine
 COPY storage ./storage
+COPY service ./service
 COPY bot ./bot
 # constraints.txt pins torch to the version installed above, so nothing replaces it.
 RUN pip install -c constraints.txt ".[${EXTRAS}]"

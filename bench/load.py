@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import Settings  # noqa: E402
 from engine.errors import PictuneError  # noqa: E402
-from engine.service.api import Requester  # noqa: E402
-from engine.service.local import LocalJobService  # noqa: E402
 from engine.types import ComposeRequest  # noqa: E402
+from service.api import Requester  # noqa: E402
+from service.local import LocalJobService  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 WORKSPACES = 5

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from engine.bridge.hints import MAX_HINT_CHARS, clean_hint
+from engine.bridge.hints import check_hint
 from engine.config import Settings
 from engine.errors import (
     Cancelled,
@@ -39,9 +39,11 @@ from engine.errors import (
     NotFound,
     PictuneError,
     UnsupportedImage,
+    too_large_message,
+    unsupported_message,
 )
-from engine.service.api import JobEvent, JobService, Requester
 from engine.types import MODES, ComposeRequest
+from service.api import JobEvent, JobService, Requester
 from storage.jobs import worker_name
 from storage.store import GenerationView, Store, Undelivered
 
@@ -274,18 +276,19 @@ class PictuneBot:
         suffix = Path(attachment.filename or "").suffix.lower()
         if content_type:
             if content_type not in IMAGE_TYPES:
-                raise UnsupportedImage()
+                raise self._unsupported()
         elif suffix not in IMAGE_EXTENSIONS:
-            raise UnsupportedImage()
+            raise self._unsupported()
         if attachment.size is not None and attachment.size > self.settings.max_image_bytes:
             raise ImageTooLarge(self._too_large_message())
         if attachment.size == 0:
             raise CorruptImage("That file is empty: attach the image again.")
 
     def _too_large_message(self) -> str:
-        return (
-            f"That image is too large: send one up to {self.settings.max_image_bytes // 2**20} MB."
-        )
+        return too_large_message(self.settings.max_image_bytes)
+
+    def _unsupported(self) -> UnsupportedImage:
+        return UnsupportedImage(unsupported_message(self.settings.max_image_bytes))
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -337,7 +340,7 @@ class PictuneBot:
         from engine.image import sniff_image_format
 
         if sniff_image_format(data) is None:
-            raise UnsupportedImage()
+            raise self._unsupported()
 
     async def fetch_image(
         self, attachment: Attachment, *, headers: dict[str, str] | None = None
@@ -377,7 +380,7 @@ class PictuneBot:
         """Validate the options of a request before anything slow happens; returns them
         cleaned and resolved against the workspace's defaults: (hint, mode, seconds)."""
         mode, seconds = self._resolve_options(requester, mode, duration)
-        return _clean_hint(hint), mode, seconds
+        return check_hint(hint), mode, seconds
 
     def _resolve_options(
         self, requester: Requester, mode: str | None, duration: float | None
@@ -439,7 +442,7 @@ class PictuneBot:
         """Compose a piece from image bytes; ``progress`` hears every step; returns the
         finished piece. Raises a PictuneError with a user message on any failure.
         ``image_checked``: the bytes came from ``fetch_image`` (no second decode)."""
-        hint = _clean_hint(hint)
+        hint = check_hint(hint)
         mode, seconds = self._resolve_options(requester, mode, duration)
         if not image_checked:
             self.check_image_bytes(image)
@@ -1098,15 +1101,6 @@ def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
     if kind is int and number != float(text):
         return None  # 2.5 pieces is not a quota
     return number if number == number else None  # NaN is not a number here
-
-
-def _clean_hint(hint: str | None) -> str | None:
-    if hint is None:
-        return None
-    if len(" ".join(hint.split())) > MAX_HINT_CHARS:
-        raise InvalidOption(f"That hint is too long: use up to {MAX_HINT_CHARS} characters.")
-    # Control and format characters (terminal escapes, bidi overrides) never reach the history.
-    return clean_hint(hint) or None
 
 
 def _clean_id(generation_id: str) -> str:

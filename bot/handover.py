@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from bot.core import ProgressSink
-from engine.service.api import JobEvent
+from service.api import JobEvent
 
 log = logging.getLogger("pictune.bot")
 

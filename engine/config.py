@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.errors import DEFAULT_MAX_IMAGE_BYTES
+
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/sounds/sf2/TimGM6mb.sf2",
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite:///<data_dir>/pictune.db
 
     # Intake limits (untrusted uploads)
-    max_image_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_image_bytes: int = Field(DEFAULT_MAX_IMAGE_BYTES, gt=0)
     max_image_pixels: int = Field(40_000_000, gt=0)
 
     # The piece

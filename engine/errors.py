@@ -27,14 +27,32 @@ class InputError(PictuneError):
 
 
 IMAGE_HELP = "PNG, JPEG, WebP, GIF, TIFF or BMP"
+# The default of the max_image_bytes setting (engine/config.py): only the class defaults below
+# use it; whoever knows the settings builds the sentences from the real limit.
+DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+def megabytes(n: int) -> str:
+    """A byte count as the user messages give it: 20971520 -> "20", 1.5 MiB -> "1.5"."""
+    return f"{n / (1024 * 1024):g}"
+
+
+def too_large_message(max_bytes: int) -> str:
+    """The one "too large" sentence, from the limit in force (``settings.max_image_bytes``)."""
+    return f"That image is too large: send one up to {megabytes(max_bytes)} MB."
+
+
+def unsupported_message(max_bytes: int) -> str:
+    """The one "not an image" sentence, from the limit in force."""
+    return f"That file is not an image I can read: {IMAGE_HELP} up to {megabytes(max_bytes)} MB."
 
 
 class ImageError(InputError):
-    user_message = f"That file is not an image I can read: {IMAGE_HELP} up to 20 MB."
+    user_message = unsupported_message(DEFAULT_MAX_IMAGE_BYTES)
 
 
 class ImageTooLarge(ImageError):
-    user_message = "That image is too large: send one up to 20 MB."
+    user_message = too_large_message(DEFAULT_MAX_IMAGE_BYTES)
 
 
 class ImageTooManyPixels(ImageError):
@@ -42,7 +60,7 @@ class ImageTooManyPixels(ImageError):
 
 
 class UnsupportedImage(ImageError):
-    user_message = f"That file is not an image I can read: {IMAGE_HELP} up to 20 MB."
+    user_message = unsupported_message(DEFAULT_MAX_IMAGE_BYTES)
 
 
 class CorruptImage(ImageError):

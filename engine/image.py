@@ -23,11 +23,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import (
+    DEFAULT_MAX_IMAGE_BYTES,
     IMAGE_HELP,
     CorruptImage,
     ImageTooLarge,
     ImageTooManyPixels,
     UnsupportedImage,
+    too_large_message,
+    unsupported_message,
 )
 from engine.types import ImageInfo
 
@@ -105,7 +108,7 @@ def sniff_image_format(head: bytes) -> str | None:
 def decode_image(
     data: bytes,
     *,
-    max_bytes: int = 20 * 1024 * 1024,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     max_pixels: int = 40_000_000,
     max_side: int | None = None,
 ) -> DecodedImage:
@@ -117,7 +120,7 @@ def decode_image(
     ``ImageTooManyPixels`` or ``CorruptImage``.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise UnsupportedImage(_unsupported_message(max_bytes), detail="not bytes")
+        raise UnsupportedImage(unsupported_message(max_bytes), detail="not bytes")
     data = bytes(data)
     if not data:
         raise UnsupportedImage(
@@ -133,12 +136,12 @@ def decode_image(
 def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | None) -> DecodedImage:
     if len(data) > max_bytes:
         raise ImageTooLarge(
-            f"That image is too large: send one up to {_mb(max_bytes)} MB.",
+            too_large_message(max_bytes),
             detail=f"{len(data)} bytes > {max_bytes}",
         )
     fmt = sniff_image_format(data[:32])
     if fmt is None:
-        raise UnsupportedImage(_unsupported_message(max_bytes), detail="unknown magic bytes")
+        raise UnsupportedImage(unsupported_message(max_bytes), detail="unknown magic bytes")
 
     im = _open_header(data, fmt, max_pixels)
     width, height = im.size
@@ -300,11 +303,3 @@ def _too_many_pixels(max_pixels: int, detail: str) -> ImageTooManyPixels:
         f"That image has too many pixels: send one under {max_pixels / 1e6:g} megapixels.",
         detail=detail,
     )
-
-
-def _unsupported_message(max_bytes: int) -> str:
-    return f"That file is not an image I can read: {IMAGE_HELP} up to {_mb(max_bytes)} MB."
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):g}"

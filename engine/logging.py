@@ -101,7 +101,7 @@ class _Formatter(logging.Formatter):
 
 
 class KeyValueFormatter(_Formatter):
-    """``ts=... level=info logger=engine.service.local job=ab12... msg="claimed"``."""
+    """``ts=... level=info logger=service.local job=ab12... msg="claimed"``."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.parts(record)

@@ -69,7 +69,7 @@ from storage.views import (
     WORKSPACE_SETTING_FIELDS,
     GenerationView,
     Lineage,
-    Origin,
+    Requester,
     WorkspaceSettingsView,
 )
 
@@ -77,7 +77,7 @@ __all__ = [
     "GenerationView",
     "InstallationRecord",
     "Lineage",
-    "Origin",
+    "Requester",
     "Store",
     "Undelivered",
     "WorkspaceSettingsView",
@@ -157,7 +157,7 @@ class Store:
 
     def create_pending(
         self,
-        origin: Origin,
+        origin: Requester,
         *,
         image_sha256: str | None = None,
         mode: str,
@@ -320,7 +320,7 @@ class Store:
     def record(
         self,
         composition: Composition,
-        origin: Origin | None = None,
+        origin: Requester | None = None,
         parent_id: str | None = None,
         *,
         source_image: bytes | None = None,
@@ -328,7 +328,7 @@ class Store:
     ) -> str:
         """Create and complete a generation in one go (the CLI's path); returns its id."""
         gen_id = self.create_pending(
-            origin or Origin(),
+            origin or Requester(),
             image_sha256=None if source_image is not None else composition.image.sha256,
             mode=composition.mode,
             hint=composition.hint,
@@ -984,7 +984,7 @@ def _new_id(*, long: bool = False) -> str:
     return "pt-" + secrets.token_hex(5 if long else 3)
 
 
-def _check_origin(origin: Origin) -> None:
+def _check_origin(origin: Requester) -> None:
     if origin.visibility not in VISIBILITIES:
         raise InvalidOption("Visibility must be public or private.")
     for name, value, size in (

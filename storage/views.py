@@ -9,17 +9,19 @@ from typing import Any
 
 
 @dataclass
-class Origin:
-    """Who asked for a piece and where. Platform ids are opaque strings.
+class Requester:
+    """Who asked for a piece, and where: the one type the bots, the job service and the
+    history share (``service.api`` re-exports it). Platform ids are opaque strings. The
+    defaults are the CLI's local user; the bots always name all three ids.
 
     Message ids (see ``Store.set_message_ids``) must be unique within a platform: Discord
     message ids are; a Slack adapter should pass ``f"{channel}:{ts}"``.
     """
 
-    platform: str = "cli"
+    platform: str = "cli"  # "discord" | "slack" | "cli"
     workspace: str = "local"  # Discord guild id, Slack team id; "local" for the CLI
-    channel: str | None = None
     user_id: str = "local"
+    channel: str | None = None
     user_name: str | None = None
     visibility: str = "public"  # public | private (only the owner sees it)
 

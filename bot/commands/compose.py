@@ -17,7 +17,6 @@ import signal
 import stat
 import sys
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,14 +26,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.commands.outdir import cannot_write, check_out_dir, new_staging, publish
+from engine.bridge.hints import MAX_HINT_CHARS, check_hint
 from engine.config import Settings, get_settings
-from engine.errors import InputError, InvalidOption
+from engine.errors import ImageTooLarge, InputError, InvalidOption, too_large_message
 from engine.pipeline import Pipeline
 from engine.types import MODES, ComposeRequest, Composition, ProgressEvent
 
 MAX_SEED = 2**31 - 1  # the pipeline reduces seeds modulo 2**31: larger ones would repeat
 MAX_ROUNDS = 10  # the pipeline never refines more than this
-MAX_HINT_CHARS = 200  # as in the bots
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,18 +92,6 @@ def rounds_value(text: str) -> int:
     return value
 
 
-def clean_hint(hint: str | None) -> str | None:
-    """The hint as the history will keep it: no control characters (a stored escape sequence
-    would recolour the terminal of whoever runs `pictune show`), whitespace collapsed."""
-    if hint is None:
-        return None
-    kept = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in hint)
-    kept = " ".join(kept.split())
-    if len(kept) > MAX_HINT_CHARS:
-        raise InvalidOption(f"That hint is too long: use up to {MAX_HINT_CHARS} characters.")
-    return kept or None
-
-
 def check_duration(seconds: float | None, settings: Settings) -> float:
     if seconds is None:
         return settings.duration
@@ -118,7 +105,7 @@ def read_image_file(path: Path, max_bytes: int) -> bytes:
     """Read an image path without trusting it: missing, not a plain file (a folder, a device,
     a pipe), unreadable or too big are user errors. Reads at most max_bytes + 1 bytes, so a
     file that grows (or lies about its size) cannot make us read without end."""
-    too_large = InputError(f"That image is too large: send one up to {max_bytes / 2**20:g} MB.")
+    too_large = ImageTooLarge(too_large_message(max_bytes))
     try:
         info = path.stat()  # follows symbolic links: a link to /dev/zero is a device
         if not stat.S_ISREG(info.st_mode):
@@ -208,11 +195,11 @@ def interrupts_noticed() -> Iterator[Callable[[], None]]:
 
 
 def _record(composition: Composition, image: bytes) -> str:
-    from storage.store import Origin, Store
+    from storage.store import Requester, Store
 
     with Store.open(get_settings()) as store:
         return store.record(
-            composition, Origin(platform="cli", user_id=getpass.getuser()), source_image=image
+            composition, Requester(platform="cli", user_id=getpass.getuser()), source_image=image
         )
 
 
@@ -227,7 +214,7 @@ def _forget(gen_id: str) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     console = Console(stderr=True)
-    hint = clean_hint(args.hint)
+    hint = check_hint(args.hint)
     duration = check_duration(args.duration, settings)
     if args.out is not None:
         check_out_dir(args.out)

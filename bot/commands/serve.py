@@ -68,7 +68,7 @@ def _server(platform: str) -> Callable[..., Awaitable[None]]:
 
 async def serve(settings: Settings, platforms: list[str]) -> None:
     from bot.core import PictuneBot
-    from engine.service import load_job_service
+    from service import load_job_service
     from storage.store import Store
 
     servers = [(name, _server(name)) for name in platforms]
@@ -78,7 +78,7 @@ async def serve(settings: Settings, platforms: list[str]) -> None:
     bot = PictuneBot(settings, service, store)
     ops = None
     if settings.http_port > 0:  # /healthz and /metrics for the operators
-        from engine.service.http import OpsServer
+        from service.http import OpsServer
 
         ops = OpsServer(service, port=settings.http_port)
         port = await ops.start()

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def celery_argv(args: argparse.Namespace, loglevel: str) -> list[str]:
-    from engine.service.celery_app import QUEUE_NAME
+    from service.celery_app import QUEUE_NAME
 
     name = args.name or f"pictune@{socket.gethostname()}"
     if "@" not in name:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             detail=f"PICTUNE_QUEUE={settings.queue}",
         )
     configure_logging(settings)
-    from engine.service.celery_app import app
+    from service.celery_app import app
 
     app.worker_main(celery_argv(args, (args.loglevel or settings.log_level).upper()))
     return 0

@@ -22,6 +22,7 @@ from bot.discord.replies import (
     send_ephemeral,
     tell_story,
 )
+from engine.bridge.hints import MAX_HINT_CHARS
 
 log = logging.getLogger("pictune.discord")
 
@@ -40,7 +41,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".b
 async def compose(
     interaction: discord.Interaction,
     image: discord.Attachment,
-    hint: app_commands.Range[str, 1, 200] | None = None,
+    hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
     mode: ModeChoice | None = None,
     duration: app_commands.Range[float, 1, 600] | None = None,
     private: bool = False,

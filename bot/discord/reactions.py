@@ -18,7 +18,7 @@ from bot.core import user_message
 from bot.discord.render import render_piece
 from bot.discord.replies import can_hold_threads, land_piece, ping, workspace_of
 from engine.errors import LimitReached, NotFound, PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient

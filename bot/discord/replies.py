@@ -32,7 +32,7 @@ import discord
 from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
 from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
 from engine.errors import PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient

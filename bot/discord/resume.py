@@ -26,7 +26,7 @@ from bot.core import READY_AFTER_RESTART, Orphan, PieceReply, user_message
 from bot.discord.render import render_piece
 from bot.discord.replies import can_hold_threads, land_piece, ping
 from engine.errors import PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient

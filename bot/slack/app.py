@@ -219,7 +219,7 @@ def run(settings: Settings) -> None:
     ``serve`` until interrupted."""
 
     async def main() -> None:
-        from engine.service import load_job_service
+        from service import load_job_service
         from storage.store import Store
 
         connection_mode(settings)  # say what is missing before starting anything

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from bot.core import PieceReply, user_message
+from engine.bridge.hints import MAX_HINT_CHARS
 from engine.types import MODES
 
 ACTION_REFINE = "pictune_refine"
@@ -177,11 +178,11 @@ def compose_modal(
     hint_element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "value",
-        "max_length": 200,
+        "max_length": MAX_HINT_CHARS,
         "placeholder": {"type": "plain_text", "text": "e.g. a sad piano piece, faster"},
     }
     if hint:
-        hint_element["initial_value"] = hint[:200]
+        hint_element["initial_value"] = hint[:MAX_HINT_CHARS]
     return {
         "type": "modal",
         "callback_id": MODAL_COMPOSE,

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from engine.errors import InputError, InvalidOption, PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackAdapter

@@ -30,7 +30,7 @@ from bot.slack.oauth import TeamClients
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
 from engine.errors import ImageError, InvalidOption, PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 log = logging.getLogger("pictune.slack")
 

@@ -36,7 +36,7 @@ from bot.slack.files import (
     upload_files,
 )
 from engine.errors import PictuneError
-from engine.service.api import Requester
+from service.api import Requester
 
 log = logging.getLogger("pictune.slack")
 

@@ -15,7 +15,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_HINT_CHARS = 200
+from engine.errors import InvalidOption
+
+MAX_HINT_CHARS = 200  # the one limit: the CLI, the bots and retrieval read it from here
 MIN_TEMPO, MAX_TEMPO = 50, 180
 METERS = ("2/4", "3/4", "4/4", "6/8")
 MODES = ("major", "minor", "dorian", "mixolydian", "lydian", "phrygian")
@@ -394,7 +396,8 @@ _MODE_ALIASES = {
 
 
 def clean_hint(text: object) -> str:
-    """Untrusted text -> at most 200 printable characters on one line ("" for non-text)."""
+    """Untrusted text -> at most MAX_HINT_CHARS printable characters on one line ("" for
+    non-text)."""
     if not isinstance(text, str):
         return ""
     text = unicodedata.normalize("NFKC", text[: MAX_HINT_CHARS * 4])
@@ -409,6 +412,22 @@ def clean_hint(text: object) -> str:
     if len(cleaned) > MAX_HINT_CHARS:
         cleaned = cleaned[:MAX_HINT_CHARS].rsplit(" ", 1)[0] or cleaned[:MAX_HINT_CHARS]
     return cleaned
+
+
+def hint_too_long_message() -> str:
+    return f"That hint is too long: use up to {MAX_HINT_CHARS} characters."
+
+
+def check_hint(hint: str | None) -> str | None:
+    """A person's hint as every front door takes it (CLI and bots alike): None when absent or
+    blank; ``InvalidOption`` when longer than ``MAX_HINT_CHARS`` (whitespace collapsed);
+    otherwise ``clean_hint``'s text, so control and format characters (terminal escapes,
+    bidi overrides) never reach the history."""
+    if hint is None:
+        return None
+    if len(" ".join(hint.split())) > MAX_HINT_CHARS:
+        raise InvalidOption(hint_too_long_message())
+    return clean_hint(hint) or None
 
 
 def parse_hint(text: str | None) -> Hint:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.bridge.hints import MAX_HINT_CHARS
 from engine.retrieve.describe import describe_brief, mode_family
 from engine.retrieve.embed import TextEmbedder
 from engine.retrieve.index import CorpusIndex, IndexedTune, embed_text
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 CANDIDATES = 50
-MAX_HINT_CHARS = 200
 # score = SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * compatibility
 SIMILARITY_WEIGHT = 0.5
 COMPAT_WEIGHTS = {"mode": 0.4, "meter": 0.35, "tempo": 0.25}

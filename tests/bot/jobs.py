@@ -1,6 +1,6 @@
 """Pipelines and a small JobService for the bot tests.
 
-``RecordingPipeline`` goes into the real job service (engine/service) where the bot's own
+``RecordingPipeline`` goes into the real job service (service/) where the bot's own
 behaviour is what is tested: ``stub_runner`` gives a ready-made Composition after a few
 progress events, no models. ``ThreadJobService`` is a minimal JobService (a thread per job,
 recording through the real Store) for the unit tests of bot/core.py.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from engine.errors import Cancelled, Forbidden, JobFailed, PictuneError
-from engine.service.api import JobEvent, JobInfo, JobState, Requester, Submitted, origin_of
 from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
+from service.api import JobEvent, JobInfo, JobState, Requester, Submitted
 from storage.store import Store
 from tests.storage.conftest import make_composition
 
@@ -115,10 +115,9 @@ class ThreadJobService:
         self, request: ComposeRequest, requester: Requester, parent_id: str | None = None
     ) -> Submitted:
         self.requests.append((request, requester, parent_id))
-        origin = origin_of(requester)
         generation_id = await asyncio.to_thread(
             self.store.create_pending,
-            origin,
+            requester,
             mode=request.mode,
             hint=request.hint,
             seed=request.seed,

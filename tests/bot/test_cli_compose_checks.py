@@ -131,9 +131,11 @@ def test_a_huge_hint_is_refused(image: Path, capsys: pytest.CaptureFixture) -> N
 
 
 def test_control_characters_leave_the_hint(image: Path) -> None:
-    hint = "sad\x1b[31m piano 🎹\x07\ttab\r\nnext"
+    # The bots' rule (engine.bridge.hints.check_hint): control and format characters are
+    # dropped, whitespace is collapsed.
+    hint = "sad\x1b[31m piano 🎹\x07\ttab\r\nnext\u202e"
     assert main(["compose", str(image), "--hint", hint, "--out", "o"]) == 0
-    assert StandIn.requests[0].hint == "sad [31m piano 🎹 tab next"
+    assert StandIn.requests[0].hint == "sad[31m piano 🎹 tab next"
     with Store.open(get_settings(), semantic=False) as store:
         (view,) = store.history(workspace="local")
     assert "\x1b" not in (view.hint or "")

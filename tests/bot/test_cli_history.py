@@ -12,7 +12,7 @@ import pytest
 import bot.cli
 from bot.cli import main
 from engine.config import Settings, get_settings
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, FakeEmbedder, make_composition
 
 ME = getpass.getuser()
@@ -36,7 +36,7 @@ def _record(**kwargs: object) -> tuple[str, object]:
     comp = make_composition(**kwargs)  # type: ignore[arg-type]
     settings = Settings(_env_file=None, data_dir=get_settings().data_dir)
     with Store.open(settings, embedder=FakeEmbedder()) as store:
-        gen_id = store.record(comp, Origin(platform="cli", user_id=ME), source_image=TINY_PNG)
+        gen_id = store.record(comp, Requester(platform="cli", user_id=ME), source_image=TINY_PNG)
     return gen_id, comp
 
 

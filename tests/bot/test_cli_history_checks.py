@@ -15,7 +15,7 @@ import pytest
 import bot.cli
 from bot.cli import main
 from engine.config import Settings, get_settings
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, FakeEmbedder, make_composition
 
 ME = getpass.getuser()
@@ -41,7 +41,7 @@ def _record(**kwargs: object) -> str:
     with Store.open(settings, embedder=FakeEmbedder()) as store:
         return store.record(
             make_composition(**kwargs),  # type: ignore[arg-type]
-            Origin(platform="cli", user_id=ME),
+            Requester(platform="cli", user_id=ME),
             source_image=TINY_PNG,
         )
 

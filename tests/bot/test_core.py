@@ -9,12 +9,14 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from sqlalchemy import update
 
+from bot.commands.compose import read_image_file
 from bot.core import (
     Attachment,
     Orphan,
@@ -24,6 +26,7 @@ from bot.core import (
     place_words,
     user_message,
 )
+from engine.bridge.hints import MAX_HINT_CHARS, check_hint
 from engine.config import Settings
 from engine.errors import (
     Cancelled,
@@ -40,14 +43,17 @@ from engine.errors import (
     NotFound,
     PictuneError,
     UnsupportedImage,
+    too_large_message,
+    unsupported_message,
 )
-from engine.service.api import JobEvent, JobInfo, JobService, Requester
-from engine.service.celery_backend import CeleryJobService
-from engine.service.local import LocalJobService
-from engine.service.worker_runtime import WorkerRuntime
+from engine.image import decode_image
 from engine.types import ComposeRequest, Composition, ProgressFn
+from service.api import JobEvent, JobInfo, JobService, Requester
+from service.celery_backend import CeleryJobService
+from service.local import LocalJobService
+from service.worker_runtime import WorkerRuntime
 from storage.models import Generation, utcnow
-from storage.store import Origin, Store
+from storage.store import Store
 from tests.bot.jobs import RecordingPipeline, ThreadJobService, gated
 from tests.bot.restarts import waiting_in
 from tests.images import rgb_png
@@ -122,6 +128,35 @@ def test_check_attachment_refuses_from_metadata(
 def test_check_attachment_accepts_images(core: PictuneBot) -> None:
     core.check_attachment(Attachment("a.png", "image/png", 1000, "u"))
     core.check_attachment(Attachment("a.JPG", None, None, "u"))  # no metadata: the bytes decide
+
+
+def test_limits_in_messages_are_the_configured_ones(core: PictuneBot, tmp_path: Path) -> None:
+    """One "too large" sentence, built from the setting (200 kB here, not "20 MB" nor "0 MB"),
+    the same from the bots, the CLI, the job service and the engine."""
+    limit = core.settings.max_image_bytes
+    assert limit == 200_000
+    with pytest.raises(ImageTooLarge) as bot_says:
+        core.check_attachment(Attachment("a.png", "image/png", 300_000, "u"))
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * 300_000)
+    with pytest.raises(ImageTooLarge) as cli_says:
+        read_image_file(big, limit)
+    with pytest.raises(ImageTooLarge) as engine_says:
+        decode_image(b"\0" * 300_000, max_bytes=limit)
+    sentence = f"That image is too large: send one up to {200_000 / 2**20:g} MB."
+    assert bot_says.value.user_message == sentence == too_large_message(limit)
+    assert cli_says.value.user_message == engine_says.value.user_message == sentence
+    with pytest.raises(UnsupportedImage) as odd:
+        core.check_attachment(Attachment("a.pdf", "application/pdf", 100, "u"))
+    assert odd.value.user_message == unsupported_message(limit)
+    assert "20 MB" not in odd.value.user_message
+
+
+def test_the_hint_rule_is_the_same_for_cli_and_bots(core: PictuneBot) -> None:
+    hint = "sad\x1b[31m piano\u202e\n"
+    assert core.check_options(ADA, hint=hint)[0] == check_hint(hint) == "sad[31m piano"
+    with pytest.raises(InvalidOption, match=f"up to {MAX_HINT_CHARS} characters"):
+        core.check_options(ADA, hint="a" * (MAX_HINT_CHARS + 1))
 
 
 async def test_download(core: PictuneBot, files: str) -> None:
@@ -291,7 +326,7 @@ async def test_daily_quota_counts_pieces_on_their_way(core: PictuneBot, store: S
     core.update_settings(ADA, is_manager=True, user_daily_quota=2)
     await core.compose(ADA, rgb_png())
     # A piece still queued counts too: asking twice at once does not slip past the limit.
-    origin = Origin(platform="discord", workspace="guild-1", user_id="ada")
+    origin = Requester(platform="discord", workspace="guild-1", user_id="ada")
     store.create_pending(origin, image_sha256="ab" * 32, mode="symbolic")
     with pytest.raises(LimitReached, match="2 pieces today, this server's daily limit"):
         await core.compose(ADA, rgb_png())

@@ -24,7 +24,7 @@ WRITER = """
 import os, sys
 from pathlib import Path
 from engine.config import Settings
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, make_composition
 
 store = Store.open(Settings(_env_file=None, data_dir=Path(sys.argv[1])), semantic=False)
@@ -33,7 +33,7 @@ i = 0
 while True:
     comp = make_composition(seed=i, salt=os.urandom(8).hex(), audio_size=3 * 2**20)
     comp.audio = os.urandom(len(comp.audio))  # never deduplicated: every piece writes
-    store.record(comp, Origin(user_id="crash"), source_image=TINY_PNG)
+    store.record(comp, Requester(user_id="crash"), source_image=TINY_PNG)
     i += 1
 """
 

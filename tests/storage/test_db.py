@@ -11,7 +11,7 @@ from sqlalchemy import text
 from engine.config import Settings
 from storage.db import BUSY_TIMEOUT_MS, Database, sqlite_path
 from storage.models import Generation
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 
 THREADS = 8
 WRITES = 200
@@ -61,7 +61,7 @@ def test_eight_threads_two_hundred_writes_each(settings: Settings) -> None:
     start = threading.Barrier(THREADS)
 
     def writer(n: int) -> None:
-        origin = Origin(platform="discord", workspace="g", user_id=f"u{n}")
+        origin = Requester(platform="discord", workspace="g", user_id=f"u{n}")
         start.wait()
         try:
             for i in range(WRITES):
@@ -97,7 +97,7 @@ def _process_writer(data_dir: str, n: int, count: int) -> None:
     store = Store.open(Settings(_env_file=None, data_dir=Path(data_dir)), semantic=False)
     for i in range(count):
         store.create_pending(
-            Origin(workspace="w", user_id=f"p{n}"), image_sha256=f"{n:02x}{i:062x}", mode="audio"
+            Requester(workspace="w", user_id=f"p{n}"), image_sha256=f"{n:02x}{i:062x}", mode="audio"
         )
     store.close()
 

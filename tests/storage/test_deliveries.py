@@ -13,7 +13,7 @@ import pytest
 from storage.deliveries import MAX_ATTEMPTS, Undelivered
 from storage.jobs import JobQueue
 from storage.models import Generation, utcnow
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, make_composition
 from tests.storage.test_jobs import run_together
 
@@ -30,7 +30,7 @@ def asked(
 ) -> tuple[str, str]:
     """A piece asked through the job service, as a bot asks: (generation id, job id)."""
     gen = store.create_pending(
-        Origin(platform, "g1", "c1", user, user_name=user.title()),
+        Requester(platform, "g1", user, "c1", user_name=user.title()),
         mode="symbolic",
         source_image=TINY_PNG + f"{user}{n}".encode(),
     )
@@ -70,7 +70,7 @@ def test_a_piece_is_claimed_once_whatever_its_state(any_store: Store, queue: Job
     queued, _ = asked(any_store, queue, n=1)
     cancelled, cancelled_job = asked(any_store, queue, n=5)
     queue.cancel(cancelled_job)
-    cli = any_store.record(make_composition(seed=9), Origin("discord", "g1", "c1", "u1"))
+    cli = any_store.record(make_composition(seed=9), Requester("discord", "g1", "u1", channel="c1"))
     elsewhere, _ = asked(any_store, queue, platform="slack", n=6)
     any_store.set_progress_message(running, "1234567890")
     ours = [queued, running, done, failed, cancelled]

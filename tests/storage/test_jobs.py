@@ -18,7 +18,7 @@ import pytest
 
 from engine.errors import Busy, LimitReached
 from storage.jobs import CRASHED_MESSAGE, JobQueue, Limits
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG
 
 NO_LIMITS = Limits(0, 0, 0)
@@ -33,7 +33,7 @@ def queue(any_store: Store) -> JobQueue:
 def pending(store: Store, user: str = "u1", ws: str = "g1") -> str:
     """A generation waiting for its job, as the service creates it before enqueueing."""
     return store.create_pending(
-        Origin("discord", ws, None, user), mode="symbolic", source_image=TINY_PNG + user.encode()
+        Requester("discord", ws, user), mode="symbolic", source_image=TINY_PNG + user.encode()
     )
 
 

@@ -18,13 +18,13 @@ from engine.config import Settings
 from engine.errors import ConfigError, NotFound
 from storage import migrate
 from storage.db import Database
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, FakeEmbedder, make_composition
 from tests.storage.test_migrations import schema_differences
 
 pytestmark = pytest.mark.services
 
-G = Origin(platform="slack", workspace="T1", channel="C1", user_id="U1", user_name="Ann")
+G = Requester(platform="slack", workspace="T1", channel="C1", user_id="U1", user_name="Ann")
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_scoping_lineage_favourites_delete(pg_store: Store) -> None:
     child = pg_store.record(make_composition(seed=2), G, parent_id=parent)
     private = pg_store.record(
         make_composition(seed=3),
-        Origin(platform="slack", workspace="T1", user_id="U1", visibility="private"),
+        Requester(platform="slack", workspace="T1", user_id="U1", visibility="private"),
     )
     with pytest.raises(NotFound):
         pg_store.get(private, workspace="T1", user_id="U2")
@@ -99,7 +99,7 @@ def test_concurrent_writers(pg_store: Store) -> None:
         try:
             for i in range(200):
                 pg_store.create_pending(
-                    Origin(platform="slack", workspace="TW", user_id=f"u{n}"),
+                    Requester(platform="slack", workspace="TW", user_id=f"u{n}"),
                     image_sha256=f"{n:02x}{i:062x}",
                     mode="symbolic",
                 )

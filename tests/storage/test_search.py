@@ -7,10 +7,10 @@ import pytest
 
 from engine.config import Settings
 from storage.search import fts5_query, query_terms, rank_by_similarity, to_blob
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import FakeEmbedder, make_composition
 
-G = Origin(platform="discord", workspace="g1", user_id="alice")
+G = Requester(platform="discord", workspace="g1", user_id="alice")
 
 
 @pytest.fixture

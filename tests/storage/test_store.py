@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Forbidden, InvalidOption, NotFound
-from storage.store import Origin, Store
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, make_composition
 
-DISCORD = Origin(
+DISCORD = Requester(
     platform="discord", workspace="g1", channel="c1", user_id="alice", user_name="Alice"
 )
 
 
 def test_record_shows_in_history_and_exports_identical_files(store: Store, tmp_path: Path) -> None:
     comp = make_composition()
-    gen_id = store.record(comp, Origin(), source_image=TINY_PNG)
+    gen_id = store.record(comp, Requester(), source_image=TINY_PNG)
     assert re.fullmatch(r"pt-[0-9a-f]{6}", gen_id)
 
     [view] = store.history(workspace="local")
@@ -72,7 +72,7 @@ def test_complete_twice_is_harmless(store: Store) -> None:
 
 def test_workspaces_never_see_each_other(store: Store) -> None:
     gen_id = store.record(make_composition(), DISCORD)
-    slack = Origin(platform="slack", workspace="T1", user_id="alice")
+    slack = Requester(platform="slack", workspace="T1", user_id="alice")
     store.record(make_composition(caption="a red barn"), slack)
     with pytest.raises(NotFound):
         store.get(gen_id, workspace="T1", user_id="alice")
@@ -83,7 +83,7 @@ def test_workspaces_never_see_each_other(store: Store) -> None:
 
 
 def test_private_pieces_only_for_their_owner(store: Store) -> None:
-    private = Origin(platform="discord", workspace="g1", user_id="bob", visibility="private")
+    private = Requester(platform="discord", workspace="g1", user_id="bob", visibility="private")
     gen_id = store.record(make_composition(caption="a secret garden"), private)
     assert store.get(gen_id, workspace="g1", user_id="bob").visibility == "private"
     with pytest.raises(NotFound):
@@ -101,14 +101,16 @@ def test_private_pieces_only_for_their_owner(store: Store) -> None:
 
 def test_bad_visibility_is_an_input_error(store: Store) -> None:
     with pytest.raises(InvalidOption):
-        store.create_pending(Origin(visibility="secret"), image_sha256="ab" * 32, mode="symbolic")
+        store.create_pending(
+            Requester(visibility="secret"), image_sha256="ab" * 32, mode="symbolic"
+        )
 
 
 def test_history_filters_and_pages(store: Store) -> None:
     ids = []
     for i in range(7):
         user = "alice" if i % 2 == 0 else "bob"
-        origin = Origin(platform="discord", workspace="g1", channel=f"c{i % 3}", user_id=user)
+        origin = Requester(platform="discord", workspace="g1", channel=f"c{i % 3}", user_id=user)
         ids.append(store.record(make_composition(seed=i), origin))
     newest_first = list(reversed(ids))
     assert [v.id for v in store.history(workspace="g1", limit=100)] == newest_first
@@ -124,7 +126,7 @@ def test_history_filters_and_pages(store: Store) -> None:
 
 
 def test_get_accepts_id_spellings_and_rejects_garbage(store: Store) -> None:
-    gen_id = store.record(make_composition(), Origin())
+    gen_id = store.record(make_composition(), Requester())
     bare = gen_id.removeprefix("pt-")
     for spelling in (gen_id.upper(), f"  {gen_id} ", bare):
         assert store.get(spelling, workspace="local", user_id="local").id == gen_id
@@ -167,7 +169,7 @@ def test_favourites(store: Store) -> None:
 def test_delete_rules_and_files(store: Store) -> None:
     shared = make_composition(seed=1)
     a = store.record(shared, DISCORD, source_image=TINY_PNG)
-    b = store.record(shared, Origin(platform="discord", workspace="g1", user_id="bob"))
+    b = store.record(shared, Requester(platform="discord", workspace="g1", user_id="bob"))
     only_a = make_composition(seed=1, caption="only mine")
     c = store.record(only_a, DISCORD)
     files_a = store.get(a, workspace="g1", user_id="alice").files
@@ -217,7 +219,10 @@ def test_lineage(store: Store) -> None:
     # A parent in another workspace cannot be rerun from here.
     with pytest.raises(NotFound):
         store.create_pending(
-            Origin(workspace="elsewhere"), image_sha256="ab" * 32, mode="symbolic", parent_id=root
+            Requester(workspace="elsewhere"),
+            image_sha256="ab" * 32,
+            mode="symbolic",
+            parent_id=root,
         )
     # Deleting a middle piece hides it but keeps the chain.
     store.delete(child, by_user="alice")
@@ -258,7 +263,7 @@ def test_workspace_settings(store: Store) -> None:
 
 
 def test_garbage_collection_removes_orphans_only(store: Store) -> None:
-    gen_id = store.record(make_composition(), Origin())
+    gen_id = store.record(make_composition(), Requester())
     orphan = store.artifacts.put(b"written, then the process died before committing")
     (store.artifacts.tmp / "half-written").write_bytes(b"x")
     assert store.collect_garbage(min_age_s=3600) == 0  # too young to judge
@@ -285,7 +290,7 @@ def test_summary_tells_what_lies_behind_a_piece(store: Store) -> None:
     # Scoped like get: another workspace, or someone else's private piece, is not found.
     with pytest.raises(NotFound):
         store.summary(gen_id, workspace="T1", user_id="bob")
-    private = Origin(platform="discord", workspace="g1", user_id="bob", visibility="private")
+    private = Requester(platform="discord", workspace="g1", user_id="bob", visibility="private")
     secret = store.record(make_composition(seed=3), private)
     with pytest.raises(NotFound):
         store.summary(secret, workspace="g1", user_id="alice")
@@ -324,7 +329,7 @@ def test_count_since_counts_pieces_asked_for(store: Store) -> None:
     from datetime import UTC, datetime, timedelta
 
     start = datetime.now(UTC) - timedelta(seconds=1)
-    bob = Origin(platform="discord", workspace="g1", user_id="bob")
+    bob = Requester(platform="discord", workspace="g1", user_id="bob")
     done = store.record(make_composition(seed=1), DISCORD)
     store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")  # on its way
     failed = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")
@@ -332,7 +337,7 @@ def test_count_since_counts_pieces_asked_for(store: Store) -> None:
     cancelled = store.create_pending(DISCORD, image_sha256="ab" * 32, mode="symbolic")
     store.cancel(cancelled)
     store.record(make_composition(seed=2), bob)
-    store.record(make_composition(seed=3), Origin(platform="slack", workspace="T1"))
+    store.record(make_composition(seed=3), Requester(platform="slack", workspace="T1"))
 
     assert store.count_since(start, workspace="g1", user_id="alice") == 2
     assert store.count_since(start, workspace="g1") == 3

@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from bot.core import PictuneBot
 from bot.discord.client import PictuneClient, use_api
 from engine.config import Settings
-from engine.service.api import JobService
-from engine.service.local import LocalJobService
-from engine.service.worker_runtime import WorkerRuntime
+from service.api import JobService
+from service.local import LocalJobService
+from service.worker_runtime import WorkerRuntime
 from storage.store import Store
 from tests.bot.discord.fake_discord import FakeDiscord
 from tests.bot.jobs import RecordingPipeline

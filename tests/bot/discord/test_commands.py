@@ -227,7 +227,7 @@ async def test_settings_need_manage_server_and_drive_the_community_channel(
 
 async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, start_bot: Any) -> None:
     bot = await start_bot()
-    from engine.service.api import Requester
+    from service.api import Requester
 
     manager = Requester("discord", guild_id(fake), str(USER_ID))
     bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))

@@ -10,8 +10,8 @@ import pytest
 
 from bot.discord.render import DESCRIPTION_SHOWN, MESSAGE_MAX, TO_THE_THREAD
 from engine.config import Settings
-from engine.service import load_job_service
-from engine.service.api import JobService
+from service import load_job_service
+from service.api import JobService
 from storage.store import Store
 from tests.bot.discord.fake_discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.bot.discord.helpers import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from engine.service.api import Requester
+from service.api import Requester
 from storage.store import Store
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, USER_ID, FakeDiscord
 from tests.bot.discord.helpers import (

@@ -13,8 +13,8 @@ from typing import Any
 from bot.core import Orphan, PictuneBot
 from engine.config import Settings
 from engine.errors import ImageError
-from engine.service.api import JobEvent, JobService, Requester
 from engine.types import ComposeRequest, Composition, ProgressFn
+from service.api import JobEvent, JobService, Requester
 from storage.store import Store
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,

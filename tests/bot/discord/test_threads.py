@@ -15,8 +15,8 @@ from bot.discord.render import (
     TO_THE_THREAD,
     thread_name,
 )
-from engine.service.api import Requester
 from engine.types import ComposeRequest, Composition, ProgressFn
+from service.api import Requester
 from storage.store import Store
 from tests.bot.discord.conftest import RunningBot, assert_no_traceback
 from tests.bot.discord.fake_discord import (

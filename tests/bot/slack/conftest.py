@@ -186,8 +186,8 @@ async def engine_bench(
 ) -> AsyncIterator[SlackBench]:
     """The real engine behind the real job service (local backend, worker threads)."""
     from engine.pipeline import Pipeline
-    from engine.service.local import LocalJobService
-    from engine.service.worker_runtime import WorkerRuntime
+    from service.local import LocalJobService
+    from service.worker_runtime import WorkerRuntime
 
     settings = slack_settings.model_copy(update={"worker_mode": "thread", "http_port": 0})
 

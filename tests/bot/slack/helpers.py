@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.service.api import Requester
+from service.api import Requester
 from tests import images
 from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
 from tests.bot.slack.fake_slack import message_text

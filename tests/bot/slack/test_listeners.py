@@ -16,7 +16,7 @@ from bot.slack import blocks
 from bot.slack.files import LOGIN_PAGE
 from bot.slack.listeners import parse_request
 from engine.errors import InvalidOption
-from engine.service.api import Requester
+from service.api import Requester
 from tests import images
 from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
 from tests.bot.slack.fake_slack import message_text

@@ -34,9 +34,9 @@ from bot.slack.oauth import REDIRECT_PATH, bot_scopes, oauth_settings
 from engine.config import Settings
 from engine.errors import ConfigError, PictuneError
 from engine.logging import KeyValueFormatter, secret_values
-from engine.service.api import Requester
-from engine.service.local import LocalJobService
-from engine.service.worker_runtime import WorkerRuntime
+from service.api import Requester
+from service.local import LocalJobService
+from service.worker_runtime import WorkerRuntime
 from storage.models import AppInstallation, OAuthState
 from storage.store import Store
 from tests import images

@@ -20,10 +20,10 @@ from bot.core import Orphan, PictuneBot
 from bot.slack.app import serve
 from engine.config import Settings
 from engine.errors import ImageError
-from engine.service.api import JobService, Requester
-from engine.service.local import LocalJobService
-from engine.service.worker_runtime import WorkerRuntime
 from engine.types import ComposeRequest, Composition, ProgressFn
+from service.api import JobService, Requester
+from service.local import LocalJobService
+from service.worker_runtime import WorkerRuntime
 from storage.models import Generation
 from storage.store import Store
 from tests import images

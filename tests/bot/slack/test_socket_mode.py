@@ -26,7 +26,7 @@ from bot.core import PictuneBot
 from bot.slack import blocks
 from bot.slack.app import connection_mode, serve
 from engine.config import Settings
-from engine.service.api import Requester
+from service.api import Requester
 from storage.store import Store
 from tests import images
 from tests.bot.jobs import ThreadJobService, stub_runner
@@ -134,8 +134,8 @@ async def engine_socket_bench(
 ) -> AsyncIterator[SocketBench]:
     """The real engine behind the real job service (local backend, worker threads)."""
     from engine.pipeline import Pipeline
-    from engine.service.local import LocalJobService
-    from engine.service.worker_runtime import WorkerRuntime
+    from service.local import LocalJobService
+    from service.worker_runtime import WorkerRuntime
 
     settings = slack_settings.model_copy(update={"worker_mode": "thread", "http_port": 0})
 

@@ -23,14 +23,14 @@ import soundfile
 import symusic
 
 from engine.config import Settings
-from engine.service.api import JobEvent, Requester
-from engine.service.celery_backend import CeleryJobService
 from engine.types import ComposeRequest
+from service.api import JobEvent, Requester
+from service.celery_backend import CeleryJobService
 from storage.store import Store
-from tests.engine.service.conftest import REPO
-from tests.engine.service.test_real_pipeline import TUNES
 from tests.images import photo_like, rgb_png
 from tests.servers import free_port
+from tests.service.conftest import REPO
+from tests.service.test_real_pipeline import TUNES
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(420)]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine.config import Settings
-from engine.service import load_job_service
-from engine.service.api import JobEvent, Requester
 from engine.types import ComposeRequest
+from service import load_job_service
+from service.api import JobEvent, Requester
 from storage.store import Store
 from tests.images import rgb_png
 

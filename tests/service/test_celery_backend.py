@@ -19,13 +19,13 @@ import psutil
 import pytest
 
 from engine.config import Settings
-from engine.service.api import Requester
-from engine.service.celery_backend import CeleryJobService
 from engine.types import ComposeRequest
+from service.api import Requester
+from service.celery_backend import CeleryJobService
 from storage.models import Artifact, Job
 from storage.store import Store
-from tests.engine.service.conftest import FAKE_PIPELINE, REPO
-from tests.engine.service.fakes import png_with
+from tests.service.conftest import FAKE_PIPELINE, REPO
+from tests.service.fakes import png_with
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
 
@@ -58,7 +58,7 @@ def start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[
         [
             str(celery),
             "-A",
-            "engine.service.celery_app",
+            "service.celery_app",
             "worker",
             "-c",
             "1",

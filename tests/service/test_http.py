@@ -7,12 +7,12 @@ import pytest
 
 from engine.config import Settings
 from engine.errors import JobFailed
-from engine.service.api import Requester
-from engine.service.http import OpsServer
-from engine.service.local import LocalJobService
 from engine.types import ComposeRequest
+from service.api import Requester
+from service.http import OpsServer
+from service.local import LocalJobService
 from storage.store import Store
-from tests.engine.service.fakes import png_with
+from tests.service.fakes import png_with
 
 
 async def test_healthz_and_metrics(svc_settings: Settings, store: Store) -> None:

@@ -24,9 +24,9 @@ from typing import Any, Literal, Protocol
 from engine.config import Settings, get_settings
 from engine.errors import ConfigError, JobFailed, PictuneError
 from engine.logging import configure_logging, job_context
-from engine.service.api import JobEvent
-from engine.service.progress import final_event, running_event
 from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
+from service.api import JobEvent
+from service.progress import final_event, running_event
 from storage.jobs import CANCELLED_MESSAGE, TIMEOUT_MESSAGE, Claim, JobQueue
 from storage.store import Store
 

@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from engine.service.base import QueueService
+from service.base import QueueService
 
 log = logging.getLogger(__name__)
 

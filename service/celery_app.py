@@ -1,5 +1,5 @@
 """The Celery application for scale-out workers: ``pictune worker`` or
-``celery -A engine.service.celery_app worker -c 1``.
+``celery -A service.celery_app worker -c 1``.
 
 Delivery is at least once and completion exactly once: messages are acknowledged only after
 the job ended (``task_acks_late``) and given back when the worker process dies
@@ -68,8 +68,8 @@ def _setup_logging(**_: Any) -> None:
 def _load_models(**_: Any) -> None:
     from billiard.process import current_process
 
-    from engine.service.metrics import serve_worker_metrics, worker_metrics
-    from engine.service.worker_runtime import process_runtime
+    from service.metrics import serve_worker_metrics, worker_metrics
+    from service.worker_runtime import process_runtime
 
     settings = get_settings()
     configure_logging(settings)
@@ -82,6 +82,6 @@ def _load_models(**_: Any) -> None:
 
 @app.task(name=TASK_NAME, bind=True, max_retries=None)
 def run_job(self: Task, job_id: str) -> str:
-    from engine.service.celery_backend import run_delivered_job
+    from service.celery_backend import run_delivered_job
 
     return run_delivered_job(self, job_id)

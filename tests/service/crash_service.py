@@ -1,7 +1,7 @@
 """A local job service in a process of its own, for the crash/restart test.
 
-    python -m tests.engine.service.crash_service --submit N   # submit N jobs, then serve forever
-    python -m tests.engine.service.crash_service --drain      # serve until no job is left
+    python -m tests.service.crash_service --submit N   # submit N jobs, then serve forever
+    python -m tests.service.crash_service --drain      # serve until no job is left
 
 Settings come from the environment (PICTUNE_DATA_DIR, PICTUNE_PIPELINE, ...).
 """
@@ -13,11 +13,11 @@ import asyncio
 
 from engine.config import Settings
 from engine.logging import configure_logging
-from engine.service.api import Requester
-from engine.service.local import LocalJobService
 from engine.types import ComposeRequest
+from service.api import Requester
+from service.local import LocalJobService
 from storage.store import Store
-from tests.engine.service.fakes import png_with
+from tests.service.fakes import png_with
 
 
 async def main(submit: int, drain: bool) -> int:

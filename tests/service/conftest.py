@@ -11,8 +11,8 @@ import pytest
 from engine.config import Settings
 from storage.store import Store
 
-REPO = Path(__file__).resolve().parents[3]
-FAKE_PIPELINE = "tests.engine.service.fakes:FakePipeline"
+REPO = Path(__file__).resolve().parents[2]
+FAKE_PIPELINE = "tests.service.fakes:FakePipeline"
 
 
 @pytest.fixture

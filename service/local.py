@@ -24,10 +24,10 @@ from typing import Any
 
 from engine.config import Settings
 from engine.logging import job_context
-from engine.service.api import JobEvent
-from engine.service.base import QueueService
-from engine.service.progress import LocalHub, final_event
-from engine.service.worker_runtime import Outcome, WorkerRuntime, child_main
+from service.api import JobEvent
+from service.base import QueueService
+from service.progress import LocalHub, final_event
+from service.worker_runtime import Outcome, WorkerRuntime, child_main
 from storage.jobs import TIMEOUT_MESSAGE, Claim, worker_name
 from storage.store import Store
 

@@ -15,7 +15,7 @@ import pytest
 from engine.config import Settings
 from storage.models import Artifact, Job
 from storage.store import Store
-from tests.engine.service.conftest import FAKE_PIPELINE, REPO
+from tests.service.conftest import FAKE_PIPELINE, REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -24,7 +24,7 @@ N_JOBS = 8
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.engine.service.crash_service", *args],
+        [sys.executable, "-m", "tests.service.crash_service", *args],
         cwd=REPO,
         env=env,
         stdout=log.open("ab"),

@@ -30,13 +30,14 @@ from engine.errors import (
     JobFailed,
     LimitReached,
     NotFound,
+    too_large_message,
 )
-from engine.service.api import JobEvent, JobInfo, JobState, Requester, Submitted, origin_of
-from engine.service.limits import limits_for
-from engine.service.metrics import ServiceMetrics
-from engine.service.progress import LocalHub, final_event, same, snapshot_event
-from engine.service.worker_runtime import payload_for
 from engine.types import MODES, ComposeRequest
+from service.api import JobEvent, JobInfo, JobState, Requester, Submitted
+from service.limits import limits_for
+from service.metrics import ServiceMetrics
+from service.progress import LocalHub, final_event, same, snapshot_event
+from service.worker_runtime import payload_for
 from storage.jobs import JobQueue, JobView
 from storage.store import Store
 
@@ -148,7 +149,7 @@ class QueueService:
         if not isinstance(request.image, (bytes, bytearray)) or not request.image:
             raise InvalidOption("Send an image to compose from.")
         if len(request.image) > self.settings.max_image_bytes:
-            raise ImageTooLarge()
+            raise ImageTooLarge(too_large_message(self.settings.max_image_bytes))
         if request.mode not in MODES:
             raise InvalidOption(f"Unknown mode '{request.mode}': use symbolic, audio or hybrid.")
         limits = await self.db(
@@ -165,10 +166,9 @@ class QueueService:
             self.metrics.rejected.labels("busy" if isinstance(exc, Busy) else "limit").inc()
             raise
         payload = payload_for(request)
-        origin = origin_of(requester)
         gen_id = await self.db(
             self.store.create_pending,
-            origin,
+            requester,
             mode=request.mode,
             hint=request.hint,
             seed=request.seed,

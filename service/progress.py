@@ -19,8 +19,8 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
-from engine.service.api import JobEvent
 from engine.types import ProgressEvent
+from service.api import JobEvent
 from storage.jobs import JobView
 
 log = logging.getLogger(__name__)

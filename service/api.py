@@ -12,34 +12,20 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from engine.types import ComposeRequest
-from storage.views import Origin
+from storage.views import Requester
+
+__all__ = [
+    "FINAL_STATES",
+    "JobEvent",
+    "JobInfo",
+    "JobService",
+    "JobState",
+    "Requester",
+    "Submitted",
+]
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
-
-
-@dataclass
-class Requester:
-    """Who asked, where. Ids are the platform's own, opaque here."""
-
-    platform: str  # "discord" | "slack" | "cli"
-    workspace: str  # Discord guild id, Slack team id, "local"
-    user_id: str
-    channel: str | None = None
-    user_name: str | None = None
-    visibility: str = "public"  # "public" | "private"
-
-
-def origin_of(requester: Requester) -> Origin:
-    """Where a piece is recorded in the history: who asked, where."""
-    return Origin(
-        platform=requester.platform,
-        workspace=requester.workspace,
-        channel=requester.channel,
-        user_id=requester.user_id,
-        user_name=requester.user_name,
-        visibility=requester.visibility,
-    )
 
 
 @dataclass

@@ -4,7 +4,7 @@
 The bot writes the job row and sends a message naming it; a worker claims the row, runs the
 pipeline, stores the piece through the shared database and artifact directory, and publishes
 progress on Redis (``pictune:job:<id>``) while writing the latest step into the row, and
-counts what it ran in its own ``/metrics`` (``engine.service.metrics.WorkerMetrics``). The
+counts what it ran in its own ``/metrics`` (``service.metrics.WorkerMetrics``). The
 bot's janitor re-sends jobs whose worker stopped beating, so a job survives a killed worker
 even when its message is stuck unacknowledged in Redis.
 """
@@ -20,11 +20,11 @@ from celery import Task
 
 from engine.config import Settings, get_settings
 from engine.logging import job_context
-from engine.service.base import QueueService
-from engine.service.celery_app import TASK_NAME, make_celery
-from engine.service.metrics import worker_metrics
-from engine.service.progress import RedisHub, RedisPublisher, final_event
-from engine.service.worker_runtime import Heartbeat, process_runtime
+from service.base import QueueService
+from service.celery_app import TASK_NAME, make_celery
+from service.metrics import worker_metrics
+from service.progress import RedisHub, RedisPublisher, final_event
+from service.worker_runtime import Heartbeat, process_runtime
 from storage.jobs import worker_name
 from storage.store import Store
 

@@ -11,12 +11,12 @@ import pytest
 
 from engine.config import Settings
 from engine.errors import Busy, Cancelled, Forbidden, JobFailed, LimitReached, ModelOutputError
-from engine.service.api import JobEvent, Requester
-from engine.service.local import LocalJobService
 from engine.types import ComposeRequest
+from service.api import JobEvent, Requester
+from service.local import LocalJobService
 from storage.jobs import CRASHED_MESSAGE, TIMEOUT_MESSAGE
 from storage.store import Store
-from tests.engine.service.fakes import SECRET_DETAIL, png_with
+from tests.service.fakes import SECRET_DETAIL, png_with
 
 pytestmark = pytest.mark.timeout(120)
 
