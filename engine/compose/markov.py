@@ -82,6 +82,7 @@ _CHROMATIC_PER_CLASS = 0.03  # chromatic chance added per pitch class asked beyo
 # At most this share of a phrase's notes is altered: 95% of corpus tunes keep at least 95% of
 # their notes in one scale (scale_consistency), however many pitch classes they use.
 _MAX_CHROMATIC_SHARE = 0.06
+_MIN_WINDOW = 9.0  # semitones: the least room a melody is given inside its instrument
 _SEQUENCE_RATE = 0.6  # a bar with the opening rhythm takes its contour too
 _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
 _ZIGZAG = 0.6
@@ -409,13 +410,16 @@ class _Piece:
         self.rhythm_pool = prior_rhythms(self.meter)
         self.used: Counter[int] = Counter()  # degrees (mod 7) of the melody written so far
         self.style = style_for(brief.genre)
-        # The melody's window stays inside what its instrument can play.
+        # The melody's window stays inside what its instrument can play: cut at the
+        # instrument's edges (so the picture's register still places the tune), and moved only
+        # where too little of it is left.
         self.instrument = instrument(_program(brief.melody_program))
-        shift = max(0.0, self.instrument.low + 1 - self.lo) - max(
-            0.0, self.hi - self.instrument.high + 1
-        )
-        self.lo, self.hi = self.lo + shift, self.hi + shift
-        self.register = int(round(self.register + shift))
+        low, high = self.instrument.low + 1.0, self.instrument.high - 1.0
+        self.lo, self.hi = max(self.lo, low), min(self.hi, high)
+        if self.hi - self.lo < _MIN_WINDOW:
+            centre = min(max(self.register, low + _MIN_WINDOW / 2), high - _MIN_WINDOW / 2)
+            self.lo, self.hi = centre - _MIN_WINDOW / 2, centre + _MIN_WINDOW / 2
+        self.register = int(round(min(max(self.register, self.lo + 2), self.hi - 2)))
         # Where the harmony must be heard in the melody: the bar's main beats (1 and 3 of a
         # 4/4 bar, 1 of a 3/4 one); between them the line moves freely by step.
         bar_len, beat = self.meter.bar_len, self.meter.beat
