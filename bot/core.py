@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 
 from engine.bridge.hints import check_hint
-from engine.config import Settings
+from engine.config import MAX_REFINE_ROUNDS, Settings
 from engine.errors import (
     Cancelled,
     CorruptImage,
@@ -389,8 +390,12 @@ class PictuneBot:
         mode = (mode or choices.default_mode or self.settings.mode).strip().lower()
         if mode not in MODES:
             raise InvalidOption(f"Unknown mode '{mode}': use symbolic, audio or hybrid.")
-        if duration is not None and duration <= 0:
-            raise InvalidOption("The duration must be a positive number of seconds.")
+        if duration is not None:
+            duration = finite_number(
+                duration, "The duration must be a positive number of seconds, e.g. 30."
+            )
+            if duration <= 0:
+                raise InvalidOption("The duration must be a positive number of seconds.")
         seconds = self.settings.clamp_duration(duration)
         if choices.max_duration is not None:
             seconds = min(seconds, choices.max_duration)
@@ -444,6 +449,15 @@ class PictuneBot:
         ``image_checked``: the bytes came from ``fetch_image`` (no second decode)."""
         hint = check_hint(hint)
         mode, seconds = self._resolve_options(requester, mode, duration)
+        seed = whole_number(
+            seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}."
+        )
+        refine_rounds = whole_number(
+            refine_rounds,
+            0,
+            MAX_REFINE_ROUNDS,
+            f"Refinement rounds must be a whole number from 0 to {MAX_REFINE_ROUNDS}.",
+        )
         if not image_checked:
             self.check_image_bytes(image)
             await self.validate_image(image)
@@ -896,7 +910,7 @@ class PictuneBot:
         user_id: str | None = None,
         limit: int = 10,
     ) -> list[GenerationView]:
-        limit = max(1, min(int(limit), HISTORY_MAX))
+        limit = _page_size(limit)
         return self.store.history(
             workspace=requester.workspace,
             user_id=user_id,
@@ -910,7 +924,7 @@ class PictuneBot:
             raise InvalidOption("Tell me what to look for, e.g. `sea` or `waltz`.")
         if len(text) > 200:
             raise InvalidOption("That search is too long: use a few words.")
-        limit = max(1, min(int(limit), HISTORY_MAX))
+        limit = _page_size(limit)
         return self.store.search(
             text, workspace=requester.workspace, user_id=requester.user_id, limit=limit
         )
@@ -920,7 +934,7 @@ class PictuneBot:
         return "\n".join(history_line(v) for v in views) if views else empty
 
     def favourites(self, requester: Requester, *, limit: int = 10) -> list[GenerationView]:
-        limit = max(1, min(int(limit), HISTORY_MAX))
+        limit = _page_size(limit)
         return self.store.favourites(
             workspace=requester.workspace, user_id=requester.user_id, limit=limit
         )
@@ -1089,6 +1103,39 @@ def _queued_words(position: int | None) -> str:
     return f"In the queue: {position} {ahead} ahead of yours."
 
 
+MAX_SEED = 2**31 - 1  # the pipeline reduces seeds modulo 2**31: larger ones would repeat
+
+
+def finite_number(value: Any, message: str) -> float:
+    """A number from a person (or an adapter passing one on) as a finite float; NaN, the
+    infinities, booleans and text are refused here, not half-way through a worker."""
+    if isinstance(value, bool):
+        raise InvalidOption(message)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidOption(message) from exc
+    if not math.isfinite(number):
+        raise InvalidOption(message)
+    return number
+
+
+def whole_number(value: Any, low: int, high: int, message: str) -> int | None:
+    """None stays None; anything else must be a whole number in [low, high]."""
+    if value is None:
+        return None
+    number = finite_number(value, message)
+    if number != int(number) or not low <= number <= high:
+        raise InvalidOption(message)
+    return int(number)
+
+
+def _page_size(limit: Any) -> int:
+    """How many rows a listing shows: clamped to 1..HISTORY_MAX; a non-number is refused."""
+    number = finite_number(limit, f"Ask for 1 to {HISTORY_MAX} pieces.")
+    return max(1, min(int(number), HISTORY_MAX))
+
+
 def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
     """A setting's number from a command's text ("5", "60s", 60.0); None when it is not one."""
     if isinstance(value, bool):
@@ -1100,7 +1147,7 @@ def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
         return None
     if kind is int and number != float(text):
         return None  # 2.5 pieces is not a quota
-    return number if number == number else None  # NaN is not a number here
+    return number if math.isfinite(number) else None  # NaN and infinities are not numbers here
 
 
 def _clean_id(generation_id: str) -> str:

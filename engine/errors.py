@@ -6,6 +6,8 @@ tokens or tracebacks into a user message.
 
 from __future__ import annotations
 
+import errno
+
 
 class PictuneError(Exception):
     """Base class. ``user_message`` is one line, says what was wrong and what to do next."""
@@ -141,3 +143,70 @@ class JobFailed(PictuneError):
 
 class Cancelled(PictuneError):
     user_message = "That piece was cancelled."
+
+
+# ---------------------------------------------------------------------- storage faults
+# A failure of the machine, not of the request: the person is told what broke and that it
+# is not their picture's fault. Not ConfigError subclasses: the CLI would call them a
+# "configuration problem", which a full disk is not.
+
+
+class StorageFault(PictuneError):
+    """The data directory or the database cannot be used right now."""
+
+    user_message = "Pictune's storage failed: ask the operator to check it, then try again."
+
+
+class StorageFull(StorageFault):
+    """ENOSPC from the artifact store, SQLITE_FULL from the database."""
+
+    user_message = (
+        "The server is out of disk space: ask the operator to free some, then try again "
+        "(it was not your picture's fault)."
+    )
+
+
+class StorageReadOnly(StorageFault):
+    """EROFS / EACCES on a write, or SQLite's "attempt to write a readonly database"."""
+
+    user_message = (
+        "The server's storage is read-only, so nothing can be saved: ask the operator to "
+        "make the data folder writable, then try again."
+    )
+
+
+class DatabaseDamaged(StorageFault):
+    """SQLite says "file is not a database" or "database disk image is malformed"."""
+
+    exit_code = 3
+    user_message = (
+        "Pictune's history database is damaged: the operator must restore it from a backup "
+        "(see docs/reliability.md)."
+    )
+
+
+class DatabaseUnavailable(StorageFault):
+    """The database server does not answer (refused, reset, timed out)."""
+
+    user_message = (
+        "Pictune's history database is not answering: try again in a minute "
+        "(the operator may need to start it)."
+    )
+
+
+class InternalError(JobFailed):
+    """A bug of ours (an exception we did not expect); the log keeps the traceback."""
+
+    user_message = (
+        "Something broke on our side while composing (not your picture): "
+        "the operators have the details; please try again."
+    )
+
+
+def os_fault(exc: OSError) -> StorageFault | None:
+    """The typed error for a write that failed because of the machine; None for others."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(detail=f"{type(exc).__name__}: {exc}")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageReadOnly(detail=f"{type(exc).__name__}: {exc}")
+    return None

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
+from sqlalchemy.orm import Session
+
 from engine.config import Settings
 from engine.errors import (
     Busy,
@@ -166,29 +168,38 @@ class QueueService:
             self.metrics.rejected.labels("busy" if isinstance(exc, Busy) else "limit").inc()
             raise
         payload = payload_for(request)
-        gen_id = await self.db(
-            self.store.create_pending,
-            requester,
-            mode=request.mode,
-            hint=request.hint,
-            seed=request.seed,
-            parent_id=parent_id,
-            params={k: v for k, v in payload.items() if k not in ("parent_abc", "parent_metrics")},
-            source_image=bytes(request.image),
-        )
-        try:
-            job, position = await self.db(
-                self.jobs.enqueue,
+
+        def add_job(session: Session, gen_id: str) -> tuple[JobView, int]:
+            return self.jobs.enqueue_in(
+                session,
                 generation_id=gen_id,
                 payload=payload,
                 limits=limits,
                 max_attempts=self.settings.max_attempts,
                 **who,
             )
+
+        try:
+            # The piece and its job in one commit: a failure between two would leave the
+            # piece queued with no job, locked out of reruns and counted against the quota.
+            gen_id, added = await self.db(
+                self.store.create_pending_with,
+                requester,
+                then=add_job,
+                mode=request.mode,
+                hint=request.hint,
+                seed=request.seed,
+                parent_id=parent_id,
+                params={
+                    k: v for k, v in payload.items() if k not in ("parent_abc", "parent_metrics")
+                },
+                source_image=bytes(request.image),
+            )
         except (LimitReached, Busy) as exc:  # another submit won the race for the last slot
             self.metrics.rejected.labels("busy" if isinstance(exc, Busy) else "limit").inc()
-            await self.db(self.store.fail, gen_id, exc.user_message)
             raise
+        assert added is not None
+        job, position = added
         self.metrics.submitted.inc()
         log.info("job %s queued for %s at position %d", job.id, gen_id, position)
         await self._dispatch([job.id])

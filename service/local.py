@@ -19,6 +19,9 @@ import contextlib
 import contextvars
 import logging
 import multiprocessing
+import os
+import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +30,7 @@ from engine.logging import job_context
 from service.api import JobEvent
 from service.base import QueueService
 from service.progress import LocalHub, final_event
-from service.worker_runtime import Outcome, WorkerRuntime, child_main
+from service.worker_runtime import Outcome, WorkerRuntime, child_main, fault_name, user_reason
 from storage.jobs import TIMEOUT_MESSAGE, Claim, worker_name
 from storage.store import Store
 
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 WARM_TIMEOUT = 900.0  # loading models (and building an index) may take minutes the first time
 RESTART_BACKOFF = (0.5, 1, 2, 5, 10, 30)
 STOP_GRACE = 5.0
+SLOT_BACKOFF = 1.0  # after a slot's round failed outside any job: do not spin
+MIN_FREE_BYTES = 16 * 2**20  # less free space than this under the data dir: /healthz says so
 
 
 class LocalJobService(QueueService):
@@ -60,6 +65,13 @@ class LocalJobService(QueueService):
         # thing completes (a job's outcome landing as the service stops), and the slot would
         # then run on, unstoppable: slots also check this flag.
         self._stopping = False
+        # Why each slot cannot make progress now (its last job failed on storage, or it
+        # cannot claim): /healthz reports these. Cleared by the next job done, or by the
+        # janitor once the storage works again.
+        self._stalled: dict[int, str] = {}
+        # Jobs whose failure could not be written (the database full, read-only, away):
+        # kept here and written by the janitor once it can, so none stays running for ever.
+        self._unsettled: dict[str, tuple[Claim, str, str]] = {}
 
     def _own_worker(self) -> str | None:
         return self.worker_id
@@ -89,7 +101,7 @@ class LocalJobService(QueueService):
                 executor = ThreadExecutor(self._runtime, self.hub, pool)
             self._executors.append(executor)
             self._slots.append(
-                asyncio.create_task(self._slot(executor), name=f"pictune-slot-{index}")
+                asyncio.create_task(self._slot(executor, index), name=f"pictune-slot-{index}")
             )
 
     async def _stop_backend(self) -> None:
@@ -123,9 +135,58 @@ class LocalJobService(QueueService):
             "ready": ready,
             "total": len(self._executors),
             "mode": self.settings.worker_mode,
+            "stalled": {str(i): why for i, why in sorted(self._stalled.items())},
+            "unrecorded_jobs": sorted(self._unsettled),
         }
-        out["ok"] = bool(out["ok"]) and (ready > 0 or not self._executors)
+        out["storage"] = self._disk_state()
+        healthy = not self._stalled and not self._unsettled and out["storage"] == "ok"
+        out["ok"] = bool(out["ok"]) and (ready > 0 or not self._executors) and healthy
         return out
+
+    def _disk_state(self) -> str:
+        try:
+            free = shutil.disk_usage(self.settings.data_dir).free
+        except OSError:
+            return "unreadable"
+        return "ok" if free >= MIN_FREE_BYTES else f"full ({free} bytes free)"
+
+    async def _tend(self) -> None:
+        await self._settle_pending()
+        await super()._tend()
+        if self._stalled and not self._unsettled and await self.db(self._storage_works):
+            log.warning("storage works again; workers resume: %s", self._stalled)
+            self._stalled.clear()
+
+    def _storage_works(self) -> bool:
+        """Can a job be stored now? A write transaction, and a file through the artifact
+        store (removed again) — the same calls that failed the job."""
+        try:
+            with self.store.db.write():
+                pass
+            stored = self.store.artifacts.put(os.urandom(4096))
+            self.store.artifacts.remove(stored.sha256)
+            return True
+        except Exception:
+            return False
+
+    async def _settle(self, claim: Claim, reason: str, detail: str) -> None:
+        """Fail ``claim``'s job with ``reason``; when that cannot be written, keep it for
+        the janitor (and /healthz) instead of leaving it running for ever."""
+        try:
+            await self.db(self.jobs.finish, claim, "failed", error=reason, error_detail=detail)
+        except Exception as exc:
+            log.error("could not record job %s as failed; will retry", claim.job_id)
+            self._unsettled[claim.job_id] = (claim, reason, detail)
+            self._stalled.setdefault(-1, fault_name(exc) or type(exc).__name__)
+            return
+        self._unsettled.pop(claim.job_id, None)
+        await self._publish_final(claim.job_id)
+
+    async def _settle_pending(self) -> None:
+        for claim, reason, detail in list(self._unsettled.values()):
+            await self._settle(claim, reason, detail)
+        if not self._unsettled:
+            self._stalled.pop(-1, None)
 
     # ------------------------------------------------------------------ the work
 
@@ -139,35 +200,63 @@ class LocalJobService(QueueService):
                 log.warning("heartbeat failed", exc_info=True)
             await asyncio.sleep(self.settings.job_heartbeat)
 
-    async def _slot(self, executor: ProcessExecutor | ThreadExecutor) -> None:
+    async def _slot(self, executor: ProcessExecutor | ThreadExecutor, index: int) -> None:
         await executor.start()
         while not self._stopping:
-            await executor.ensure_ready()  # a process lost to the last job comes back first
-            if self._stopping:
-                return
-            self._wake.clear()
             try:
-                claim = await self.db(self.jobs.claim_next, self.worker_id)
-            except Exception:
-                log.warning("could not claim a job", exc_info=True)
-                claim = None
-            if claim is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
-                continue
-            self._wake.set()  # there may be more: let the other slots look too
-            with job_context(claim.job_id):
-                await self._run(executor, claim)
+                await self._round(executor, index)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or a storage fault outside any job: live on
+                log.error("worker slot %d failed a round; it goes on", index, exc_info=True)
+                self._stalled[index] = fault_name(exc) or type(exc).__name__
+                await asyncio.sleep(SLOT_BACKOFF)
 
-    async def _run(self, executor: ProcessExecutor | ThreadExecutor, claim: Claim) -> None:
+    async def _round(self, executor: ProcessExecutor | ThreadExecutor, index: int) -> None:
+        """Claim the next job and run it; wait a little when there is none."""
+        await executor.ensure_ready()  # a process lost to the last job comes back first
+        if self._stopping:
+            return
+        self._wake.clear()
+        try:
+            claim = await self.db(self.jobs.claim_next, self.worker_id)
+        except Exception as exc:
+            log.warning("could not claim a job", exc_info=True)
+            self._stalled[index] = fault_name(exc) or type(exc).__name__
+            claim = None
+        if claim is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+            return
+        self._wake.set()  # there may be more: let the other slots look too
+        with job_context(claim.job_id):
+            try:
+                outcome = await self._run(executor, claim)
+            except Exception as exc:  # the executor itself broke under this job
+                log.error("job %s broke its worker slot", claim.job_id, exc_info=True)
+                self._stalled[index] = fault_name(exc) or type(exc).__name__
+                await self._settle(claim, user_reason(exc), f"{type(exc).__name__}: {exc}")
+                return
+        if outcome is not None and not outcome.recorded:
+            await self._settle(claim, outcome.error or user_reason(Exception()), "unrecorded")
+        if outcome is not None and outcome.fault:
+            self._stalled[index] = outcome.fault
+        elif outcome is not None and outcome.state == "done":
+            self._stalled.pop(index, None)
+
+    async def _run(
+        self, executor: ProcessExecutor | ThreadExecutor, claim: Claim
+    ) -> Outcome | None:
+        """Run one claimed job; the outcome when the worker gave one."""
         timeout = float(self.settings.job_timeout)
+        started = time.monotonic()
         try:
             outcome = await executor.run(claim, timeout)
         except TimeoutError:
-            log.warning("job ran past %.0f s; stopped", timeout)
+            log.warning("job ran past %.0f s; stopped", time.monotonic() - started)
             await self.db(self.jobs.fail_now, claim.job_id, TIMEOUT_MESSAGE, detail="timeout")
             await self._publish_final(claim.job_id)
-            return
+            return None
         if outcome is None:  # the worker died under this job
             state = await self.db(self.jobs.requeue, claim, reason="worker process died")
             log.warning("worker died during the job (attempt %d); now %s", claim.attempt, state)
@@ -175,6 +264,7 @@ class LocalJobService(QueueService):
                 await self._publish_final(claim.job_id)
             else:
                 self._wake.set()
+        return outcome
 
     async def _publish_final(self, job_id: str) -> None:
         job = await self.db(self.jobs.get, job_id)

@@ -22,11 +22,12 @@ from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from engine.config import Settings, get_settings
-from engine.errors import ConfigError, JobFailed, PictuneError
+from engine.errors import ConfigError, InternalError, JobFailed, PictuneError, StorageFault
 from engine.logging import configure_logging, job_context
 from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
 from service.api import JobEvent
 from service.progress import final_event, running_event
+from storage.db import classify
 from storage.jobs import CANCELLED_MESSAGE, TIMEOUT_MESSAGE, Claim, JobQueue
 from storage.store import Store
 
@@ -70,13 +71,29 @@ def request_from_payload(payload: dict[str, Any], image: bytes) -> ComposeReques
     return ComposeRequest(image=image, **known)
 
 
-def user_reason(exc: BaseException) -> str:
-    """The one line a user sees for ``exc``: ours say it themselves; internals do not leak."""
+def typed(exc: BaseException) -> PictuneError | None:
+    """``exc`` as one of our typed errors: ours as they are, a full or read-only disk and a
+    damaged or unreachable database as their StorageFault; None for anything else."""
     if isinstance(exc, PictuneError):
-        return exc.user_message
+        return exc
+    return classify(exc)
+
+
+def user_reason(exc: BaseException) -> str:
+    """The one line a user sees for ``exc``: ours say it themselves (a full disk says so,
+    never blaming the picture); internals do not leak."""
+    known = typed(exc)
+    if known is not None:
+        return known.user_message
     if isinstance(exc, TimeoutError) or type(exc).__name__ == "SoftTimeLimitExceeded":
         return TIMEOUT_MESSAGE
-    return JobFailed.user_message
+    return InternalError.user_message
+
+
+def fault_name(exc: BaseException) -> str | None:
+    """The StorageFault class name for ``exc`` (shown by /healthz); None for other errors."""
+    known = typed(exc)
+    return type(known).__name__ if isinstance(known, StorageFault) else None
 
 
 @dataclass
@@ -85,6 +102,10 @@ class Outcome:
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     skipped: bool = False  # the piece was already complete (a redelivered job)
+    # False when the outcome could not be written (the database is full, read-only, away):
+    # whoever runs the worker keeps the job and records it once it can.
+    recorded: bool = True
+    fault: str | None = None  # the StorageFault behind a failure, for /healthz
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,8 +165,28 @@ class WorkerRuntime:
     # ------------------------------------------------------------------ one job
 
     def execute(self, claim: Claim, publish: Publish) -> Outcome:
+        """Run one job; never raises. Whatever fails (the pipeline, storing the piece,
+        closing the job) ends the job with a true reason, or, when even that cannot be
+        written, returns an unrecorded outcome for the caller to settle later: a worker
+        thread or process must outlive any one job."""
         with job_context(claim.job_id):
-            return self._execute(claim, publish)
+            try:
+                return self._execute(claim, publish)
+            except Exception as exc:
+                return self._fail_outside_pipeline(claim, publish, exc)
+
+    def _fail_outside_pipeline(self, claim: Claim, publish: Publish, exc: Exception) -> Outcome:
+        reason, fault = user_reason(exc), fault_name(exc)
+        log.error("job failed while recording its outcome: %s", fault or "bug", exc_info=True)
+        try:
+            self.jobs.finish(
+                claim, "failed", error=reason, error_detail=f"{type(exc).__name__}: {exc}"
+            )
+            self._publish_final(claim, publish)
+        except Exception:
+            log.error("could not record the failure either; the caller keeps the job")
+            return Outcome("failed", error=reason, recorded=False, fault=fault)
+        return Outcome("failed", error=reason, fault=fault)
 
     def _execute(self, claim: Claim, publish: Publish) -> Outcome:
         jobs = self.jobs
@@ -183,7 +224,7 @@ class WorkerRuntime:
             composition = self.pipeline.run(request, progress)
         except Exception as exc:  # every failure becomes a user-facing reason
             error = exc
-            if isinstance(exc, PictuneError) and not isinstance(exc, ConfigError):
+            if isinstance(exc, PictuneError) and not isinstance(exc, (ConfigError, StorageFault)):
                 log.info("job failed: %s", exc)
             else:
                 log.error("job failed", exc_info=True)
@@ -201,7 +242,7 @@ class WorkerRuntime:
             detail = f"{type(error).__name__}: {error}" if error is not None else None
             jobs.finish(claim, "failed", error=reason, error_detail=detail)
             self._publish_final(claim, publish)
-            return Outcome("failed", error=reason)
+            return Outcome("failed", error=reason, fault=fault_name(error) if error else None)
 
         self.store.complete(gen_id, composition)
         timings = dict(composition.timings)

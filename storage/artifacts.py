@@ -4,7 +4,9 @@ A file lives at ``<root>/ab/cd/<sha256>``: the same bytes are kept once however 
 generations use them (a rerun of the same image shares its source). Writes are atomic: a
 temporary file in ``<root>/tmp`` is written, flushed to disk, then renamed into place, so a
 reader (or a process killed half-way) never sees a partial file under its final name.
-Leftover temporary files and files no row refers to are removed by ``Store.collect_garbage``.
+Leftover temporary files and files no row refers to are removed by ``Store.collect_garbage``;
+``pictune db gc`` plans first and refuses to empty a store whose database was reset
+(storage/gc.py).
 """
 
 from __future__ import annotations

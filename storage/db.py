@@ -18,7 +18,17 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import (
+    DatabaseDamaged,
+    DatabaseUnavailable,
+    StorageFault,
+    StorageFull,
+    StorageReadOnly,
+    os_fault,
+)
 
 BUSY_TIMEOUT_MS = 60_000
 WRITE_OPTION = "pictune_write"  # execution option that asks for BEGIN IMMEDIATE
@@ -35,6 +45,45 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
+
+
+# What SQLite (and PostgreSQL) say, lower-cased, for each fault a person can act on. Matched
+# on the message because sqlite3 exposes no error code before Python 3.11's sqlite_errorcode,
+# and PostgreSQL's driver differs again.
+_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
+_READ_ONLY = ("readonly database", "read-only file system", "read only transaction")
+_DAMAGED = ("file is not a database", "disk image is malformed", "malformed database schema")
+_UNREACHABLE = (
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "connection reset",
+    "timeout expired",
+    "name or service not known",
+)
+
+
+def classify(exc: BaseException) -> StorageFault | None:
+    """The typed error for a database or file failure caused by the machine (disk full,
+    read-only, damaged file, server away); None when it is something else (a bug, a lock
+    wait, a constraint), which callers leave as it is."""
+    if isinstance(exc, StorageFault):
+        return exc
+    if isinstance(exc, OSError):
+        return os_fault(exc)
+    if not isinstance(exc, DBAPIError):
+        return None
+    text_ = str(exc.orig if exc.orig is not None else exc).lower()
+    detail = f"{type(exc.orig or exc).__name__}: {text_[:300]}"
+    for needles, kind in (
+        (_FULL, StorageFull),
+        (_READ_ONLY, StorageReadOnly),
+        (_DAMAGED, DatabaseDamaged),
+        (_UNREACHABLE, DatabaseUnavailable),
+    ):
+        if any(n in text_ for n in needles):
+            return kind(detail=detail)
+    return None
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -74,6 +123,21 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+@contextmanager
+def typed_faults() -> Iterator[None]:
+    """Raise the typed StorageFault for a full, read-only or damaged store; anything else
+    unchanged. A server that does not answer stays the driver's error: at the terminal it is
+    reported as a configuration problem (check the URL, start the server), which it is; the
+    workers name it with ``classify``."""
+    try:
+        yield
+    except (DBAPIError, OSError) as exc:
+        fault = classify(exc)
+        if fault is None or fault is exc or isinstance(fault, DatabaseUnavailable):
+            raise
+        raise fault from exc
+
+
 class Database:
     """An engine plus two session factories: ``read()`` and ``write()``."""
 
@@ -91,7 +155,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries; rolled back at the end (it never writes)."""
-        with self._read_factory() as session:
+        with typed_faults(), self._read_factory() as session:
             try:
                 yield session
             finally:
@@ -99,8 +163,10 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction: BEGIN IMMEDIATE on SQLite; committed on success, else rolled back."""
-        with self._write_factory() as session, session.begin():
+        """A write transaction: BEGIN IMMEDIATE on SQLite; committed on success, else rolled
+        back. A full disk, a read-only or damaged file raise their typed error (storage
+        faults), so that no caller blames the request or the configuration for them."""
+        with typed_faults(), self._write_factory() as session, session.begin():
             # Take the write lock now (SQLite) rather than at the first flush.
             session.connection()
             yield session

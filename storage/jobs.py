@@ -183,32 +183,58 @@ class JobQueue:
         (the whole queue is full), checked in the same transaction as the insert.
         """
         with self.db.write() as session:
-            if self.db.dialect == "postgresql":
-                session.execute(
-                    select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY))
-                )  # SQLite's BEGIN IMMEDIATE already serialises writers
-            if limits is not None:
-                check_limits(
-                    session, limits, platform=platform, workspace=workspace, user_id=user_id
-                )
-            job = Job(
-                kind=kind,
+            return self.enqueue_in(
+                session,
                 generation_id=generation_id,
-                state="queued",
-                priority=priority,
-                attempts=0,
-                max_attempts=max_attempts,
                 payload=payload,
                 platform=platform,
                 workspace=workspace,
                 user_id=user_id,
-                created_at=utcnow(),
-                available_at=utcnow(),
+                limits=limits,
+                max_attempts=max_attempts,
+                priority=priority,
+                kind=kind,
             )
-            session.add(job)
-            session.flush()
-            position = _position(session, job)
-            return _view(job), position
+
+    def enqueue_in(
+        self,
+        session: Session,
+        *,
+        generation_id: str | None,
+        payload: dict[str, Any],
+        platform: str,
+        workspace: str,
+        user_id: str,
+        limits: Limits | None = None,
+        max_attempts: int = 3,
+        priority: int = 0,
+        kind: str = "compose",
+    ) -> tuple[JobView, int]:
+        """``enqueue`` inside the caller's write transaction (``Store.create_pending_with``
+        adds the piece and its job in one commit)."""
+        if self.db.dialect == "postgresql":
+            session.execute(
+                select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY))
+            )  # SQLite's BEGIN IMMEDIATE already serialises writers
+        if limits is not None:
+            check_limits(session, limits, platform=platform, workspace=workspace, user_id=user_id)
+        job = Job(
+            kind=kind,
+            generation_id=generation_id,
+            state="queued",
+            priority=priority,
+            attempts=0,
+            max_attempts=max_attempts,
+            payload=payload,
+            platform=platform,
+            workspace=workspace,
+            user_id=user_id,
+            created_at=utcnow(),
+            available_at=utcnow(),
+        )
+        session.add(job)
+        session.flush()
+        return _view(job), _position(session, job)
 
     # ------------------------------------------------------------------ reading
 

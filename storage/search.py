@@ -6,6 +6,11 @@ completes a generation (and emptied by ``unindex_generation`` when it is deleted
 PostgreSQL a GIN index over ``to_tsvector(search_text)`` serves the same queries.
 
 Semantic search compares the query's MiniLM embedding with the one stored per generation.
+
+Who may see a piece is decided inside each query, before any candidate limit: filtering
+after the limit let 500 private pieces of another workspace that share a word push a
+workspace's own piece out of its search (``where`` of ``text_matches``; the semantic pool is
+selected with the same conditions).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table, text
 from sqlalchemy.orm import Session
 
 from engine.config import Settings
@@ -25,11 +31,13 @@ from storage.models import Generation
 log = logging.getLogger(__name__)
 
 MAX_QUERY_TERMS = 16
-MAX_CANDIDATES = 500  # text hits considered before visibility filtering
+MAX_CANDIDATES = 500  # text hits considered (visible ones, when ``where`` is given)
 SEMANTIC_POOL = 5000  # most recent embedded pieces compared with a query
 MIN_SIMILARITY = 0.3  # below this a semantic neighbour is noise, not a match
 EMBED_TEXT_CHARS = 2000
 TS_CONFIG = "english"
+
+FTS = table("generation_fts", column("gen_id"))
 
 
 class TextEmbedder(Protocol):
@@ -110,29 +118,40 @@ def unindex_generation(session: Session, gen_id: str) -> None:
         session.execute(text("DELETE FROM generation_fts WHERE gen_id = :id"), {"id": gen_id})
 
 
-def text_matches(session: Session, query: str, *, any_term: bool = False) -> list[str]:
-    """Generation ids whose words match ``query``, best first (not yet filtered for
-    visibility). All terms must match unless ``any_term``."""
+def text_matches(
+    session: Session,
+    query: str,
+    *,
+    any_term: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[str]:
+    """Generation ids whose words match ``query``, best first, at most MAX_CANDIDATES. All
+    terms must match unless ``any_term``. ``where``: conditions on ``Generation`` (who may
+    see it, its status), applied inside the query before the limit; without them the ids
+    are not yet filtered for visibility."""
     terms = query_terms(query)
     if not terms:
         return []
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        rows = session.execute(
-            text(
-                "SELECT gen_id FROM generation_fts WHERE generation_fts MATCH :q "
-                "ORDER BY bm25(generation_fts) LIMIT :n"
-            ),
-            {"q": fts5_query(terms, any_term=any_term), "n": MAX_CANDIDATES},
+        # Joined to generations so ``where`` is part of the one query; FTS5 still picks the
+        # matching rows by the index and ranks them by bm25.
+        stmt: Select[Any] = (
+            select(FTS.c.gen_id)
+            .select_from(FTS.join(Generation, Generation.id == FTS.c.gen_id))
+            .where(text("generation_fts MATCH :q"), *where)
+            .order_by(text("bm25(generation_fts)"))
+            .limit(MAX_CANDIDATES)
         )
+        rows = session.execute(stmt, {"q": fts5_query(terms, any_term=any_term)})
         return [r[0] for r in rows]
     if dialect == "postgresql":
         vector = func.to_tsvector(TS_CONFIG, func.coalesce(Generation.search_text, ""))
         # Terms are \w+ words only, so they are safe inside to_tsquery's syntax.
         tsq = func.to_tsquery(TS_CONFIG, (" | " if any_term else " & ").join(terms))
-        stmt: Select[Any] = (
+        stmt = (
             select(Generation.id)
-            .where(vector.op("@@")(tsq))
+            .where(vector.op("@@")(tsq), *where)
             .order_by(func.ts_rank(vector, tsq).desc())
             .limit(MAX_CANDIDATES)
         )
@@ -141,9 +160,23 @@ def text_matches(session: Session, query: str, *, any_term: bool = False) -> lis
             return ids
     # Other databases, or only stop words: a plain substring match.
     conds = [Generation.search_text.ilike(f"%{_escape_like(t)}%", escape="\\") for t in terms]
-    where = or_(*conds) if any_term else and_(*conds)
-    stmt = select(Generation.id).where(where).order_by(Generation.created_at.desc())
+    match = or_(*conds) if any_term else and_(*conds)
+    stmt = select(Generation.id).where(match, *where).order_by(Generation.created_at.desc())
     return list(session.scalars(stmt.limit(MAX_CANDIDATES)))
+
+
+def semantic_pool(
+    session: Session, where: Sequence[ColumnElement[bool]], *, limit: int = SEMANTIC_POOL
+) -> list[tuple[str, bytes]]:
+    """(id, embedding) of the most recent embedded pieces meeting ``where`` (who may see
+    them), filtered inside the query so the pool holds only pieces the asker may see."""
+    rows = session.execute(
+        select(Generation.id, Generation.embedding)
+        .where(*where, Generation.embedding.is_not(None))
+        .order_by(Generation.created_at.desc())
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
 
 
 def _escape_like(term: str) -> str:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -26,11 +26,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from engine.config import Settings
-from engine.errors import Forbidden, InvalidOption, NotFound
+from engine.errors import Forbidden, InvalidOption, NotFound, StorageFault
 from engine.types import Composition
 from storage import migrate
-from storage.artifacts import ArtifactMissing, ArtifactStore, describe_file, sha256_hex, sniff_image
-from storage.db import Database
+from storage.artifacts import (
+    ArtifactMissing,
+    ArtifactStore,
+    StoredFile,
+    describe_file,
+    sha256_hex,
+    sniff_image,
+)
+from storage.db import Database, classify, typed_faults
 from storage.deliveries import CLAIM_LIMIT, WINDOW, Deliveries, Undelivered
 from storage.history import (
     clamp_limit,
@@ -50,6 +57,7 @@ from storage.models import (
     Artifact,
     Favourite,
     Generation,
+    Job,
     MessageLink,
     WorkspaceSettings,
     utcnow,
@@ -89,6 +97,12 @@ SUMMARY_NAME = "result.json"  # as `pictune compose` writes it beside the files
 MAX_HINT_CHARS = 2000
 MAX_LINEAGE_DEPTH = 100
 ID_ATTEMPTS = 8
+# A piece still queued or running this long after it was asked for, with no live job, was
+# left by a process that died (a killed `pictune compose` of an older version, a service
+# killed between two writes): the start-up sweep ends it. Longer than any job may run.
+ABANDONED_AFTER_S = 6 * 3600.0
+ABANDONED_MESSAGE = "This piece was interrupted before it finished: please ask for it again."
+T = TypeVar("T")
 # What counts against a daily quota: pieces asked for and not failed or cancelled.
 QUOTA_STATUSES: tuple[str, ...] = ("queued", "running", "done")
 
@@ -129,20 +143,24 @@ class Store:
         MiniLM, loaded on first use); ``semantic=False`` turns embeddings off.
         ``auto_upgrade``: migrate the schema on open; default True for SQLite only.
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with typed_faults():  # a full or read-only data folder says so, not "bad config"
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url())
         if auto_upgrade is None:
             auto_upgrade = db.dialect == "sqlite"
         try:
-            migrate.ensure_current(db, auto_upgrade=auto_upgrade)
+            with typed_faults():
+                migrate.ensure_current(db, auto_upgrade=auto_upgrade)
+                artifacts = ArtifactStore(settings.data_dir / "artifacts")
         except BaseException:
             db.dispose()
             raise
-        artifacts = ArtifactStore(settings.data_dir / "artifacts")
         chosen: TextEmbedder | LazyEmbedder | None = None
         if semantic:
             chosen = embedder if embedder is not None else LazyEmbedder(settings)
-        return cls(db, artifacts, embedder=chosen)
+        store = cls(db, artifacts, embedder=chosen)
+        store.sweep_abandoned()
+        return store
 
     def close(self) -> None:
         self.db.dispose()
@@ -173,6 +191,36 @@ class Store:
         works after the platform's CDN link expired. ``parent_id``: the piece this reruns
         (must be visible to ``origin``'s user in ``origin``'s workspace).
         """
+        gen_id, _ = self.create_pending_with(
+            origin,
+            image_sha256=image_sha256,
+            mode=mode,
+            hint=hint,
+            seed=seed,
+            parent_id=parent_id,
+            params=params,
+            source_image=source_image,
+        )
+        return gen_id
+
+    def create_pending_with(
+        self,
+        origin: Requester,
+        *,
+        then: Callable[[Session, str], T] | None = None,
+        status: str = "queued",
+        image_sha256: str | None = None,
+        mode: str,
+        hint: str | None = None,
+        seed: int | None = None,
+        parent_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        source_image: bytes | None = None,
+    ) -> tuple[str, T | None]:
+        """``create_pending`` whose transaction also runs ``then(session, gen_id)`` (adding
+        the job, completing the piece): both are written or neither. Were they two commits,
+        a failure in between would leave a piece queued with no job for ever, blocking its
+        reruns and counting against the daily quota. Returns the id and what ``then`` gave."""
         _check_origin(origin)
         if source_image is not None:
             digest = sha256_hex(source_image)
@@ -181,7 +229,7 @@ class Store:
             image_sha256 = digest
         if not image_sha256:
             raise ValueError("give image_sha256 or source_image")
-        stored = self.artifacts.put(source_image) if source_image is not None else None
+        stored = self._put(source_image) if source_image is not None else None
         hint = hint[:MAX_HINT_CHARS] if hint else None
 
         for attempt in range(ID_ATTEMPTS):
@@ -214,7 +262,7 @@ class Store:
                         seed=seed,
                         parent_id=parent_id,
                         params=dict(params or {}),
-                        status="queued",
+                        status=status,
                     )
                     session.add(gen)
                     if stored is not None and source_image is not None:
@@ -232,7 +280,11 @@ class Store:
                                 mime=mime,
                             )
                         )
-                return gen_id
+                    result = None
+                    if then is not None:
+                        session.flush()  # the row exists for whatever ``then`` reads
+                        result = then(session, gen_id)
+                return gen_id, result
             except IntegrityError:  # the same id chosen at the same moment elsewhere
                 continue
         raise RuntimeError("could not allocate a generation id")
@@ -255,18 +307,24 @@ class Store:
         Completing a piece that is already done, was deleted or cancelled does nothing.
         """
         gen_id = normalise_id(gen_id)
+        finish = self._prepare_done(composition)  # the slow parts, before the write lock
+        with self.db.write() as session:
+            self.db.lock_artifacts(session)
+            finish(session, gen_id)
+
+    def _prepare_done(self, composition: Composition) -> Callable[[Session, str], None]:
+        """Write the piece's files and embed its text now; returns what, inside a write
+        transaction holding the artifact lock, makes generation ``gen_id`` done."""
         files = dict(composition.files())
         files[SUMMARY_NAME] = summary_bytes(composition)
-        # The slow parts happen before taking the write lock.
-        stored = {name: self.artifacts.put(data) for name, data in files.items()}
+        stored = {name: self._put(data) for name, data in files.items()}
         caption = composition.perception.caption
         description = composition.brief.description
         blob, model_name = self._embed_one(
             embedding_text(caption, description, composition.hint, composition.motivation)
         )
 
-        with self.db.write() as session:
-            self.db.lock_artifacts(session)
+        def finish(session: Session, gen_id: str) -> None:
             gen = session.get(Generation, gen_id, with_for_update=True)
             if gen is None:
                 raise NotFound(detail=f"complete: no generation {gen_id}")
@@ -317,6 +375,8 @@ class Store:
             gen.completed_at = utcnow()
             index_generation(session, gen)
 
+        return finish
+
     def record(
         self,
         composition: Composition,
@@ -326,9 +386,20 @@ class Store:
         source_image: bytes | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> str:
-        """Create and complete a generation in one go (the CLI's path); returns its id."""
-        gen_id = self.create_pending(
+        """Create and complete a generation in one transaction (the CLI's path); returns
+        its id. Files are written first; a process killed at any moment leaves either no
+        generation or a done one (never one queued for ever), plus at worst unreferenced
+        files that ``collect_garbage`` removes."""
+        finish = self._prepare_done(composition)
+
+        def complete(session: Session, gen_id: str) -> None:
+            self.db.lock_artifacts(session)
+            finish(session, gen_id)
+
+        gen_id, _ = self.create_pending_with(
             origin or Requester(),
+            then=complete,
+            status="running",  # flipped to done below, in the same transaction
             image_sha256=None if source_image is not None else composition.image.sha256,
             mode=composition.mode,
             hint=composition.hint,
@@ -337,8 +408,48 @@ class Store:
             params=params,
             source_image=source_image,
         )
-        self.complete(gen_id, composition)
         return gen_id
+
+    def sweep_abandoned(self, *, older_than_s: float = ABANDONED_AFTER_S) -> list[str]:
+        """End pieces left queued or running by a process that died: older than
+        ``older_than_s`` and with no queued or running job. Returns their ids. Runs when a
+        Store opens; best effort (a read-only or damaged database is reported by whatever
+        the caller does next, not here)."""
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        live_job = select(Job.id).where(
+            Job.generation_id == Generation.id, Job.state.in_(("queued", "running"))
+        )
+        stmt = select(Generation.id).where(
+            Generation.status.in_(("queued", "running")),
+            Generation.created_at < cutoff,
+            ~live_job.exists(),
+        )
+        try:
+            with self.db.read() as session:  # a read first: most opens find nothing to do
+                if session.scalar(stmt.limit(1)) is None:
+                    return []
+            with self.db.write() as session:
+                ids = list(session.scalars(stmt))
+                for gen in session.scalars(select(Generation).where(Generation.id.in_(ids))):
+                    gen.status = "failed"
+                    gen.error = ABANDONED_MESSAGE
+                    gen.completed_at = utcnow()
+        except StorageFault:
+            log.warning("could not sweep abandoned pieces", exc_info=True)
+            return []
+        if ids:
+            log.warning("ended %d piece(s) abandoned by a dead process: %s", len(ids), ids)
+        return ids
+
+    def _put(self, data: bytes) -> StoredFile:
+        """``artifacts.put`` with a full or read-only disk raised as its typed error."""
+        try:
+            return self.artifacts.put(data)
+        except OSError as exc:
+            fault = classify(exc)
+            if fault is None:
+                raise
+            raise fault from exc
 
     def set_message_ids(self, gen_id: str, platform_message_ids: Mapping[str, Any]) -> None:
         """Remember the platform messages showing a generation: role -> id or list of ids
@@ -607,7 +718,8 @@ class Store:
         with self.db.read() as session:
             base = [visible_to(workspace, user_id), Generation.status == "done"]
             for any_term in (False, True):
-                candidates = text_matches(session, text, any_term=any_term)
+                # Visibility inside the query: another workspace's crowd cannot starve it.
+                candidates = text_matches(session, text, any_term=any_term, where=base)
                 allowed = self._filter_ids(session, candidates, base)
                 seen = {gid for gid, _ in found}
                 found += [(gid, "text") for gid in candidates if gid in allowed and gid not in seen]
@@ -920,7 +1032,7 @@ class Store:
 
     def _ensure_file(self, sha256: str, data: bytes) -> None:
         if not self.artifacts.has(sha256, len(data)):
-            self.artifacts.put(data)
+            self._put(data)
 
     def _remove_unused(self, hashes: set[str]) -> None:
         """Delete the files of ``hashes`` that no artifact row uses any more. Runs under the

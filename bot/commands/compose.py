@@ -25,10 +25,19 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from bot.commands.outdir import cannot_write, check_out_dir, new_staging, publish
+from bot.commands.outdir import cannot_write, check_out_dir, new_staging, publish, sweep_staging
 from engine.bridge.hints import MAX_HINT_CHARS, check_hint
 from engine.config import Settings, get_settings
-from engine.errors import ImageTooLarge, InputError, InvalidOption, too_large_message
+from engine.errors import (
+    DatabaseDamaged,
+    ImageTooLarge,
+    InputError,
+    InvalidOption,
+    StorageFault,
+    StorageFull,
+    StorageReadOnly,
+    too_large_message,
+)
 from engine.pipeline import Pipeline
 from engine.types import MODES, ComposeRequest, Composition, ProgressEvent
 
@@ -197,10 +206,35 @@ def interrupts_noticed() -> Iterator[Callable[[], None]]:
 def _record(composition: Composition, image: bytes) -> str:
     from storage.store import Requester, Store
 
-    with Store.open(get_settings()) as store:
-        return store.record(
-            composition, Requester(platform="cli", user_id=getpass.getuser()), source_image=image
+    settings = get_settings()
+    try:
+        with Store.open(settings) as store:
+            return store.record(
+                composition,
+                Requester(platform="cli", user_id=getpass.getuser()),
+                source_image=image,
+            )
+    except StorageFault as exc:
+        raise for_terminal(exc, settings.data_dir) from exc
+
+
+def for_terminal(fault: StorageFault, data_dir: Path) -> StorageFault:
+    """At the terminal the person is the operator: say what to do, and where."""
+    if isinstance(fault, StorageFull):
+        return StorageFull(
+            f"The disk holding Pictune's data ({data_dir}) is full: free some space and try "
+            "again (or use --no-history). Nothing was kept."
         )
+    if isinstance(fault, StorageReadOnly):
+        return StorageReadOnly(
+            f"Pictune's data ({data_dir}) is read-only: make it writable, or use --no-history."
+        )
+    if isinstance(fault, DatabaseDamaged):
+        return DatabaseDamaged(
+            f"The history database in {data_dir} is damaged: restore it from a backup "
+            "(see docs/reliability.md), or use --no-history."
+        )
+    return fault
 
 
 def _forget(gen_id: str) -> None:
@@ -249,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
         # Files first (into a hidden folder), then the history, then the files into place:
         # a failure at any step leaves neither a half-written folder nor a history entry.
         out_parent = args.out.parent if args.out is not None else Path("out")
+        sweep_staging(out_parent)  # copies left by a `pictune compose` that was killed
         staging, names = stage_files(composition, out_parent)
         gen_id: str | None = None
         try:

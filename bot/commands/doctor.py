@@ -2,18 +2,21 @@
 what to do; the exit code is non-zero when something essential is broken.
 
 Checks: configuration, data folder (writable), SoundFont (a real one, and FluidSynth),
-database (reachable, schema current),
-retrieval index, model references (parsed; loaded with --load), job queue (Redis for
+database (reachable, schema current; a SQLite file passes ``PRAGMA quick_check`` and is not
+an empty file beside a full store), retrieval index (its files match their checksums), model references (parsed; loaded with --load), job queue (Redis for
 Celery), and which platform tokens are present (never their values).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -99,14 +102,16 @@ def check_soundfont(settings: Settings) -> Check:
 
 
 def check_database(settings: Settings) -> Check:
+    from sqlalchemy.engine import make_url
+
+    from bot.commands.db import safe_url
     from storage import migrate
-    from storage.db import Database
+    from storage.db import Database, sqlite_path
 
     url = settings.resolved_database_url()
+    shown = safe_url(url)  # never the password, in the userinfo or in ?password=
     try:
-        from sqlalchemy.engine import make_url
-
-        shown = make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except Exception:
         return Check(
             "database",
@@ -114,6 +119,20 @@ def check_database(settings: Settings) -> Check:
             "PICTUNE_DATABASE_URL is not a database URL",
             "use sqlite:///path/pictune.db or postgresql+psycopg2://user:pw@host/db",
         )
+    path = sqlite_path(url)
+    if path is not None:
+        damage = sqlite_damage(path)
+        if damage:
+            return Check(
+                "database",
+                FAIL,
+                f"{shown}: the database file is damaged ({damage}): restore it from a backup",
+                "stop Pictune, put the last good copy of the file back, then start it again",
+            )
+        # Before connecting: opening an empty file makes it a database (and may replay a WAL).
+        reset = sqlite_reset(path, settings)
+        if reset:
+            return Check("database", FAIL, f"{shown}: {reset}", "restore it from a backup")
     db = None
     if url.startswith("sqlite"):
         try:
@@ -162,13 +181,46 @@ def check_database(settings: Settings) -> Check:
     return Check("database", OK, f"{shown} (schema {state.current})")
 
 
+def sqlite_damage(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` is damaged (``PRAGMA quick_check``), or None when it
+    is sound or absent. Opened read-only: looking must neither create nor repair it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as con:
+            rows = [str(r[0]) for r in con.execute("PRAGMA quick_check").fetchmany(3)]
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"...
+        return str(exc)
+    if rows == ["ok"]:
+        return None
+    return "; ".join(rows)[:200] or "quick_check found problems"
+
+
+def sqlite_reset(path: Path, settings: Settings) -> str | None:
+    """A SQLite file that is empty (0 bytes, or no pieces) beside a store full of files was
+    reset or replaced: say so, before `db gc` or anyone else takes it at its word."""
+    files = settings.data_dir / "artifacts"
+    has_files = files.is_dir() and any(files.glob("??/??/*"))
+    if not has_files:
+        return None
+    if not path.exists() or path.stat().st_size == 0:
+        return (
+            "the database file is missing or empty, but the data folder holds pieces' files: "
+            "it looks reset"
+        )
+    return None
+
+
 def check_index(settings: Settings) -> Check:
     if settings.retrieve != "minilm":
         return Check("index", OK, f"{settings.retrieve}: checked with the model references")
     try:
-        from engine.retrieve.index import index_info
+        from engine.retrieve.index import index_damage, index_info
 
         info = index_info(settings)
+        damage = index_damage(info) if info is not None else []
     except Exception as exc:
         return Check(
             "index",
@@ -183,7 +235,17 @@ def check_index(settings: Settings) -> Check:
             "the tune library index is not built yet (the first piece builds it, a minute or more)",
             "run `pictune index build`",
         )
-    return Check("index", OK, f"{info.tunes} tunes, built {info.built_at[:10]}")
+    if damage:
+        # info.json alone said "ok" before: the data files are what compose reads.
+        return Check(
+            "index",
+            WARN,
+            f"the tune library index is damaged ({'; '.join(damage)}); "
+            "the next piece rebuilds it (a minute or more)",
+            "run `pictune index build` now",
+        )
+    unverified = "" if info.checksums else " (no checksums: built by an older Pictune)"
+    return Check("index", OK, f"{info.tunes} tunes, built {info.built_at[:10]}{unverified}")
 
 
 def check_models(settings: Settings, load: bool) -> list[Check]:

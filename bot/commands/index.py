@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from bot.commands.outdir import check_out_dir
 from engine.config import get_settings
 from engine.errors import InvalidOption
-from engine.retrieve.index import IndexInfo, build_index, index_info
+from engine.retrieve.index import IndexInfo, build_index, index_damage, index_info
 from engine.retrieve.midi_import import DEFAULT_BARS, ImportResult, import_midi_folder
 
 STAGE_WORDS = {
@@ -79,6 +79,11 @@ def run_build(args: argparse.Namespace) -> int:
         raise InvalidOption("--limit must be a positive number of tunes.")
     settings = get_settings()
     console = Console(stderr=True)
+    existing = index_info(settings)
+    damage = index_damage(existing) if existing is not None and not args.force else []
+    if damage:
+        # build_index rebuilds it too; say why this build is not the no-op it usually is.
+        console.print(f"The index is damaged ({'; '.join(damage)}): rebuilding it.", markup=False)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

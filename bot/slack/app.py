@@ -6,8 +6,9 @@ Three ways to run (``connection_mode``):
   (``SLACK_APP_TOKEN``): no public URL;
 - ``http``: one workspace, one bot token, HTTP mode: Slack's Events API, interactivity and
   slash commands at ``/slack/events`` on ``settings.slack_port``, every request's
-  signature checked (``SLACK_SIGNING_SECRET``; Bolt also refuses timestamps older than five
-  minutes, so a captured request cannot be replayed);
+  signature checked (``SLACK_SIGNING_SECRET``), timestamps older than five minutes and
+  signatures already seen refused, so a captured request cannot be replayed
+  (bot/slack/guard.py);
 - ``oauth``: HTTP mode installed into many workspaces with "Add to Slack"
   (``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET``, bot/slack/oauth.py): the same server also
   serves ``/slack/install`` and ``/slack/oauth_redirect``, and each workspace's bot token
@@ -26,12 +27,11 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
+from bot.slack.guard import RequestGuard
 from bot.slack.installations import DatabaseInstallationStore
 from bot.slack.listeners import SlackAdapter
 from bot.slack.mode import connection_mode, oauth_configured, secret
@@ -64,26 +64,6 @@ def api_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
     return AsyncWebClient(**kwargs)
 
 
-def retry_number(req: AsyncBoltRequest) -> int:
-    """Which redelivery of an event ``req`` is: 0 for the first delivery. HTTP mode sends
-    the header on redeliveries only; Socket Mode marks every event (``retry_attempt`` 0
-    the first time), which Bolt turns into the same header."""
-    values = req.headers.get("x-slack-retry-num") or ["0"]
-    try:
-        return int(values[0] or 0)
-    except ValueError:
-        return 0
-
-
-async def skip_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
-    """Slack resends an event it thinks was not answered in time; the first delivery is
-    already being worked on, so a retry is acknowledged and dropped (no second piece)."""
-    if retry_number(req) > 0:
-        return BoltResponse(status=200, body="")
-    await next()
-    return None
-
-
 def build_app(
     settings: Settings,
     bot: PictuneBot,
@@ -96,9 +76,16 @@ def build_app(
 
     With ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` the app is installed by OAuth: each
     request's client gets its workspace's token from the database, ``client`` (default: one
-    with no token) is only the base the requests' clients copy."""
+    with no token) is only the base the requests' clients copy.
+
+    Every request first passes ``RequestGuard`` (signature, replays, events seen twice), in
+    place of Bolt's own signature check and before any workspace is authorized."""
     adapter = adapter or SlackAdapter(bot)
     signing_secret = secret(settings.slack_signing_secret) or ""
+    guard: dict[str, Any] = {
+        "request_verification_enabled": False,
+        "before_authorize": RequestGuard(signing_secret),
+    }
     if oauth_configured(settings):
         base = client or api_client(settings)
         oauth = oauth_settings(settings, bot.store)
@@ -108,6 +95,7 @@ def build_app(
             signing_secret=signing_secret,
             oauth_settings=oauth,
             process_before_response=False,
+            **guard,
         )
         installations = oauth.installation_store
         assert isinstance(installations, DatabaseInstallationStore)
@@ -119,10 +107,10 @@ def build_app(
             client=client or web_client(settings),
             signing_secret=signing_secret,
             process_before_response=False,
+            **guard,
         )
         log_uninstalled(app)
         adapter.teams = TeamClients(app.client)
-    app.middleware(skip_retries)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
