@@ -122,8 +122,11 @@ class RequestGuard(AsyncMiddleware):
             if problem:
                 log.info("Slack: refused a request: %s", problem)  # no traceback: not our fault
                 return refused()
-        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if isinstance(event_id, str) and event_id and not self.seen.first_time("event:" + event_id):
+        body = req.body if isinstance(req.body, dict) else {}
+        event_id, team = body.get("event_id"), body.get("team_id")
+        # Keyed by workspace too: an id is only promised unique by the workspace it came from.
+        seen_key = f"event:{team}:{event_id}"
+        if isinstance(event_id, str) and event_id and not self.seen.first_time(seen_key):
             log.info(
                 "Slack: event %s already seen (retry %d); dropped", event_id, retry_number(req)
             )

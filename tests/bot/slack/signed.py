@@ -12,6 +12,7 @@ import hmac
 import itertools
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -51,9 +52,11 @@ class SignedSender:
             return await http.post(self.url, content=body.encode(), headers=sent)
 
     def event_body(self, event: dict[str, Any], authorized_user: str = "U_PICTUNE") -> str:
-        n = next(self._ids)
+        # Slack's event ids are unique across workspaces and senders: a counter per sender
+        # would repeat them, and the bot drops an event id it has seen.
+        event_id = f"Ev{uuid.uuid4().hex[:10]}"
         return json.dumps(
-            event_fields(self.team_id, self.api_app_id, event, f"Ev{n:08d}", authorized_user)
+            event_fields(self.team_id, self.api_app_id, event, event_id, authorized_user)
         )
 
     async def event(self, event: dict[str, Any], **kwargs: Any) -> httpx.Response:
