@@ -23,27 +23,19 @@ from typing import Any
 
 import httpx
 
-from engine.bridge.hints import check_hint
-from engine.config import MAX_REFINE_ROUNDS, Settings
+from engine.config import Settings
 from engine.errors import (
     Cancelled,
-    CorruptImage,
-    FileAccessDenied,
     Forbidden,
-    ImageError,
-    ImageTooLarge,
     InputError,
     InvalidOption,
     JobFailed,
     LimitReached,
-    LoginPageInsteadOfImage,
     NotFound,
     PictuneError,
-    UnsupportedImage,
-    too_large_message,
-    unsupported_message,
 )
-from engine.types import MODES, ComposeRequest
+from engine.types import ComposeRequest
+from service import intake
 from service.api import JobEvent, JobService, Requester
 from storage.jobs import worker_name
 from storage.store import GenerationView, Store, Undelivered
@@ -52,24 +44,6 @@ log = logging.getLogger("pictune.bot")
 
 ProgressSink = Callable[[JobEvent], Awaitable[None]]
 
-# What the platforms may call an image, from the attachment's metadata alone.
-IMAGE_TYPES = frozenset(
-    {
-        "image/png",
-        "image/jpeg",
-        "image/jpg",
-        "image/pjpeg",
-        "image/webp",
-        "image/gif",
-        "image/tiff",
-        "image/bmp",
-        "image/x-ms-bmp",
-    }
-)
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".gif", ".tif", ".tiff", ".bmp"}
-)
-DOWNLOAD_TIMEOUT = 20.0  # seconds, for the whole download
 HISTORY_MAX = 25  # the most pieces one listing shows
 FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
 SUMMARY_MAX = 300  # characters of the motivation shown in a result
@@ -268,28 +242,14 @@ class PictuneBot:
             await self._http.aclose()
             self._http = None
 
-    # Intake -------------------------------------------------------------------------------
+    # Intake: the rules live in service/intake.py; these bind them to this bot's settings.
 
     def check_attachment(self, attachment: Attachment) -> None:
         """Refuse what is surely not an acceptable image from the metadata alone, before
         anything is downloaded."""
-        content_type = (attachment.content_type or "").split(";")[0].strip().lower()
-        suffix = Path(attachment.filename or "").suffix.lower()
-        if content_type:
-            if content_type not in IMAGE_TYPES:
-                raise self._unsupported()
-        elif suffix not in IMAGE_EXTENSIONS:
-            raise self._unsupported()
-        if attachment.size is not None and attachment.size > self.settings.max_image_bytes:
-            raise ImageTooLarge(self._too_large_message())
-        if attachment.size == 0:
-            raise CorruptImage("That file is empty: attach the image again.")
-
-    def _too_large_message(self) -> str:
-        return too_large_message(self.settings.max_image_bytes)
-
-    def _unsupported(self) -> UnsupportedImage:
-        return UnsupportedImage(unsupported_message(self.settings.max_image_bytes))
+        intake.check_upload(
+            attachment.filename, attachment.size, attachment.content_type, self.settings
+        )
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -298,50 +258,8 @@ class PictuneBot:
         return self._http
 
     async def download(self, url: str, *, headers: dict[str, str] | None = None) -> bytes:
-        """Fetch an upload with a size cap (streamed: a lying Content-Length does not help)
-        and an overall timeout, then check that the bytes are an image."""
-        cap = self.settings.max_image_bytes
-        try:
-            async with asyncio.timeout(DOWNLOAD_TIMEOUT):
-                async with self._client().stream("GET", url, headers=headers) as response:
-                    if response.status_code in (401, 403):
-                        raise FileAccessDenied(detail=f"download answered {response.status_code}")
-                    if response.status_code == 404 or response.status_code == 410:
-                        raise ImageError("That file is gone: attach the image again.")
-                    if response.status_code >= 400:
-                        raise ImageError("I could not download that file: try again in a moment.")
-                    length = response.headers.get("content-length")
-                    if length and length.isdigit() and int(length) > cap:
-                        raise ImageTooLarge(self._too_large_message())
-                    chunks: list[bytes] = []
-                    received = 0
-                    async for chunk in response.aiter_bytes():
-                        received += len(chunk)
-                        if received > cap:
-                            raise ImageTooLarge(self._too_large_message())
-                        chunks.append(chunk)
-        except TimeoutError:
-            raise ImageError("Downloading that image took too long: try a smaller one.") from None
-        except httpx.HTTPError as exc:
-            raise ImageError(
-                "I could not download that file: try again in a moment.", detail=repr(exc)
-            ) from None
-        data = b"".join(chunks)
-        self.check_image_bytes(data)
-        return data
-
-    def check_image_bytes(self, data: bytes) -> None:
-        """Sniff the bytes: an HTML page (a login page instead of the file: raises
-        LoginPageInsteadOfImage) or another kind of file gets a clear answer."""
-        head = data[:512].lstrip().lower()
-        if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:256]:
-            raise LoginPageInsteadOfImage(detail="the download was an HTML page")
-        if not data:
-            raise CorruptImage("That file is empty: attach the image again.")
-        from engine.image import sniff_image_format
-
-        if sniff_image_format(data) is None:
-            raise self._unsupported()
+        """Fetch an upload with the size cap and timeout, checked to be an image's bytes."""
+        return await intake.download_capped(self._client(), url, self.settings, headers=headers)
 
     async def fetch_image(
         self, attachment: Attachment, *, headers: dict[str, str] | None = None
@@ -350,20 +268,8 @@ class PictuneBot:
         sniffing and a full decode. The bytes returned are safe to queue."""
         self.check_attachment(attachment)
         data = await self.download(attachment.url, headers=headers)
-        await self.validate_image(data)
+        await asyncio.to_thread(intake.read_image, data, self.settings)
         return data
-
-    async def validate_image(self, data: bytes) -> None:
-        """Decode the image once before queueing it, so that a broken file is answered at
-        once and leaves nothing half-made in the history."""
-        from engine.image import decode_image
-
-        await asyncio.to_thread(
-            decode_image,
-            data,
-            max_bytes=self.settings.max_image_bytes,
-            max_pixels=self.settings.max_image_pixels,
-        )
 
     # Composing ----------------------------------------------------------------------------
 
@@ -381,24 +287,15 @@ class PictuneBot:
         """Validate the options of a request before anything slow happens; returns them
         cleaned and resolved against the workspace's defaults: (hint, mode, seconds)."""
         mode, seconds = self._resolve_options(requester, mode, duration)
-        return check_hint(hint), mode, seconds
+        return intake.check_hint(hint), mode, seconds
 
     def _resolve_options(
         self, requester: Requester, mode: str | None, duration: float | None
     ) -> tuple[str, float]:
+        """The mode and seconds after the workspace's default mode and longest piece."""
         choices = self._choices(requester)
-        mode = (mode or choices.default_mode or self.settings.mode).strip().lower()
-        if mode not in MODES:
-            raise InvalidOption(f"Unknown mode '{mode}': use symbolic, audio or hybrid.")
-        if duration is not None:
-            duration = finite_number(
-                duration, "The duration must be a positive number of seconds, e.g. 30."
-            )
-            if duration <= 0:
-                raise InvalidOption("The duration must be a positive number of seconds.")
-        seconds = self.settings.clamp_duration(duration)
-        if choices.max_duration is not None:
-            seconds = min(seconds, choices.max_duration)
+        mode = intake.check_mode(mode, self.settings, default=choices.default_mode)
+        seconds = intake.check_duration(duration, self.settings, longest=choices.max_duration)
         return mode, seconds
 
     def _check_quota(self, requester: Requester) -> None:
@@ -447,20 +344,13 @@ class PictuneBot:
         """Compose a piece from image bytes; ``progress`` hears every step; returns the
         finished piece. Raises a PictuneError with a user message on any failure.
         ``image_checked``: the bytes came from ``fetch_image`` (no second decode)."""
-        hint = check_hint(hint)
+        hint = intake.check_hint(hint)
         mode, seconds = self._resolve_options(requester, mode, duration)
-        seed = whole_number(
-            seed, 0, MAX_SEED, f"The seed must be a whole number from 0 to {MAX_SEED}."
-        )
-        refine_rounds = whole_number(
-            refine_rounds,
-            0,
-            MAX_REFINE_ROUNDS,
-            f"Refinement rounds must be a whole number from 0 to {MAX_REFINE_ROUNDS}.",
-        )
+        seed = intake.check_seed(seed)
+        refine_rounds = intake.check_refine_rounds(refine_rounds)
         if not image_checked:
-            self.check_image_bytes(image)
-            await self.validate_image(image)
+            intake.check_downloaded(image, self.settings)
+            await asyncio.to_thread(intake.read_image, image, self.settings)
         self._check_quota(requester)
         request = ComposeRequest(
             image=image,
@@ -1032,8 +922,13 @@ class PictuneBot:
                 continue
             if name == "default_mode":
                 value = str(value).strip().lower() or None
-                if value is not None and value not in MODES:
-                    raise InvalidOption("The default mode must be symbolic, audio or hybrid.")
+                if value is not None:
+                    try:
+                        value = intake.check_mode(value, self.settings)
+                    except InvalidOption:
+                        raise InvalidOption(
+                            "The default mode must be symbolic, audio or hybrid."
+                        ) from None
             elif name in ("user_daily_quota", "workspace_daily_quota"):
                 quota = _number(value, int)
                 if quota is None or not 0 <= quota <= 10_000:
@@ -1103,36 +998,9 @@ def _queued_words(position: int | None) -> str:
     return f"In the queue: {position} {ahead} ahead of yours."
 
 
-MAX_SEED = 2**31 - 1  # the pipeline reduces seeds modulo 2**31: larger ones would repeat
-
-
-def finite_number(value: Any, message: str) -> float:
-    """A number from a person (or an adapter passing one on) as a finite float; NaN, the
-    infinities, booleans and text are refused here, not half-way through a worker."""
-    if isinstance(value, bool):
-        raise InvalidOption(message)
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidOption(message) from exc
-    if not math.isfinite(number):
-        raise InvalidOption(message)
-    return number
-
-
-def whole_number(value: Any, low: int, high: int, message: str) -> int | None:
-    """None stays None; anything else must be a whole number in [low, high]."""
-    if value is None:
-        return None
-    number = finite_number(value, message)
-    if number != int(number) or not low <= number <= high:
-        raise InvalidOption(message)
-    return int(number)
-
-
 def _page_size(limit: Any) -> int:
     """How many rows a listing shows: clamped to 1..HISTORY_MAX; a non-number is refused."""
-    number = finite_number(limit, f"Ask for 1 to {HISTORY_MAX} pieces.")
+    number = intake.finite_number(limit, f"Ask for 1 to {HISTORY_MAX} pieces.")
     return max(1, min(int(number), HISTORY_MAX))
 
 

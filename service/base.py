@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -34,8 +35,9 @@ from engine.errors import (
     NotFound,
     too_large_message,
 )
-from engine.types import MODES, ComposeRequest
+from engine.types import ComposeRequest
 from service.api import JobEvent, JobInfo, JobState, Requester, Submitted
+from service.intake import check_duration, check_mode
 from service.limits import limits_for
 from service.metrics import ServiceMetrics
 from service.progress import LocalHub, final_event, same, snapshot_event
@@ -152,8 +154,13 @@ class QueueService:
             raise InvalidOption("Send an image to compose from.")
         if len(request.image) > self.settings.max_image_bytes:
             raise ImageTooLarge(too_large_message(self.settings.max_image_bytes))
-        if request.mode not in MODES:
-            raise InvalidOption(f"Unknown mode '{request.mode}': use symbolic, audio or hybrid.")
+        # The rules every front door applies (service/intake.py), again here: this is where
+        # any caller's request passes, and a worker should never be the one to refuse it.
+        request = dataclasses.replace(
+            request,
+            mode=check_mode(request.mode, self.settings),  # type: ignore[arg-type]
+            duration=check_duration(request.duration, self.settings),
+        )
         limits = await self.db(
             limits_for, self.settings, self.store, requester.platform, requester.workspace
         )

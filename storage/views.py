@@ -23,7 +23,17 @@ class Requester:
     user_id: str = "local"
     channel: str | None = None
     user_name: str | None = None
-    visibility: str = "public"  # public | private (only the owner sees it)
+    visibility: str = "public"  # public | private (only the owner sees it): visibility_for
+
+
+def visibility_for(*, asked_private: bool, private_place: bool) -> str:
+    """A new piece's visibility. Private when its maker asked so, or when it was asked in a
+    place not everyone in the workspace can see (a DM, group DM, private channel or private
+    thread): the history, search and the community channel must not carry it out of there.
+    Such a piece is its maker's alone, like the ``private`` option; no finer rule ("those
+    who can see that channel") is kept, as membership changes and no platform reports it
+    to us reliably."""
+    return "private" if asked_private or private_place else "public"
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import math
 import shutil
 import signal
 import stat
@@ -26,8 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.commands.outdir import cannot_write, check_out_dir, new_staging, publish, sweep_staging
-from engine.bridge.hints import MAX_HINT_CHARS, check_hint
-from engine.config import Settings, get_settings
+from engine.config import MAX_REFINE_ROUNDS, get_settings
 from engine.errors import (
     DatabaseDamaged,
     ImageTooLarge,
@@ -40,9 +38,7 @@ from engine.errors import (
 )
 from engine.pipeline import Pipeline
 from engine.types import MODES, ComposeRequest, Composition, ProgressEvent
-
-MAX_SEED = 2**31 - 1  # the pipeline reduces seeds modulo 2**31: larger ones would repeat
-MAX_ROUNDS = 10  # the pipeline never refines more than this
+from service import intake
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,15 +49,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--hint",
         default=None,
-        help=f'a wish in words, e.g. "sad piano", "faster" (up to {MAX_HINT_CHARS} characters)',
+        help=(
+            f'a wish in words, e.g. "sad piano", "faster" (up to {intake.MAX_HINT_CHARS} '
+            "characters)"
+        ),
     )
     p.add_argument("--duration", type=seconds_value, default=None, help="seconds (default 30)")
-    p.add_argument("--mode", choices=MODES, default=None, help="default: symbolic")
+    p.add_argument(
+        "--mode",
+        type=mode_value,
+        default=None,
+        metavar="{" + ",".join(MODES) + "}",
+        help="default: symbolic",
+    )
     p.add_argument(
         "--rounds",
         type=rounds_value,
         default=None,
-        help=f"refinement rounds, 0 to {MAX_ROUNDS} (default 3)",
+        help=f"refinement rounds, 0 to {MAX_REFINE_ROUNDS} (default 3)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-history", action="store_true", help="do not record in the history")
@@ -69,45 +74,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # Option types: argparse turns ArgumentTypeError into "argument --x: <message>" and exit 2.
+# The rule and the sentence are intake's (service/intake.py), the same as the bots'.
 
 
-def seconds_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError("give a positive number of seconds")
-    return value
+def _usage(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An intake check as an argparse type: its InvalidOption becomes a usage error."""
+
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except InvalidOption as exc:
+            raise argparse.ArgumentTypeError(exc.user_message) from None
+
+    convert.__name__ = check.__name__  # argparse names the type in some messages
+    return convert
 
 
-def seed_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"use a whole number from 0 to {MAX_SEED}")
-    return value
-
-
-def rounds_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= MAX_ROUNDS:
-        raise argparse.ArgumentTypeError(f"use a number of rounds from 0 to {MAX_ROUNDS}")
-    return value
-
-
-def check_duration(seconds: float | None, settings: Settings) -> float:
-    if seconds is None:
-        return settings.duration
-    low, high = settings.min_duration, settings.max_duration
-    if not low <= seconds <= high:
-        raise InvalidOption(f"--duration must be between {low:g} and {high:g} seconds.")
-    return seconds
+seconds_value = _usage(intake.duration_number)
+seed_value = _usage(intake.check_seed)
+rounds_value = _usage(intake.check_refine_rounds)
+mode_value = _usage(intake.mode_name)
 
 
 def read_image_file(path: Path, max_bytes: int) -> bytes:
@@ -248,16 +234,18 @@ def _forget(gen_id: str) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     console = Console(stderr=True)
-    hint = check_hint(args.hint)
-    duration = check_duration(args.duration, settings)
+    hint = intake.check_hint(args.hint)
+    mode = intake.check_mode(args.mode, settings)
+    duration = intake.check_duration(args.duration, settings, clamp=False)
     if args.out is not None:
         check_out_dir(args.out)
     image = read_image_file(args.image, settings.max_image_bytes)
+    intake.read_image(image, settings)  # a file that is no image: answered before any model
     request = ComposeRequest(
         image=image,
         hint=hint,
         duration=duration,
-        mode=args.mode or settings.mode,
+        mode=mode,  # type: ignore[arg-type]
         seed=args.seed,
         refine_rounds=args.rounds,
         filename=args.image.name,

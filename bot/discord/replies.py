@@ -5,7 +5,9 @@ life. So: anything that can be refused from metadata is refused at once (ephemer
 download gets a short grace period to fail fast (a broken file is then refused with a clean
 ephemeral answer too), else the interaction is deferred; progress edits the deferred
 message at most every ``client.edit_interval`` seconds; the result replaces it, or goes to
-the channel (or the requester's DMs, for a private piece) once the token is too old.
+the channel (or the requester's DMs, for an ephemeral answer) once the token is too old.
+A piece asked in a private place is private (``place_is_private``) but answered in the
+open there; only the ``private`` option makes the answer ephemeral.
 
 The message that shows progress is recorded as where the person waits (not an ephemeral
 one: no token but the interaction's edits it), so that a bot that restarts meanwhile posts
@@ -33,6 +35,7 @@ from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_mess
 from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
 from engine.errors import PictuneError
 from service.api import Requester
+from storage.views import visibility_for
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient
@@ -61,6 +64,8 @@ def workspace_of(guild_id: int | None, user_id: int) -> str:
 
 
 def requester_for(interaction: discord.Interaction, *, private: bool = False) -> Requester:
+    """Who asks, where. ``private`` is the person's option; a private place makes the piece
+    private too (storage.views.visibility_for)."""
     user = interaction.user
     return Requester(
         platform="discord",
@@ -68,8 +73,28 @@ def requester_for(interaction: discord.Interaction, *, private: bool = False) ->
         user_id=str(user.id),
         channel=str(interaction.channel_id) if interaction.channel_id else None,
         user_name=user.display_name,
-        visibility="private" if private else "public",
+        visibility=visibility_for(
+            asked_private=private, private_place=place_is_private(interaction)
+        ),
     )
+
+
+def place_is_private(interaction: discord.Interaction) -> bool:
+    """Whether the interaction's channel is hidden from some of the server: a DM or group
+    DM, a private thread, or a channel (or a thread's parent) that @everyone cannot view.
+    What cannot be told (a channel the bot does not know) counts as private: a piece
+    wrongly kept private can still be shown on purpose, one wrongly listed cannot be
+    taken back."""
+    guild, channel = interaction.guild, interaction.channel
+    if interaction.guild_id is None or guild is None or channel is None:
+        return True
+    if getattr(channel, "type", None) == discord.ChannelType.private_thread:
+        return True
+    if isinstance(channel, discord.Thread):
+        channel = channel.parent  # a public thread is as visible as its channel
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return True
+    return not channel.permissions_for(guild.default_role).view_channel
 
 
 def is_manager(interaction: discord.Interaction) -> bool:
@@ -96,20 +121,20 @@ def token_alive(interaction: discord.Interaction) -> bool:
 
 
 async def fail_with(
-    interaction: discord.Interaction, exc: BaseException, *, private: bool, what: str
+    interaction: discord.Interaction, exc: BaseException, *, ephemeral: bool, what: str
 ) -> None:
     """Answer a failure after deferring: core's words to the person, the rest to the log."""
     if not isinstance(exc, PictuneError):
         log.error("%s failed", what, exc_info=exc)
-    await fail_deferred(interaction, user_message(exc), private=private)
+    await fail_deferred(interaction, user_message(exc), ephemeral=ephemeral)
 
 
-async def fail_deferred(interaction: discord.Interaction, text: str, *, private: bool) -> None:
+async def fail_deferred(interaction: discord.Interaction, text: str, *, ephemeral: bool) -> None:
     """Turn a deferred "thinking…" message into a short ephemeral answer."""
     try:
         if not token_alive(interaction):
             return
-        if private:
+        if ephemeral:
             await interaction.edit_original_response(content=f"⚠️ {text}", embed=None, view=None)
             return
         # The deferred message is public: remove it and answer privately instead.
@@ -166,7 +191,7 @@ async def compose_from_attachment(
     try:
         image = await intake
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
-        await fail_with(interaction, exc, private=private, what="download")
+        await fail_with(interaction, exc, ephemeral=private, what="download")
         return
 
     async def make(progress: ProgressSink) -> PieceReply:
@@ -181,20 +206,23 @@ async def compose_from_attachment(
             progress=progress,
         )
 
-    await deliver(interaction, make, requester)
+    await deliver(interaction, make, requester, ephemeral=private)
 
 
 async def deliver(
     interaction: discord.Interaction,
     make: Callable[[ProgressSink], Awaitable[PieceReply]],
     requester: Requester,
+    *,
+    ephemeral: bool,
 ) -> None:
-    """After the interaction is deferred: follow the job, then show the result. While it
-    is on its way, the message carries a Cancel button."""
+    """After the interaction is deferred (``ephemeral``: only its person sees the answer):
+    follow the job, then show the result. While it is on its way, the message carries a
+    Cancel button. A piece private because of its place is answered in the open there:
+    whoever sees that place sees the answer, as they saw the question."""
     from bot.discord.views import cancel_view
 
     client = client_of(interaction)
-    private = requester.visibility == "private"
 
     async def show(text: str, generation_id: str) -> str | None:
         if not token_alive(interaction):
@@ -204,25 +232,26 @@ async def deliver(
         )
         # Where the person waits, for a restarted bot to post there with its own token. An
         # ephemeral message cannot be edited that way: a private piece then goes by DM.
-        return None if private else str(message.id)
+        return None if ephemeral else str(message.id)
 
     progress = client.handover.following(client.core.progress_sink(show, client.edit_interval))
     try:
         reply = await make(progress)
     except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
         await client.handover.posting(
-            fail_with(interaction, exc, private=private, what="composing")
+            fail_with(interaction, exc, ephemeral=ephemeral, what="composing")
         )
         return
-    await client.handover.posting(post_result(interaction, reply, requester))
+    await client.handover.posting(post_result(interaction, reply, requester, ephemeral=ephemeral))
 
 
 async def post_result(
-    interaction: discord.Interaction, reply: PieceReply, requester: Requester
+    interaction: discord.Interaction, reply: PieceReply, requester: Requester, *, ephemeral: bool
 ) -> None:
     client = client_of(interaction)
     private = requester.visibility == "private"
-    # Ephemeral and DM results cannot hold a thread; the interaction says what the bot may do.
+    # Ephemeral and DM results cannot hold a thread, and no private piece starts one (its
+    # story would outlive the piece's privacy); the interaction says what the bot may do.
     threadable = not private and interaction_allows_threads(interaction)
     rendered = render_piece(
         reply, filesize_limit=interaction.filesize_limit, story_in_thread=threadable
@@ -232,9 +261,9 @@ async def post_result(
         edit = functools.partial(interaction.edit_original_response, content=None)
 
     async def send(**piece: Any) -> discord.Message:
-        # The token has expired: the channel (or, for a private piece, the DMs) instead.
+        # The token has expired: the channel (or, for an ephemeral answer, the DMs) instead.
         target: Any
-        if private:
+        if ephemeral:
             target = interaction.user
         else:
             target = interaction.channel or client.get_partial_messageable(

@@ -107,7 +107,8 @@ async def _rerun(interaction: discord.Interaction, generation_id: str, variation
     async def make(progress: ProgressSink) -> PieceReply:
         return await core.rerun(requester, parent.id, variation=variation, progress=progress)
 
-    await deliver(interaction, make, requester)
+    # A private parent's new version is only its maker's, wherever the button is.
+    await deliver(interaction, make, requester, ephemeral=private)
 
 
 async def on_refine(interaction: discord.Interaction, generation_id: str) -> None:

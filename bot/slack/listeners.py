@@ -27,10 +27,12 @@ from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
 from bot.slack.files import attachment, file_link
 from bot.slack.oauth import TeamClients
+from bot.slack.places import Places
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
 from engine.errors import ImageError, InvalidOption, PictuneError
 from service.api import Requester
+from storage.views import visibility_for
 
 log = logging.getLogger("pictune.slack")
 
@@ -86,6 +88,7 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._names: OrderedDict[str, tuple[str, bool]] = OrderedDict()
+        self.places = Places()  # which conversations are private (their pieces are)
         # Clients for posting outside a request; set by app.build_app (one token, or each
         # workspace's own). Inside a request, listeners use the request's ``client``.
         self.teams: TeamClients | None = None
@@ -185,18 +188,26 @@ class SlackAdapter:
         return name, admin
 
     async def requester(
-        self, client: AsyncWebClient, context: AsyncBoltContext, channel: str | None = None
+        self,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+        channel: str | None = None,
+        *,
+        channel_type: str | None = None,
     ) -> Requester:
+        """Who asks, where; a piece asked in a DM, group DM or private channel is private.
+        ``channel_type``: the event's, when it carries one (saves asking Slack)."""
         user = context.user_id or ""
         channel = channel or context.channel_id
         name, _ = await self.user(client, user)
+        private_place = await self.places.is_private(client, channel, channel_type)
         return Requester(
             platform="slack",
             workspace=context.team_id or context.enterprise_id or "",
             user_id=user,
             channel=channel,
             user_name=name,
-            visibility="private" if (channel or "").startswith("D") else "public",
+            visibility=visibility_for(asked_private=False, private_place=private_place),
         )
 
     # Messages -----------------------------------------------------------------------------
@@ -239,7 +250,13 @@ class SlackAdapter:
         thread = event.get("thread_ts") or ts
         self.spawn(
             self._from_message(
-                client, context, channel, thread, event.get("text", ""), event["files"]
+                client,
+                context,
+                channel,
+                thread,
+                event.get("text", ""),
+                event["files"],
+                channel_type=event.get("channel_type"),
             )
         )
 
@@ -264,13 +281,15 @@ class SlackAdapter:
         thread: str,
         text: str,
         files: list[dict[str, Any]],
+        *,
+        channel_type: str | None = None,
     ) -> None:
         try:
             asked = parse_request(text)
         except PictuneError as exc:
             await self.replies.say(client, channel, thread, blocks.warning(exc))
             return
-        requester = await self.requester(client, context, channel)
+        requester = await self.requester(client, context, channel, channel_type=channel_type)
         await self.replies.compose_in_thread(
             client,
             requester,

@@ -175,7 +175,7 @@ async def test_download(core: PictuneBot, files: str) -> None:
 
 
 async def test_download_timeout(core: PictuneBot, files: str, monkeypatch: Any) -> None:
-    monkeypatch.setattr("bot.core.DOWNLOAD_TIMEOUT", 0.3)
+    monkeypatch.setattr("service.intake.DOWNLOAD_TIMEOUT", 0.3)
     with pytest.raises(ImageError, match="too long"):
         await core.download(f"{files}/slow")
 

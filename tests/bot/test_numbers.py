@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.commands.db import safe_url
-from bot.core import MAX_SEED, PictuneBot
+from bot.core import PictuneBot
 from engine.config import MAX_REFINE_ROUNDS, Settings
 from engine.errors import InvalidOption
 from service.api import Requester
+from service.intake import MAX_SEED
 from storage.store import Store
 from tests.bot.jobs import ThreadJobService
 from tests.images import rgb_png

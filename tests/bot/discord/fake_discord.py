@@ -39,6 +39,9 @@ USER_ID = 930000000000000001
 OTHER_USER_ID = 930000000000000002
 ADMIN_USER_ID = 930000000000000003
 DM_CHANNEL_ID = 940000000000000001
+PRIVATE_CHANNEL_ID = 920000000000000003  # a text channel @everyone may not view
+PRIVATE_THREAD_ID = 920000000000000004  # a private thread in the general channel
+VIEW_CHANNEL = 1 << 10
 ALL_PERMISSIONS = str((1 << 41) - 1)
 MEMBER_PERMISSIONS = str(1 << 11 | 1 << 10 | 1 << 15 | 1 << 6)  # send, view, attach, react
 MANAGER_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # + Manage Server
@@ -186,14 +189,22 @@ class FakeDiscord:
             "shard": [0, 1],
         }
 
-    def channel_payload(self, channel_id: int, name: str) -> dict[str, Any]:
+    def channel_payload(
+        self, channel_id: int, name: str, *, hidden: bool = False
+    ) -> dict[str, Any]:
+        """A guild text channel; ``hidden``: its overwrites deny @everyone VIEW_CHANNEL."""
+        overwrites = (
+            [{"id": str(GUILD_ID), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}]
+            if hidden
+            else []
+        )
         return {
             "id": str(channel_id),
             "type": 0,
             "guild_id": str(GUILD_ID),
             "name": name,
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": overwrites,
             "nsfw": False,
             "parent_id": None,
             "topic": None,
@@ -248,6 +259,7 @@ class FakeDiscord:
             "channels": [
                 self.channel_payload(CHANNEL_ID, "general"),
                 self.channel_payload(COMMUNITY_ID, "pictune-gallery"),
+                self.channel_payload(PRIVATE_CHANNEL_ID, "secret", hidden=True),
             ],
             "threads": [],
             "voice_states": [],
@@ -318,6 +330,7 @@ class FakeDiscord:
         message: dict[str, Any] | None = None,
         age_s: float = 0.0,
         dm: bool = False,
+        place: int = CHANNEL_ID,
     ) -> dict[str, Any]:
         token = f"tok-{next(self._ids)}"
         payload: dict[str, Any] = {
@@ -328,8 +341,8 @@ class FakeDiscord:
             "version": 1,
             "guild_id": str(GUILD_ID),
             "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
-            "channel_id": str(CHANNEL_ID),
-            "channel": self.channel_payload(CHANNEL_ID, "general"),
+            "channel_id": str(place),
+            "channel": self.place_payload(place),
             "member": self._member(user_id, permissions),
             "app_permissions": ALL_PERMISSIONS,
             "locale": "en-GB",
@@ -354,6 +367,33 @@ class FakeDiscord:
         self.interactions[token] = payload
         return payload
 
+    def place_payload(self, place: int) -> dict[str, Any]:
+        """The ``channel`` of an interaction used in ``place``, as Discord sends it."""
+        if place == PRIVATE_THREAD_ID:
+            return {
+                "id": str(place),
+                "type": 12,
+                "guild_id": str(GUILD_ID),
+                "name": "just us",
+                "parent_id": str(CHANNEL_ID),
+                "owner_id": str(USER_ID),
+                "flags": 0,
+                "message_count": 0,
+                "member_count": 2,
+                "rate_limit_per_user": 0,
+                "last_message_id": None,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": datetime.now(UTC).isoformat(),
+                    "locked": False,
+                    "invitable": False,
+                },
+            }
+        names = {CHANNEL_ID: "general", COMMUNITY_ID: "pictune-gallery"}
+        hidden = place == PRIVATE_CHANNEL_ID
+        return self.channel_payload(place, names.get(place, "secret"), hidden=hidden)
+
     def _command_id(self, name: str) -> str:
         for command in self.commands.get("global", []):
             if command["name"] == name:
@@ -371,6 +411,7 @@ class FakeDiscord:
         permissions: str = MEMBER_PERMISSIONS,
         age_s: float = 0.0,
         dm: bool = False,
+        place: int = CHANNEL_ID,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self._command_id(name),
@@ -384,7 +425,7 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         return self._interaction(
-            2, data, user_id=user_id, permissions=permissions, age_s=age_s, dm=dm
+            2, data, user_id=user_id, permissions=permissions, age_s=age_s, dm=dm, place=place
         )
 
     def user_message(

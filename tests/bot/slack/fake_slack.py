@@ -154,6 +154,8 @@ class FakeSlack:
     installer: str = "U_INSTALLER"  # who approves on the authorize page
     teams: dict[str, FakeTeam] = field(default_factory=dict)
     authorizations: list[dict[str, str]] = field(default_factory=list)  # authorize visits
+    # Private channels ("C" ids, as Slack gives new ones); conversations.info says so.
+    private_channels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -768,6 +770,23 @@ class FakeSlack:
 
     def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": "D" + str(args.get("users", "")).lstrip("U")}}
+
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A conversation's kind, as Slack answers it (DM "D", group DM and old private
+        channel "G", else a channel: private when listed in ``private_channels``)."""
+        channel = str(args.get("channel", ""))
+        im, group = channel.startswith("D"), channel.startswith("G")
+        private = group or channel in self.private_channels
+        return {
+            "channel": {
+                "id": channel,
+                "is_channel": not (im or group),
+                "is_group": group,
+                "is_im": im,
+                "is_mpim": group,
+                "is_private": private or im,
+            }
+        }
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args["channel"]
