@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ def stub_runner(request: ComposeRequest, progress: ProgressFn) -> Composition:
     progress(ProgressEvent("perceive", "looking at the image"))
     progress(ProgressEvent("refine", "refining", 1, 2))
     progress(ProgressEvent("audio", "rendering audio"))
+    # Rendering takes a moment in the real pipeline; the service keeps only the latest progress,
+    # so an instant stub could finish before a busy machine's follower has seen this stage.
+    time.sleep(0.2)
     salt = hashlib.sha256(request.image).hexdigest()[:8] + (request.parent_abc or "")[:4]
     return make_composition(
         caption="a calm blue sea under a pale moon",

@@ -43,11 +43,12 @@ async def test_mention_then_repeat_with_the_real_engine(engine_bench: SlackBench
     assert piece.status == "done" and piece.hint == "a quiet evening"
     result = result_message(bench, thread, piece.id)
 
-    # Progress went through the engine's stages before the result replaced it.
+    # Progress went through the engine's stages before the result replaced it. The service
+    # keeps only the latest stage, so a short one (looking at the image) may be passed over
+    # on a busy machine; rendering audio lasts long enough to be seen.
     lines = [
         c.args["text"] for c in bench.fake.calls_to("chat.update") if c.args["ts"] == result["ts"]
     ]
-    assert any("image" in line.lower() for line in lines[:-1])
     assert any("audio" in line.lower() for line in lines[:-1])
 
     reaction = repeat_reaction(bench, result["ts"])
