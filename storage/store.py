@@ -134,13 +134,14 @@ class Store:
         settings: Settings,
         *,
         embedder: TextEmbedder | None = None,
-        semantic: bool = True,
+        semantic: bool | None = None,
         auto_upgrade: bool | None = None,
     ) -> Store:
         """Open (and create) the history for ``settings``.
 
         ``embedder``: the sentence embedder for semantic search (default: the packaged
-        MiniLM, loaded on first use); ``semantic=False`` turns embeddings off.
+        MiniLM, loaded on first use); ``semantic=False`` turns embeddings off, and by default
+        ``PICTUNE_SEMANTIC_SEARCH`` decides (one setting, honoured by every caller).
         ``auto_upgrade``: migrate the schema on open; default True for SQLite only.
         """
         with typed_faults():  # a full or read-only data folder says so, not "bad config"
@@ -156,7 +157,7 @@ class Store:
             db.dispose()
             raise
         chosen: TextEmbedder | LazyEmbedder | None = None
-        if semantic:
+        if semantic if semantic is not None else settings.semantic_search:
             chosen = embedder if embedder is not None else LazyEmbedder(settings)
         store = cls(db, artifacts, embedder=chosen)
         store.sweep_abandoned()

@@ -346,3 +346,16 @@ def test_count_since_counts_pieces_asked_for(store: Store) -> None:
     # Deleting a piece does not give its place back.
     store.delete(done, by_user="alice")
     assert store.count_since(start, workspace="g1", user_id="alice") == 2
+
+
+def test_the_semantic_search_setting_is_honoured_by_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.config import Settings
+
+    off = Settings(data_dir=tmp_path / "off", semantic_search=False)
+    with Store.open(off) as store:
+        assert store._embedder is None  # no MiniLM loaded, no embeddings stored
+    on = Settings(data_dir=tmp_path / "on", semantic_search=True)
+    with Store.open(on) as store:
+        assert store._embedder is not None
+    with Store.open(on, semantic=False) as store:  # a caller may still say no
+        assert store._embedder is None
