@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.backends import EMBEDDED
 from engine.errors import DEFAULT_MAX_IMAGE_BYTES
 
 SOUNDFONT_CANDIDATES = (
@@ -79,11 +80,12 @@ class Settings(BaseSettings):
     loudness_target: float = Field(-16.0, ge=-40, le=-6, allow_inf_nan=False)
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
-    # Stage backends: "analytic"/"rules"/"markov"/"minilm" are embedded; see DESIGN.md for the rest
-    perceive: str = "analytic"
-    bridge: str = "rules"
-    retrieve: str = "minilm"
-    compose: str = "markov"
+    # Stage backends: the embedded defaults are engine/backends.py's; the model references are
+    # in docs/ARCHITECTURE.md ("Stages and backends") and engine/models.py
+    perceive: str = EMBEDDED["perceive"]
+    bridge: str = EMBEDDED["bridge"]
+    retrieve: str = EMBEDDED["retrieve"]
+    compose: str = EMBEDDED["compose"]
     musicgen: str | None = None  # e.g. hf:facebook/musicgen-small
     musicgen_melody: str | None = None  # e.g. hf:facebook/musicgen-melody
     device: str = "cpu"  # cpu | cuda | cuda:N

@@ -1,6 +1,7 @@
 """Model references, devices and dtypes, and the one place transformers weights are loaded.
 
-A stage is set by one reference (see DESIGN.md):
+A stage is set by one reference (see docs/ARCHITECTURE.md, "Stages and backends"; the
+embedded names are engine/backends.py's):
 
 - ``hf:<hub id or local folder>``       a transformers model
 - ``openai:<base url>#<model>``         an OpenAI-compatible chat server (vLLM, Ollama, llama.cpp)
@@ -23,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.backends import BUILTIN
 from engine.config import Settings
 from engine.errors import ConfigError, PictuneError
 
@@ -35,18 +37,7 @@ RefKind = Literal["builtin", "hf", "openai", "clip"]
 Task = Literal["causal-lm", "image-text", "musicgen", "musicgen-melody"]
 TASKS: tuple[str, ...] = ("causal-lm", "image-text", "musicgen", "musicgen-melody")
 
-# Embedded backends, by setting: they need no weights.
-BUILTIN = {"analytic", "rules", "markov", "minilm"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-# Stage name -> the setting that names its backend.
-STAGE_SETTINGS = {
-    "perceive": "perceive",
-    "bridge": "bridge",
-    "retrieve": "retrieve",
-    "compose": "compose",
-    "audio": "musicgen",
-    "hybrid": "musicgen_melody",
-}
 
 
 @dataclass(frozen=True)
@@ -248,52 +239,3 @@ def load_for(settings: Settings, reference: str, task: str, setting: str) -> Loa
     ref = parse_ref(reference, setting)
     device = resolve_device(settings)
     return load_hf(ref, task, device, resolve_dtype(settings, device))
-
-
-# ---------------------------------------------------------------- doctor
-
-
-def check_stage(settings: Settings, stage: str) -> tuple[bool, str]:
-    """Whether ``stage``'s configured backend loads here, and a line saying what it is.
-
-    Stages: perceive, bridge, retrieve, compose, audio (PICTUNE_MUSICGEN), hybrid
-    (PICTUNE_MUSICGEN_MELODY). Loads the weights (cached, so a later job reuses them) but
-    builds no retrieval index; an OpenAI-compatible server is asked for its model list."""
-    if stage not in STAGE_SETTINGS:
-        return False, f"unknown stage {stage!r}; stages: {', '.join(STAGE_SETTINGS)}"
-    setting = STAGE_SETTINGS[stage]
-    reference = getattr(settings, setting)
-    if not reference:
-        return True, "not configured (this mode is off)"
-    try:
-        ref = parse_ref(reference, setting)
-        if ref.kind == "builtin":
-            return True, f"{ref.target} (embedded, no weights needed)"
-        if ref.kind == "openai":
-            from engine.llm import OpenAIChat
-
-            models = OpenAIChat(ref.target, ref.model, timeout=5.0, retries=0).list_models()
-            known = "listed" if ref.model in models else "not listed by the server"
-            return True, f"{ref.short} at {ref.target}: reachable, model {known}"
-        if ref.kind == "clip":
-            from engine.retrieve.clip import load_clip_embedder
-
-            embedder = load_clip_embedder(settings)
-            return True, f"{ref.short}: loads ({embedder.dim}-d embeddings)"
-        task = {
-            "perceive": "image-text",
-            "bridge": "causal-lm",
-            "compose": "causal-lm",
-            "audio": "musicgen",
-            "hybrid": "musicgen-melody",
-        }.get(stage)
-        if task is None:
-            return False, f"{ref.short}: the {stage} stage takes no hf: model"
-        if stage == "compose":
-            task = guess_task(ref)
-        loaded = load_for(settings, reference, task, setting)
-        return True, (
-            f"{ref.short}: loads ({type(loaded.model).__name__} on {loaded.device}, {loaded.dtype})"
-        )
-    except PictuneError as exc:
-        return False, f"{reference}: {exc.detail or exc.user_message}"

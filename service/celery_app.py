@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from billiard.process import current_process
 from celery import Celery, Task, signals
 
 from engine.config import Settings, get_settings
 from engine.logging import configure_logging
+from service.celery_worker import run_delivered_job
+from service.metrics import serve_worker_metrics, worker_metrics
+from service.worker_runtime import process_runtime
 
 TASK_NAME = "pictune.run_job"
 QUEUE_NAME = "pictune"
@@ -66,11 +70,6 @@ def _setup_logging(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _load_models(**_: Any) -> None:
-    from billiard.process import current_process
-
-    from service.metrics import serve_worker_metrics, worker_metrics
-    from service.worker_runtime import process_runtime
-
     settings = get_settings()
     configure_logging(settings)
     # Each pool process serves its own /metrics on PICTUNE_HTTP_PORT + its pool index (a
@@ -82,6 +81,4 @@ def _load_models(**_: Any) -> None:
 
 @app.task(name=TASK_NAME, bind=True, max_retries=None)
 def run_job(self: Task, job_id: str) -> str:
-    from service.celery_backend import run_delivered_job
-
     return run_delivered_job(self, job_id)

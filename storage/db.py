@@ -35,10 +35,6 @@ WRITE_OPTION = "pictune_write"  # execution option that asks for BEGIN IMMEDIATE
 ARTIFACT_LOCK_KEY = 7_368_274  # PostgreSQL advisory lock that stands in for SQLite's write lock
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL; None for other databases and in-memory ones."""
     parsed = make_url(url)

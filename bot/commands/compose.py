@@ -146,13 +146,6 @@ def stage_files(composition: Composition, folder: Path) -> tuple[Path, list[str]
     return staging, list(files)
 
 
-def write_files(composition: Composition, out: Path) -> dict[str, Path]:
-    """Write every file of the piece into ``out``, all or nothing."""
-    out = Path(out)
-    staging, names = stage_files(composition, out.parent)
-    return publish(staging, names, out)
-
-
 @contextmanager
 def interrupts_noticed() -> Iterator[Callable[[], None]]:
     """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: a C callback (soundfile's

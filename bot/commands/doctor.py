@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.slack.mode import plain, slack_missing
+from engine.backends import EMBEDDED
 from engine.config import Settings, describe_error, get_settings
 from engine.errors import PictuneError
 from engine.render.audio import is_soundfont
@@ -214,7 +215,7 @@ def sqlite_reset(path: Path, settings: Settings) -> str | None:
 
 
 def check_index(settings: Settings) -> Check:
-    if settings.retrieve != "minilm":
+    if settings.retrieve != EMBEDDED["retrieve"]:
         return Check("index", OK, f"{settings.retrieve}: checked with the model references")
     try:
         from engine.retrieve.index import index_damage, index_info
@@ -249,7 +250,9 @@ def check_index(settings: Settings) -> Check:
 
 
 def check_models(settings: Settings, load: bool) -> list[Check]:
-    from engine.models import STAGE_SETTINGS, check_stage, parse_ref
+    from engine.backends import STAGE_SETTINGS
+    from engine.models import parse_ref
+    from engine.stage_check import check_stage
 
     out: list[Check] = []
     for stage, setting in STAGE_SETTINGS.items():

@@ -21,6 +21,7 @@ from discord.http import Route
 
 from bot.core import PictuneBot, user_message
 from bot.discord.commands import register_commands
+from bot.discord.handlers import press
 from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
 from bot.discord.resume import resume
@@ -99,6 +100,12 @@ class PictuneClient(discord.Client):
         runs. After READY, so that channels are known (whether a story can go in a thread)."""
         await self.wait_until_ready()
         await self.core.watch_orphans("discord", functools.partial(resume, self))
+
+    async def press(
+        self, interaction: discord.Interaction, action: str, generation_id: str
+    ) -> None:
+        """A button under a piece was pressed (bot/discord/views.py routes it here)."""
+        await press(interaction, action, generation_id)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await handle_reaction(self, payload)

@@ -22,6 +22,7 @@ from bot.discord.replies import (
     send_ephemeral,
     tell_story,
 )
+from bot.discord.views import piece_view
 from engine.bridge.hints import MAX_HINT_CHARS
 
 log = logging.getLogger("pictune.discord")
@@ -93,8 +94,6 @@ async def history(
 @app_commands.command(name="show", description="Show a piece again by its id")
 @app_commands.describe(id="the piece's id, e.g. pt-7f3a2c")
 async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 40]) -> None:
-    from bot.discord.views import piece_view
-
     core = core_of(interaction)
     reply = core.show(requester_for(interaction), id)
     private = reply.generation.visibility == "private"

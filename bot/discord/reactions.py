@@ -17,6 +17,7 @@ import discord
 from bot.core import user_message
 from bot.discord.render import render_piece
 from bot.discord.replies import can_hold_threads, land_piece, ping, workspace_of
+from bot.discord.views import cancel_view
 from engine.errors import LimitReached, NotFound, PictuneError
 from service.api import Requester
 
@@ -46,8 +47,6 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
     generation_id = core.generation_for_message(requester, str(payload.message_id))
     if generation_id is None:
         return  # not one of our results (or not one this person may see)
-
-    from bot.discord.views import cancel_view
 
     channel = client.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
     original = channel.get_partial_message(payload.message_id)

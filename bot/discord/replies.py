@@ -33,6 +33,7 @@ import discord
 
 from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
 from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
+from bot.discord.views import cancel_view, piece_view
 from engine.errors import PictuneError
 from service.api import Requester
 from storage.views import visibility_for
@@ -220,7 +221,6 @@ async def deliver(
     follow the job, then show the result. While it is on its way, the message carries a
     Cancel button. A piece private because of its place is answered in the open there:
     whoever sees that place sees the answer, as they saw the question."""
-    from bot.discord.views import cancel_view
 
     client = client_of(interaction)
 
@@ -293,7 +293,6 @@ async def land_piece(
     find the piece there, and it counts as delivered), a long story is told in a thread,
     and a public piece is copied to the community channel. Every result goes through here:
     a new piece, a 🔁 rerun, a piece delivered after a restart."""
-    from bot.discord.views import piece_view
 
     message: discord.Message | None = None
     if edit is not None:
@@ -318,7 +317,6 @@ async def post_community(
     client: PictuneClient, requester: Requester, reply: PieceReply, original: discord.Message
 ) -> None:
     """Public pieces also go to the server's community channel, with attribution and a link."""
-    from bot.discord.views import piece_view
 
     channel_id = client.core.community_channel(requester, reply)
     if channel_id is None or not channel_id.isdigit():

@@ -25,6 +25,7 @@ import discord
 from bot.core import READY_AFTER_RESTART, Orphan, PieceReply, user_message
 from bot.discord.render import render_piece
 from bot.discord.replies import can_hold_threads, land_piece, ping
+from bot.discord.views import cancel_view
 from engine.errors import PictuneError
 from service.api import Requester
 
@@ -37,7 +38,6 @@ log = logging.getLogger("pictune.discord")
 async def resume(client: PictuneClient, orphan: Orphan) -> None:
     """Follow a claimed piece to its end, showing progress in its progress message, then
     post it (or say why it did not come)."""
-    from bot.discord.views import cancel_view
 
     core = client.core
     channel = _channel(client, orphan.requester)

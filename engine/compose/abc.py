@@ -189,11 +189,6 @@ def build_header(
     return "\n".join(lines) + "\n"
 
 
-def meter_sixteenths(meter: str) -> int:
-    """Bar length in sixteenths: '6/8' -> 12, 'C' -> 16."""
-    return int(meter_fraction(meter) * 16)
-
-
 def meter_fraction(meter: str) -> Fraction:
     """Bar length in whole notes: '3/4' -> 3/4. 'C' and 'C|' are 4/4 and 2/2."""
     m = meter.strip()

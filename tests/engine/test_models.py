@@ -10,13 +10,13 @@ import pytest
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.models import (
-    check_stage,
     guess_task,
     load_for,
     parse_ref,
     resolve_device,
     resolve_dtype,
 )
+from engine.stage_check import check_stage
 from tests.engine.neural_models import ScriptedServer, TinyModels
 
 

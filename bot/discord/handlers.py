@@ -1,0 +1,106 @@
+"""What pressing a button under a piece does (the buttons themselves: bot/discord/views.py).
+
+``press`` is where the client (bot/discord/client.py) routes every press of a
+``PieceButton``: one handler per action, and every failure gets a short answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.core import PieceReply, ProgressSink, user_message
+from bot.discord.replies import (
+    core_of,
+    deliver,
+    is_manager,
+    requester_for,
+    send_ephemeral,
+)
+from engine.errors import PictuneError
+
+log = logging.getLogger("pictune.discord")
+
+
+async def _rerun(interaction: discord.Interaction, generation_id: str, variation: bool) -> None:
+    core = core_of(interaction)
+    requester = requester_for(interaction)
+    parent = core.find(requester, generation_id)
+    private = parent.visibility == "private"
+    if core.rerun_in_progress(requester, parent.id):
+        await send_ephemeral(
+            interaction, f"A new version of {parent.id} is already on its way: wait for it."
+        )
+        return
+    requester.visibility = parent.visibility
+    await interaction.response.defer(thinking=True, ephemeral=private)
+
+    async def make(progress: ProgressSink) -> PieceReply:
+        return await core.rerun(requester, parent.id, variation=variation, progress=progress)
+
+    # A private parent's new version is only its maker's, wherever the button is.
+    await deliver(interaction, make, requester, ephemeral=private)
+
+
+async def on_refine(interaction: discord.Interaction, generation_id: str) -> None:
+    await _rerun(interaction, generation_id, variation=False)
+
+
+async def on_variation(interaction: discord.Interaction, generation_id: str) -> None:
+    await _rerun(interaction, generation_id, variation=True)
+
+
+async def on_details(interaction: discord.Interaction, generation_id: str) -> None:
+    core = core_of(interaction)
+    text = core.details(requester_for(interaction), generation_id)
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+async def on_favourite(interaction: discord.Interaction, generation_id: str) -> None:
+    core = core_of(interaction)
+    now = core.favourite(requester_for(interaction), generation_id)
+    text = core.favourite_text(generation_id, now) + (" See /favourites." if now else "")
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+async def on_delete(interaction: discord.Interaction, generation_id: str) -> None:
+    core = core_of(interaction)
+    deleted = core.delete(
+        requester_for(interaction), generation_id, is_manager=is_manager(interaction)
+    )
+    text = f"🗑️ {deleted} was deleted by {interaction.user.display_name}."
+    if interaction.message is not None and not interaction.message.flags.ephemeral:
+        # The message goes empty: no files, no embed, no buttons.
+        await interaction.response.edit_message(content=text, embed=None, attachments=[], view=None)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def on_cancel(interaction: discord.Interaction, generation_id: str) -> None:
+    """Only the requester may cancel; the message itself then says the piece was cancelled
+    (the compose flow that waits for it hears so)."""
+    core = core_of(interaction)
+    cancelled = await core.cancel(requester_for(interaction), generation_id)
+    await interaction.response.send_message(core.cancel_text(cancelled), ephemeral=True)
+
+
+HANDLERS: dict[str, Callable[[discord.Interaction, str], Awaitable[None]]] = {
+    "refine": on_refine,
+    "variation": on_variation,
+    "details": on_details,
+    "favourite": on_favourite,
+    "delete": on_delete,
+    "cancel": on_cancel,
+}
+
+
+async def press(interaction: discord.Interaction, action: str, generation_id: str) -> None:
+    """Run the handler of ``action`` for the piece ``generation_id``."""
+    try:
+        await HANDLERS[action](interaction, generation_id)
+    except Exception as exc:  # noqa: BLE001 - every failure gets a short answer
+        if not isinstance(exc, PictuneError):
+            log.error("button %s failed", action, exc_info=exc)
+        await send_ephemeral(interaction, user_message(exc))
