@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/compose.py [--images 12] [--duration 30] [--rounds 3]
 
-Prints a table (p50/p95 per stage and end to end, over varied images) and writes
+Prints a table (p50/p95 per stage and end to end, over varied images; "score" is the wait
+for the score picture after the audio is encoded, drawn meanwhile) and writes
 bench/results/compose.json. Run it by hand: timings on shared machines are noisy, so they
 are measured here and never asserted in tests. The first run builds the tune index.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import resource
 import statistics
@@ -95,12 +97,15 @@ def main() -> None:
     print(f"{'stage':<12} {'p50 ms':>9} {'p95 ms':>9}")
     for name, p50, p95 in rows:
         print(f"{name:<12} {p50 * 1000:>9.1f} {p95 * 1000:>9.1f}")
+    load_avg = os.getloadavg()
     print(f"stages loaded in {load_s:.2f} s; peak RSS {peak_mb:.0f} MB")
+    print("load average (1, 5, 15 min) at the end:", " ".join(f"{x:.2f}" for x in load_avg))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
             {
-                "machine": f"{platform.node()} {platform.processor()} cpus={__import__('os').cpu_count()}",
+                "machine": f"{platform.node()} {platform.processor()} cpus={os.cpu_count()}",
+                "load_average": load_avg,
                 "images": len(images),
                 "duration_s": args.duration,
                 "rounds": args.rounds,

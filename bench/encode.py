@@ -5,7 +5,7 @@
 Renders bench/render.py's 30-second three-voice piece once, then times, alternating in the
 same run so that machine noise hits both alike: libsndfile's MP3 writer (the old path),
 lameenc at a few bit rates and LAME qualities (the chosen one marked), Ogg Vorbis, and
-loudness normalisation (meter, true peak, limiter). Prints a table (p50/p95 ms, size,
+loudness normalisation (K-weighting filter, meter, true peak, limiter). Prints a table (p50/p95 ms, size,
 bit rate) and writes bench/results/encode.json.
 """
 
@@ -29,7 +29,12 @@ from engine.config import Settings
 from engine.render import encode
 from engine.render.audio import PEAK, Audio, render_midi
 from engine.render.encode import encode_audio
-from engine.render.loudness import integrated_loudness, normalise_loudness, true_peak
+from engine.render.loudness import (
+    integrated_loudness,
+    k_weighted,
+    normalise_loudness,
+    true_peak,
+)
 from engine.render.midi import abc_to_score
 
 LAME_SETTINGS = [(128, 5), (128, 7), (160, 7), (192, 5), (192, 7), (192, 2)]
@@ -75,6 +80,8 @@ def main() -> None:
             audio, k, q
         )
     cases["ogg vorbis"] = lambda: encode_audio(audio, "ogg")
+    channels = np.ascontiguousarray(raw.T)
+    cases["loudness: K-weighting only"] = lambda: k_weighted(channels, audio.sample_rate)
     cases["loudness: measure only"] = lambda: integrated_loudness(raw, audio.sample_rate)
     cases["loudness: true peak only"] = lambda: true_peak(raw)
     cases["loudness: normalise (all)"] = lambda: normalise_loudness(raw, audio.sample_rate)

@@ -1,6 +1,7 @@
 """Wires the stages: image bytes in, a finished Composition out.
 
-    perceive -> bridge -> retrieve -> compose + refine -> MIDI -> audio -> score picture
+    perceive -> bridge -> retrieve -> compose + refine -> MIDI -> audio -> encode
+                                        (and the score picture, drawn meanwhile)
 
 Each stage reports progress in words a user can read and is timed; the motivation is
 written from what every stage decided.
@@ -53,6 +54,7 @@ class _Symbolic:
     midi: bytes
     audio: Audio
     picture: ScoreImage
+    encoded: bytes | None  # the audio encoded while the score picture was drawn
 
 
 def brief_for_notes(brief: MusicBrief) -> MusicBrief:
@@ -144,8 +146,10 @@ class Pipeline:
                     generator = load_audio_generator(settings, melody=True)
                     audio = generator.generate(brief.prompt, audio.seconds, seed, melody=audio)
                 backends["audio"] = generator.name
-        with stage("encode", "encoding audio"):
-            encoded = encode_audio(audio, settings.audio_format)
+        encoded = symbolic.encoded if symbolic else None
+        if encoded is None:  # audio and hybrid modes
+            with stage("encode", "encoding audio"):
+                encoded = encode_audio(audio, settings.audio_format)
 
         draft_notes = symbolic.refined.draft.notes if symbolic else []
         notes = [*stage_notes, *draft_notes]
@@ -217,13 +221,21 @@ class Pipeline:
                 parent=parent,
             )
         abc = refined.draft.abc
-        with stage("midi", "writing the MIDI file"):
-            # The ABC is the score; the MIDI (and the audio) are its performance.
-            midi = performed_midi(abc, brief.genre, seed)
-            score = midi_bytes_to_score(midi)  # the audio plays the very file that is saved
-        # The score picture is drawn by subprocesses while the audio renders.
-        with stage("audio", "rendering audio"), ThreadPoolExecutor(max_workers=1) as pool:
+        # The score picture is drawn by subprocesses (abcm2ps, rsvg-convert) on the other
+        # core while this thread writes the MIDI, renders the audio and encodes it: started
+        # first, it is usually done by the time the MP3 is.
+        with ThreadPoolExecutor(max_workers=1) as pool:
             drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
-            audio = render_midi(score, settings)
-            picture = drawing.result()
-        return _Symbolic(exemplars, refined, midi, audio, picture)
+            with stage("midi", "writing the MIDI file"):
+                # The ABC is the score; the MIDI (and the audio) are its performance.
+                midi = performed_midi(abc, brief.genre, seed)
+                score = midi_bytes_to_score(midi)  # the audio plays the very file that is saved
+            with stage("audio", "rendering audio"):
+                audio = render_midi(score, settings)
+            encoded = None
+            if request.mode == "symbolic":  # hybrid replaces the audio: encoded afterwards
+                with stage("encode", "encoding audio"):
+                    encoded = encode_audio(audio, settings.audio_format)
+            with stage("score", None):  # what is left of drawing the picture
+                picture = drawing.result()
+        return _Symbolic(exemplars, refined, midi, audio, picture, encoded)

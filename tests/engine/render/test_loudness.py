@@ -9,6 +9,7 @@ from engine.config import Settings
 from engine.render.audio import render_midi
 from engine.render.loudness import (
     MAX_GAIN_DB,
+    _ir_taps,
     integrated_loudness,
     k_weighted,
     k_weighting,
@@ -81,6 +82,31 @@ def test_the_frequency_domain_filter_equals_the_recursive_one() -> None:
     error = k_weighted(x, sr) - expected
     # float32 FFTs: the error is 60 dB under the signal, 0.00001 LU on the loudness
     assert np.sqrt(np.mean(error**2)) < 1e-3 * np.sqrt(np.mean(expected**2))
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 192000])
+def test_the_overlap_add_filter_joins_its_blocks_seamlessly(sr: int) -> None:
+    """Long enough for several blocks, a length that is no multiple of one: every block's
+    ringing must carry into the next, or the seams would show as errors."""
+    signal = pytest.importorskip("scipy.signal")
+    n = 4 * (4 * _ir_taps(sr)) + 1234
+    x = (np.random.default_rng(5).standard_normal((2, n)) * 0.1).astype(np.float32)
+    x[:, n // 3 : n // 3 + 50] = 0.9  # a loud burst rings over a block boundary
+    expected = x.astype(np.float64)
+    for b, a in k_weighting(sr):
+        expected = signal.lfilter(b, a, expected, axis=-1)
+    got = k_weighted(x, sr)
+    assert got.shape == x.shape and got.dtype == np.float32
+    assert np.max(np.abs(got - expected)) < 1e-5
+
+
+def test_the_filter_handles_very_short_input() -> None:
+    x = np.zeros((2, 1), dtype=np.float32)
+    x[0, 0] = 1.0
+    out = k_weighted(x, 44100)
+    assert out.shape == (2, 1)
+    assert out[0, 0] == pytest.approx(k_weighting(44100)[0][0][0], rel=1e-5)  # b0 x b0'
+    assert out[1, 0] == 0.0
 
 
 def test_true_peak_finds_the_peak_between_samples() -> None:
