@@ -208,7 +208,11 @@ def targets(rows: Sequence[dict[str, float]]) -> list[tuple[str, str, bool | Non
         return (_range(v), all(lo <= x <= hi for x in v)) if v else ("–", None)
 
     lufs = col("lufs")
-    swing = [(r["swing_ratio"], r["style_swing"]) for r in rows if not math.isnan(r["style_swing"])]
+    swing = [
+        (r["swing_ratio"], r["style_swing"])
+        for r in rows
+        if not math.isnan(r["style_swing"]) and not math.isnan(r["swing_ratio"])
+    ]
     out = [
         ("≥ 8 distinct melody velocities per piece", *least("distinct_velocities", 8)),
         ("bar-mean melody velocity sd ≥ 6 per piece", *least("bar_velocity_std", 6.0)),

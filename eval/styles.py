@@ -312,7 +312,8 @@ def swing_ratio(sources: Sequence[Sequence[float]], tolerance: float = 0.08) -> 
     A beat counts when a source has an onset on it and exactly one more before the next beat,
     near the off-beat (0.35 to 0.8 of the beat): ratio = (off-beat - beat) / (next beat -
     off-beat), 1.0 straight, 2.0 triplet swing. Sources are tried in order (hi-hat and ride,
-    then comping, then melody): the time-keeper shows the groove best. 1.0 without pairs.
+    then comping, then melody): the time-keeper shows the groove best. NaN without pairs: a
+    piece with no eighth pairs on its beats neither swings nor plays straight.
     """
     ratios = []
     last = max((max(s) for s in sources if s), default=0.0)
@@ -324,7 +325,7 @@ def swing_ratio(sources: Sequence[Sequence[float]], tolerance: float = 0.08) -> 
                 beat, off = on[0], inside[0]  # the played beat: abc2midi starts at tick 1
                 ratios.append((off - beat) / (beat + 1 - off))
                 break
-    return float(np.median(ratios)) if ratios else 1.0
+    return float(np.median(ratios)) if ratios else math.nan
 
 
 def fill_bars(piece: Piece) -> set[int]:

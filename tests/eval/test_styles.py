@@ -134,13 +134,13 @@ def test_swing_from_triplet_comping_without_drums() -> None:
     assert measure_style(abc)["swing_ratio"] == pytest.approx(2.0, abs=0.02)
 
 
-def test_swing_ratio_prefers_the_time_keeper_and_defaults_to_straight() -> None:
+def test_swing_ratio_prefers_the_time_keeper_and_says_nothing_without_pairs() -> None:
     straight = [0.0, 0.5, 1.0, 1.5]
     swung = [0.0, 2 / 3, 1.0, 1 + 2 / 3]
     assert swing_ratio([swung, straight]) == pytest.approx(2.0)
     assert swing_ratio([[], straight]) == pytest.approx(1.0)
-    assert swing_ratio([[0.0, 1.0, 2.0]]) == 1.0  # no pairs
-    assert swing_ratio([[0.0, 0.25, 0.5, 0.75]]) == 1.0  # sixteenths are not eighth pairs
+    assert math.isnan(swing_ratio([[0.0, 1.0, 2.0]]))  # no pairs: neither swung nor straight
+    assert math.isnan(swing_ratio([[0.0, 0.25, 0.5, 0.75]]))  # sixteenths are no eighth pairs
 
 
 def test_rock_power_chords_one_chord_and_four_on_the_floor() -> None:
