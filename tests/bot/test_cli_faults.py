@@ -7,11 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ from bot.cli import main
 from bot.commands.outdir import STAGING, sweep_staging
 from engine.config import Settings, get_settings
 from storage.store import Store
-from tests.storage.test_crash import ROOT
+from tests.storage.test_crash import run_and_kill
 
 KILLS = 10
 
@@ -63,31 +59,12 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
-def _compose_and_kill(work: Path, rng: random.Random) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", COMPOSER, str(work)],
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
-        time.sleep(rng.uniform(0.05, 0.9))
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "composer died"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-
-
 def test_sigkill_loop_leaves_nothing_stuck_or_behind(tmp_path: Path) -> None:
     rng = random.Random(os.getpid())
     work = tmp_path / "work"
     work.mkdir()
     for _ in range(KILLS):
-        _compose_and_kill(work, rng)
+        run_and_kill(COMPOSER, work, rng, wait=(0.05, 0.9))
 
     out = work / "out"
     left = [p for p in out.iterdir() if STAGING.match(p.name)] if out.exists() else []

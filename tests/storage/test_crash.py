@@ -38,9 +38,13 @@ while True:
 """
 
 
-def _run_and_kill(data_dir: Path, rng: random.Random) -> None:
+def run_and_kill(
+    script: str, argument: Path, rng: random.Random, wait: tuple[float, float] = (0.2, 1.2)
+) -> None:
+    """Run ``script`` (which prints "ready" once it is writing) and SIGKILL it a random
+    ``wait`` later, while it is still at work."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(data_dir)],
+        [sys.executable, "-c", script, str(argument)],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -50,8 +54,8 @@ def _run_and_kill(data_dir: Path, rng: random.Random) -> None:
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
-        time.sleep(rng.uniform(0.2, 1.2))
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "writer died"
+        time.sleep(rng.uniform(*wait))
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "it died by itself"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -62,7 +66,7 @@ def _run_and_kill(data_dir: Path, rng: random.Random) -> None:
 def test_sigkill_while_recording_leaves_no_half_generation(settings: Settings) -> None:
     rng = random.Random(os.getpid())
     for _ in range(3):
-        _run_and_kill(settings.data_dir, rng)
+        run_and_kill(WRITER, settings.data_dir, rng)
 
     db_file = settings.data_dir / "pictune.db"
     conn = sqlite3.connect(db_file)
