@@ -285,7 +285,8 @@ def test_section_on_a_stand_in_composer(monkeypatch: pytest.MonkeyPatch, tmp_pat
         verbose=False,
     )
     melodies = [[(60 + i % 5, 0.5) for i in range(20)] for _ in range(40)]
-    sec = styles.section(ctx, melodies=lambda _: melodies)
+    leads = [[(60 + i % 3, 0.5 + 0.5 * (i % 2)) for i in range(20)] for _ in range(10)]
+    sec = styles.section(ctx, melodies=lambda _: melodies, exemplars=lambda _: leads)
     assert len(composer.calls) == 3 * (len(STYLE_HINTS) + 1)
     assert {d for _, _, d in composer.calls} == {30.0}
     assert None in {h for _, h, _ in composer.calls}
@@ -295,6 +296,10 @@ def test_section_on_a_stand_in_composer(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert data["styles"]["jazz"]["chord_seventh"] == pytest.approx(8 / 12)
     assert data["classifier"]["all"]["n_per_class"] == 36
     assert data["classifier"]["all"]["accuracy"] >= 0.9  # one tune repeated vs a 5-note loop
+    # The yardstick rows: ten stand-in "exemplars" against the corpus and against the pieces.
+    assert data["classifier"]["exemplars_vs_corpus"]["n_per_class"] == 10
+    assert data["classifier"]["ours_vs_exemplars"]["accuracy"] >= 0.9
+    assert "Yardstick" in "\n".join(sec.body)
     assert len(data["targets"]) == 15
     text = "\n".join(sec.body)
     assert "| jazz |" in text and "| no hint |" in text and "walking bass" in text
