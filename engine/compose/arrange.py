@@ -68,7 +68,9 @@ def accompaniment(
             if role == ".":
                 events.append(((), length))
             elif role == "C":
-                voicing = chords.voice(chord, style.voicing, inst.low, inst.high, centre, previous)
+                voicing = chords.voice(
+                    chord, style.voicing, inst.low, inst.high, centre, previous, style.rootless
+                )
                 previous = voicing
                 events.append((voicing, length))
             else:
@@ -186,15 +188,17 @@ def drums(
     sections: list[Section], style: Style, bar_len: int, compound: bool, n_bars: int
 ) -> list[list[Event]]:
     """The drum voice: the section's groove, a fill in the last bar of every phrase that
-    another follows, a crash opening each phrase, the ending figure in the last bar."""
+    another follows, a crash opening each phrase, the ending figure in the last bar. The
+    whole fill leads into a new section; a phrase that comes back (A to A') gets only its
+    last beat, as a drummer saves the big fill for the change."""
     grooves = style.grooves or ("plain",)
     out: list[list[Event]] = []
-    starts = {s.start for s in sections if s.letter != "intro"}
+    starts = {s.start: s for s in sections if s.letter != "intro"}
+    beat = 6 if compound else 4
     for bar, section in _bars(sections):
         groove = _figure(grooves, sections, section, None)
         lines = dict(patterns.groove_lines(groove, bar_len, compound))
         if bar == n_bars - 1:
-            beat = 6 if compound else 4
             kick = lines.get("kick", "")
             steady = all(kick[i : i + 1] == "x" for i in range(0, bar_len, 6 if compound else 4))
             # A four-on-the-floor keeps its kick to the end; other grooves stop on one.
@@ -206,6 +210,8 @@ def drums(
                 )
         elif bar + 1 in starts and bar + 1 < n_bars:
             fill = patterns.fill_lines(style.fill, compound)
+            if starts[bar + 1].letter == section.letter:
+                fill = {k: v[-beat:] for k, v in fill.items() if "x" in v[-beat:]} or fill
             length = min(bar_len, max(len(v) for v in fill.values()))
             lines = {k: v[: bar_len - length] + "." * length for k, v in lines.items()}
             for name, hits in fill.items():

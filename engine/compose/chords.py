@@ -117,6 +117,17 @@ def progression(tokens: str, tonic_pc: int, mode: str) -> list[Chord]:
     return [parse(t, tonic_pc, mode) for t in tokens.split()]
 
 
+# Low interval limits: the lowest pitch at which each interval still sounds clear rather
+# than muddy (the orchestration rule of thumb: a minor second from E3, a third from C3 / Bb2,
+# a fourth from E2, a fifth from Bb1). Wider intervals are clear anywhere a chord goes.
+_LOW_LIMITS = {1: 52, 2: 51, 3: 48, 4: 46, 5: 40, 6: 45, 7: 34}
+
+
+def clear(notes: tuple[int, ...]) -> bool:
+    """No two neighbouring notes of the voicing closer than the low interval limits allow."""
+    return all(a >= _LOW_LIMITS.get(b - a, 0) for a, b in itertools.pairwise(notes))
+
+
 def voice(
     chord: Chord,
     n_notes: int,
@@ -124,12 +135,16 @@ def voice(
     high: int,
     centre: int,
     previous: tuple[int, ...] | None,
+    rootless: bool = False,
 ) -> tuple[int, ...]:
     """``n_notes`` pitches of the chord between ``low`` and ``high``, near ``centre`` and as
     close as possible to the previous voicing. The third always sounds (power and sus chords
     have none); a seventh chord drops its fifth before its seventh; extra notes double the
-    root. Pitches stay within an octave and a half, so the hand (or the strum) can reach them."""
-    wanted = _wanted(chord, n_notes)
+    root; ``rootless``: a seventh chord leaves its root to the bass and takes its ninth, as a
+    jazz pianist voices it. Pitches stay within an octave and a half, so the hand (or the
+    strum) can reach them, and above the low interval limits, so they do not turn to mud."""
+    wanted = _rootless(chord, n_notes) if rootless else None
+    wanted = wanted or _wanted(chord, n_notes)
     options: list[list[int]] = []
     for pc in wanted:
         near = [p for p in range(centre - 10, centre + 11) if p % 12 == pc and low <= p <= high]
@@ -144,6 +159,8 @@ def voice(
         if chord.kind == "power" and notes[0] % 12 != chord.root:
             continue  # a power chord stands on its root (a fourth at the bottom is another chord)
         cost = 0.35 * abs(sum(notes) / len(notes) - centre)
+        if not clear(notes):
+            cost += 6.0  # muddy: only where the instrument leaves no clearer choice
         if previous:
             cost += sum(min(abs(p - q) for q in previous) for p in notes) / len(notes)
         if 14 in chord.intervals and notes[0] % 12 == (chord.root + 2) % 12:
@@ -160,6 +177,21 @@ def voice(
             out.append(p)
         return tuple(min(p, high) for p in out)
     return best[1]
+
+
+def _rootless(chord: Chord, n_notes: int) -> list[int] | None:
+    """Third, fifth, seventh and ninth of a seventh chord (a half-diminished one takes its
+    eleventh, as its flat ninth clashes); the fifth goes first when fewer notes are asked.
+    None for chords without a seventh, which keep their root."""
+    third, seventh = chord.third, chord.seventh
+    if third is None or seventh is None or n_notes < 3:
+        return None
+    diminished_fifth = 6 in chord.intervals
+    colour = (chord.root + (5 if diminished_fifth else 2)) % 12
+    if 14 in chord.intervals:
+        colour = (chord.root + 2) % 12
+    tones = [third, seventh, colour, chord.fifth]
+    return tones[: min(4, n_notes)]
 
 
 def _wanted(chord: Chord, n_notes: int) -> list[int]:

@@ -188,8 +188,8 @@ FILLS: dict[str, dict[str, Groove]] = {
         "compound": {"snare": "x..x.x", "kick": "...x.."},
     },
     "build": {
-        "simple": {"snare": "x.x.x.x.xxxxxxxx", "kick": "x...x...x...x..."},
-        "compound": {"snare": "x.x.x.xxxxxx", "kick": "x.....x....."},
+        "simple": {"snare": "x.x.xxxx", "kick": "x...x..."},
+        "compound": {"snare": "x.xxxx", "kick": "x....."},
     },
     "timpani": {
         "simple": {"floor": "x.x.xxxx", "tom_lo": "x...x..."},

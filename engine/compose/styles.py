@@ -64,6 +64,7 @@ class Style:
     cadences: Cadences = Cadences()
     harmonic_rhythm: float = 1.0  # chords per bar (0.5: one every two bars)
     voicing: int = 3  # notes in a comping chord
+    rootless: bool = False  # seventh chords voiced without their root (the bass plays it)
     grooves: tuple[str, ...] = ()  # drum grooves: A sections, B sections; () no drums
     fill: str = "snare"
     drum_threshold: float | None = None  # the picture's drive that brings drums; None: asked
@@ -140,6 +141,7 @@ STYLES: dict[str, Style] = {
             minor=("i7 iv7 ii7 V!7", "ii7 V!7 i7 VI7", "iv7 VII!7 III7 VI7"),
             cadences=Cadences(half="ii7 V!7", tonic="V!7 Imaj7", final="ii7 V!9 I6"),
             voicing=4,
+            rootless=True,
             comping=("charleston", "comp"),
             bass=("walk",),
             grooves=("swing", "swing_b"),

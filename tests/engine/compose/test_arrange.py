@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -68,3 +69,25 @@ def test_walking_bass_approaches_the_next_root_by_half_step() -> None:
     line = arrange.walking_bass([Span(c, 0, 16)], f, 16, instrument(32), 45, None)
     pitches = [pitches[0] for pitches, _ in line]
     assert pitches[0] % 12 == 0 and abs(pitches[-1] % 12 - 5) in (1, 11)
+
+
+def test_a_returning_phrase_gets_the_fill_s_last_beat_and_a_new_section_all_of_it() -> None:
+    _, _, sections, _, _, _, drums, bar_len = _arrangement("pop", seconds=40.0)
+    snare = patterns.DRUMS["snare"]
+
+    def snare_onsets(bar: list[arrange.Event]) -> list[int]:
+        onsets, t = [], 0
+        for pitches, n in bar:
+            if snare in pitches:
+                onsets.append(t)
+            t += n
+        return onsets
+
+    groove = snare_onsets(drums[sections[1].start + 1])  # a plain bar of the A groove
+    for before, after in itertools.pairwise(sections[1:]):
+        fill_bar = snare_onsets(drums[after.start - 1])
+        early = [t for t in fill_bar if t < bar_len - 4]
+        if after.letter == before.letter:
+            assert early == [t for t in groove if t < bar_len - 4]  # the groove runs on
+        else:
+            assert early != [t for t in groove if t < bar_len - 4]  # the fill starts earlier

@@ -50,3 +50,25 @@ def test_power_chords_have_root_and_fifth_only() -> None:
     assert {p % 12 for p in v} == {4, 11} and len(v) == 3 and v[0] % 12 == 4
     for centre in range(45, 70, 3):  # on its root wherever it sits
         assert chords.voice(parse("IV5", 4, "major"), 3, 40, 86, centre, v)[0] % 12 == 9
+
+
+@pytest.mark.parametrize("token", ["ii7", "V!7", "Imaj7", "vii7", "V!9", "I6"])
+def test_rootless_voicings_leave_the_root_to_the_bass_and_keep_third_and_seventh(
+    token: str,
+) -> None:
+    chord = parse(token, 0, "major")
+    notes = chords.voice(chord, 4, 36, 84, 55, None, rootless=True)
+    pcs = {p % 12 for p in notes}
+    assert len(notes) == 4 and chord.root not in pcs
+    assert chord.third in pcs and chord.seventh in pcs
+    assert chords.clear(notes)
+    triad = parse("IV", 0, "major")  # no seventh: keeps its root
+    assert triad.root in {p % 12 for p in chords.voice(triad, 4, 36, 84, 55, None, rootless=True)}
+
+
+def test_low_voicings_avoid_muddy_close_intervals() -> None:
+    assert not chords.clear((40, 43, 47))  # a minor third on E2: mud
+    assert chords.clear((40, 47, 52, 56))  # fifth at the bottom, thirds higher up
+    chord = parse("I", 0, "major")
+    for centre in (44, 48, 52):
+        assert chords.clear(chords.voice(chord, 4, 36, 84, centre, None))
