@@ -671,7 +671,12 @@ class _Piece:
                     (d for d in range(new - 7, new + 8) if d % 7 in cadence_classes),
                     key=lambda d: abs(d - new),
                 )
-                w *= math.exp(-abs(goal - new) / (1.0 if left == 1 else 2.0))
+                if left == 1:
+                    # The note before the cadence note approaches it by step (re-do, ti-do),
+                    # rather than sounding it early and repeating it.
+                    w *= math.exp(-abs(abs(goal - new) - 1)) * (0.35 if goal == new else 1.0)
+                else:
+                    w *= math.exp(-abs(goal - new) / 2.0)
             weighted.append((new, w))
         if not weighted:
             return self.nearest_degree(target, self.allowed)
