@@ -62,6 +62,8 @@ def accompaniment(
             steps = _ending(style, bar_len, compound)
         else:
             steps = patterns.comp_steps(figure, bar_len, compound)
+            if bar == section.start + section.bars - 1 and section.letter != "intro":
+                steps = _breathe(steps)
         events: list[Event] = []
         for onset, length, role in _runs(steps):
             chord = chord_at(spans, onset)
@@ -251,6 +253,18 @@ def _figure(
             break
     k = chosen[-1]
     return first if first and k == 0 else names[k]
+
+
+def _breathe(steps: str) -> str:
+    """A phrase's last bar: the figure's first half, then one chord held to the bar line, so
+    the accompaniment breathes with the melody's cadence and leaves the fill room. Figures
+    that already hold (pads, drones) are left as they are."""
+    half = len(steps) // 2
+    if "C" not in steps[:half] and not any(ch.isdigit() for ch in steps[:half]):
+        return steps
+    if steps[half:].strip("-") == "":
+        return steps
+    return steps[:half] + "C" + "-" * (len(steps) - half - 1)
 
 
 def _ending(style: Style, bar_len: int, compound: bool) -> str:

@@ -91,3 +91,13 @@ def test_a_returning_phrase_gets_the_fill_s_last_beat_and_a_new_section_all_of_i
             assert early == [t for t in groove if t < bar_len - 4]  # the groove runs on
         else:
             assert early != [t for t in groove if t < bar_len - 4]  # the fill starts earlier
+
+
+def test_the_accompaniment_breathes_at_each_phrase_end() -> None:
+    _, _, sections, _, acc, _, _, bar_len = _arrangement("pop", seconds=40.0)
+    for s in sections[1:-1]:
+        last = acc[s.start + s.bars - 1]
+        held = last[-1]
+        assert held[0] and held[1] == bar_len // 2  # one chord held through the second half
+        assert [n for _, n in acc[s.start]] != [n for _, n in last]
+    assert arrange._breathe("C---------------") == "C---------------"  # a pad already holds
