@@ -99,7 +99,7 @@ class PictuneClient(discord.Client):
         """Post what earlier bot processes left undelivered, for as long as the client
         runs. After READY, so that channels are known (whether a story can go in a thread)."""
         await self.wait_until_ready()
-        await self.core.watch_orphans("discord", functools.partial(resume, self))
+        await self.core.requests.watch_orphans("discord", functools.partial(resume, self))
 
     async def press(
         self, interaction: discord.Interaction, action: str, generation_id: str

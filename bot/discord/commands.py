@@ -81,7 +81,7 @@ async def history(
     limit: app_commands.Range[int, 1, 25] = 10,
 ) -> None:
     core = core_of(interaction)
-    views = core.history(
+    views = core.library.history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
@@ -95,7 +95,7 @@ async def history(
 @app_commands.describe(id="the piece's id, e.g. pt-7f3a2c")
 async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 40]) -> None:
     core = core_of(interaction)
-    reply = core.show(requester_for(interaction), id)
+    reply = core.piece(requester_for(interaction), id)
     private = reply.generation.visibility == "private"
     threadable = not private and interaction_allows_threads(interaction)
     rendered = render_piece(
@@ -109,7 +109,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     )
     if not private:
         message = await interaction.original_response()
-        core.link_message(reply.id, str(message.id), role="show")
+        core.library.link_message(reply.id, str(message.id), role="show")
         if rendered.needs_thread:
             await tell_story(message, reply, rendered)
 
@@ -118,7 +118,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 @app_commands.describe(text="words to look for, e.g. sea, waltz, dark")
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
-    views = core.search(requester_for(interaction), text)
+    views = core.library.search(requester_for(interaction), text)
     body = core.listing(views, f"Nothing found for “{text}”.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
@@ -128,7 +128,7 @@ async def search(interaction: discord.Interaction, text: app_commands.Range[str,
 @app_commands.command(name="favourites", description="Your favourite pieces")
 async def favourites(interaction: discord.Interaction) -> None:
     core = core_of(interaction)
-    views = core.favourites(requester_for(interaction))
+    views = core.library.favourites(requester_for(interaction))
     body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.")
     await interaction.response.send_message(
         embed=listing_embed("Your favourites", body), ephemeral=True
@@ -168,9 +168,11 @@ async def settings(
     if clear_community_channel:
         changes["community_channel"] = ""
     if any(v is not None for v in changes.values()):
-        choices = core.update_settings(requester, is_manager=is_manager(interaction), **changes)
+        choices = core.library.update_settings(
+            requester, is_manager=is_manager(interaction), **changes
+        )
     else:
-        choices = core.workspace_settings(requester)
+        choices = core.library.workspace_settings(requester)
     text = core.settings_text(choices)
     if choices.community_channel and choices.community_channel.isdigit():
         text = text.replace(

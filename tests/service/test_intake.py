@@ -251,7 +251,7 @@ def _cli_says(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 async def _bot_says(bot: PictuneBot, image: bytes, **options: Any) -> str:
     with pytest.raises(PictuneError) as caught:
         await bot.compose(ADA, image, **options)
-    assert bot.store.count() == 0
+    assert bot.library.store.count() == 0
     return caught.value.user_message
 
 

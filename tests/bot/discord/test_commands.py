@@ -230,7 +230,7 @@ async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, star
     from service.api import Requester
 
     manager = Requester("discord", guild_id(fake), str(USER_ID))
-    bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    bot.core.library.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
     await compose_once(fake, private=True)
     assert not [m for m in fake.messages.values() if m["channel_id"] == str(COMMUNITY_ID)]
 
