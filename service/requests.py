@@ -228,8 +228,10 @@ class Requests:
                 abc_path = parent.files.get("piece.abc")
                 abc = abc_path.read_text(errors="replace") if abc_path is not None else None
             # The workspace's longest duration applies, even if it changed since.
-            mode, seconds = self._resolve_options(
-                requester, parent.mode, parent.brief.get("duration")
+            choices = self.library.workspace_settings(requester)
+            mode = intake.check_mode(parent.mode, self.settings, default=choices.default_mode)
+            seconds = intake.fit_duration(
+                parent.brief.get("duration"), self.settings, longest=choices.max_duration
             )
             request = ComposeRequest(
                 image=image,

@@ -74,7 +74,7 @@ class PictuneClient(discord.Client):
         self.edit_interval = edit_interval  # seconds between progress edits of one message
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
-        register_commands(self.tree)
+        register_commands(self.tree, settings)
         # Closing cancels what follows a job and finishes what posts (bot/handover.py).
         self.handover = Handover()
         self._orphans: asyncio.Task[None] | None = None

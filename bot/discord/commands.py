@@ -7,7 +7,7 @@ defers (see replies.py). Listings are ephemeral: they are for the person who ask
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -24,6 +24,8 @@ from bot.discord.replies import (
 )
 from bot.discord.views import piece_view
 from engine.bridge.hints import MAX_HINT_CHARS
+from engine.config import Settings
+from service import intake
 
 log = logging.getLogger("pictune.discord")
 
@@ -31,25 +33,34 @@ ModeChoice = Literal["symbolic", "audio", "hybrid"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
 
 
-@app_commands.command(name="compose", description="Turn a picture into music")
-@app_commands.describe(
-    image="the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to 20 MB)",
-    hint='a wish in words, e.g. "sad piano" or "faster"',
-    mode="symbolic (default), audio or hybrid",
-    duration="seconds of music (5 to 120)",
-    private="only you see the result",
-)
-async def compose(
-    interaction: discord.Interaction,
-    image: discord.Attachment,
-    hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
-    mode: ModeChoice | None = None,
-    duration: app_commands.Range[float, 1, 600] | None = None,
-    private: bool = False,
-) -> None:
-    await compose_from_attachment(
-        interaction, image, hint=hint, mode=mode, duration=duration, private=private
+def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
+    """/compose, its duration option bounded by the configured range (Discord's clients do
+    not send a number outside it; intake refuses one from elsewhere with the same range)."""
+    low, high = intake.duration_range(settings)
+
+    @app_commands.describe(
+        image=f"the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to "
+        f"{settings.max_image_bytes / 2**20:g} MB)",
+        hint='a wish in words, e.g. "sad piano" or "faster"',
+        mode="symbolic (default), audio or hybrid",
+        duration=f"seconds of music ({low:g} to {high:g})",
+        private="only you see the result",
     )
+    async def compose(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
+        mode: ModeChoice | None = None,
+        duration: float | None = None,
+        private: bool = False,
+    ) -> None:
+        await compose_from_attachment(
+            interaction, image, hint=hint, mode=mode, duration=duration, private=private
+        )
+
+    # The range is the settings', known only now: an annotation object, not a string.
+    compose.__annotations__["duration"] = app_commands.Range[float, low, high] | None
+    return app_commands.command(name="compose", description="Turn a picture into music")(compose)
 
 
 @app_commands.context_menu(name="Compose music")
@@ -182,9 +193,10 @@ async def settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose, compose_message, history, show, search, favourites, settings)
+COMMANDS = (compose_message, history, show, search, favourites, settings)
 
 
-def register_commands(tree: app_commands.CommandTree) -> None:
+def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:
+    tree.add_command(compose_command(settings))
     for command in COMMANDS:
         tree.add_command(command)

@@ -41,10 +41,15 @@ async def test_duration_must_be_a_finite_positive_number(
     assert core.library.store.count() == 0  # refused before anything was queued
 
 
-async def test_good_durations_are_clamped_into_the_range(core: PictuneBot) -> None:
+@pytest.mark.parametrize("duration", [1e9, "0.001"])
+async def test_durations_outside_the_range_are_refused(core: PictuneBot, duration: object) -> None:
     settings = core.settings
-    assert core.requests.check_options(ADA, duration=1e9)[2] == settings.max_duration
-    assert core.requests.check_options(ADA, duration="0.001")[2] == settings.min_duration  # type: ignore[arg-type]
+    sentence = f"between {settings.min_duration:g} and {settings.max_duration:g} seconds"
+    with pytest.raises(InvalidOption, match=sentence):
+        core.requests.check_options(ADA, duration=duration)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match=sentence):
+        await core.compose(ADA, rgb_png(), duration=duration)
+    assert core.library.store.count() == 0  # refused before anything was queued
     assert core.requests.check_options(ADA, duration=None)[2] == settings.duration
 
 

@@ -58,7 +58,8 @@ async def test_options_are_checked(requests: Requests) -> None:
         await requests.compose(ADA, rgb_png(), mode="opera")
     with pytest.raises(InvalidOption):
         await requests.compose(ADA, rgb_png(), hint="x" * 201)
-    assert requests.check_options(ADA, duration=9999)[2] == requests.settings.max_duration
+    with pytest.raises(InvalidOption, match="The duration must be between"):
+        requests.check_options(ADA, duration=9999)
 
 
 async def test_one_rerun_per_user_and_piece(requests: Requests) -> None:
@@ -92,7 +93,13 @@ async def test_daily_quota_counts_pieces_on_their_way(requests: Requests, store:
 async def test_longest_piece_applies_to_composing_and_reruns(requests: Requests) -> None:
     reply = await requests.compose(ADA, rgb_png(), duration=60)
     requests.library.update_settings(ADA, is_manager=True, max_duration=20)
-    assert requests.check_options(ADA, duration=60)[2] == 20
+    low = requests.settings.min_duration
+    with pytest.raises(InvalidOption, match=f"between {low:g} and 20 seconds"):
+        requests.check_options(ADA, duration=60)
+    with pytest.raises(InvalidOption, match=f"between {low:g} and 20 seconds"):
+        await requests.compose(ADA, rgb_png(), duration=60)
+    assert requests.check_options(ADA, duration=20)[2] == 20
+    # A rerun of the 60 s piece is fitted to the new limit: nobody typed its duration.
     await requests.rerun(ADA, reply.id)
     assert requests.service.requests[-1][0].duration == 20  # type: ignore[attr-defined]
 

@@ -114,7 +114,14 @@ async def test_settings_check_what_is_typed(bench: SlackBench) -> None:
     said = await command(bench, "settings max-duration 30s", user=ADMIN)
     assert "Longest piece: 30 s" in said
     image = bench.fake.host_file("sea.png", images.photo_like(9))
-    await bench.sender.event(bench.mention_event([image], "duration=90"))
+    too_long = bench.mention_event([image], "duration=90")
+    await bench.sender.event(too_long)
+    await bench.settle()
+    said = bench.fake.thread_text(CHANNEL, too_long["ts"])
+    low = bench.settings.min_duration
+    assert f"The duration must be between {low:g} and 30 seconds." in said
+    assert bench.bot.requests.service.requests == []  # type: ignore[attr-defined]
+    await bench.sender.event(bench.mention_event([image], "duration=30"))
     await bench.settle()
     request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert request.duration == 30
