@@ -131,12 +131,12 @@ class Library:
         if ids:
             self.store.set_message_ids(generation_id, {role: ids})
             if role == "reply":  # the result is posted: no other bot posts it again
-                self.store.mark_delivered(generation_id)
+                self.store.deliveries.mark_delivered(generation_id)
 
     def delivered(self, generation_id: str) -> bool:
         """The outcome of a piece was posted (call it after posting): no bot posts it again.
         ``link_message`` with the role "reply" does this too."""
-        return self.store.mark_delivered(clean_id(generation_id))
+        return self.store.deliveries.mark_delivered(clean_id(generation_id))
 
     def generation_for_message(self, requester: Requester, message_id: str) -> str | None:
         """The piece a message shows, if this requester may see it."""

@@ -38,7 +38,7 @@ from storage.artifacts import (
     sniff_image,
 )
 from storage.db import Database, classify, typed_faults
-from storage.deliveries import CLAIM_LIMIT, WINDOW, Deliveries, Undelivered
+from storage.deliveries import Deliveries, Undelivered
 from storage.history import (
     clamp_limit,
     favourite_counts,
@@ -51,6 +51,7 @@ from storage.history import (
     visible_to,
 )
 from storage.installations import InstallationRecord, Installations
+from storage.jobs import JobQueue
 from storage.models import (
     GENERATION_STATUSES,
     VISIBILITIES,
@@ -123,8 +124,10 @@ class Store:
         self.db = db
         self.artifacts = artifacts
         self._embedder = embedder
-        self._deliveries = Deliveries(db)
-        self._installations = Installations(db)
+        # The parts with their own rules, over the same database: callers use them directly.
+        self.jobs = JobQueue(db)  # the durable job queue (storage/jobs.py)
+        self.deliveries = Deliveries(db)  # who posts a piece's outcome (storage/deliveries.py)
+        self.installations = Installations(db)  # apps installed by OAuth, OAuth states
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -556,108 +559,6 @@ class Store:
             row.updated_at = utcnow()
             session.flush()
             return _settings_view(row)
-
-    # ----------------------------------------------------------------- delivering
-    # Who posts a piece's outcome to the person waiting, even after the bot that asked
-    # restarted: see storage/deliveries.py.
-
-    def set_progress_message(self, gen_id: str, message_id: str) -> bool:
-        """Remember the platform message where the person waits for a piece (unique within
-        the platform: Slack ``f"{channel}:{ts}"``); False when it was delivered already."""
-        return self._deliveries.set_progress_message(normalise_id(gen_id), message_id)
-
-    def hold_delivery(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
-        """``owner`` (the bot that submitted the piece) will post its outcome; the lease must
-        be renewed while it follows the job. False when someone else holds it."""
-        return self._deliveries.hold(normalise_id(gen_id), owner=owner, lease_seconds=lease_seconds)
-
-    def renew_delivery(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
-        return self._deliveries.renew(
-            normalise_id(gen_id), owner=owner, lease_seconds=lease_seconds
-        )
-
-    def release_delivery(self, gen_id: str, *, owner: str) -> bool:
-        """``owner`` stops without posting: the next claim takes the piece at once."""
-        return self._deliveries.release(normalise_id(gen_id), owner=owner)
-
-    def claim_undelivered(
-        self,
-        platform: str,
-        *,
-        owner: str,
-        lease_seconds: float,
-        window: timedelta = WINDOW,
-        limit: int = CLAIM_LIMIT,
-    ) -> list[Undelivered]:
-        """Atomically take, for ``owner`` and ``lease_seconds``, the pieces asked on
-        ``platform`` within ``window`` whose outcome nobody posted nor holds: on their way or
-        ended (done, failed, cancelled), oldest first. Safe with several bots at once."""
-        return self._deliveries.claim_undelivered(
-            platform, owner=owner, lease_seconds=lease_seconds, window=window, limit=limit
-        )
-
-    def mark_delivered(self, gen_id: str) -> bool:
-        """The outcome was posted: the piece is never claimed again. False when it already
-        was marked."""
-        return self._deliveries.mark_delivered(normalise_id(gen_id))
-
-    # ----------------------------------------------------------------- installations
-    # Apps installed into workspaces by OAuth ("Add to Slack") and the states of OAuth
-    # flows under way: see storage/installations.py. Tokens are secrets: never log them.
-
-    def save_installation(self, record: InstallationRecord, *, bot_only: bool = False) -> None:
-        """Keep ``record`` as its app's installation in its workspace (replacing the one
-        there); ``bot_only``: only the bot's fields change."""
-        self._installations.save(record, bot_only=bot_only)
-
-    def find_installation(
-        self,
-        platform: str,
-        client_id: str,
-        *,
-        workspace: str,
-        org_id: str | None = "",
-        installer_id: str | None = None,
-    ) -> InstallationRecord | None:
-        """The app's installation in ``workspace`` ("" for org-wide; ``org_id=None``: in
-        any org); with ``installer_id``, only when that person installed it."""
-        return self._installations.find(
-            platform, client_id, workspace=workspace, org_id=org_id, installer_id=installer_id
-        )
-
-    def delete_installation(
-        self,
-        platform: str,
-        client_id: str,
-        *,
-        workspace: str,
-        org_id: str = "",
-        installer_id: str | None = None,
-    ) -> bool:
-        """The app was uninstalled from ``workspace`` (with ``installer_id``: that person's
-        user token was revoked). The workspace's pieces stay in the history."""
-        return self._installations.delete(
-            platform, client_id, workspace=workspace, org_id=org_id, installer_id=installer_id
-        )
-
-    def delete_installation_bot(
-        self, platform: str, client_id: str, *, workspace: str, org_id: str = ""
-    ) -> bool:
-        """The bot's token in ``workspace`` was revoked."""
-        return self._installations.delete_bot(
-            platform, client_id, workspace=workspace, org_id=org_id
-        )
-
-    def count_installations(self, platform: str, client_id: str | None = None) -> int:
-        return self._installations.count(platform, client_id)
-
-    def issue_oauth_state(self, lifetime: timedelta) -> str:
-        """A random OAuth ``state``, valid once within ``lifetime``."""
-        return self._installations.issue_state(lifetime)
-
-    def consume_oauth_state(self, state: str) -> bool:
-        """True once for a state issued by ``issue_oauth_state`` and not expired."""
-        return self._installations.consume_state(state)
 
     # ----------------------------------------------------------------- reading
 

@@ -243,7 +243,7 @@ async def test_a_state_is_single_use_bound_to_the_browser_and_survives_a_restart
             )
         assert (await get(await approve(late), late.cookie)).status_code == 401
         assert len(fake.calls_to("oauth.v2.access")) == 1  # no refused state got a token
-        assert second.store.count_installations("slack") == 1
+        assert second.store.installations.count("slack") == 1
 
 
 async def test_each_workspace_is_answered_with_its_own_token(
