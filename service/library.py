@@ -159,7 +159,7 @@ class Library:
     # The workspace's settings -------------------------------------------------------------
 
     def workspace_settings(self, requester: Requester) -> WorkspaceChoices:
-        raw = self.store.workspace_settings(requester.platform, requester.workspace)
+        raw = self.store.workspaces.settings(requester.platform, requester.workspace)
         return WorkspaceChoices(
             community_channel=raw.community_channel,
             default_mode=raw.default_mode,
@@ -181,7 +181,7 @@ class Library:
             name: self._setting(name, value) for name, value in changes.items() if value is not None
         }
         if clean:
-            self.store.update_workspace_settings(requester.platform, requester.workspace, **clean)
+            self.store.workspaces.update(requester.platform, requester.workspace, **clean)
         return self.workspace_settings(requester)
 
     def _setting(self, name: str, value: Any) -> Any:

@@ -348,7 +348,7 @@ async def test_a_piece_left_by_a_restart_is_posted_with_its_workspaces_token(
                 user_id=fake.installer,
             )
         )
-        store.update_workspace_settings("slack", BETA, community_channel=GALLERY)
+        store.workspaces.update("slack", BETA, community_channel=GALLERY)
         asked = await _asked_then_stopped(settings, service, store, BETA)
         gone = await _asked_then_stopped(settings, service, store, "T_GONE")
 
