@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
     # Stage backends: the embedded defaults are engine/backends.py's; the model references are
-    # in docs/ARCHITECTURE.md ("Stages and backends") and engine/models.py
+    # in docs/ARCHITECTURE.md ("Stages and backends") and engine/weights.py
     perceive: str = EMBEDDED["perceive"]
     bridge: str = EMBEDDED["bridge"]
     retrieve: str = EMBEDDED["retrieve"]
