@@ -25,7 +25,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import PictuneBot, PieceReply, ProgressSink, user_message
+from bot.core import PictuneBot, PieceReply, user_message
 from bot.handover import Handover
 from bot.slack import blocks
 from bot.slack.files import (
@@ -37,6 +37,7 @@ from bot.slack.files import (
 )
 from engine.errors import PictuneError
 from service.api import Requester
+from service.requests import ProgressSink
 
 log = logging.getLogger("pictune.slack")
 
@@ -89,7 +90,7 @@ class ThreadReplies:
         with the file is said before a piece is queued, so the history stays clean. False
         when Slack would not let Pictune post there at all."""
         try:
-            hint, mode, duration = self.bot.check_options(
+            hint, mode, duration = self.bot.requests.check_options(
                 requester, hint=hint, mode=mode, duration=duration
             )
             file = await pick_image(self.bot, client, files)
@@ -171,7 +172,7 @@ class ThreadReplies:
         try:
             await self.share_files(client, reply, channel, thread)
             status = await self._become_result(client, reply, channel, thread, status)
-            self.bot.link_message(reply.id, f"{channel}:{status}")
+            self.bot.library.link_message(reply.id, f"{channel}:{status}")
         except Exception as exc:
             log.error("delivering %s failed", reply.id, exc_info=True)
             await self.fail(
@@ -248,7 +249,7 @@ class ThreadReplies:
             unfurl_links=False,
         )
         ts = str(posted["ts"])
-        self.bot.link_message(reply.id, f"{channel}:{ts}", role=role)
+        self.bot.library.link_message(reply.id, f"{channel}:{ts}", role=role)
         await self.share_files(client, reply, channel, ts, role=f"{role}-files")
         return ts
 
@@ -264,7 +265,7 @@ class ThreadReplies:
         """Upload a piece's files into ``thread`` and remember the message (and the files),
         so that a :repeat: there reruns the piece like one on its result."""
         shared = await upload_files(client, reply, channel, thread)
-        self.bot.link_message(reply.id, shared_message_ids(shared, channel), role=role)
+        self.bot.library.link_message(reply.id, shared_message_ids(shared, channel), role=role)
 
     async def say(
         self, client: AsyncWebClient, channel: str, thread: str | None, text: str

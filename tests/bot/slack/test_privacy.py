@@ -23,15 +23,15 @@ def community_posts(bench: SlackBench) -> list[dict[str, Any]]:
 def seen_by(bench: SlackBench, user: str) -> set[str]:
     """The pieces ``user`` finds in the workspace's history and by searching."""
     who = requester(bench, user)
-    listed = {v.id for v in bench.bot.history(who, limit=25)}
-    return listed | {v.id for v in bench.bot.search(who, "sea", limit=25)}
+    listed = {v.id for v in bench.bot.library.history(who, limit=25)}
+    return listed | {v.id for v in bench.bot.library.search(who, "sea", limit=25)}
 
 
 async def piece_from(bench: SlackBench, event: dict[str, Any]) -> Any:
     """The piece an event with an image made (ALICE's newest)."""
     assert (await bench.sender.event(event)).status_code == 200
     await bench.settle()
-    (piece, *_) = bench.bot.history(requester(bench, ALICE), user_id=ALICE)
+    (piece, *_) = bench.bot.library.history(requester(bench, ALICE), user_id=ALICE)
     return piece
 
 
@@ -41,7 +41,7 @@ def mention_in(bench: SlackBench, channel: str) -> dict[str, Any]:
 
 
 async def test_private_places_keep_their_pieces(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=COMMUNITY)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     bench.fake.private_channels.add(SECRET)
 
     # A private channel known only through conversations.info (app_mention has no type).
@@ -69,7 +69,7 @@ def secret_thread(bench: SlackBench, channel: str) -> str:
 
 
 async def test_a_public_channel_still_shares(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=COMMUNITY)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     piece = await piece_from(bench, mention_in(bench, CHANNEL))
     assert piece.visibility == "public"
     assert piece.id in seen_by(bench, BOB)
