@@ -37,6 +37,7 @@ from engine.errors import (
 from engine.types import ComposeRequest
 from service import intake
 from service.api import JobEvent, JobService, Requester
+from service.weblinks import page_url
 from storage.jobs import worker_name
 from storage.store import GenerationView, Store, Undelivered
 
@@ -104,6 +105,7 @@ class PieceReply:
     motivation_markdown: str
     footer: str  # "pt-7f3a2c · seed 123 · refined from pt-1a2b3c"
     author: str  # who asked, as shown ("for Ada")
+    web_url: str | None = None  # its web page ("Open in browser"), where one opens for all
 
     @property
     def id(self) -> str:
@@ -734,6 +736,7 @@ class PictuneBot:
             motivation_markdown=motivation,
             footer=footer,
             author=view.user_name or view.user_id,
+            web_url=page_url(self.settings, view),
         )
 
     @staticmethod
