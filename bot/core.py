@@ -40,6 +40,7 @@ from service.api import JobEvent, JobService, Requester
 from service.weblinks import page_url
 from storage.jobs import worker_name
 from storage.store import GenerationView, Store, Undelivered
+from storage.views import piece_title
 
 log = logging.getLogger("pictune.bot")
 
@@ -719,10 +720,7 @@ class PictuneBot:
             fields.append(("Length", f"{view.audio_seconds:.0f} s"))
         if view.hint:
             fields.append(("Hint", view.hint))
-        moods = brief.get("moods") or []
-        what = " ".join([*moods[:1], brief.get("genre") or "", "piece"]).split()
-        key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()
-        title = " ".join(["A", *what]) + (f" in {key}" if key else "")
+        title = piece_title(brief)
         footer = f"{view.id} · seed {view.seed}" if view.seed is not None else view.id
         if view.parent_id:
             footer += f" · from {view.parent_id}"

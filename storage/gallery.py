@@ -9,10 +9,11 @@ Private pieces are never listed; ``piece(id, shared=True)`` opens one that a sha
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.errors import NotFound
@@ -21,7 +22,6 @@ from storage.db import Database
 from storage.history import (
     clamp_limit,
     load,
-    matched_views,
     normalise_id,
     page,
     to_views,
@@ -46,6 +46,18 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A piece as the gallery lists it: only what a card shows, read without its files."""
+
+    id: str
+    created_at: datetime
+    caption: str | None
+    brief: dict[str, Any]
+    thumb: str | None  # PICTURE, the score's file name, or None
+    match: str | None = None  # search results: "text" or "semantic"
+
+
+@dataclass(frozen=True)
 class PieceFile:
     name: str
     kind: str
@@ -63,6 +75,33 @@ class WebPiece:
     abc: str | None
     files: dict[str, PieceFile]  # by name, the source picture included
     relatives: list[tuple[str, GenerationView]] = field(default_factory=list)
+
+
+def _card_query() -> Select[Any]:
+    source = (
+        select(Artifact.id)
+        .where(Artifact.generation_id == Generation.id, Artifact.kind == "source")
+        .exists()
+    )
+    score = (
+        select(Artifact.name)
+        .where(Artifact.generation_id == Generation.id, Artifact.kind == "score")
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        Generation.id,
+        Generation.created_at,
+        Generation.caption,
+        Generation.brief,
+        source.label("has_source"),
+        score.label("score"),
+    )
+
+
+def _card(row: Any) -> Card:
+    thumb = PICTURE if row.has_source else row.score
+    return Card(row.id, row.created_at, row.caption, dict(row.brief or {}), thumb)
 
 
 def published_from(setting: str) -> frozenset[str] | None:
@@ -89,16 +128,13 @@ class Gallery:
 
     def page(
         self, *, filters: Filters = Filters(), before: str | None = None, limit: int = 24
-    ) -> list[GenerationView]:
+    ) -> list[Card]:
         """Public pieces, newest first; ``before``: the last id of the previous page."""
         with self.db.read() as session:
-            stmt = select(Generation).where(*self._where(filters))
-            stmt = page(stmt, session, before).limit(clamp_limit(limit))
-            return to_views(session, load(session, stmt), self.artifacts)
+            stmt = page(_card_query().where(*self._where(filters)), session, before)
+            return [_card(row) for row in session.execute(stmt.limit(clamp_limit(limit)))]
 
-    def search(
-        self, text: str, *, filters: Filters = Filters(), limit: int = 24
-    ) -> list[GenerationView]:
+    def search(self, text: str, *, filters: Filters = Filters(), limit: int = 24) -> list[Card]:
         """Public pieces matching ``text``: all its words, then any, then close in meaning."""
         text = (text or "")[:MAX_QUERY_CHARS]
         with self.db.read() as session:
@@ -106,7 +142,11 @@ class Gallery:
             found = ranked_matches(
                 session, text, where, limit=clamp_limit(limit), embed_query=self._embed_query
             )
-            return matched_views(session, found, self.artifacts)
+            rows = session.execute(
+                _card_query().where(Generation.id.in_([gid for gid, _ in found]))
+            )
+            cards = {row.id: _card(row) for row in rows}
+            return [replace(cards[gid], match=how) for gid, how in found if gid in cards]
 
     # ----------------------------------------------------------------- one piece
 
@@ -151,6 +191,11 @@ class Gallery:
             if row is None or row.kind == "summary":
                 raise NotFound(detail=f"web: no file {name!r} of {gen_id}")
             return PieceFile(row.name, row.kind, row.sha256, row.size, row.mime)
+
+    def ping(self) -> None:
+        """One trivial query: the database answers."""
+        with self.db.read() as session:
+            session.execute(select(literal(1)))
 
     # ----------------------------------------------------------------- helpers
 

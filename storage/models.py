@@ -151,7 +151,7 @@ class Generation(Base):
         Index("ix_generations_parent", "parent_id"),
         Index("ix_generations_image", "image_sha256"),
         Index("ix_generations_undelivered", "platform", "delivered_at", "created_at"),
-        Index("ix_generations_created", "created_at"),  # the web gallery, all workspaces
+        Index("ix_generations_created", "created_at", "id"),  # the web gallery, newest first
     )
 
 

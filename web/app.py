@@ -223,7 +223,7 @@ class Handlers:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         try:
-            await asyncio.to_thread(self.pieces.page, limit=1)
+            await asyncio.to_thread(self.pieces.ping)
         except Exception:
             log.warning("healthz: the database does not answer", exc_info=True)
             return web.json_response({"ok": False}, status=503)

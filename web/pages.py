@@ -13,8 +13,8 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.compose.styles import STYLES
-from storage.gallery import PICTURE, Filters, PieceFile, WebPiece
-from storage.views import GenerationView
+from storage.gallery import Card, Filters, PieceFile, WebPiece
+from storage.views import GenerationView, piece_title
 from web import markdown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,7 +35,7 @@ def _env() -> Environment:
 
 
 def gallery(
-    views: Sequence[GenerationView],
+    views: Sequence[Card],
     *,
     text: str,
     filters: Filters,
@@ -128,27 +128,23 @@ def not_found() -> str:
 
 
 def title_of(v: GenerationView) -> str:
-    """A piece's name on the page: its picture's caption, or its style."""
-    caption = (v.caption or "").strip()
-    if caption:
-        return caption[:1].upper() + caption[1:]
-    return f"A {v.brief.get('genre') or 'new'} piece"
+    """A piece's name, as chat shows it: "A calm folk piece in D minor"."""
+    return piece_title(v.brief) if v.brief else f"Piece {v.id}"
 
 
 def _summary(v: GenerationView) -> str:
-    return (v.description or v.caption or "A piece of music made from a picture.")[:300]
+    return (v.caption or v.description or "A piece of music made from a picture.")[:300]
 
 
 def _by_kind(found: dict[str, PieceFile], kind: str) -> PieceFile | None:
     return next((f for f in found.values() if f.kind == kind), None)
 
 
-def _card(v: GenerationView) -> dict[str, Any]:
-    score = next((n for n in v.files if n.endswith(".png")), None)
+def _card(card: Card) -> dict[str, Any]:
     return {
-        "v": v,
-        "title": title_of(v),
-        "style": v.brief.get("genre"),
-        "moods": list(v.brief.get("moods") or [])[:3],
-        "thumb": PICTURE if v.has_source_image else score,
+        "v": card,
+        "title": piece_title(card.brief) if card.brief else f"Piece {card.id}",
+        "style": card.brief.get("genre"),
+        "moods": list(card.brief.get("moods") or [])[:3],
+        "thumb": card.thumb,
     }

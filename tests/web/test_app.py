@@ -170,13 +170,14 @@ async def test_link_previews_open_graph_and_oembed(server: WebServer, store: Sto
     gid = _piece(store, "a", caption='a "quoted" <b>moon</b>')
     page = (await _get(server, f"/p/{gid}")).text
     metas = {a.get("property"): a.get("content") for t, a in parse(page).tags if t == "meta"}
-    assert metas["og:title"] == 'A "quoted" <b>moon</b>'  # escaped in the HTML, whole here
+    assert metas["og:title"] == "A calm folk piece in D minor"  # as chat names it
+    assert metas["og:description"] == 'a "quoted" <b>moon</b>'  # escaped in the HTML, whole here
     assert metas["og:image"] == f"{server.url}/p/{gid}/f/source.png"
     assert metas["og:audio"] == f"{server.url}/p/{gid}/f/piece.mp3"
     links = [a for t, a in parse(page).tags if t == "link" and a.get("type", "").endswith("oembed")]
     oembed = await _get(server, links[0]["href"].replace(server.url, ""))
     data = oembed.json()
-    assert data["type"] == "rich" and data["title"] == 'A "quoted" <b>moon</b>'
+    assert data["type"] == "rich" and data["title"] == "A calm folk piece in D minor"
     assert f'src="{server.url}/p/{gid}/embed"' in data["html"] and "<b>" not in data["html"]
     embed = await _get(server, f"/p/{gid}/embed")
     assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]

@@ -13,6 +13,8 @@
     add_classes: true,
     responsive: "resize",
     staffwidth: 900,
+    // The ABC writes each voice on one line: wrap it into systems of a few bars.
+    wrap: { minSpacing: 1.8, maxSpacing: 2.7, preferredMeasuresPerLine: 4 },
   })[0];
   if (!visual) return;
   document.body.classList.add("score-drawn");

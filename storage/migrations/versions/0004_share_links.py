@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", TS, nullable=True),
     )
     op.create_index("ix_share_links_generation", "share_links", ["generation_id"])
-    op.create_index("ix_generations_created", "generations", ["created_at"])
+    op.create_index("ix_generations_created", "generations", ["created_at", "id"])
 
 
 def downgrade() -> None:
