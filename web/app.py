@@ -45,8 +45,6 @@ STATIC_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-STORE_KEY = web.AppKey("store", Store)
-SITE_KEY = web.AppKey("site", object)
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,6 @@ def make_app(
     )
     site = Site(settings, store, gallery, Shares(store.db))
     app = web.Application(middlewares=[security.middleware()], client_max_size=security.MAX_BODY)
-    app[SITE_KEY] = site
     if not VENDOR["abcjs.js"].is_file():
         log.warning("abcjs is not installed (run `npm ci`): scores show as pictures only")
     handlers = Handlers(site)
@@ -122,7 +119,7 @@ class Handlers:
                     kept = {k: v for k, v in q.items() if k in ("style", "mood", "workspace")}
                     more = "/?" + urlencode({**kept, "before": views[-1].id})
         except NotFound:  # a stale or made-up page cursor
-            raise web.HTTPNotFound() from None
+            raise _not_found() from None
         body = pages.gallery(
             views,
             text=text,
@@ -175,7 +172,9 @@ class Handlers:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    async def _file(self, request: web.Request, gen_id: str, name: str, *, shared: bool):
+    async def _file(
+        self, request: web.Request, gen_id: str, name: str, *, shared: bool
+    ) -> web.Response:
         try:
             found = await asyncio.to_thread(self.pieces.file, gen_id, name, shared=shared)
         except NotFound:
