@@ -12,7 +12,6 @@ every subcommand), so `bot` and `web` stay independent of each other.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from aiohttp import web
 
@@ -22,8 +21,6 @@ from storage.shares import TOKEN_PATTERN, Shares
 from storage.store import Store
 from storage.views import Requester
 from web.app import make_app
-
-log = logging.getLogger("pictune.web")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +43,13 @@ def run_serve(args: argparse.Namespace) -> int:
     port = settings.web_port if args.port is None else args.port
     with Store.open(settings) as store:
         app = make_app(settings, store)
-        log.info("web pages on http://%s:%d", host, port)
-        web.run_app(app, host=host, port=port, access_log=None, print=None)
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            access_log=None,
+            print=lambda _: print(f"pictune: web pages on http://{host}:{port}", flush=True),
+        )
     return 0
 
 
