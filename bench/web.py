@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -183,6 +184,7 @@ def main() -> None:
     p.add_argument("--pieces", type=int, default=10_000)
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "web.json")
+    p.add_argument("--keep", action="store_true", help="keep the filled history (~350 MB)")
     args = p.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="pictune-web-"))
     print(f"filling {args.pieces} pieces into {data_dir} ...", flush=True)
@@ -209,6 +211,8 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
     result = {
         "pieces": args.pieces,
         "public": len(public),
