@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "bot.commands.serve",
     "bot.commands.worker",
     "bot.commands.doctor",
+    "web.command",  # the web pages: imported by name, so bot and web stay independent
 )
 
 LONG_RUNNING = frozenset({"serve", "worker"})

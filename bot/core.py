@@ -27,8 +27,9 @@ from service import intake
 from service.api import JobEvent, JobService
 from service.library import Library, WorkspaceChoices
 from service.requests import Orphan, ProgressSink, Requests, no_progress
+from service.weblinks import page_url
 from storage.store import Store
-from storage.views import GenerationView, Requester
+from storage.views import GenerationView, Requester, piece_title
 
 log = logging.getLogger("pictune.bot")
 
@@ -62,6 +63,7 @@ class PieceReply:
     motivation_markdown: str
     footer: str  # "pt-7f3a2c · seed 123 · refined from pt-1a2b3c"
     author: str  # who asked, as shown ("for Ada")
+    web_url: str | None = None  # its web page ("Open in browser"), where one opens for all
 
     @property
     def id(self) -> str:
@@ -218,10 +220,7 @@ class PictuneBot:
             fields.append(("Length", f"{view.audio_seconds:.0f} s"))
         if view.hint:
             fields.append(("Hint", view.hint))
-        moods = brief.get("moods") or []
-        what = " ".join([*moods[:1], brief.get("genre") or "", "piece"]).split()
-        key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()
-        title = " ".join(["A", *what]) + (f" in {key}" if key else "")
+        title = piece_title(brief)
         footer = f"{view.id} · seed {view.seed}" if view.seed is not None else view.id
         if view.parent_id:
             footer += f" · from {view.parent_id}"
@@ -235,6 +234,7 @@ class PictuneBot:
             motivation_markdown=motivation,
             footer=footer,
             author=view.user_name or view.user_id,
+            web_url=page_url(self.settings, view),
         )
 
     @staticmethod

@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     queue_cap: int = Field(100, ge=0)
     redis_url: str = "redis://localhost:6379/0"
     http_port: int = Field(8080, ge=0, le=65535)  # /healthz and /metrics; 0 disables
+    # The web pages (`pictune web`, web/): where they listen, the address people reach them
+    # at (for links in chat and link previews), and whose public pieces the gallery lists:
+    # "*" every workspace, else a comma list of workspace ids ("local": the CLI's pieces).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8090, ge=0, le=65535)
+    public_url: str | None = None  # e.g. https://pictune.example.org
+    web_workspaces: str = "local"
     # local backend: process (a crash spares the bot) | thread
     worker_mode: Literal["process", "thread"] = "process"
     # seconds; a running job silent for 3 beats is requeued

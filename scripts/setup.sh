@@ -30,6 +30,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The web pages' front-end library (abcjs) comes from the npm registry, pinned by
+# package-lock.json into node_modules/ (which the web app serves; no build step).
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing Debian packages: nodejs npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if command -v npm >/dev/null 2>&1; then
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+else
+  echo "setup: npm is missing (install nodejs and npm): web pages will show scores as pictures" >&2
+fi
+
 PY="${PYTHON:-python3}"
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
   echo "setup: Pictune needs Python 3.11 ($PY is $("$PY" --version 2>&1)); set PYTHON=python3.11" >&2

@@ -1,17 +1,19 @@
 """Queries over generations: who may see what, pagination, and ORM -> view conversion.
 
 The one visibility rule: a generation is visible to a viewer when it belongs to the asking
-workspace, is not deleted, and is public or owned by the viewer.
+workspace, is not deleted, and is public or owned by the viewer. Chat asks it for one
+workspace and a person; the web gallery (storage/gallery.py) for the workspaces the
+deployment publishes and nobody (an anonymous reader sees public pieces only).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from engine.errors import NotFound
@@ -32,10 +34,20 @@ def normalise_id(raw: str) -> str:
     return ID_PREFIX + match.group(1)
 
 
-def visible_to(workspace: str, viewer_id: str | None) -> ColumnElement[bool]:
+def visible_to(
+    workspace: str | Collection[str] | None, viewer_id: str | None
+) -> ColumnElement[bool]:
+    """``workspace``: the asking one, several (the web's published workspaces), or None for
+    every workspace of the deployment. ``viewer_id`` None: an anonymous reader."""
     owned = Generation.user_id == viewer_id if viewer_id is not None else false()
+    if workspace is None:
+        where: ColumnElement[bool] = true()
+    elif isinstance(workspace, str):
+        where = Generation.workspace == workspace
+    else:
+        where = Generation.workspace.in_(sorted(workspace))
     return and_(
-        Generation.workspace == workspace,
+        where,
         Generation.deleted.is_(False),
         or_(Generation.visibility == "public", owned),
     )
@@ -113,6 +125,22 @@ def to_views(
 ) -> list[GenerationView]:
     counts = favourite_counts(session, (g.id for g in gens))
     return [to_view(g, artifacts, counts.get(g.id, 0), match=match) for g in gens]
+
+
+def matched_views(
+    session: Session, found: Sequence[tuple[str, str]], artifacts: ArtifactStore
+) -> list[GenerationView]:
+    """The views of search results ``(id, how)``, in their order, each with its ``match``."""
+    gens = {
+        g.id: g
+        for g in load(session, select(Generation).where(Generation.id.in_([i for i, _ in found])))
+    }
+    counts = favourite_counts(session, gens)
+    return [
+        to_view(gens[gid], artifacts, counts.get(gid, 0), match=how)
+        for gid, how in found
+        if gid in gens
+    ]
 
 
 def to_view(

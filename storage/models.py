@@ -151,6 +151,7 @@ class Generation(Base):
         Index("ix_generations_parent", "parent_id"),
         Index("ix_generations_image", "image_sha256"),
         Index("ix_generations_undelivered", "platform", "delivered_at", "created_at"),
+        Index("ix_generations_created", "created_at", "id"),  # the web gallery, newest first
     )
 
 
@@ -200,6 +201,21 @@ class Favourite(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_favourites_user", "user_id", "created_at"),)
+
+
+class ShareLink(Base):
+    """An unguessable link that opens one piece on the web, private or not, until revoked
+    (storage/shares.py). Only a digest of the token is kept: the link itself is shown once."""
+
+    __tablename__ = "share_links"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_share_links_generation", "generation_id"),)
 
 
 class WorkspaceSettings(Base):

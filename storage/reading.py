@@ -22,23 +22,20 @@ from storage.artifacts import ArtifactMissing, ArtifactStore
 from storage.db import Database
 from storage.history import (
     clamp_limit,
-    favourite_counts,
     history_stmt,
     load,
+    matched_views,
     normalise_id,
     page,
-    to_view,
     to_views,
     visible_to,
 )
 from storage.models import Artifact, Favourite, Generation, MessageLink
 from storage.search import (
-    SEMANTIC_POOL,
     LazyEmbedder,
     TextEmbedder,
     embed_query,
-    rank_by_similarity,
-    text_matches,
+    ranked_matches,
 )
 from storage.views import GenerationView, Lineage
 
@@ -111,44 +108,12 @@ class Reading:
         ``semantic``) those whose meaning is close. Each view's ``match`` says which."""
         limit = clamp_limit(limit)
         text = (text or "")[:500]
-        found: list[tuple[str, str]] = []  # (id, "text" | "semantic"), best first
         with self.db.read() as session:
+            # Visibility inside each query: another workspace's crowd cannot starve it.
             base = [visible_to(workspace, user_id), Generation.status == "done"]
-            for any_term in (False, True):
-                # Visibility inside the query: another workspace's crowd cannot starve it.
-                candidates = text_matches(session, text, any_term=any_term, where=base)
-                allowed = self._filter_ids(session, candidates, base)
-                seen = {gid for gid, _ in found}
-                found += [(gid, "text") for gid in candidates if gid in allowed and gid not in seen]
-                if len(found) >= limit:
-                    break
-            if semantic and len(found) < limit and text.strip():
-                query = embed_query(self._embedder, text)
-                if query is not None:
-                    pool = session.execute(
-                        select(Generation.id, Generation.embedding)
-                        .where(*base, Generation.embedding.is_not(None))
-                        .order_by(Generation.created_at.desc())
-                        .limit(SEMANTIC_POOL)
-                    ).all()
-                    seen = {gid for gid, _ in found}
-                    ranked = rank_by_similarity(
-                        query, [(r[0], r[1]) for r in pool], limit=limit * 2
-                    )
-                    found += [(gid, "semantic") for gid, _ in ranked if gid not in seen]
-            found = found[:limit]
-            gens = {
-                g.id: g
-                for g in load(
-                    session, select(Generation).where(Generation.id.in_([i for i, _ in found]))
-                )
-            }
-            counts = favourite_counts(session, gens)
-            return [
-                to_view(gens[gid], self.artifacts, counts.get(gid, 0), match=how)
-                for gid, how in found
-                if gid in gens
-            ]
+            embed = (lambda q: embed_query(self._embedder, q)) if semantic else None
+            found = ranked_matches(session, text, base, limit=limit, embed_query=embed)
+            return matched_views(session, found, self.artifacts)
 
     def summary(self, gen_id: str, *, workspace: str, user_id: str | None) -> dict[str, Any]:
         """What lies behind a piece, scoped like ``get``: perception, brief, exemplars (id,
@@ -348,14 +313,6 @@ class Reading:
         if gen is None:
             raise NotFound(detail=f"{gen_id} not visible in {workspace!r} to {user_id!r}")
         return gen
-
-    @staticmethod
-    def _filter_ids(session: Session, ids: list[str], conditions: list[Any]) -> set[str]:
-        if not ids:
-            return set()
-        return set(
-            session.scalars(select(Generation.id).where(Generation.id.in_(ids), *conditions))
-        )
 
     def _stored_exemplars(self, sha256: str) -> list[dict[str, Any]]:
         """The exemplars recorded in a piece's result.json, without their ABC; [] when the

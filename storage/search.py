@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -212,6 +212,33 @@ def semantic_pool(
         .limit(limit)
     ).all()
     return [(r[0], r[1]) for r in rows]
+
+
+def ranked_matches(
+    session: Session,
+    query: str,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    embed_query: Callable[[str], np.ndarray | None] | None = None,
+) -> list[tuple[str, str]]:
+    """(id, "text" | "semantic") of the pieces meeting ``where`` that match ``query``, best
+    first: those with all its words, then any of them, then (with ``embed_query``) those
+    whose meaning is close. Chat's search and the web gallery's both ask this."""
+    found: list[tuple[str, str]] = []
+    for any_term in (False, True):
+        seen = {gid for gid, _ in found}
+        hits = text_matches(session, query, any_term=any_term, where=where)
+        found += [(gid, "text") for gid in hits if gid not in seen]
+        if len(found) >= limit:
+            return found[:limit]
+    if embed_query is not None and query.strip():
+        vector = embed_query(query)
+        if vector is not None:
+            seen = {gid for gid, _ in found}
+            ranked = rank_by_similarity(vector, semantic_pool(session, where), limit=limit * 2)
+            found += [(gid, "semantic") for gid, _ in ranked if gid not in seen]
+    return found[:limit]
 
 
 def _escape_like(term: str) -> str:

@@ -76,6 +76,14 @@ class GenerationView:
         return self.status == "done"
 
 
+def piece_title(brief: dict[str, Any]) -> str:
+    """A piece's name wherever it is shown (chat, the web): "A calm folk piece in D minor"."""
+    moods = brief.get("moods") or []
+    what = " ".join([*moods[:1], brief.get("genre") or "", "piece"]).split()
+    key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()
+    return " ".join(["A", *what]) + (f" in {key}" if key else "")
+
+
 @dataclass
 class Lineage:
     """A piece with the pieces it was rerun from and the reruns made from it."""

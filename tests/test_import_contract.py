@@ -1,5 +1,5 @@
 """The import contract (pyproject.toml [tool.importlinter], run by scripts/test.sh) catches
-a wrong import: the same contracts are run over a small stand-in of the four packages, first
+a wrong import: the same contracts are run over a small stand-in of the five packages, first
 as they should be, then with one wrong import added."""
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ MODULES = {
     "bot/core.py": "import service.api\nimport engine.types\n",
     "bot/discord/__init__.py": "import bot.core\n",
     "bot/slack/__init__.py": "import bot.core\n",
+    "web/__init__.py": "",
+    "web/app.py": "import service.api\nimport storage.store\n",
 }
 
 
@@ -64,6 +66,10 @@ def test_the_stand_in_keeps_the_contracts(tmp_path: Path) -> None:
         ("storage/store.py", "import engine.types\nimport service.api\n", "Layers"),
         ("service/api.py", "import storage.store\nimport bot.core\n", "Layers"),
         ("bot/discord/__init__.py", "import bot.core\nimport bot.slack\n", "adapters"),
+        # The web pages and the bots are two front doors: neither imports the other.
+        ("web/app.py", "import service.api\nimport bot.core\n", "Layers"),
+        ("bot/core.py", "import service.api\nimport web.app\n", "Layers"),
+        ("service/api.py", "import storage.store\nimport web.app\n", "Layers"),
     ],
 )
 def test_a_wrong_import_breaks_the_contract(

@@ -104,7 +104,9 @@ def render_piece(
             else:
                 paths.append((name, path))
 
-    embed = discord.Embed(title=cut(f"🎵 {reply.title}", TITLE_MAX), colour=COLOUR)
+    embed = discord.Embed(
+        title=cut(f"🎵 {reply.title}", TITLE_MAX), colour=COLOUR, url=reply.web_url
+    )
     for name, value in reply.fields[:FIELDS_MAX]:
         embed.add_field(name=cut(name, FIELD_NAME_MAX), value=cut(value, FIELD_VALUE_MAX))
     embed.set_footer(text=cut(f"{reply.footer} · for {reply.author}", FOOTER_MAX))
@@ -114,6 +116,8 @@ def render_piece(
     tail = []
     if note:
         tail.append(note)
+    if reply.web_url:
+        tail.append(f"[Open in browser]({reply.web_url})")
     if left_out:
         tail.append(
             "Too large to attach here: " + ", ".join(left_out) + ". Try a shorter duration."

@@ -159,6 +159,8 @@ def result_blocks(reply: PieceReply) -> list[dict[str, Any]]:
             }
         )
     blocks.append(context(escape(f"{reply.footer} · for {reply.author}")))
+    if reply.web_url:  # our own address: nothing in it for mrkdwn to read
+        blocks.append(context(f"<{reply.web_url}|Open in browser>"))
     blocks.append(buttons(reply.id))
     return blocks[:50]
 

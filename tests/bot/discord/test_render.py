@@ -175,3 +175,13 @@ def test_split_never_leaves_a_heading_at_the_end_of_a_piece() -> None:
     for piece in pieces[:-1]:
         last_line = piece.rstrip("\n").rsplit("\n", 1)[-1]
         assert not last_line.startswith("#"), last_line
+
+
+def test_a_piece_with_a_web_page_links_to_it(tmp_path: Path) -> None:
+    linked = dataclasses.replace(
+        reply(tmp_path, "Slow waves.\n\n" + long_story()), web_url="https://p.example/p/pt-7f3a2c"
+    )
+    rendered = render_piece(linked)
+    assert rendered.embed.url == "https://p.example/p/pt-7f3a2c"
+    assert rendered.embed.description.endswith("[Open in browser](https://p.example/p/pt-7f3a2c)")
+    assert render_piece(reply(tmp_path, "Slow waves.")).embed.url is None

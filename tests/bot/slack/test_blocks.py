@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,3 +99,11 @@ def test_compose_modal_asks_for_one_image_and_keeps_the_channel() -> None:
     assert by_id["hint"]["element"]["initial_value"] == "sad piano"
     assert by_id["mode"]["element"]["initial_option"]["value"] == "symbolic"
     assert by_id["duration"]["element"]["max_value"] == "120"
+
+
+def test_a_piece_with_a_web_page_links_to_it() -> None:
+    linked = dataclasses.replace(reply("Slow."), web_url="https://p.example/p/pt-7f3a2c")
+    built = blocks.result_blocks(linked)
+    assert "<https://p.example/p/pt-7f3a2c|Open in browser>" in str(built)
+    assert built[-1]["type"] == "actions"
+    assert "Open in browser" not in str(blocks.result_blocks(reply("Slow.")))
