@@ -25,11 +25,11 @@ from engine.config import Settings
 from engine.errors import JobFailed, PictuneError
 from service import intake
 from service.api import JobEvent, JobService
-from service.library import Library, WorkspaceChoices
+from service.library import Library
 from service.requests import Orphan, ProgressSink, Requests, no_progress
 from service.weblinks import page_url
 from storage.store import Store
-from storage.views import GenerationView, Requester, piece_title
+from storage.views import GenerationView, Requester, WorkspaceSettingsView, piece_title
 
 log = logging.getLogger("pictune.bot")
 
@@ -357,7 +357,7 @@ class PictuneBot:
         where = f" — [original]({link})" if link else ""
         return f"🎵 New piece by {reply.author}: **{reply.title}**{where}"
 
-    def settings_text(self, choices: WorkspaceChoices) -> str:
+    def settings_text(self, choices: WorkspaceSettingsView) -> str:
         def show(value: Any, default: str) -> str:
             return default if value in (None, "") else str(value)
 
