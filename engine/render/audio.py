@@ -473,7 +473,8 @@ def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:
 
 
 def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.ndarray:
-    """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP.
+    """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP
+    (``samples``, the render's own buffer, is scaled in place).
 
     Matching peaks alone left a solo flute far quieter than a band with drums; matching
     loudness makes every piece sound equally loud. Scaling the peak first makes the
@@ -485,5 +486,6 @@ def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.nda
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak <= 1e-6:
         raise RenderError(detail="the rendered audio is silent")
-    out = normalise_loudness(samples * np.float32(PEAK / peak), sample_rate, loudness)
-    return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+    samples *= np.float32(PEAK / peak)  # in place: the render's own buffer
+    out = normalise_loudness(samples, sample_rate, loudness).astype(np.float32, copy=False)
+    return np.clip(out, -1.0, 1.0, out=out)
