@@ -165,7 +165,7 @@ class AudioRenderer:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
         if cut:
             _fade_out(samples, int(round(end * self.sample_rate)), self.sample_rate)
-        return Audio(_normalise(samples, self.sample_rate, loudness), self.sample_rate)
+        return Audio(normalise_audio(samples, self.sample_rate, loudness), self.sample_rate)
 
 
 Part = Callable[[int, int], bool]  # (track index, pitch) -> does this part play the note?
@@ -472,9 +472,12 @@ def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:
     samples[end_frame:] = 0.0
 
 
-def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.ndarray:
+def normalise_audio(
+    samples: np.ndarray, sample_rate: int, loudness: float, *, source: str = "FluidSynth"
+) -> np.ndarray:
     """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP
-    (``samples``, the render's own buffer, is scaled in place).
+    (``samples``, float32 (n, 2) that the caller owns, is scaled in place). Every mode's
+    audio goes through here: FluidSynth's and MusicGen's (``source`` names it in errors).
 
     Matching peaks alone left a solo flute far quieter than a band with drums; matching
     loudness makes every piece sound equally loud. Scaling the peak first makes the
@@ -482,10 +485,10 @@ def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.nda
     the synth's output level: a lone click in silence is not blown up.
     """
     if not np.all(np.isfinite(samples)):
-        raise RenderError(detail="FluidSynth produced non-finite samples")
+        raise RenderError(detail=f"{source} produced non-finite samples")
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak <= 1e-6:
-        raise RenderError(detail="the rendered audio is silent")
+        raise RenderError(detail=f"{source} produced silence")
     samples *= np.float32(PEAK / peak)  # in place: the render's own buffer
     out = normalise_loudness(samples, sample_rate, loudness).astype(np.float32, copy=False)
     return np.clip(out, -1.0, 1.0, out=out)
