@@ -33,6 +33,7 @@ from engine.config import Settings
 from engine.errors import ConfigError, RenderError, SoundFontMissing
 from engine.render.loudness import TARGET_LUFS, normalise_loudness
 from engine.render.midi import midi_bytes_to_score
+from engine.render.parts import PARTS, Event, Plan, part_events
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,10 @@ PEAK_DBFS = -1.0  # the reference level a render is scaled to before loudness ma
 PEAK = 10 ** (PEAK_DBFS / 20)  # ~0.891
 EXTRA_SECONDS = 30.0  # a score may overrun the longest allowed piece by this much before it is cut
 FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
-DRUM_CHANNEL = 9  # MIDI channel 10
-DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
 BLOCK = 8192  # frames pulled from the synth per call
-# Two synths, each on its own thread, play complementary shares of the notes (see _Synth).
-# FluidSynth's own synth.cpu-cores = 2 was rejected: the same score rendered differently,
-# up to full scale, in about one render in three.
-PARTS = 2
-RELEASE_GUESS = 0.5  # seconds a note is assumed to ring after its note-off, for balancing
-# General MIDI drum keys that silence each other (a closed hi-hat stops an open one): the
-# SoundFont's exclusive classes, which act only within one synth, so they stay together.
-DRUM_GROUPS = ((42, 44, 46), (71, 72), (73, 74), (78, 79), (80, 81), (29, 30), (86, 87))
+# Two synths, each on its own thread, play complementary shares of the notes (see _Synth and
+# engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the same score
+# rendered differently, up to full scale, in about one render in three.
 CLI_TIMEOUT = 120.0
 
 SOUNDFONT_FIX = (
@@ -80,9 +74,15 @@ def is_soundfont(path: Path) -> bool:
     return head[:4] == b"RIFF" and head[8:12] == b"sfbk"
 
 
-def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Audio:
+def render_midi(
+    score_or_midi: symusic.Score | bytes,
+    settings: Settings,
+    *,
+    on_synthesised: Callable[[], None] | None = None,
+) -> Audio:
     """Render a score (or MIDI file bytes) to stereo float32 at the configured loudness
-    (-16 LUFS, true peak at most -1 dBTP), with a tail."""
+    (-16 LUFS, true peak at most -1 dBTP), with a tail. ``on_synthesised`` is called when
+    the synthesis (on both cores) is done and the levelling (on one) begins."""
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
@@ -101,7 +101,9 @@ def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Aud
         raise RenderError(detail="the score has no notes to render")
     max_seconds = settings.max_duration + EXTRA_SECONDS
     renderer = get_renderer(str(soundfont), settings.sample_rate)
-    return renderer.render(score, max_seconds, loudness=settings.loudness_target)
+    return renderer.render(
+        score, max_seconds, loudness=settings.loudness_target, on_synthesised=on_synthesised
+    )
 
 
 @lru_cache(maxsize=4)
@@ -149,6 +151,7 @@ class AudioRenderer:
         max_seconds: float = float("inf"),
         *,
         loudness: float = TARGET_LUFS,
+        on_synthesised: Callable[[], None] | None = None,
     ) -> Audio:
         seconds = score.to("second")
         end = float(seconds.end())
@@ -163,12 +166,11 @@ class AudioRenderer:
                 samples = self._synth.render(seconds, n_frames)
         else:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
+        if on_synthesised is not None:
+            on_synthesised()
         if cut:
             _fade_out(samples, int(round(end * self.sample_rate)), self.sample_rate)
         return Audio(normalise_audio(samples, self.sample_rate, loudness), self.sample_rate)
-
-
-Part = Callable[[int, int], bool]  # (track index, pitch) -> does this part play the note?
 
 
 class _Synth:
@@ -184,16 +186,15 @@ class _Synth:
     pinned on the holder (their samples read, a few MB each) and stay pinned for later
     renders. At worst, after every instrument has been used, that is the whole SoundFont.
 
-    Time: the notes are split between PARTS synths rendered in parallel threads (ctypes
-    releases the GIL inside libfluidsynth), and their outputs are summed. The split depends
-    only on the score, so the same score always gives the same audio. Each part has every
-    channel's controllers and pedal; each (track, pitch) is played wholly by one part, so a
-    repeated note still stops the one before it, and each drum track stays in one part
-    (exclusive classes such as open/closed hi-hat act within a synth). Each part has its own
-    reverb and chorus, fed by its own notes: both effects are linear, so the sum is the
-    effect of all the notes. Measured against one synth playing everything, the sum differs
-    by 60-85 dB under the music's level (FluidSynth voices interact slightly through shared
-    state), far below hearing and below what the MP3 encoder keeps.
+    Time: the notes are shared between PARTS synths rendered in parallel threads (ctypes
+    releases the GIL inside libfluidsynth) as engine/render/parts.py decides, from the score
+    alone, and their outputs are summed in part order: the same score gives the same audio.
+    Each part has its own reverb and chorus, fed by its own notes: both effects are linear,
+    so the sum is the effect of all the notes. Against one synth playing everything (the
+    12 bench pieces), the sum differs by 58-86 dB under the music's RMS level: far below
+    hearing and below what the MP3 encoder keeps. The difference comes from inside
+    FluidSynth (not identified): a track rendered alone differs as much from the same track
+    rendered beside the others.
     """
 
     def __init__(
@@ -218,7 +219,7 @@ class _Synth:
 
     def render(self, score: symusic.Score, n_frames: int) -> np.ndarray:
         """Play a score (in seconds) and return (n_frames, 2) float32."""
-        plan = _Plan.of(score, self.parts)
+        plan = Plan.of(score, self.parts)
         self._pin(plan)
         n_tracks = sum(1 for track in score.tracks if track.notes)
         channels = 16 * (1 + n_tracks // 15)  # each track its own channel, 9 kept for drums
@@ -240,7 +241,7 @@ class _Synth:
                     synth.program_select(channel, sfid, bank, program)
             outputs = [np.zeros((n_frames, 2), dtype=np.float32) for _ in range(self.parts)]
             work = [
-                (synth, out, _events(synth, score, plan, part))
+                (synth, out, part_events(synth, score, plan, part))
                 for part, (synth, out) in enumerate(zip(synths, outputs, strict=True))
             ]
             others = [self.pool.submit(self._play, *job) for job in work[1:]]
@@ -260,7 +261,7 @@ class _Synth:
                 self.c.remove_sfont(synth.synth, self.sfont)
                 synth.delete()
 
-    def _pin(self, plan: _Plan) -> None:
+    def _pin(self, plan: Plan) -> None:
         """Read the samples of the instruments this score plays, once per process."""
         if self.pinned is None or self.c.pin_preset is None:
             return
@@ -270,7 +271,7 @@ class _Synth:
                 self.c.pin_preset(self.holder.synth, self.sfid, bank, program)
                 self.pinned.add((bank, program))
 
-    def _play(self, synth: Any, out: np.ndarray, events: list[_Event]) -> None:
+    def _play(self, synth: Any, out: np.ndarray, events: list[Event]) -> None:
         pos = 0
         n_frames = len(out)
         for time, _order, action, args in events:
@@ -288,102 +289,6 @@ class _Synth:
                 raise RenderError(detail="FluidSynth failed to synthesise samples")
             start += n
         return max(start, stop)
-
-
-_Event = tuple[float, int, Any, tuple]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Which channel each track plays on, its preset, and which part plays each note."""
-
-    channels: tuple[int | None, ...]  # per track; None for a track without notes
-    programs: tuple[tuple[int, int, int], ...]  # (channel, bank, program) per sounding track
-    parts: dict[tuple[int, int], int]  # (track, pitch or -1 for a whole drum track) -> part
-
-    @staticmethod
-    def of(score: symusic.Score, parts: int = PARTS) -> _Plan:
-        channels: list[int | None] = []
-        programs = []
-        drum_channel_taken = False
-        next_channel = 0
-        for track in score.tracks:
-            if not track.notes:
-                channels.append(None)
-                continue
-            if track.is_drum and not drum_channel_taken:
-                channel, drum_channel_taken = DRUM_CHANNEL, True
-            else:
-                if next_channel == DRUM_CHANNEL:
-                    next_channel += 1
-                channel = next_channel
-                next_channel += 1
-            channels.append(channel)
-            # The bank, not the channel, picks drum kits: a second drum track works anywhere.
-            programs.append((channel, DRUM_BANK if track.is_drum else 0, track.program))
-        return _Plan(tuple(channels), tuple(programs), split_notes(score, parts))
-
-    def part_of(self, track: int, pitch: int, is_drum: bool) -> int:
-        return self.parts[(track, unit_of(pitch, is_drum))]
-
-
-def unit_of(pitch: int, is_drum: bool) -> int:
-    """The unit a note belongs to: its pitch, or for drums its exclusive group's first key."""
-    if is_drum:
-        for group in DRUM_GROUPS:
-            if pitch in group:
-                return group[0]
-    return pitch
-
-
-def split_notes(score: symusic.Score, parts: int = PARTS) -> dict[tuple[int, int], int]:
-    """(track, unit) -> part, sharing each track's notes between the parts (score in seconds).
-
-    Each track is balanced on its own (an expensive instrument, such as a ringing guitar,
-    is halved rather than given to one part), by note time plus a release guess per note;
-    ties go to the part with less in total. Only the score decides: deterministic.
-    """
-    chosen: dict[tuple[int, int], int] = {}
-    total = [0.0] * parts
-    for index, track in enumerate(score.tracks):
-        cost: dict[int, float] = {}
-        for note in track.notes:
-            unit = unit_of(note.pitch, track.is_drum)
-            cost[unit] = cost.get(unit, 0.0) + max(note.duration, 0.0) + RELEASE_GUESS
-        here = [0.0] * parts
-        for unit, c in sorted(cost.items(), key=lambda item: (-item[1], item[0])):
-            part = min(range(parts), key=lambda p: (here[p], total[p], p))
-            chosen[(index, unit)] = part
-            here[part] += c
-            total[part] += c
-    return chosen
-
-
-def _events(synth: Any, score: symusic.Score, plan: _Plan, part: int) -> list[_Event]:
-    """(time, order, call, args) for one part, sorted. At equal times: note-offs, controls,
-    note-ons. Every part gets every controller and pedal; notes go to their part only."""
-    events: list[_Event] = []
-    for index, track in enumerate(score.tracks):
-        channel = plan.channels[index]
-        if channel is None:
-            continue
-        for c in track.controls:
-            events.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
-        for p in track.pedals:
-            events.append((p.time, 2, synth.cc, (channel, 64, 127)))
-            events.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
-        for b in track.pitch_bends:
-            # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
-            events.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
-        for n in track.notes:
-            if plan.part_of(index, n.pitch, track.is_drum) != part:
-                continue
-            velocity = max(1, min(127, n.velocity))
-            events.append((n.time, 3, synth.noteon, (channel, n.pitch, velocity)))
-            events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
-    # sort on (time, order) only: the callables themselves are not comparable
-    events.sort(key=lambda e: (e[0], e[1]))
-    return events
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 
 from engine.config import Settings
 from engine.errors import RenderError, SoundFontMissing
-from engine.render.audio import TAIL_SECONDS, AudioRenderer, render_midi, split_notes, unit_of
+from engine.render.audio import TAIL_SECONDS, AudioRenderer, render_midi
 from engine.render.loudness import integrated_loudness, true_peak
 from engine.render.midi import abc_to_score, score_to_midi_bytes
 from tests.engine.render.tunes import BAND_ABC, TWO_VOICE_SECONDS
@@ -183,23 +183,6 @@ def test_two_synths_sharing_the_notes_sound_like_one(
         assert rms(a - b) < 10 ** (-50 / 20) * rms(a), abc.splitlines()[1]
 
 
-def test_the_notes_are_shared_whole_per_pitch_and_drum_group() -> None:
-    score = abc_to_score(BAND_ABC)
-    parts = split_notes(score, 2)
-    for index, track in enumerate(score.tracks):
-        units = {unit_of(n.pitch, track.is_drum) for n in track.notes}
-        assert {(index, u) for u in units} <= parts.keys()
-    # The closed (42) and open (46) hi-hat silence each other: one unit, so one synth.
-    drums = next(i for i, t in enumerate(score.tracks) if t.is_drum)
-    assert unit_of(42, True) == unit_of(46, True)
-    assert unit_of(42, False) != unit_of(46, False)
-    # An instrument with many pitches is shared between the synths, not given to one.
-    for index, track in enumerate(score.tracks):
-        if index != drums and len({n.pitch for n in track.notes}) > 3:
-            assert {parts[(index, n.pitch)] for n in track.notes} == {0, 1}
-    assert split_notes(score, 2) == parts  # the score alone decides
-
-
 def test_only_the_instruments_played_are_read(two_voice_abc: str, settings: Settings) -> None:
     soundfont = settings.resolved_soundfont()
     assert soundfont is not None
@@ -209,3 +192,14 @@ def test_only_the_instruments_played_are_read(two_voice_abc: str, settings: Sett
     assert renderer._synth.pinned == {(0, 73), (0, 0)}  # flute and piano, kept for later
     renderer.render(abc_to_score(BAND_ABC))
     assert renderer._synth.pinned == {(0, 73), (0, 0), (0, 25), (128, 0)}
+
+
+def test_the_caller_hears_when_the_synthesis_is_done(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    """The pipeline starts the score picture then: the levelling that follows uses one core."""
+    calls: list[int] = []
+    audio = render_midi(
+        abc_to_score(two_voice_abc), settings, on_synthesised=lambda: calls.append(1)
+    )
+    assert calls == [1] and audio.seconds > 0
