@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -215,7 +216,7 @@ class _Synth:
         self.sfid = sfid
         self.sfont = self.c.get_sfont_by_id(self.holder.synth, sfid)
         self.pinned: set[tuple[int, int]] | None = set() if dynamic else None
-        self.pool = ThreadPoolExecutor(max_workers=self.parts, thread_name_prefix="fluidsynth")
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
     def render(self, score: symusic.Score, n_frames: int) -> np.ndarray:
         """Play a score (in seconds) and return (n_frames, 2) float32."""
@@ -244,7 +245,7 @@ class _Synth:
                 (synth, out, part_events(synth, score, plan, part))
                 for part, (synth, out) in enumerate(zip(synths, outputs, strict=True))
             ]
-            others = [self.pool.submit(self._play, *job) for job in work[1:]]
+            others = [self.pool().submit(self._play, *job) for job in work[1:]]
             self._play(*work[0])
             for future in others:
                 future.result()
@@ -260,6 +261,14 @@ class _Synth:
                 # Detach before deleting, or the synth would free the shared SoundFont.
                 self.c.remove_sfont(synth.synth, self.sfont)
                 synth.delete()
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads of the other parts, made in this process: a process forked after a
+        render inherits the pool but not its threads, and would wait on it forever."""
+        if self._pool is None or self._pool[0] != os.getpid():
+            executor = ThreadPoolExecutor(max_workers=self.parts, thread_name_prefix="fluidsynth")
+            self._pool = (os.getpid(), executor)
+        return self._pool[1]
 
     def _pin(self, plan: Plan) -> None:
         """Read the samples of the instruments this score plays, once per process."""

@@ -203,3 +203,22 @@ def test_the_caller_hears_when_the_synthesis_is_done(
         abc_to_score(two_voice_abc), settings, on_synthesised=lambda: calls.append(1)
     )
     assert calls == [1] and audio.seconds > 0
+
+
+def test_a_process_forked_after_a_render_still_renders(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    """Worker processes may be forked from one that has rendered: the synth threads are
+    made again in the child instead of waited on."""
+    import multiprocessing
+
+    score = abc_to_score(two_voice_abc)
+    expected = render_midi(score, settings).samples  # this process's pool is running
+    fork = multiprocessing.get_context("fork")
+    with fork.Pool(1) as pool:
+        got = pool.apply_async(_render_in_child, (two_voice_abc, settings)).get(timeout=120)
+    assert np.array_equal(got, expected)
+
+
+def _render_in_child(abc: str, settings: Settings) -> np.ndarray:
+    return render_midi(abc_to_score(abc), settings).samples
