@@ -1,7 +1,8 @@
 """Wires the stages: image bytes in, a finished Composition out.
 
     perceive -> bridge -> retrieve -> compose + refine -> MIDI -> audio -> encode
-                                        (and the score picture, drawn meanwhile)
+                                        (and the score picture, drawn while the audio is
+                                        levelled and encoded)
 
 Each stage reports progress in words a user can read and is timed; the motivation is
 written from what every stage decided.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
@@ -221,21 +222,26 @@ class Pipeline:
                 parent=parent,
             )
         abc = refined.draft.abc
-        # The score picture is drawn by subprocesses (abcm2ps, rsvg-convert) on the other
-        # core while this thread writes the MIDI, renders the audio and encodes it: started
-        # first, it is usually done by the time the MP3 is.
+        # The synthesis runs on both cores (engine/render/audio.py); the score picture is then
+        # drawn by subprocesses (abcm2ps, rsvg-convert) on one core while this thread levels
+        # and encodes the audio on the other. Drawn during the synthesis instead, it took a
+        # core from it, and the levelling and encoding, one core's work, came after both.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            drawing = pool.submit(render_score_png, abc, title=brief.genre.title())
+            drawing: list[Future[ScoreImage]] = []
+
+            def draw() -> None:
+                drawing.append(pool.submit(render_score_png, abc, title=brief.genre.title()))
+
             with stage("midi", "writing the MIDI file"):
                 # The ABC is the score; the MIDI (and the audio) are its performance.
                 midi = performed_midi(abc, brief.genre, seed)
                 score = midi_bytes_to_score(midi)  # the audio plays the very file that is saved
             with stage("audio", "rendering audio"):
-                audio = render_midi(score, settings)
+                audio = render_midi(score, settings, on_synthesised=draw)
             encoded = None
             if request.mode == "symbolic":  # hybrid replaces the audio: encoded afterwards
                 with stage("encode", "encoding audio"):
                     encoded = encode_audio(audio, settings.audio_format)
             with stage("score", None):  # what is left of drawing the picture
-                picture = drawing.result()
+                picture = drawing[0].result()
         return _Symbolic(exemplars, refined, midi, audio, picture, encoded)

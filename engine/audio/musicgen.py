@@ -27,7 +27,7 @@ import numpy as np
 from engine.audio.chroma import ChromaSettings, melody_chroma
 from engine.config import Settings
 from engine.errors import ConfigError, RenderError
-from engine.render.audio import PEAK, Audio
+from engine.render.audio import Audio, normalise_audio
 from engine.weights import Loaded, ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class MusicGen:
         self.sample_rate = int(config.audio_encoder.sampling_rate)
         self.frame_rate = float(config.audio_encoder.frame_rate)
         self.guidance = float(settings.musicgen_guidance)
+        self.loudness = float(settings.loudness_target)
         positions = getattr(config.decoder, "max_position_embeddings", 2048)
         self.max_seconds = min(MAX_SECONDS, settings.max_duration, positions / self.frame_rate)
         self.batcher = Batcher(self._run, settings.musicgen_max_batch, settings.musicgen_batch_wait)
@@ -151,20 +152,16 @@ class MusicGen:
             n = min(
                 wave.shape[-1], int(round(min(req.seconds, self.max_seconds) * self.sample_rate))
             )
-            out.append(_to_audio(wave[:, :n], self.sample_rate))
+            out.append(_to_audio(wave[:, :n], self.sample_rate, self.loudness))
         return out
 
 
-def _to_audio(wave: np.ndarray, sample_rate: int) -> Audio:
-    """(channels, n) -> stereo (n, 2) float32 at -1 dBFS peak."""
-    if not np.all(np.isfinite(wave)):
-        raise RenderError(detail="MusicGen produced non-finite samples")
+def _to_audio(wave: np.ndarray, sample_rate: int, loudness: float) -> Audio:
+    """(channels, n) -> stereo (n, 2) float32 at ``loudness`` LUFS, true peak <= -1 dBTP:
+    the same level as the symbolic mode's audio (engine/render/audio.normalise_audio)."""
     stereo = np.repeat(wave[:1], 2, axis=0) if wave.shape[0] == 1 else wave[:2]
-    samples = np.ascontiguousarray(stereo.T, dtype=np.float32)
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    if peak <= 1e-6:
-        raise RenderError(detail="MusicGen produced silence")
-    return Audio(samples * np.float32(PEAK / peak), sample_rate)
+    samples = np.array(stereo.T, dtype=np.float32, order="C")  # a copy of its own
+    return Audio(normalise_audio(samples, sample_rate, loudness, source="MusicGen"), sample_rate)
 
 
 def _chroma_settings(ref: ModelRef) -> ChromaSettings:
@@ -186,13 +183,14 @@ def _cached(reference: str, melody: bool, device: str, dtype: str, settings_key:
     setting = "musicgen_melody" if melody else "musicgen"
     ref = parse_ref(reference, setting)
     loaded = load_hf(ref, "musicgen-melody" if melody else "musicgen", device, dtype)
-    guidance, max_batch, wait, max_duration = settings_key
+    guidance, max_batch, wait, max_duration, loudness = settings_key
     settings = Settings(
         _env_file=None,
         musicgen_guidance=guidance,
         musicgen_max_batch=max_batch,
         musicgen_batch_wait=wait,
         max_duration=max_duration,
+        loudness_target=loudness,
     )
     return MusicGen(loaded, settings, _chroma_settings(ref) if melody else None)
 
@@ -207,5 +205,6 @@ def load_musicgen(settings: Settings, reference: str, melody: bool) -> MusicGen:
         settings.musicgen_max_batch,
         settings.musicgen_batch_wait,
         settings.max_duration,
+        settings.loudness_target,
     )
     return _cached(reference, melody, device, dtype, key)

@@ -2,19 +2,25 @@
 
 The score is played into an in-process FluidSynth (pyfluidsynth) event by event, pulling
 float samples between event times: an offline, deterministic render with no audio driver.
-Loading a SoundFont is the slow part (FluidR3_GM is 148 MB), so one ``AudioRenderer`` per
-(SoundFont, sample rate) is kept per process, and each render borrows its loaded SoundFont. Where the FluidSynth
-library cannot be used in-process, the ``fluidsynth`` command line renders a temporary file.
+One ``AudioRenderer`` per (SoundFont, sample rate) is kept per process, and each render
+borrows its loaded SoundFont. Only the instruments a piece plays are read into memory
+(FluidR3_GM is 148 MB; a piece's three or four instruments are a few MB), and kept for the
+next piece. The notes are shared between two synths, one on each core, whose outputs are
+summed: see ``_Synth``. Where the FluidSynth library cannot be used in-process, the
+``fluidsynth`` command line renders a temporary file.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +34,7 @@ from engine.config import Settings
 from engine.errors import ConfigError, RenderError, SoundFontMissing
 from engine.render.loudness import TARGET_LUFS, normalise_loudness
 from engine.render.midi import midi_bytes_to_score
+from engine.render.parts import PARTS, Event, Plan, part_events
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +43,10 @@ PEAK_DBFS = -1.0  # the reference level a render is scaled to before loudness ma
 PEAK = 10 ** (PEAK_DBFS / 20)  # ~0.891
 EXTRA_SECONDS = 30.0  # a score may overrun the longest allowed piece by this much before it is cut
 FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
-DRUM_CHANNEL = 9  # MIDI channel 10
-DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
 BLOCK = 8192  # frames pulled from the synth per call
-# One synthesis thread: FluidSynth's synth.cpu-cores = 2 was ~15% faster on a 2-core machine
-# but not deterministic (the same score rendered differently, up to full scale, in about one
-# render in three), and the score picture wants the other core anyway.
+# Two synths, each on its own thread, play complementary shares of the notes (see _Synth and
+# engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the same score
+# rendered differently, up to full scale, in about one render in three.
 CLI_TIMEOUT = 120.0
 
 SOUNDFONT_FIX = (
@@ -70,9 +75,15 @@ def is_soundfont(path: Path) -> bool:
     return head[:4] == b"RIFF" and head[8:12] == b"sfbk"
 
 
-def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Audio:
+def render_midi(
+    score_or_midi: symusic.Score | bytes,
+    settings: Settings,
+    *,
+    on_synthesised: Callable[[], None] | None = None,
+) -> Audio:
     """Render a score (or MIDI file bytes) to stereo float32 at the configured loudness
-    (-16 LUFS, true peak at most -1 dBTP), with a tail."""
+    (-16 LUFS, true peak at most -1 dBTP), with a tail. ``on_synthesised`` is called when
+    the synthesis (on both cores) is done and the levelling (on one) begins."""
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
@@ -91,7 +102,9 @@ def render_midi(score_or_midi: symusic.Score | bytes, settings: Settings) -> Aud
         raise RenderError(detail="the score has no notes to render")
     max_seconds = settings.max_duration + EXTRA_SECONDS
     renderer = get_renderer(str(soundfont), settings.sample_rate)
-    return renderer.render(score, max_seconds, loudness=settings.loudness_target)
+    return renderer.render(
+        score, max_seconds, loudness=settings.loudness_target, on_synthesised=on_synthesised
+    )
 
 
 @lru_cache(maxsize=4)
@@ -104,8 +117,17 @@ class AudioRenderer:
     """A FluidSynth with one SoundFont loaded. Thread-safe: renders take turns."""
 
     def __init__(
-        self, soundfont: Path, sample_rate: int = 44100, *, in_process: bool = True
+        self,
+        soundfont: Path,
+        sample_rate: int = 44100,
+        *,
+        in_process: bool = True,
+        parts: int = PARTS,
+        preload: bool = False,
     ) -> None:
+        """``parts``: synths sharing the notes (1: one synth plays everything); ``preload``:
+        read the whole SoundFont now instead of each instrument when first played. The
+        defaults are what Pictune uses; the others are for comparison (bench, tests)."""
         if not soundfont.exists():
             raise SoundFontMissing(detail=SOUNDFONT_FIX)
         self.soundfont = soundfont
@@ -114,7 +136,7 @@ class AudioRenderer:
         self._synth: _Synth | None = None
         if in_process:
             try:
-                self._synth = _Synth(soundfont, sample_rate)
+                self._synth = _Synth(soundfont, sample_rate, parts=parts, preload=preload)
             except (ImportError, OSError, RuntimeError) as exc:
                 # No usable libfluidsynth in this process: the CLI may still work.
                 log.warning("in-process FluidSynth unavailable (%s); using the CLI", exc)
@@ -130,6 +152,7 @@ class AudioRenderer:
         max_seconds: float = float("inf"),
         *,
         loudness: float = TARGET_LUFS,
+        on_synthesised: Callable[[], None] | None = None,
     ) -> Audio:
         seconds = score.to("second")
         end = float(seconds.end())
@@ -144,56 +167,127 @@ class AudioRenderer:
                 samples = self._synth.render(seconds, n_frames)
         else:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
+        if on_synthesised is not None:
+            on_synthesised()
         if cut:
             _fade_out(samples, int(round(end * self.sample_rate)), self.sample_rate)
-        return Audio(_normalise(samples, self.sample_rate, loudness), self.sample_rate)
+        return Audio(normalise_audio(samples, self.sample_rate, loudness), self.sample_rate)
 
 
 class _Synth:
     """FluidSynth through pyfluidsynth, plus float output and a SoundFont shared by renders.
 
-    The SoundFont is loaded once into a holder synth. Each render gets a fresh synth that
-    borrows it: FluidSynth's reset does not clear its reverb, and it keeps a partial block
+    The SoundFont is loaded once into a holder synth. Each render gets fresh synths that
+    borrow it: FluidSynth's reset does not clear its reverb, and it keeps a partial block
     between calls, so reusing one synth would make a render depend on the one before.
     A fresh synth costs about a millisecond; reloading FluidR3_GM costs over 100 ms.
+
+    Memory: the holder loads the SoundFont with dynamic sample loading, so only its headers
+    are read (FluidR3_GM: ~15 MB instead of ~160 MB); the instruments a render uses are
+    pinned on the holder (their samples read, a few MB each) and stay pinned for later
+    renders. At worst, after every instrument has been used, that is the whole SoundFont.
+
+    Time: the notes are shared between PARTS synths rendered in parallel threads (ctypes
+    releases the GIL inside libfluidsynth) as engine/render/parts.py decides, from the score
+    alone, and their outputs are summed in part order: the same score gives the same audio.
+    Each part has its own reverb and chorus, fed by its own notes: both effects are linear,
+    so the sum is the effect of all the notes. Against one synth playing everything (the
+    12 bench pieces), the sum differs by 58-86 dB under the music's RMS level: far below
+    hearing and below what the MP3 encoder keeps. The difference comes from inside
+    FluidSynth (not identified): a track rendered alone differs as much from the same track
+    rendered beside the others.
     """
 
-    def __init__(self, soundfont: Path, sample_rate: int) -> None:
+    def __init__(
+        self, soundfont: Path, sample_rate: int, *, parts: int = PARTS, preload: bool = False
+    ) -> None:
         import fluidsynth  # imported here: it raises ImportError when libfluidsynth is missing
 
         self.fluidsynth = fluidsynth
         self.sample_rate = sample_rate
+        self.parts = max(1, int(parts))
         self.c = _fluid_functions()
-        self.holder = fluidsynth.Synth(samplerate=sample_rate, channels=16)
+        dynamic = not preload and self.c.pin_preset is not None  # FluidSynth >= 2.3
+        options = {"synth.dynamic-sample-loading": 1} if dynamic else {}
+        self.holder = fluidsynth.Synth(samplerate=sample_rate, channels=16, **options)
         sfid = self.holder.sfload(str(soundfont))
         if sfid < 0:
             raise RuntimeError(f"FluidSynth could not load the SoundFont {soundfont.name}")
+        self.sfid = sfid
         self.sfont = self.c.get_sfont_by_id(self.holder.synth, sfid)
+        self.pinned: set[tuple[int, int]] | None = set() if dynamic else None
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
     def render(self, score: symusic.Score, n_frames: int) -> np.ndarray:
         """Play a score (in seconds) and return (n_frames, 2) float32."""
+        plan = Plan.of(score, self.parts)
+        self._pin(plan)
         n_tracks = sum(1 for track in score.tracks if track.notes)
         channels = 16 * (1 + n_tracks // 15)  # each track its own channel, 9 kept for drums
-        # Low gain keeps dense chords linear; the result is normalised afterwards anyway.
-        synth = self.fluidsynth.Synth(gain=0.2, samplerate=self.sample_rate, channels=channels)
-        sfid = self.c.add_sfont(synth.synth, self.sfont)
+        synths: list[Any] = []
+        others: list[Future[None]] = []
         try:
-            if sfid < 0:
-                raise RenderError(detail="FluidSynth could not attach the SoundFont")
-            out = np.zeros((n_frames, 2), dtype=np.float32)
-            pos = 0
-            for time, _order, action, args in _events(synth, sfid, score):
-                frame = min(int(round(time * self.sample_rate)), n_frames)
-                pos = self._fill(synth, out, pos, frame)
-                action(*args)
-            self._fill(synth, out, pos, n_frames)
-            return out
+            # Set up one part at a time: selecting a preset updates the shared SoundFont's
+            # counts, which must not race. Only the synthesis itself runs in parallel.
+            for _ in range(self.parts):
+                # Low gain keeps dense chords linear; the sum is normalised afterwards anyway.
+                synth = self.fluidsynth.Synth(
+                    gain=0.2, samplerate=self.sample_rate, channels=channels
+                )
+                synths.append(synth)
+                sfid = self.c.add_sfont(synth.synth, self.sfont)
+                if sfid < 0:
+                    raise RenderError(detail="FluidSynth could not attach the SoundFont")
+                for channel, bank, program in plan.programs:
+                    synth.program_select(channel, sfid, bank, program)
+            outputs = [np.zeros((n_frames, 2), dtype=np.float32) for _ in range(self.parts)]
+            work = [
+                (synth, out, part_events(synth, score, plan, part))
+                for part, (synth, out) in enumerate(zip(synths, outputs, strict=True))
+            ]
+            others = [self.pool().submit(self._play, *job) for job in work[1:]]
+            self._play(*work[0])
+            for future in others:
+                future.result()
+            total = outputs[0]
+            for out in outputs[1:]:
+                total += out  # in part order: the same sum every time
+            return total
         finally:
-            for channel in range(channels):
-                synth.all_sounds_off(channel)
-            # Detach before deleting, or the synth would free the shared SoundFont.
-            self.c.remove_sfont(synth.synth, self.sfont)
-            synth.delete()
+            wait(others)  # no synth is deleted while another thread still plays it
+            for synth in synths:
+                for channel in range(channels):
+                    synth.all_sounds_off(channel)
+                # Detach before deleting, or the synth would free the shared SoundFont.
+                self.c.remove_sfont(synth.synth, self.sfont)
+                synth.delete()
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads of the other parts, made in this process: a process forked after a
+        render inherits the pool but not its threads, and would wait on it forever."""
+        if self._pool is None or self._pool[0] != os.getpid():
+            executor = ThreadPoolExecutor(max_workers=self.parts, thread_name_prefix="fluidsynth")
+            self._pool = (os.getpid(), executor)
+        return self._pool[1]
+
+    def _pin(self, plan: Plan) -> None:
+        """Read the samples of the instruments this score plays, once per process."""
+        if self.pinned is None or self.c.pin_preset is None:
+            return
+        for _channel, bank, program in plan.programs:
+            if (bank, program) not in self.pinned:
+                # A preset the SoundFont lacks fails here and stays silent, as before.
+                self.c.pin_preset(self.holder.synth, self.sfid, bank, program)
+                self.pinned.add((bank, program))
+
+    def _play(self, synth: Any, out: np.ndarray, events: list[Event]) -> None:
+        pos = 0
+        n_frames = len(out)
+        for time, _order, action, args in events:
+            frame = min(int(round(time * self.sample_rate)), n_frames)
+            pos = self._fill(synth, out, pos, frame)
+            action(*args)
+        self._fill(synth, out, pos, n_frames)
 
     def _fill(self, synth: Any, out: np.ndarray, start: int, stop: int) -> int:
         """Synthesise frames [start, stop) into out; returns the new position."""
@@ -206,41 +300,6 @@ class _Synth:
         return max(start, stop)
 
 
-def _events(synth: Any, sfid: int, score: symusic.Score) -> list[tuple[float, int, Any, tuple]]:
-    """(time, order, call, args), sorted. At equal times: setup, note-offs, controls, note-ons."""
-    events: list[tuple[float, int, Any, tuple]] = []
-    drum_channel_taken = False
-    next_channel = 0
-    for track in score.tracks:
-        if not track.notes:
-            continue
-        if track.is_drum and not drum_channel_taken:
-            channel, drum_channel_taken = DRUM_CHANNEL, True
-        else:
-            if next_channel == DRUM_CHANNEL:
-                next_channel += 1
-            channel = next_channel
-            next_channel += 1
-        # The bank, not the channel, picks drum kits: a second drum track works anywhere.
-        bank = DRUM_BANK if track.is_drum else 0
-        events.append((0.0, 0, synth.program_select, (channel, sfid, bank, track.program)))
-        for c in track.controls:
-            events.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
-        for p in track.pedals:
-            events.append((p.time, 2, synth.cc, (channel, 64, 127)))
-            events.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
-        for b in track.pitch_bends:
-            # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
-            events.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
-        for n in track.notes:
-            velocity = max(1, min(127, n.velocity))
-            events.append((n.time, 3, synth.noteon, (channel, n.pitch, velocity)))
-            events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
-    # sort on (time, order) only: the callables themselves are not comparable
-    events.sort(key=lambda e: (e[0], e[1]))
-    return events
-
-
 @dataclass
 class _FluidFunctions:
     """libfluidsynth calls that pyfluidsynth does not wrap."""
@@ -249,6 +308,7 @@ class _FluidFunctions:
     add_sfont: Any
     remove_sfont: Any
     write_float: Any
+    pin_preset: Any | None  # FluidSynth >= 2.3; without it the whole SoundFont is loaded
     log_callback: Any  # kept referenced: libfluidsynth holds a pointer to it
 
 
@@ -283,6 +343,11 @@ def _fluid_functions() -> _FluidFunctions:
         add_sfont=declare("fluid_synth_add_sfont", i, vp, vp),
         remove_sfont=declare("fluid_synth_remove_sfont", i, vp, vp),
         write_float=declare("fluid_synth_write_float", i, vp, i, vp, i, i, vp, i, i),
+        pin_preset=(
+            declare("fluid_synth_pin_preset", i, vp, i, i, i)
+            if hasattr(lib, "fluid_synth_pin_preset")
+            else None
+        ),
         log_callback=callback,
     )
 
@@ -321,8 +386,12 @@ def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:
     samples[end_frame:] = 0.0
 
 
-def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.ndarray:
-    """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP.
+def normalise_audio(
+    samples: np.ndarray, sample_rate: int, loudness: float, *, source: str = "FluidSynth"
+) -> np.ndarray:
+    """Peak to -1 dBFS, then to ``loudness`` LUFS with true peaks at most -1 dBTP
+    (``samples``, float32 (n, 2) that the caller owns, is scaled in place). Every mode's
+    audio goes through here: FluidSynth's and MusicGen's (``source`` names it in errors).
 
     Matching peaks alone left a solo flute far quieter than a band with drums; matching
     loudness makes every piece sound equally loud. Scaling the peak first makes the
@@ -330,9 +399,10 @@ def _normalise(samples: np.ndarray, sample_rate: int, loudness: float) -> np.nda
     the synth's output level: a lone click in silence is not blown up.
     """
     if not np.all(np.isfinite(samples)):
-        raise RenderError(detail="FluidSynth produced non-finite samples")
+        raise RenderError(detail=f"{source} produced non-finite samples")
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak <= 1e-6:
-        raise RenderError(detail="the rendered audio is silent")
-    out = normalise_loudness(samples * np.float32(PEAK / peak), sample_rate, loudness)
-    return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+        raise RenderError(detail=f"{source} produced silence")
+    samples *= np.float32(PEAK / peak)  # in place: the render's own buffer
+    out = normalise_loudness(samples, sample_rate, loudness).astype(np.float32, copy=False)
+    return np.clip(out, -1.0, 1.0, out=out)

@@ -14,6 +14,7 @@ from engine.config import Settings
 from engine.errors import InvalidOption, RenderError
 from engine.render.audio import Audio
 from engine.render.encode import decode_audio, encode_audio
+from engine.render.loudness import integrated_loudness, true_peak
 from tests.engine.neural_models import TinyModels
 
 
@@ -115,3 +116,46 @@ def test_modes_need_their_models() -> None:
         load_audio_generator(Settings(_env_file=None))
     with pytest.raises(InvalidOption):
         load_audio_generator(Settings(_env_file=None), melody=True)
+
+
+def test_musicgen_audio_goes_through_the_shared_loudness_step(
+    tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """audio and hybrid modes are levelled by the symbolic mode's step, at the setting."""
+    from engine.audio import musicgen
+
+    calls: list[tuple[int, float, str]] = []
+    shared = musicgen.normalise_audio
+
+    def spy(samples, sample_rate, loudness, *, source="FluidSynth"):  # noqa: ANN001, ANN202
+        calls.append((sample_rate, loudness, source))
+        return shared(samples, sample_rate, loudness, source=source)
+
+    monkeypatch.setattr(musicgen, "normalise_audio", spy)
+    text = load_audio_generator(_settings(tiny_models, loudness_target=-20.0))
+    melody = load_audio_generator(_settings(tiny_models, loudness_target=-20.0), melody=True)
+    made = [
+        text.generate("calm piano", 0.6, seed=3),
+        melody.generate("folk fiddle", 0.6, seed=2, melody=_tone(440, 1.0)),
+    ]
+    assert calls == [(16000, -20.0, "MusicGen")] * 2
+    for audio in made:
+        assert audio.seconds == pytest.approx(0.6, abs=0.01)
+        # The random tiny model's sound is not music: the step raises audio at most 20 dB
+        # over its -1 dBFS peak level, which leaves this spiky noise under the target, so
+        # only the bound and the ceiling are checked here (the level itself just below).
+        assert integrated_loudness(audio.samples, audio.sample_rate) <= -20.0 + 0.5
+        assert 20 * np.log10(true_peak(audio.samples)) <= -1.0 + 1e-3
+
+
+@pytest.mark.parametrize("target", [-16.0, -23.0])
+def test_musicgen_output_is_brought_to_the_target_loudness(target: float) -> None:
+    from engine.audio.musicgen import _to_audio
+
+    rate = 32000  # the released checkpoints' rate; mono, as MusicGen makes it
+    t = np.arange(3 * rate) / rate
+    quiet = 0.02 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    audio = _to_audio(quiet[None, :].astype(np.float32), rate, target)
+    assert audio.samples.shape == (3 * rate, 2) and audio.samples.dtype == np.float32
+    assert integrated_loudness(audio.samples, rate) == pytest.approx(target, abs=0.2)
+    assert 20 * np.log10(true_peak(audio.samples)) <= -1.0 + 1e-3

@@ -11,7 +11,7 @@ from engine.errors import RenderError, SoundFontMissing
 from engine.render.audio import TAIL_SECONDS, AudioRenderer, render_midi
 from engine.render.loudness import integrated_loudness, true_peak
 from engine.render.midi import abc_to_score, score_to_midi_bytes
-from tests.engine.render.tunes import TWO_VOICE_SECONDS
+from tests.engine.render.tunes import BAND_ABC, TWO_VOICE_SECONDS
 
 
 def rms(x: np.ndarray) -> float:
@@ -164,3 +164,61 @@ def test_an_impossible_sample_rate_is_a_config_error(two_voice_abc: str) -> None
     unchecked = Settings(_env_file=None).model_copy(update={"sample_rate": 0})
     with pytest.raises(ConfigError):
         render_midi(abc_to_score(two_voice_abc), unchecked)
+
+
+def test_two_synths_sharing_the_notes_sound_like_one(
+    two_voice_abc: str, drum_abc: str, settings: Settings
+) -> None:
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    # Today's renderer: every note in one synth, the whole SoundFont read up front.
+    one = AudioRenderer(soundfont, settings.sample_rate, parts=1, preload=True)
+    two = AudioRenderer(soundfont, settings.sample_rate)
+    assert two._synth is not None and two._synth.parts == 2
+    for abc in (two_voice_abc, drum_abc, BAND_ABC):
+        score = abc_to_score(abc)
+        a, b = one.render(score).samples, two.render(score).samples
+        assert a.shape == b.shape
+        # FluidSynth's voices interact a little through shared state: far under hearing.
+        assert rms(a - b) < 10 ** (-50 / 20) * rms(a), abc.splitlines()[1]
+
+
+def test_only_the_instruments_played_are_read(two_voice_abc: str, settings: Settings) -> None:
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    renderer = AudioRenderer(soundfont, settings.sample_rate)
+    assert renderer._synth is not None and renderer._synth.pinned == set()
+    renderer.render(abc_to_score(two_voice_abc))
+    assert renderer._synth.pinned == {(0, 73), (0, 0)}  # flute and piano, kept for later
+    renderer.render(abc_to_score(BAND_ABC))
+    assert renderer._synth.pinned == {(0, 73), (0, 0), (0, 25), (128, 0)}
+
+
+def test_the_caller_hears_when_the_synthesis_is_done(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    """The pipeline starts the score picture then: the levelling that follows uses one core."""
+    calls: list[int] = []
+    audio = render_midi(
+        abc_to_score(two_voice_abc), settings, on_synthesised=lambda: calls.append(1)
+    )
+    assert calls == [1] and audio.seconds > 0
+
+
+def test_a_process_forked_after_a_render_still_renders(
+    two_voice_abc: str, settings: Settings
+) -> None:
+    """Worker processes may be forked from one that has rendered: the synth threads are
+    made again in the child instead of waited on."""
+    import multiprocessing
+
+    score = abc_to_score(two_voice_abc)
+    expected = render_midi(score, settings).samples  # this process's pool is running
+    fork = multiprocessing.get_context("fork")
+    with fork.Pool(1) as pool:
+        got = pool.apply_async(_render_in_child, (two_voice_abc, settings)).get(timeout=120)
+    assert np.array_equal(got, expected)
+
+
+def _render_in_child(abc: str, settings: Settings) -> np.ndarray:
+    return render_midi(abc_to_score(abc), settings).samples

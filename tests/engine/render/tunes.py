@@ -31,3 +31,22 @@ V:1
 %%MIDI channel 10
 C,,^F,,D,,^F,, C,,^F,,D,,^F,,|C,,^F,,D,,^F,, C,,^F,,D,,^F,,|
 """
+
+# Flute melody, steel-guitar chords and drums with closed and open hi-hats (42, 46).
+BAND_ABC = """X:1
+T:Band
+M:4/4
+L:1/8
+Q:1/4=120
+K:G
+V:1
+%%MIDI program 73
+GABc dedB|cBAG FGAF|GABc dcBA|GFED G4|
+V:2
+%%MIDI program 25
+[GBd]2[GBd]2 [GBd]2[GBd]2|[CEG]2[CEG]2 [DFA]2[DFA]2|[EGB]2[EGB]2 [CEG]2[CEG]2|[DFA]4 [GBd]4|
+V:3
+%%MIDI channel 10
+C,,^F,,D,,^A,, C,,^F,,D,,^F,,|C,,^F,,D,,^A,, C,,^F,,D,,^F,,|\
+C,,^F,,D,,^A,, C,,^F,,D,,^F,,|C,,^F,,D,,^A,, C,,4|
+"""
