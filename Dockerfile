@@ -1,6 +1,6 @@
 # Pictune: the bot with its embedded engine (default), or a Celery worker, CPU or GPU.
 #
-# CPU image, no torch (bot + embedded engine, the default; about 1 GB):
+# CPU image, no torch (bot + embedded engine, the default; 1.5 GB with the index baked in):
 #   docker build -t pictune .
 #   docker run --env-file .env -v pictune-data:/data -v pictune-cache:/opt/pictune/cache \
 #              -p 127.0.0.1:8080:8080 pictune                                # pictune serve

@@ -55,7 +55,7 @@ elif command -v docker-compose >/dev/null; then
 fi
 created_env=0
 if [ ! -e .env ]; then : >.env; created_env=1; fi  # compose needs the file; an empty one
-trap '[ "$created_env" = 1 ] && rm -f .env' EXIT
+trap 'if [ "$created_env" = 1 ]; then rm -f .env; fi' EXIT
 if [ ${#compose[@]} -eq 0 ]; then
   skip "docker-compose.yml not checked: neither 'docker compose' (v2) nor docker-compose is installed"
 else

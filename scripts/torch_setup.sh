@@ -10,7 +10,8 @@
 #   wheel folder or mirror), which is then taken without asking that index.
 # - `ml-gpu`: the CUDA build, from PyPI or from PICTUNE_TORCH_GPU_INDEX
 #   (e.g. https://download.pytorch.org/whl/cu128).
-# The version is the one pinned in constraints.txt.
+# The version is the one pinned in constraints.txt; a torch of that version already installed
+# is kept, whichever its build (the setup says which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
