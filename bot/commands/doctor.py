@@ -1,7 +1,8 @@
 """`pictune doctor`: is this deployment able to compose? Each check says what is wrong and
 what to do; the exit code is non-zero when something essential is broken.
 
-Checks: configuration, data folder (writable), SoundFont (a real one, and FluidSynth),
+Checks: configuration, data folder (writable), SoundFont (a real one, and FluidSynth), what is
+installed per mode (torch or not, a CUDA build or not, what each mode lacks),
 database (reachable, schema current; a SQLite file passes ``PRAGMA quick_check`` and is not
 an empty file beside a full store), retrieval index (its files match their checksums), model references (parsed; loaded with --load), job queue (Redis for
 Celery), and which platform tokens are present (never their values).
@@ -334,6 +335,30 @@ def check_tokens(settings: Settings) -> Check:
     return Check("tokens", OK, f"set: {', '.join(present)}; not set: {', '.join(missing) or '-'}")
 
 
+def check_install(settings: Settings) -> list[Check]:
+    """What is installed for each mode (engine/installed.py): torch or not, CUDA or not,
+    and what a mode lacks. A missing piece fails only the configured mode."""
+    from engine.installed import CUDA_FIX, MINILM_FIX, MINILM_PACKAGE, ML_FIX, install_report
+
+    report = install_report(settings)
+    ml = ", ".join(report.ml_installed) or "none (the embedded default needs none)"
+    out = [Check("torch", OK, f"{report.torch.summary}; ml extra: {ml}")]
+    for mode in report.modes:
+        name = f"mode {mode.mode}"
+        if mode.ready:
+            out.append(Check(name, OK, "installed" + (" (configured)" if mode.configured else "")))
+            continue
+        problems = [f"missing {', '.join(mode.missing)}"] if mode.missing else []
+        problems += list(mode.notes)
+        if not mode.configured:
+            out.append(Check(name, OK, f"not available here ({'; '.join(problems)}), not used"))
+            continue
+        fix = MINILM_FIX if mode.missing == (MINILM_PACKAGE,) else ML_FIX
+        fix = CUDA_FIX if not mode.missing else fix
+        out.append(Check(name, FAIL, f"configured, but {'; '.join(problems)}", fix))
+    return out
+
+
 def run_checks(load: bool = False) -> list[Check]:
     settings, config = check_config()
     checks = [config]
@@ -342,6 +367,7 @@ def run_checks(load: bool = False) -> list[Check]:
     steps: list[Callable[[], Check | list[Check]]] = [
         lambda: check_data_dir(settings),
         lambda: check_soundfont(settings),
+        lambda: check_install(settings),
         lambda: check_database(settings),
         lambda: check_index(settings),
         lambda: check_models(settings, load),

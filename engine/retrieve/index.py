@@ -158,6 +158,8 @@ def embed_descriptions(
     sentences = sorted({s for parts in split for s in parts})
     position = {s: i for i, s in enumerate(sentences)}
     chunks: list[np.ndarray] = []
+    if progress:
+        progress(0, len(sentences), "embedding")
     for start in range(0, len(sentences), EMBED_CHUNK):
         chunk = embedder.embed(sentences[start : start + EMBED_CHUNK])
         if chunk.shape != (min(EMBED_CHUNK, len(sentences) - start), embedder.dim):
