@@ -29,6 +29,7 @@ from tests.bot.slack.helpers import (
     repeat_reaction,
     requester,
     result_message,
+    shortcut_payload,
     uploaded,
 )
 
@@ -105,17 +106,7 @@ async def test_message_shortcut_composes_in_that_messages_thread(bench: SlackBen
     parent = bench.fake.add_user_message(CHANNEL, BOB, "look at this")
     image = bench.fake.host_file("forest.jpg", images.jpeg(), mimetype="image/jpeg")
     message = bench.fake.add_user_message(CHANNEL, BOB, "", files=[image], thread_ts=parent["ts"])
-    response = await bench.sender.interaction(
-        {
-            "type": "message_action",
-            "callback_id": blocks.SHORTCUT_COMPOSE,
-            "user": {"id": ALICE, "name": "alice"},
-            "channel": {"id": CHANNEL, "name": "general"},
-            "message": message,
-            "message_ts": message["ts"],
-            "response_url": bench.respond_url(),
-        }
-    )
+    response = await bench.sender.interaction(shortcut_payload(bench, message))
     assert response.status_code == 200
     await bench.settle()
     assert_piece_files(uploaded(bench, parent["ts"]))  # the thread the message is in
