@@ -12,7 +12,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bot.discord.render import listing_embed, render_piece
+from bot.discord.render import listing_embed, plain, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
     core_of,
@@ -85,7 +85,7 @@ async def history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
-    text = core.listing(views, f"No pieces{who} yet: try /compose with a picture.")
+    text = core.listing(views, f"No pieces{plain(who)} yet: try /compose with a picture.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pictune history{who}", text), ephemeral=True
     )
@@ -119,7 +119,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
     views = core.search(requester_for(interaction), text)
-    body = core.listing(views, f"Nothing found for “{text}”.")
+    body = core.listing(views, f"Nothing found for “{plain(text)}”.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
     )

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core import PieceReply, ProgressSink, user_message
+from bot.discord.render import shown
 from bot.discord.replies import (
     core_of,
     deliver,
@@ -55,7 +56,7 @@ async def on_variation(interaction: discord.Interaction, generation_id: str) -> 
 async def on_details(interaction: discord.Interaction, generation_id: str) -> None:
     core = core_of(interaction)
     text = core.details(requester_for(interaction), generation_id)
-    await interaction.response.send_message(text, ephemeral=True)
+    await interaction.response.send_message(shown(text), ephemeral=True)
 
 
 async def on_favourite(interaction: discord.Interaction, generation_id: str) -> None:

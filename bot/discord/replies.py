@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
-from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
+from bot.discord.render import (
+    RenderedPiece,
+    render_piece,
+    shown,
+    story_messages,
+    thread_name,
+)
 from bot.discord.views import cancel_view, piece_view
 from engine.errors import PictuneError
 from service.api import Requester
@@ -329,7 +335,7 @@ async def post_community(
     rendered = render_piece(reply, story_in_thread=can_hold_threads(known or channel))
     try:
         posted = await channel.send(
-            content=client.core.community_text(reply, link),
+            content=shown(client.core.community_text(reply, link)),
             embed=rendered.embed,
             files=rendered.files(),
             view=piece_view(reply.id),

@@ -275,11 +275,16 @@ def sent_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
 
 
 async def test_nothing_the_bot_says_pings_anyone(fake: FakeDiscord, start_bot: Any) -> None:
-    """A hint is quoted back in the result: "@everyone" in it must not notify anyone."""
+    """A hint is quoted back in the result: "@everyone", a mention or a Markdown link in it
+    is shown as text (escaped) and notifies nobody."""
     await start_bot()
-    _, message = await compose_once(fake, hint="@everyone <@&1> <@930000000000000002> hi")
+    hint = "@everyone <@930000000000000002> [Reset](https://evil.example/r) hi"
+    _, message = await compose_once(fake, hint=hint)
     embed = message["embeds"][0]
-    assert "@everyone" in {f["name"]: f["value"] for f in embed["fields"]}["Hint"]
+    shown = {f["name"]: f["value"] for f in embed["fields"]}["Hint"]
+    assert (
+        shown == "@\u200beveryone <@\u200b930000000000000002> \\[Reset](https://evil.example/r) hi"
+    )
     history = fake.slash("history")
     await fake.dispatch("INTERACTION_CREATE", history)
     await fake.wait_for(lambda: callback_data(fake, history))
