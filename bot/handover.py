@@ -14,8 +14,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from bot.core import ProgressSink
 from service.api import JobEvent
+from service.requests import ProgressSink
 
 log = logging.getLogger("pictune.bot")
 

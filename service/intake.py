@@ -47,8 +47,11 @@ __all__ = [
     "check_seed",
     "check_upload",
     "download_capped",
+    "duration_message",
     "duration_number",
+    "duration_range",
     "finite_number",
+    "fit_duration",
     "mode_name",
     "read_image",
     "whole_number",
@@ -182,22 +185,40 @@ def duration_number(value: Any) -> float:
     return seconds
 
 
-def check_duration(
-    value: Any, settings: Settings, *, clamp: bool = True, longest: float | None = None
-) -> float:
-    """The seconds to compose: None is the configured default. Outside the configured range
-    a duration is clamped into it (the bots and the job service) or, with ``clamp=False``,
-    refused (the CLI, where the person can simply type another number). ``longest`` caps
-    the result further (a workspace's own limit)."""
+def duration_range(settings: Settings, longest: float | None = None) -> tuple[float, float]:
+    """The shortest and longest piece one may ask for: the deployment's range, its top
+    lowered by a workspace's own longest piece (``longest``), never below the shortest."""
+    low, high = settings.min_duration, settings.max_duration
+    if longest is not None:
+        high = max(low, min(high, longest))
+    return low, high
+
+
+def duration_message(low: float, high: float) -> str:
+    """The sentence for a duration outside the range, with the range's numbers."""
+    return f"The duration must be between {low:g} and {high:g} seconds."
+
+
+def check_duration(value: Any, settings: Settings, *, longest: float | None = None) -> float:
+    """The seconds to compose: None is the configured default (within a workspace's
+    ``longest``); a number outside ``duration_range`` is refused with ``duration_message``,
+    the same from the CLI, both bots and the job service."""
+    low, high = duration_range(settings, longest)
     if value is None:
-        seconds = settings.duration
-    else:
-        seconds = duration_number(value)
-        low, high = settings.min_duration, settings.max_duration
-        if not clamp and not low <= seconds <= high:
-            raise InvalidOption(f"The duration must be between {low:g} and {high:g} seconds.")
-        seconds = settings.clamp_duration(seconds)
-    return min(seconds, longest) if longest is not None else seconds
+        return min(settings.duration, high)
+    seconds = duration_number(value)
+    if not low <= seconds <= high:
+        raise InvalidOption(duration_message(low, high))
+    return seconds
+
+
+def fit_duration(
+    seconds: float | None, settings: Settings, *, longest: float | None = None
+) -> float:
+    """A stored piece's duration fitted into today's range (a rerun: nobody typed it, and
+    the settings may have changed since it was made)."""
+    low, high = duration_range(settings, longest)
+    return min(max(settings.duration if seconds is None else float(seconds), low), high)
 
 
 def check_seed(value: Any) -> int | None:

@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     hint = intake.check_hint(args.hint)
     mode = intake.check_mode(args.mode, settings)
-    duration = intake.check_duration(args.duration, settings, clamp=False)
+    duration = intake.check_duration(args.duration, settings)
     if args.out is not None:
         check_out_dir(args.out)
     image = read_image_file(args.image, settings.max_image_bytes)

@@ -74,7 +74,7 @@ class PictuneClient(discord.Client):
         self.edit_interval = edit_interval  # seconds between progress edits of one message
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
-        register_commands(self.tree)
+        register_commands(self.tree, settings)
         # Closing cancels what follows a job and finishes what posts (bot/handover.py).
         self.handover = Handover()
         self._orphans: asyncio.Task[None] | None = None
@@ -99,7 +99,7 @@ class PictuneClient(discord.Client):
         """Post what earlier bot processes left undelivered, for as long as the client
         runs. After READY, so that channels are known (whether a story can go in a thread)."""
         await self.wait_until_ready()
-        await self.core.watch_orphans("discord", functools.partial(resume, self))
+        await self.core.requests.watch_orphans("discord", functools.partial(resume, self))
 
     async def press(
         self, interaction: discord.Interaction, action: str, generation_id: str

@@ -7,7 +7,7 @@ defers (see replies.py). Listings are ephemeral: they are for the person who ask
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -24,6 +24,8 @@ from bot.discord.replies import (
 )
 from bot.discord.views import piece_view
 from engine.bridge.hints import MAX_HINT_CHARS
+from engine.config import Settings
+from service import intake
 
 log = logging.getLogger("pictune.discord")
 
@@ -31,25 +33,34 @@ ModeChoice = Literal["symbolic", "audio", "hybrid"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
 
 
-@app_commands.command(name="compose", description="Turn a picture into music")
-@app_commands.describe(
-    image="the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to 20 MB)",
-    hint='a wish in words, e.g. "sad piano" or "faster"',
-    mode="symbolic (default), audio or hybrid",
-    duration="seconds of music (5 to 120)",
-    private="only you see the result",
-)
-async def compose(
-    interaction: discord.Interaction,
-    image: discord.Attachment,
-    hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
-    mode: ModeChoice | None = None,
-    duration: app_commands.Range[float, 1, 600] | None = None,
-    private: bool = False,
-) -> None:
-    await compose_from_attachment(
-        interaction, image, hint=hint, mode=mode, duration=duration, private=private
+def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
+    """/compose, its duration option bounded by the configured range (Discord's clients do
+    not send a number outside it; intake refuses one from elsewhere with the same range)."""
+    low, high = intake.duration_range(settings)
+
+    @app_commands.describe(
+        image=f"the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to "
+        f"{settings.max_image_bytes / 2**20:g} MB)",
+        hint='a wish in words, e.g. "sad piano" or "faster"',
+        mode="symbolic (default), audio or hybrid",
+        duration=f"seconds of music ({low:g} to {high:g})",
+        private="only you see the result",
     )
+    async def compose(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
+        mode: ModeChoice | None = None,
+        duration: float | None = None,
+        private: bool = False,
+    ) -> None:
+        await compose_from_attachment(
+            interaction, image, hint=hint, mode=mode, duration=duration, private=private
+        )
+
+    # The range is the settings', known only now: an annotation object, not a string.
+    compose.__annotations__["duration"] = app_commands.Range[float, low, high] | None
+    return app_commands.command(name="compose", description="Turn a picture into music")(compose)
 
 
 @app_commands.context_menu(name="Compose music")
@@ -81,7 +92,7 @@ async def history(
     limit: app_commands.Range[int, 1, 25] = 10,
 ) -> None:
     core = core_of(interaction)
-    views = core.history(
+    views = core.library.history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
@@ -95,7 +106,7 @@ async def history(
 @app_commands.describe(id="the piece's id, e.g. pt-7f3a2c")
 async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 40]) -> None:
     core = core_of(interaction)
-    reply = core.show(requester_for(interaction), id)
+    reply = core.piece(requester_for(interaction), id)
     private = reply.generation.visibility == "private"
     threadable = not private and interaction_allows_threads(interaction)
     rendered = render_piece(
@@ -109,7 +120,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     )
     if not private:
         message = await interaction.original_response()
-        core.link_message(reply.id, str(message.id), role="show")
+        core.library.link_message(reply.id, str(message.id), role="show")
         if rendered.needs_thread:
             await tell_story(message, reply, rendered)
 
@@ -118,7 +129,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 @app_commands.describe(text="words to look for, e.g. sea, waltz, dark")
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
-    views = core.search(requester_for(interaction), text)
+    views = core.library.search(requester_for(interaction), text)
     body = core.listing(views, f"Nothing found for “{plain(text)}”.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
@@ -128,7 +139,7 @@ async def search(interaction: discord.Interaction, text: app_commands.Range[str,
 @app_commands.command(name="favourites", description="Your favourite pieces")
 async def favourites(interaction: discord.Interaction) -> None:
     core = core_of(interaction)
-    views = core.favourites(requester_for(interaction))
+    views = core.library.favourites(requester_for(interaction))
     body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.")
     await interaction.response.send_message(
         embed=listing_embed("Your favourites", body), ephemeral=True
@@ -168,9 +179,11 @@ async def settings(
     if clear_community_channel:
         changes["community_channel"] = ""
     if any(v is not None for v in changes.values()):
-        choices = core.update_settings(requester, is_manager=is_manager(interaction), **changes)
+        choices = core.library.update_settings(
+            requester, is_manager=is_manager(interaction), **changes
+        )
     else:
-        choices = core.workspace_settings(requester)
+        choices = core.library.workspace_settings(requester)
     text = core.settings_text(choices)
     if choices.community_channel and choices.community_channel.isdigit():
         text = text.replace(
@@ -180,9 +193,10 @@ async def settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose, compose_message, history, show, search, favourites, settings)
+COMMANDS = (compose_message, history, show, search, favourites, settings)
 
 
-def register_commands(tree: app_commands.CommandTree) -> None:
+def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:
+    tree.add_command(compose_command(settings))
     for command in COMMANDS:
         tree.add_command(command)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.core import PieceReply, ProgressSink, user_message
+from bot.core import PieceReply, user_message
 from bot.discord.render import shown
 from bot.discord.replies import (
     core_of,
@@ -21,6 +21,7 @@ from bot.discord.replies import (
     send_ephemeral,
 )
 from engine.errors import PictuneError
+from service.requests import ProgressSink
 
 log = logging.getLogger("pictune.discord")
 
@@ -28,9 +29,9 @@ log = logging.getLogger("pictune.discord")
 async def _rerun(interaction: discord.Interaction, generation_id: str, variation: bool) -> None:
     core = core_of(interaction)
     requester = requester_for(interaction)
-    parent = core.find(requester, generation_id)
+    parent = core.library.find(requester, generation_id)
     private = parent.visibility == "private"
-    if core.rerun_in_progress(requester, parent.id):
+    if core.requests.rerun_in_progress(requester, parent.id):
         await send_ephemeral(
             interaction, f"A new version of {parent.id} is already on its way: wait for it."
         )
@@ -61,14 +62,14 @@ async def on_details(interaction: discord.Interaction, generation_id: str) -> No
 
 async def on_favourite(interaction: discord.Interaction, generation_id: str) -> None:
     core = core_of(interaction)
-    now = core.favourite(requester_for(interaction), generation_id)
+    now = core.library.favourite(requester_for(interaction), generation_id)
     text = core.favourite_text(generation_id, now) + (" See /favourites." if now else "")
     await interaction.response.send_message(text, ephemeral=True)
 
 
 async def on_delete(interaction: discord.Interaction, generation_id: str) -> None:
     core = core_of(interaction)
-    deleted = core.delete(
+    deleted = core.library.delete(
         requester_for(interaction), generation_id, is_manager=is_manager(interaction)
     )
     text = f"🗑️ {deleted} was deleted by {interaction.user.display_name}."
@@ -83,7 +84,7 @@ async def on_cancel(interaction: discord.Interaction, generation_id: str) -> Non
     """Only the requester may cancel; the message itself then says the piece was cancelled
     (the compose flow that waits for it hears so)."""
     core = core_of(interaction)
-    cancelled = await core.cancel(requester_for(interaction), generation_id)
+    cancelled = await core.requests.cancel(requester_for(interaction), generation_id)
     await interaction.response.send_message(core.cancel_text(cancelled), ephemeral=True)
 
 

@@ -2,7 +2,7 @@
 
 Raw reaction events arrive for every message, cached or not, so a reaction on a result
 from before a restart works too. The bot's own reactions are ignored, and each person gets
-one rerun per message at a time (``PictuneBot.rerun`` refuses a second one; the duplicate
+one rerun per message at a time (``Requests.rerun`` refuses a second one; the duplicate
 reaction is then ignored quietly: nobody can be answered privately about a reaction).
 """
 
@@ -44,7 +44,7 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
         channel=str(payload.channel_id),
         user_name=payload.member.display_name if payload.member else None,
     )
-    generation_id = core.generation_for_message(requester, str(payload.message_id))
+    generation_id = core.library.generation_for_message(requester, str(payload.message_id))
     if generation_id is None:
         return  # not one of our results (or not one this person may see)
 
@@ -72,7 +72,7 @@ async def handle_reaction(client: PictuneClient, payload: discord.RawReactionAct
     try:
         reply = await core.rerun(requester, generation_id, variation=False, progress=progress)
     except LimitReached as exc:
-        if core.rerun_in_progress(requester, generation_id):
+        if core.requests.rerun_in_progress(requester, generation_id):
             return  # the same person's second 🔁 while the first runs
         await client.handover.posting(
             _say(channel, original, status, f"{mention} ⚠️ {exc.user_message}", mentions)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import Attachment, PictuneBot, PieceReply, ProgressSink, user_message
+from bot.core import Attachment, PictuneBot, PieceReply, user_message
 from bot.discord.render import (
     RenderedPiece,
     render_piece,
@@ -42,6 +42,7 @@ from bot.discord.render import (
 from bot.discord.views import cancel_view, piece_view
 from engine.errors import PictuneError
 from service.api import Requester
+from service.requests import ProgressSink
 from storage.views import visibility_for
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ async def compose_from_attachment(
     meta = attachment_meta(attachment)
     try:
         core.check_attachment(meta)
-        hint, mode, duration = core.check_options(
+        hint, mode, duration = core.requests.check_options(
             requester, hint=hint, mode=mode, duration=duration
         )
     except PictuneError as exc:
@@ -312,7 +313,7 @@ async def land_piece(
         message = await send(
             embed=rendered.embed, files=rendered.files(), view=piece_view(reply.id)
         )
-    client.core.link_message(reply.id, str(message.id))
+    client.core.library.link_message(reply.id, str(message.id))
     if rendered.needs_thread:
         await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
@@ -343,7 +344,7 @@ async def post_community(
     except discord.HTTPException:
         log.warning("could not post to the community channel %s", channel_id, exc_info=True)
         return
-    client.core.link_message(reply.id, str(posted.id), role="community")
+    client.core.library.link_message(reply.id, str(posted.id), role="community")
     if rendered.needs_thread:
         await tell_story(posted, reply, rendered)
 

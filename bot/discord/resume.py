@@ -1,7 +1,7 @@
 """Pieces asked before a restart, posted where their person waits.
 
 The job service keeps composing while the bot restarts; the new bot process claims the
-pieces nobody posted (``PictuneBot.watch_orphans``) and posts each as the first one would
+pieces nobody posted (``Requests.watch_orphans``) and posts each as the first one would
 have. The interaction that asked died with the old process (its token is not stored), so
 everything here goes through the bot's own token:
 
@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import READY_AFTER_RESTART, Orphan, PieceReply, user_message
+from bot.core import READY_AFTER_RESTART, PieceReply, user_message
 from bot.discord.render import render_piece
 from bot.discord.replies import can_hold_threads, land_piece, ping
 from bot.discord.views import cancel_view
 from engine.errors import PictuneError
 from service.api import Requester
+from service.requests import Orphan
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient
@@ -51,7 +52,7 @@ async def resume(client: PictuneClient, orphan: Orphan) -> None:
         reply = await core.follow(orphan, core.progress_sink(show, client.edit_interval))
     except PictuneError as exc:  # failed, cancelled, deleted meanwhile: said where it waits
         await client.handover.posting(_tell(client, orphan, channel, waiting, user_message(exc)))
-        core.delivered(orphan.generation_id)
+        core.library.delivered(orphan.generation_id)
         return
     await client.handover.posting(_post(client, orphan, reply, channel, waiting))
 

@@ -91,7 +91,7 @@ def build_app(
     }
     if oauth_configured(settings):
         base = client or api_client(settings)
-        oauth = oauth_settings(settings, bot.store)
+        oauth = oauth_settings(settings, bot.library.store)
         app = AsyncApp(
             name="pictune",
             client=base,
@@ -193,7 +193,7 @@ def watch_orphans(bot: PictuneBot, adapter: SlackAdapter) -> asyncio.Task[None]:
     """Post, for as long as the app serves, what earlier bot processes left undelivered,
     each with the token of the workspace where it was asked (``adapter.client_for``)."""
     return asyncio.create_task(
-        bot.watch_orphans("slack", adapter.resume_orphan), name="pictune-slack-orphans"
+        bot.requests.watch_orphans("slack", adapter.resume_orphan), name="pictune-slack-orphans"
     )
 
 

@@ -84,32 +84,35 @@ async def run_subcommand(
                 else (requester.user_id if rest.lower() in ("me", "mine") else None)
             )
             await answer(
-                adapter.bot.listing(adapter.bot.history(requester, user_id=user), LISTING_EMPTY)
+                adapter.bot.listing(
+                    adapter.bot.library.history(requester, user_id=user), LISTING_EMPTY
+                )
             )
         elif sub == "search":
             await answer(
                 adapter.bot.listing(
-                    adapter.bot.search(requester, rest), "Nothing found: try other words."
+                    adapter.bot.library.search(requester, rest), "Nothing found: try other words."
                 )
             )
         elif sub in ("favourites", "favorites"):
             await answer(
-                adapter.bot.listing(adapter.bot.favourites(requester), "No favourites yet.")
+                adapter.bot.listing(adapter.bot.library.favourites(requester), "No favourites yet.")
             )
         elif sub in ("favourite", "favorite"):
             if not rest:
                 raise InputError("Which piece? Give its id, e.g. `/compose favourite pt-7f3a2c`.")
-            gid = adapter.bot.find(requester, rest).id
-            now = adapter.bot.favourite(requester, gid)
+            gid = adapter.bot.library.find(requester, rest).id
+            now = adapter.bot.library.favourite(requester, gid)
             see = " See `/compose favourites`." if now else ""
             await answer(adapter.bot.favourite_text(gid, now) + see)
         elif sub == "cancel":
-            cancelled = await adapter.bot.cancel(requester, rest or None)
+            cancelled = await adapter.bot.requests.cancel(requester, rest or None)
             await answer(adapter.bot.cancel_text(cancelled))
         elif sub == "show":
             await show_piece(adapter, client, requester, rest, channel, respond)
         elif sub == "delete":
-            gone = adapter.bot.delete(requester, rest, is_manager=await context["is_admin"]())
+            admin = await context["is_admin"]()
+            gone = adapter.bot.library.delete(requester, rest, is_manager=admin)
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
             await answer(await settings(adapter, client, context, requester, rest))
@@ -130,7 +133,7 @@ async def show_piece(
     """Post a stored piece again, files in its thread."""
     if not gid:
         raise InputError("Which piece? Give its id, e.g. `/compose show pt-7f3a2c`.")
-    reply = adapter.bot.show(requester, gid)
+    reply = adapter.bot.piece(requester, gid)
     try:
         await adapter.replies.post_piece(client, reply, channel, role="show")
     except NotInvited:
@@ -168,9 +171,9 @@ async def settings(
         elif value.lower() in ("none", "off"):
             value = "" if key == "default_mode" else "0"
         admin = await context["is_admin"]()
-        choices = adapter.bot.update_settings(requester, is_manager=admin, **{key: value})
+        choices = adapter.bot.library.update_settings(requester, is_manager=admin, **{key: value})
     else:
-        choices = adapter.bot.workspace_settings(requester)
+        choices = adapter.bot.library.workspace_settings(requester)
     text = adapter.bot.settings_text(choices)
     if key_changed(rest, "community_channel") and choices.community_channel:
         try:  # its copies carry files: Pictune must be in the channel

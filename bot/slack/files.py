@@ -123,7 +123,7 @@ def file_link(file_id: str) -> str:
 
 
 def shared_message_ids(files: list[dict[str, Any]], channel: str) -> list[str]:
-    """Ids for ``PictuneBot.link_message`` of what an upload made: the message that holds
+    """Ids for ``Library.link_message`` of what an upload made: the message that holds
     the files in ``channel`` (``channel:ts``, when Slack reports the shares) and each file
     (``file:ID``, found again from any message that carries it)."""
     ids: list[str] = []

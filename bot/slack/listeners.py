@@ -23,7 +23,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import Orphan, PictuneBot
+from bot.core import PictuneBot
 from bot.slack import blocks, middleware
 from bot.slack.commands import COMMANDS, run_subcommand
 from bot.slack.edits import PIECE_INTERVAL_S
@@ -34,6 +34,7 @@ from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
 from engine.errors import ImageError, InvalidOption, PictuneError
 from service.api import Requester
+from service.requests import Orphan
 
 log = logging.getLogger("pictune.slack")
 
@@ -151,7 +152,7 @@ class SlackAdapter:
                 orphan.generation_id,
                 orphan.requester.workspace,
             )
-            self.bot.delivered(orphan.generation_id)
+            self.bot.library.delivered(orphan.generation_id)
             return
         await resume(self.replies, client, orphan)
 
@@ -263,7 +264,7 @@ class SlackAdapter:
         requester = Requester(
             platform="slack", workspace=context.team_id or "", user_id=context.user_id or ""
         )
-        choices = self.bot.workspace_settings(requester)
+        choices = self.bot.library.workspace_settings(requester)
         settings = self.bot.settings
         longest = min(settings.max_duration, choices.max_duration or settings.max_duration)
         view = blocks.compose_modal(
@@ -433,7 +434,7 @@ class SlackAdapter:
             requester = await context["requester"](channel)
             message = await self._message(client, channel, ts)
             generation = (
-                self.bot.generation_for_message(requester, f"{channel}:{ts}")
+                self.bot.library.generation_for_message(requester, f"{channel}:{ts}")
                 or _generation_in(message)
                 or self._generation_of_files(requester, message)
             )
@@ -453,7 +454,9 @@ class SlackAdapter:
         ts may not have been known when the files were shared)."""
         for file in (message or {}).get("files") or []:
             if file.get("id"):
-                found = self.bot.generation_for_message(requester, file_link(str(file["id"])))
+                found = self.bot.library.generation_for_message(
+                    requester, file_link(str(file["id"]))
+                )
                 if found:
                     return found
         return None

@@ -29,7 +29,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import PictuneBot, PieceReply, ProgressSink, user_message
+from bot.core import PictuneBot, PieceReply, user_message
 from bot.handover import Handover
 from bot.slack import blocks
 from bot.slack.edits import PIECE_INTERVAL_S, EditBudget, until_it_lands
@@ -43,6 +43,7 @@ from bot.slack.files import (
 from bot.slack.places import NotInvited, Places
 from engine.errors import PictuneError
 from service.api import Requester
+from service.requests import ProgressSink
 
 log = logging.getLogger("pictune.slack")
 
@@ -109,7 +110,7 @@ class ThreadReplies:
         except PictuneError as exc:
             return await self.say(client, channel, thread, blocks.warning(exc)) is not None
         try:
-            hint, mode, duration = self.bot.check_options(
+            hint, mode, duration = self.bot.requests.check_options(
                 requester, hint=hint, mode=mode, duration=duration
             )
             file = await pick_image(self.bot, client, files)
@@ -213,7 +214,7 @@ class ThreadReplies:
         try:
             await self.share_files(client, reply, channel, thread)
             status = await self._become_result(client, reply, channel, thread, status)
-            self.bot.link_message(reply.id, f"{channel}:{status}")
+            self.bot.library.link_message(reply.id, f"{channel}:{status}")
         except Exception as exc:
             log.error("delivering %s failed", reply.id, exc_info=True)
             await self.fail(
@@ -303,7 +304,7 @@ class ThreadReplies:
             unfurl_links=False,
         )
         ts = str(posted["ts"])
-        self.bot.link_message(reply.id, f"{channel}:{ts}", role=role)
+        self.bot.library.link_message(reply.id, f"{channel}:{ts}", role=role)
         await self.share_files(client, reply, channel, ts, role=f"{role}-files")
         return ts
 
@@ -321,7 +322,7 @@ class ThreadReplies:
         needs membership of the channel, so Pictune joins a public one first."""
         await self.places.ensure_member(client, channel)
         shared = await upload_files(client, reply, channel, thread)
-        self.bot.link_message(reply.id, shared_message_ids(shared, channel), role=role)
+        self.bot.library.link_message(reply.id, shared_message_ids(shared, channel), role=role)
 
     async def say(
         self, client: AsyncWebClient, channel: str, thread: str | None, text: str

@@ -1,7 +1,7 @@
 """Pieces asked before a restart, posted where their person waits.
 
 The job service keeps composing while the bot restarts; the new bot process claims the
-pieces nobody posted (``PictuneBot.watch_orphans``, started by ``app.serve``) and posts each
+pieces nobody posted (``Requests.watch_orphans``, started by ``app.serve``) and posts each
 as the first one would have, through ``ThreadReplies``:
 
 - the status message that showed its progress (recorded as ``channel:ts:thread_ts``, see
@@ -20,10 +20,11 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import READY_AFTER_RESTART, Orphan, user_message
+from bot.core import READY_AFTER_RESTART, user_message
 from bot.slack import blocks
 from bot.slack.replies import ThreadReplies, parse_progress_id
 from engine.errors import PictuneError
+from service.requests import Orphan
 
 log = logging.getLogger("pictune.slack")
 
@@ -47,7 +48,7 @@ async def resume(replies: ThreadReplies, client: AsyncWebClient, orphan: Orphan)
         reply = await bot.follow(orphan, bot.progress_sink(show, replies.progress_interval))
     except PictuneError as exc:  # failed, cancelled, deleted meanwhile: said where it waits
         await replies.handover.posting(_tell(replies, client, orphan, where, exc))
-        bot.delivered(orphan.generation_id)
+        bot.library.delivered(orphan.generation_id)
         return
     if where is not None:
         channel, status, thread = where

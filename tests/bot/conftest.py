@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.core import Orphan, PictuneBot
 from engine.config import Settings
+from service.requests import Orphan, Requests
 from storage.store import Store
 from tests.bot.restarts import Looks
 from tests.storage.conftest import FakeEmbedder
@@ -26,12 +26,12 @@ def store(settings: Settings) -> Iterator[Store]:
 def looks(monkeypatch: pytest.MonkeyPatch) -> Looks:
     """Every claim of undelivered pieces by any bot: (the bot's owner name, what it got)."""
     seen: Looks = []
-    claim = PictuneBot.orphans
+    claim = Requests.orphans
 
-    async def orphans(self: PictuneBot, platform: str) -> list[Orphan]:
+    async def orphans(self: Requests, platform: str) -> list[Orphan]:
         found = await claim(self, platform)
         seen.append((self.owner, found))
         return found
 
-    monkeypatch.setattr(PictuneBot, "orphans", orphans)
+    monkeypatch.setattr(Requests, "orphans", orphans)
     return seen

@@ -35,17 +35,22 @@ async def test_duration_must_be_a_finite_positive_number(
     core: PictuneBot, duration: object
 ) -> None:
     with pytest.raises(InvalidOption, match="duration"):
-        core.check_options(ADA, duration=duration)  # type: ignore[arg-type]
+        core.requests.check_options(ADA, duration=duration)  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="duration"):
         await core.compose(ADA, rgb_png(), duration=duration)  # type: ignore[arg-type]
-    assert core.store.count() == 0  # refused before anything was queued
+    assert core.library.store.count() == 0  # refused before anything was queued
 
 
-async def test_good_durations_are_clamped_into_the_range(core: PictuneBot) -> None:
+@pytest.mark.parametrize("duration", [1e9, "0.001"])
+async def test_durations_outside_the_range_are_refused(core: PictuneBot, duration: object) -> None:
     settings = core.settings
-    assert core.check_options(ADA, duration=1e9)[2] == settings.max_duration
-    assert core.check_options(ADA, duration="0.001")[2] == settings.min_duration  # type: ignore[arg-type]
-    assert core.check_options(ADA, duration=None)[2] == settings.duration
+    sentence = f"between {settings.min_duration:g} and {settings.max_duration:g} seconds"
+    with pytest.raises(InvalidOption, match=sentence):
+        core.requests.check_options(ADA, duration=duration)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match=sentence):
+        await core.compose(ADA, rgb_png(), duration=duration)
+    assert core.library.store.count() == 0  # refused before anything was queued
+    assert core.requests.check_options(ADA, duration=None)[2] == settings.duration
 
 
 @pytest.mark.parametrize("seed", [*NOT_FINITE, -1, MAX_SEED + 1, 2.5, "x"])
@@ -63,17 +68,17 @@ async def test_refine_rounds_must_be_in_range(core: PictuneBot, rounds: object) 
 @pytest.mark.parametrize("limit", [math.nan, math.inf, "many"])
 def test_listing_sizes_that_are_not_numbers_are_refused(core: PictuneBot, limit: object) -> None:
     with pytest.raises(InvalidOption):
-        core.history(ADA, limit=limit)  # type: ignore[arg-type]
+        core.library.history(ADA, limit=limit)  # type: ignore[arg-type]
     with pytest.raises(InvalidOption):
-        core.search(ADA, "sea", limit=limit)  # type: ignore[arg-type]
+        core.library.search(ADA, "sea", limit=limit)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
 def test_settings_numbers_must_be_finite(core: PictuneBot, value: str) -> None:
     with pytest.raises(InvalidOption):
-        core.update_settings(ADA, is_manager=True, max_duration=value)
+        core.library.update_settings(ADA, is_manager=True, max_duration=value)
     with pytest.raises(InvalidOption):
-        core.update_settings(ADA, is_manager=True, user_daily_quota=value)
+        core.library.update_settings(ADA, is_manager=True, user_daily_quota=value)
 
 
 @pytest.mark.parametrize(

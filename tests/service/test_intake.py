@@ -169,18 +169,33 @@ def test_duration_refused(settings: Settings, value: object) -> None:
     assert caught.value.user_message == intake.DURATION_MESSAGE
 
 
-def test_duration_clamped_or_ranged(settings: Settings) -> None:
+def test_duration_in_range_or_refused(settings: Settings) -> None:
+    """One rule for the CLI, both bots and the job service: out of range is refused with
+    the range's numbers, from the settings (and a workspace's own longest piece)."""
     low, high = settings.min_duration, settings.max_duration
+    sentence = f"The duration must be between {low:g} and {high:g} seconds."
     assert intake.check_duration(None, settings) == settings.duration
     assert intake.check_duration("20", settings) == 20.0
-    assert intake.check_duration(1e9, settings) == high
-    assert intake.check_duration(0.001, settings) == low
-    assert intake.check_duration(60, settings, longest=20) == 20
+    assert intake.check_duration(high, settings) == high
+    assert intake.check_duration(low, settings) == low
+    for outside in (low / 2, high + 1, 1e9):
+        with pytest.raises(InvalidOption) as caught:
+            intake.check_duration(outside, settings)
+        assert caught.value.user_message == sentence == intake.duration_message(low, high)
+    assert intake.check_duration(20, settings, longest=20) == 20
+    with pytest.raises(InvalidOption, match=f"between {low:g} and 20 seconds"):
+        intake.check_duration(60, settings, longest=20)
     assert intake.check_duration(None, settings, longest=10) == 10
-    assert intake.check_duration(high, settings, clamp=False) == high
-    for outside in (low / 2, high + 1):
-        with pytest.raises(InvalidOption, match=f"between {low:g} and {high:g} seconds"):
-            intake.check_duration(outside, settings, clamp=False)
+    assert intake.duration_range(settings, longest=1) == (low, low)  # never below the shortest
+
+
+def test_a_stored_duration_is_fitted_into_todays_range(settings: Settings) -> None:
+    """A rerun's duration was the parent's: nobody typed it, so it is fitted, not refused."""
+    low, high = settings.min_duration, settings.max_duration
+    assert intake.fit_duration(None, settings) == settings.duration
+    assert intake.fit_duration(1e9, settings) == high
+    assert intake.fit_duration(0.001, settings) == low
+    assert intake.fit_duration(60, settings, longest=20) == 20
 
 
 def test_seed_and_rounds() -> None:
@@ -251,7 +266,7 @@ def _cli_says(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 async def _bot_says(bot: PictuneBot, image: bytes, **options: Any) -> str:
     with pytest.raises(PictuneError) as caught:
         await bot.compose(ADA, image, **options)
-    assert bot.store.count() == 0
+    assert bot.library.store.count() == 0
     return caught.value.user_message
 
 

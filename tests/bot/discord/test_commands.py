@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from engine.config import Settings
 from storage.store import Store
 from tests.bot.discord.conftest import assert_no_traceback
 from tests.bot.discord.fake_discord import (
@@ -230,7 +231,7 @@ async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, star
     from service.api import Requester
 
     manager = Requester("discord", guild_id(fake), str(USER_ID))
-    bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    bot.core.library.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
     await compose_once(fake, private=True)
     assert not [m for m in fake.messages.values() if m["channel_id"] == str(COMMUNITY_ID)]
 
@@ -309,5 +310,32 @@ async def test_settings_longest_piece(
     refused = await settings(500)
     assert "between" in refused and "seconds" in refused
     assert_no_traceback(refused)
-    await compose_once(fake, duration=90)
-    assert pipeline.requests[-1].duration == 30  # the workspace's limit applies
+    # Longer than the workspace's limit: refused with its range, as any duration out of range.
+    too_long = compose_interaction(
+        fake, fake.add_attachment(rgb_png(), "a.png", "image/png"), duration=90
+    )
+    await fake.dispatch("INTERACTION_CREATE", too_long)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, too_long))
+    assert "The duration must be between" in text and "and 30 seconds" in text
+    assert pipeline.requests == []
+    await compose_once(fake, duration=30)
+    assert pipeline.requests[-1].duration == 30
+
+
+async def test_the_duration_option_declares_the_configured_range(
+    fake: FakeDiscord, start_bot: Any, discord_settings: Settings
+) -> None:
+    """Discord's clients cannot send a duration outside the settings' range: the synced
+    /compose declares it; a number from elsewhere is refused with the same range."""
+    await start_bot()
+    compose = next(c for c in fake.commands["global"] if c["name"] == "compose")
+    duration = next(o for o in compose["options"] if o["name"] == "duration")
+    low, high = discord_settings.min_duration, discord_settings.max_duration
+    assert (duration["min_value"], duration["max_value"]) == (low, high)
+    assert f"{low:g} to {high:g}" in duration["description"]
+    refused = compose_interaction(
+        fake, fake.add_attachment(rgb_png(), "a.png", "image/png"), duration=high + 1
+    )
+    await fake.dispatch("INTERACTION_CREATE", refused)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
+    assert f"The duration must be between {low:g} and {high:g} seconds." in text

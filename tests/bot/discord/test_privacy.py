@@ -41,15 +41,15 @@ def community_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
 async def with_community(fake: FakeDiscord, start_bot: Any) -> Any:
     bot = await start_bot()
     manager = Requester("discord", guild_id(fake), str(USER_ID))
-    bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    bot.core.library.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
     return bot
 
 
 def seen_by(bot: Any, fake: FakeDiscord, user_id: int) -> set[str]:
     """The pieces ``user_id`` finds in the server's history and by searching."""
     who = Requester("discord", guild_id(fake), str(user_id))
-    listed = {v.id for v in bot.core.history(who, limit=25)}
-    return listed | {v.id for v in bot.core.search(who, "sea", limit=25)}
+    listed = {v.id for v in bot.core.library.history(who, limit=25)}
+    return listed | {v.id for v in bot.core.library.search(who, "sea", limit=25)}
 
 
 async def test_a_hidden_channel_keeps_its_pieces(

@@ -39,7 +39,7 @@ async def test_repeat_reaction_reruns_with_refinement(
     await fake.dispatch("MESSAGE_REACTION_ADD", fake.reaction(result["id"]))
     await fake.wait_for(lambda: len(channel_results(fake)) == 2)
     someone = Requester("discord", message["guild_id"], str(USER_ID))
-    assert bot.core.generation_for_message(someone, result["id"]) == child
+    assert bot.core.library.generation_for_message(someone, result["id"]) == child
 
 
 async def test_other_and_own_reactions_are_ignored(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,8 +161,8 @@ def test_a_long_motivation_is_shortened_with_a_pointer(tmp_path: Path, in_thread
 
 
 def test_many_fields_give_way_to_the_story_not_the_total(tmp_path: Path) -> None:
-    piece = reply(tmp_path, long_story())
-    piece.fields = [(f"Field {i}", "v" * 200) for i in range(25)]
+    fields = [(f"Field {i}", "v" * 200) for i in range(25)]
+    piece = dataclasses.replace(reply(tmp_path, long_story()), fields=fields)
     rendered = render_piece(piece, story_in_thread=True)
     assert len(rendered.embed) <= EMBED_TOTAL_MAX
     assert (rendered.embed.description or "").endswith(TO_THE_THREAD)

@@ -10,11 +10,12 @@ import contextlib
 import threading
 from typing import Any
 
-from bot.core import Orphan, PictuneBot
+from bot.core import PictuneBot
 from engine.config import Settings
 from engine.errors import ImageError
 from engine.types import ComposeRequest, Composition, ProgressFn
 from service.api import JobEvent, JobService, Requester
+from service.requests import Orphan
 from storage.store import Store
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,
@@ -85,7 +86,7 @@ async def _ask_and_stop(
 
 def _looked(looks: Looks, bot: Any) -> list[Orphan] | None:
     """What ``bot`` found at its first look (it looks once it is ready); None before."""
-    return next((found for owner, found in looks if owner == bot.core.owner), None)
+    return next((found for owner, found in looks if owner == bot.core.requests.owner), None)
 
 
 async def test_a_piece_asked_before_a_restart_ends_in_its_progress_message(

@@ -139,7 +139,7 @@ async def test_a_refused_thread_leaves_the_piece_and_points_to_the_file(
     assert uploaded(fake, shown, "motivation.md").decode() == MOTIVATION
     assert shown["components"] and shown["embeds"][0]["footer"] == message["embeds"][0]["footer"]
     requester = Requester("discord", guild_id(fake), str(USER_ID))
-    assert bot.core.generation_for_message(requester, shown["id"]) == generation_id(shown)
+    assert bot.core.library.generation_for_message(requester, shown["id"]) == generation_id(shown)
 
 
 async def test_without_thread_permissions_no_thread_is_tried(
@@ -208,7 +208,7 @@ async def test_the_community_post_follows_the_same_rule(
         fake.refuse_threads[str(COMMUNITY_ID)] = 403
     bot: RunningBot = await start_bot()
     manager = Requester("discord", guild_id(fake), str(USER_ID))
-    bot.core.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    bot.core.library.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
     _, message = await compose_once(fake)
     await story_told(fake, message["id"], MOTIVATION)  # the result's own thread
 

@@ -20,7 +20,7 @@ def requester(bench: SlackBench, user: str = ALICE) -> Requester:
 
 
 def history(bench: SlackBench, user: str = ALICE) -> list[Any]:
-    return bench.bot.history(requester(bench, user))
+    return bench.bot.library.history(requester(bench, user))
 
 
 def result_message(bench: SlackBench, thread: str, generation_id: str) -> dict[str, Any]:

@@ -88,12 +88,12 @@ async def test_favourite_toggles_a_piece(bench: SlackBench) -> None:
 async def test_cancel_stops_the_piece_on_its_way(bench: SlackBench) -> None:
     assert "no piece being composed" in await command(bench, "cancel")
     gate = threading.Event()
-    bench.bot.service.runner = gated(gate)  # type: ignore[attr-defined]
+    bench.bot.requests.service.runner = gated(gate)  # type: ignore[attr-defined]
     image = bench.fake.host_file("sea.png", images.photo_like(8))
     event = bench.mention_event([image], "slow")
     await bench.sender.event(event)
     alice = requester(bench)
-    (gid,) = await bench.fake.wait_for(lambda: bench.bot.following(alice), what="a piece")
+    (gid,) = await bench.fake.wait_for(lambda: bench.bot.requests.following(alice), what="a piece")
     try:
         refused = await command(bench, f"cancel {gid}", user=BOB, settle=False)
         assert "Only the person who asked" in refused
@@ -103,7 +103,7 @@ async def test_cancel_stops_the_piece_on_its_way(bench: SlackBench) -> None:
     await bench.settle()
     assert "That piece was cancelled" in bench.fake.thread_text(CHANNEL, event["ts"])
     assert uploaded(bench, event["ts"]) == []
-    assert bench.bot.find(alice, gid).status == "cancelled"
+    assert bench.bot.library.find(alice, gid).status == "cancelled"
     assert history(bench) == []
 
 
@@ -114,9 +114,16 @@ async def test_settings_check_what_is_typed(bench: SlackBench) -> None:
     said = await command(bench, "settings max-duration 30s", user=ADMIN)
     assert "Longest piece: 30 s" in said
     image = bench.fake.host_file("sea.png", images.photo_like(9))
-    await bench.sender.event(bench.mention_event([image], "duration=90"))
+    too_long = bench.mention_event([image], "duration=90")
+    await bench.sender.event(too_long)
     await bench.settle()
-    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    said = bench.fake.thread_text(CHANNEL, too_long["ts"])
+    low = bench.settings.min_duration
+    assert f"The duration must be between {low:g} and 30 seconds." in said
+    assert bench.bot.requests.service.requests == []  # type: ignore[attr-defined]
+    await bench.sender.event(bench.mention_event([image], "duration=30"))
+    await bench.settle()
+    request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert request.duration == 30
     cleared = await command(bench, "settings max-duration none", user=ADMIN)
     assert f"Longest piece: {bench.settings.max_duration:g} s" in cleared

@@ -42,7 +42,7 @@ async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> No
     names = uploaded(bench, thread)
     assert_piece_files(names)
     assert names[0].startswith("piece.") and names[0] != "piece.mid"  # the audio comes first
-    view = bench.bot.find(requester(bench), gid)
+    view = bench.bot.library.find(requester(bench), gid)
     for upload in bench.fake.uploads_in(CHANNEL, thread):
         assert upload.data == view.files[upload.filename].read_bytes()
 
@@ -57,7 +57,9 @@ async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> No
         e["action_id"] for b in result["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
     assert action_ids == [blocks.ACTION_REFINE, blocks.ACTION_VARIATION, blocks.ACTION_DETAILS]
-    assert bench.bot.generation_for_message(requester(bench), f"{CHANNEL}:{result_ts}") == gid
+    assert (
+        bench.bot.library.generation_for_message(requester(bench), f"{CHANNEL}:{result_ts}") == gid
+    )
     assert view.hint == "a calm piece" and view.user_id == ALICE and view.channel == CHANNEL
 
 
@@ -97,9 +99,9 @@ async def test_direct_message_with_image_is_private(bench: SlackBench) -> None:
     await bench.sender.event(event)
     await bench.settle()
     assert_piece_files(uploaded(bench, message["ts"], "D_ALICE"))
-    (piece,) = bench.bot.history(Requester("slack", bench.fake.team_id, ALICE, "D_ALICE"))
+    (piece,) = bench.bot.library.history(Requester("slack", bench.fake.team_id, ALICE, "D_ALICE"))
     assert piece.visibility == "private"
-    assert bench.bot.history(requester(bench, BOB)) == []
+    assert bench.bot.library.history(requester(bench, BOB)) == []
 
 
 async def test_message_shortcut_composes_in_that_messages_thread(bench: SlackBench) -> None:
@@ -160,7 +162,7 @@ async def test_compose_command_opens_a_form_and_its_submission_composes(bench: S
     assert_piece_files(uploaded(bench, intro[0]["ts"]))
     (piece,) = history(bench)
     assert piece.hint == "stormy sea"
-    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert request.duration == 8
 
 
@@ -221,7 +223,7 @@ async def test_bad_file_gets_a_clear_answer_in_the_thread_and_no_history(
     assert "⚠️" in said and expected.lower() in said.lower(), said
     assert uploaded(bench, event["ts"]) == []
     assert history(bench) == []
-    assert bench.bot.service.requests == []  # type: ignore[attr-defined]
+    assert bench.bot.requests.service.requests == []  # type: ignore[attr-defined]
 
 
 async def test_bad_option_is_answered_before_downloading(bench: SlackBench) -> None:
@@ -253,11 +255,11 @@ async def test_refine_and_variation_buttons_rerun_in_the_thread(
     child = next(v for v in history(bench, BOB) if v.parent_id == gid)
     assert child.user_id == BOB
     result_message(bench, thread, child.id)  # its own result, with buttons
-    request, _, parent = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    request, _, parent = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert parent == gid
     if action == blocks.ACTION_REFINE:
         assert request.parent_abc  # the previous ABC feeds the refinement
-        assert request.seed == bench.bot.find(requester(bench), gid).seed
+        assert request.seed == bench.bot.library.find(requester(bench), gid).seed
     else:
         assert request.parent_abc is None
 
@@ -271,7 +273,7 @@ async def test_repeat_reaction_on_a_result_reruns_it_with_refinement(bench: Slac
     assert_piece_files(uploaded(bench, thread)[len(uploaded(bench, thread)) // 2 :])
     child = next(v for v in history(bench, BOB) if v.parent_id == gid)
     result_message(bench, thread, child.id)
-    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert request.parent_abc
 
     # Other reactions, and :repeat: on messages that are not results, do nothing.
@@ -327,7 +329,9 @@ async def test_repeat_on_the_files_message_reruns_too(
     bench.fake.report_shares = shares_known
     thread, _, gid = await make_piece(bench)
     (files_message,) = [m for m in bench.fake.thread(CHANNEL, thread) if m.get("files")]
-    found = bench.bot.generation_for_message(requester(bench), f"{CHANNEL}:{files_message['ts']}")
+    found = bench.bot.library.generation_for_message(
+        requester(bench), f"{CHANNEL}:{files_message['ts']}"
+    )
     assert found == (gid if shares_known else None)
 
     assert (
@@ -337,7 +341,7 @@ async def test_repeat_on_the_files_message_reruns_too(
     child = next(v for v in history(bench, BOB) if v.parent_id == gid)
     result_message(bench, thread, child.id)
     assert_piece_files(uploaded(bench, thread)[len(uploaded(bench, thread)) // 2 :])
-    request, _, _ = bench.bot.service.requests[-1]  # type: ignore[attr-defined]
+    request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
     assert request.parent_abc  # refined from the piece, not a variation
 
 
@@ -354,7 +358,7 @@ def everything_said(bench: SlackBench) -> str:
 async def test_what_people_typed_never_notifies_anyone(bench: SlackBench) -> None:
     """A hint (or a wrong option) is quoted back escaped: <!channel> stays text."""
     thread, _, gid = await make_piece(bench, "<!channel> <!here|here> a calm & <b>bold</b> sea")
-    assert bench.bot.find(requester(bench), gid).hint.startswith("<!channel>")
+    assert bench.bot.library.find(requester(bench), gid).hint.startswith("<!channel>")
     image = bench.fake.host_file("sea.png", images.photo_like(7))
     wrong = bench.mention_event([image], "mode=<!everyone>")
     await bench.sender.event(wrong)

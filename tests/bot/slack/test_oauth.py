@@ -262,7 +262,7 @@ async def test_each_workspace_is_answered_with_its_own_token(
             assert response.status_code == 200
             await served.settle()
             used = fake.calls[before:]
-            history = served.bot.history(Requester("slack", team.team_id, ALICE, CHANNEL))
+            history = served.bot.library.history(Requester("slack", team.team_id, ALICE, CHANNEL))
             if team is stranger:  # never installed: no token, so no answer (and no crash)
                 assert used == [] and history == []
                 continue

@@ -23,15 +23,15 @@ def community_posts(bench: SlackBench) -> list[dict[str, Any]]:
 def seen_by(bench: SlackBench, user: str) -> set[str]:
     """The pieces ``user`` finds in the workspace's history and by searching."""
     who = requester(bench, user)
-    listed = {v.id for v in bench.bot.history(who, limit=25)}
-    return listed | {v.id for v in bench.bot.search(who, "sea", limit=25)}
+    listed = {v.id for v in bench.bot.library.history(who, limit=25)}
+    return listed | {v.id for v in bench.bot.library.search(who, "sea", limit=25)}
 
 
 async def piece_from(bench: SlackBench, event: dict[str, Any]) -> Any:
     """The piece an event with an image made (ALICE's newest)."""
     assert (await bench.sender.event(event)).status_code == 200
     await bench.settle()
-    (piece, *_) = bench.bot.history(requester(bench, ALICE), user_id=ALICE)
+    (piece, *_) = bench.bot.library.history(requester(bench, ALICE), user_id=ALICE)
     return piece
 
 

@@ -48,7 +48,7 @@ async def test_a_burst_of_pieces_in_one_workspace_lands_every_result_once(
     await bench.settle()
 
     assert bench.fake.rate_limited, "the burst never hit the rate limit: the test proves nothing"
-    made = bench.bot.history(requester(bench), limit=50)
+    made = bench.bot.library.history(requester(bench), limit=50)
     assert len(made) == BURST
     for event in events:
         (piece,) = [p for p in made if p.hint == event["text"].split("> ", 1)[1]]

@@ -16,13 +16,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.core import Orphan, PictuneBot
+from bot.core import PictuneBot
 from bot.slack.app import serve
 from engine.config import Settings
 from engine.errors import ImageError
 from engine.types import ComposeRequest, Composition, ProgressFn
 from service.api import JobService, Requester
 from service.local import LocalJobService
+from service.requests import Orphan
 from service.worker_runtime import WorkerRuntime
 from storage.models import Generation
 from storage.store import Store
@@ -130,7 +131,7 @@ async def _job(service: JobService, gid: str, state: str) -> None:
 
 def _looked(looks: Looks, running: Running) -> list[Orphan] | None:
     """What a bot found at its first look (it looks as it starts); None before."""
-    return next((found for owner, found in looks if owner == running.bot.owner), None)
+    return next((found for owner, found in looks if owner == running.bot.requests.owner), None)
 
 
 async def _ask_and_stop(bench: Bench) -> tuple[str, str, str]:

@@ -56,7 +56,7 @@ class SocketBench:
             await asyncio.wait_for(self.serving, 120)
 
     def history(self, user: str = ALICE) -> list[Any]:
-        return self.bot.history(Requester("slack", self.fake.team_id, user, CHANNEL))
+        return self.bot.library.history(Requester("slack", self.fake.team_id, user, CHANNEL))
 
     def mention(self, files: list[dict[str, Any]], text: str = "") -> dict[str, Any]:
         """A person's message with files that mentions Pictune, as the app_mention event."""
@@ -238,7 +238,7 @@ async def test_bad_file_gets_a_plain_answer_in_its_thread_and_no_history(
     assert "Traceback" not in said
     assert bench.uploaded(thread) == []
     assert bench.history() == []
-    assert bench.bot.service.requests == []  # type: ignore[attr-defined]
+    assert bench.bot.requests.service.requests == []  # type: ignore[attr-defined]
 
 
 # Commands, forms, buttons ------------------------------------------------------------------
