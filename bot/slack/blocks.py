@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.core import PieceReply, user_message
 from engine.bridge.hints import MAX_HINT_CHARS
-from engine.types import MODES
 
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
@@ -178,11 +177,19 @@ def text_blocks(markdown: str) -> list[dict[str, Any]]:
 
 
 def compose_modal(
-    channel: str, *, hint: str | None, mode: str, duration: float, min_s: float, max_s: float
+    channel: str,
+    *,
+    hint: str | None,
+    mode: str,
+    modes: tuple[str, ...],
+    duration: float,
+    min_s: float,
+    max_s: float,
 ) -> dict[str, Any]:
-    """The /compose form: an image, a hint, a mode and a length. ``channel`` comes back in
-    ``private_metadata`` so the piece is posted where /compose was typed."""
-    mode_options = [{"text": {"type": "plain_text", "text": m.title()}, "value": m} for m in MODES]
+    """The /compose form: an image, a hint, a mode (of ``modes``, those configured) and a
+    length. ``channel`` comes back in ``private_metadata`` so the piece is posted where
+    /compose was typed."""
+    mode_options = [{"text": {"type": "plain_text", "text": m.title()}, "value": m} for m in modes]
     initial_mode = next((o for o in mode_options if o["value"] == mode), mode_options[0])
     hint_element: dict[str, Any] = {
         "type": "plain_text_input",

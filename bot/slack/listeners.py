@@ -271,6 +271,7 @@ class SlackAdapter:
             channel,
             hint=hint,
             mode=choices.default_mode or settings.mode,
+            modes=settings.available_modes(),
             duration=min(settings.duration, longest),
             min_s=settings.min_duration,
             max_s=longest,

@@ -339,3 +339,22 @@ async def test_the_duration_option_declares_the_configured_range(
     await fake.dispatch("INTERACTION_CREATE", refused)
     text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
     assert f"The duration must be between {low:g} and {high:g} seconds." in text
+
+
+async def test_only_the_configured_modes_are_offered_and_accepted(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    """No MusicGen here: /compose and /settings offer symbolic only; audio sent anyway (an
+    old client, a crafted request) is refused with the clear sentence, nothing queued."""
+    await start_bot()
+    synced = {c["name"]: c for c in fake.commands["global"]}
+    for command, option in (("compose", "mode"), ("settings", "default_mode")):
+        mode = next(o for o in synced[command]["options"] if o["name"] == option)
+        assert [c["value"] for c in mode["choices"]] == ["symbolic"]
+    refused = compose_interaction(
+        fake, fake.add_attachment(rgb_png(), "a.png", "image/png"), mode="audio"
+    )
+    await fake.dispatch("INTERACTION_CREATE", refused)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
+    assert "The audio mode needs a MusicGen model" in text and "use symbolic" in text
+    assert pipeline.requests == []

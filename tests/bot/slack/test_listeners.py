@@ -169,7 +169,9 @@ async def test_compose_command_opens_a_form_and_its_submission_composes(bench: S
 async def test_form_without_an_image_or_with_a_wrong_one_says_so_in_the_form(
     bench: SlackBench,
 ) -> None:
-    base = blocks.compose_modal(CHANNEL, hint=None, mode="symbolic", duration=6, min_s=3, max_s=120)
+    base = blocks.compose_modal(
+        CHANNEL, hint=None, mode="symbolic", modes=("symbolic",), duration=6, min_s=3, max_s=120
+    )
 
     async def submit(files: list[dict[str, Any]]) -> dict[str, Any]:
         state = {"values": {"image": {"file": {"type": "file_input", "files": files}}}}
@@ -370,3 +372,23 @@ async def test_what_people_typed_never_notifies_anyone(bench: SlackBench) -> Non
         assert ping not in said
     assert "Unknown mode" in bench.fake.thread_text(CHANNEL, wrong["ts"])
     assert thread != wrong["ts"]
+
+
+async def test_a_mode_this_pictune_cannot_run_is_neither_offered_nor_accepted(
+    bench: SlackBench,
+) -> None:
+    """No MusicGen configured: the form offers symbolic only, and mode=audio is refused in
+    the thread before anything is downloaded or queued."""
+    await bench.sender.command("", user=ALICE, channel=CHANNEL, response_url=bench.respond_url())
+    await bench.settle()
+    (opened,) = bench.fake.calls_to("views.open")
+    fields = {b["block_id"]: b["element"] for b in opened.args["view"]["blocks"]}
+    assert [o["value"] for o in fields["mode"]["options"]] == ["symbolic"]
+
+    image = bench.fake.host_file("sea.png", images.rgb_png())
+    event = bench.mention_event([image], "calm mode=audio")
+    assert (await bench.sender.event(event)).status_code == 200
+    await bench.settle()
+    text = bench.fake.thread_text(CHANNEL, event["ts"])
+    assert "The audio mode needs a MusicGen model" in text and "use symbolic" in text
+    assert history(bench) == [] and not bench.fake.calls_to("download")
