@@ -230,6 +230,7 @@ async def deliver(
     whoever sees that place sees the answer, as they saw the question."""
 
     client = client_of(interaction)
+    waiting: list[int] = []  # the message showing progress (and a Cancel button), public only
 
     async def show(text: str, generation_id: str) -> str | None:
         if not token_alive(interaction):
@@ -239,7 +240,10 @@ async def deliver(
         )
         # Where the person waits, for a restarted bot to post there with its own token. An
         # ephemeral message cannot be edited that way: a private piece then goes by DM.
-        return None if ephemeral else str(message.id)
+        if ephemeral:
+            return None
+        waiting[:] = [message.id]
+        return str(message.id)
 
     progress = client.handover.following(client.core.progress_sink(show, client.edit_interval))
     try:
@@ -248,13 +252,45 @@ async def deliver(
         await client.handover.posting(
             fail_with(interaction, exc, ephemeral=ephemeral, what="composing")
         )
+        if waiting and not token_alive(interaction):
+            await settle_progress(interaction, waiting[0], f"⚠️ {user_message(exc)}")
         return
-    await client.handover.posting(post_result(interaction, reply, requester, ephemeral=ephemeral))
+    progress_message = waiting[0] if waiting else None
+    await client.handover.posting(
+        post_result(interaction, reply, requester, ephemeral=ephemeral, waiting=progress_message)
+    )
+
+
+def progress_message(interaction: discord.Interaction, message_id: int) -> discord.PartialMessage:
+    """The (public) message an interaction answered with, reached through its channel with
+    the bot's own token: still editable once the interaction's 15 minutes are over."""
+    client = client_of(interaction)
+    channel = client.get_partial_messageable(
+        interaction.channel_id or 0, guild_id=interaction.guild_id
+    )
+    return channel.get_partial_message(message_id)
+
+
+async def settle_progress(interaction: discord.Interaction, message_id: int, text: str) -> None:
+    """The interaction's token is gone: its progress message says ``text`` and loses its
+    Cancel button (a live button for a piece no longer on its way would mislead)."""
+    try:
+        await progress_message(interaction, message_id).edit(content=text, view=None)
+    except discord.HTTPException:
+        log.warning("could not settle the progress message %s", message_id, exc_info=True)
 
 
 async def post_result(
-    interaction: discord.Interaction, reply: PieceReply, requester: Requester, *, ephemeral: bool
+    interaction: discord.Interaction,
+    reply: PieceReply,
+    requester: Requester,
+    *,
+    ephemeral: bool,
+    waiting: int | None = None,
 ) -> None:
+    """The result where its person waits: the interaction's message while its token lives;
+    after that, the public progress message (``waiting``) through the channel, so that it
+    becomes the result and keeps no Cancel button; else a new message."""
     client = client_of(interaction)
     private = requester.visibility == "private"
     # Ephemeral and DM results cannot hold a thread, and no private piece starts one (its
@@ -266,6 +302,8 @@ async def post_result(
     edit = None
     if token_alive(interaction):
         edit = functools.partial(interaction.edit_original_response, content=None)
+    elif waiting is not None:
+        edit = functools.partial(progress_message(interaction, waiting).edit, content=None)
 
     async def send(**piece: Any) -> discord.Message:
         # The token has expired: the channel (or, for an ephemeral answer, the DMs) instead.

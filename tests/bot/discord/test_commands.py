@@ -358,3 +358,44 @@ async def test_only_the_configured_modes_are_offered_and_accepted(
     text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
     assert "The audio mode needs a MusicGen model" in text and "use symbolic" in text
     assert pipeline.requests == []
+
+
+def buttons_of(message: dict[str, Any]) -> list[str]:
+    return [
+        c.get("custom_id", "") for row in message.get("components") or [] for c in row["components"]
+    ]
+
+
+async def test_a_token_that_expires_meanwhile_leaves_no_live_cancel_button(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    """The interaction's token outlives the start of the piece, not its end: the progress
+    message (with its Cancel button) becomes the result through the channel, as Discord
+    allows the bot for a public interaction response, so no Cancel stays live."""
+    import asyncio
+    import threading
+
+    from tests.bot.discord.fake_discord import TOKEN_LIFE_S
+
+    pipeline.gate = threading.Event()
+    await start_bot()
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    interaction = fake.slash(
+        "compose",
+        [{"name": "image", "type": 11, "value": att["id"]}],
+        attachments=[att],
+        age_s=TOKEN_LIFE_S - 62,  # Pictune stops using a token a minute early: 2 s left
+    )
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    token = interaction["token"]
+    progress_id = await fake.wait_for(lambda: fake.originals.get(token))
+    await fake.wait_for(lambda: any("cancel" in b for b in buttons_of(fake.messages[progress_id])))
+    await asyncio.sleep(2.5)  # the token is past Pictune's margin now
+    pipeline.gate.set()
+    message = await fake.wait_for(
+        lambda: fake.messages[progress_id] if fake.messages[progress_id].get("embeds") else None
+    )
+    assert not any("cancel" in b for b in buttons_of(message))
+    assert any("refine" in b for b in buttons_of(message))
+    edits = fake.calls("PATCH", f"/api/v10/channels/{CHANNEL_ID}/messages/{progress_id}")
+    assert edits and set(edits[-1].files) == PIECE_FILES
