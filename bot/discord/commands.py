@@ -18,6 +18,7 @@ from bot.discord.replies import (
     core_of,
     interaction_allows_threads,
     is_manager,
+    link_shown,
     requester_for,
     send_ephemeral,
     tell_story,
@@ -132,7 +133,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     )
     if not private:
         message = await interaction.original_response()
-        core.library.link_message(reply.id, str(message.id), role="show")
+        link_shown(core, reply.id, message, role="show")
         if rendered.needs_thread:
             await tell_story(message, reply, rendered)
 

@@ -351,11 +351,49 @@ async def land_piece(
         message = await send(
             embed=rendered.embed, files=rendered.files(), view=piece_view(reply.id)
         )
-    client.core.library.link_message(reply.id, str(message.id))
+    link_shown(client.core, reply.id, message)
     if rendered.needs_thread:
         await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
     return message
+
+
+def link_shown(
+    core: PictuneBot, generation_id: str, message: discord.Message, role: str = "reply"
+) -> None:
+    """Remember a message that shows a piece: by its id (buttons and 🔁 find the piece) and,
+    unless it is ephemeral, where it is (``channel/message``), so that deleting the piece
+    can empty every copy (``remove_copies``)."""
+    ids = [str(message.id)]
+    if not message.flags.ephemeral:
+        ids.append(f"{message.channel.id}/{message.id}")
+    core.library.link_message(generation_id, ids, role=role)
+
+
+def copies(message_ids: dict[str, Any]) -> list[tuple[int, int]]:
+    """(channel id, message id) of every non-ephemeral message linked to a piece."""
+    found = []
+    for value in message_ids.values():
+        for item in value if isinstance(value, list) else [value]:
+            channel, _, message = str(item).partition("/")
+            if channel.isdigit() and message.isdigit():
+                found.append((int(channel), int(message)))
+    return found
+
+
+async def remove_copies(
+    client: PictuneClient, message_ids: dict[str, Any], text: str, *, skip: int | None = None
+) -> None:
+    """Empty every message that showed a deleted piece (its result, /show copies, the
+    community copy): ``text`` instead, no embed, no files, no buttons."""
+    for channel_id, message_id in copies(message_ids):
+        if message_id == skip:
+            continue
+        message = client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.edit(content=text, embed=None, attachments=[], view=None)
+        except discord.HTTPException as exc:  # gone already, or out of reach now
+            log.info("could not empty message %s of a deleted piece: %s", message_id, exc)
 
 
 async def post_community(
@@ -382,7 +420,7 @@ async def post_community(
     except discord.HTTPException:
         log.warning("could not post to the community channel %s", channel_id, exc_info=True)
         return
-    client.core.library.link_message(reply.id, str(posted.id), role="community")
+    link_shown(client.core, reply.id, posted, role="community")
     if rendered.needs_thread:
         await tell_story(posted, reply, rendered)
 

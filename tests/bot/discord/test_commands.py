@@ -242,17 +242,22 @@ def _resolved_channel(fake: FakeDiscord) -> dict[str, Any]:
     return channel
 
 
+def aged_compose(fake: FakeDiscord, age_s: float) -> dict[str, Any]:
+    """/compose with an image, as an interaction made ``age_s`` seconds ago."""
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    return fake.slash(
+        "compose",
+        [{"name": "image", "type": 11, "value": att["id"]}],
+        attachments=[att],
+        age_s=age_s,
+    )
+
+
 async def test_result_goes_to_the_channel_once_the_token_expired(
     fake: FakeDiscord, start_bot: Any
 ) -> None:
     await start_bot()
-    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
-    interaction = fake.slash(
-        "compose",
-        [{"name": "image", "type": 11, "value": att["id"]}],
-        attachments=[att],
-        age_s=15 * 60,  # as if the job had taken a quarter of an hour
-    )
+    interaction = aged_compose(fake, 15 * 60)  # as if the job had taken a quarter of an hour
     await fake.dispatch("INTERACTION_CREATE", interaction)
     posted = await fake.wait_for(
         lambda: [
@@ -379,13 +384,8 @@ async def test_a_token_that_expires_meanwhile_leaves_no_live_cancel_button(
 
     pipeline.gate = threading.Event()
     await start_bot()
-    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
-    interaction = fake.slash(
-        "compose",
-        [{"name": "image", "type": 11, "value": att["id"]}],
-        attachments=[att],
-        age_s=TOKEN_LIFE_S - 62,  # Pictune stops using a token a minute early: 2 s left
-    )
+    # Pictune stops using a token a minute before it expires: 2 s left.
+    interaction = aged_compose(fake, TOKEN_LIFE_S - 62)
     await fake.dispatch("INTERACTION_CREATE", interaction)
     token = interaction["token"]
     progress_id = await fake.wait_for(lambda: fake.originals.get(token))
