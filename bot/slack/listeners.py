@@ -1,7 +1,8 @@
 """Slack events, shortcuts, commands, modals, buttons and reactions, as calls on PictuneBot.
 
 What every listener would check (messages from bots, a message delivered twice, who asks)
-is Bolt middleware (bot/slack/middleware.py). Every listener acknowledges Slack at once (Slack gives 3 seconds) and leaves the long work
+is Bolt middleware (bot/slack/middleware.py). Every listener acknowledges Slack at once
+(Slack gives 3 seconds) and leaves the long work
 to a task of its own: composing happens in the thread of the message that asked, with one
 status message that shows progress and becomes the result (motivation, facts, buttons);
 the files follow in the same thread. Errors are answered in that thread with core's words.
@@ -13,9 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,47 +27,18 @@ from bot.slack import blocks, middleware
 from bot.slack.commands import COMMANDS, run_subcommand
 from bot.slack.edits import PIECE_INTERVAL_S
 from bot.slack.files import attachment, file_link
+from bot.slack.mention import parse_request
 from bot.slack.oauth import TeamClients
 from bot.slack.places import INVITE_FIRST
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
-from engine.errors import ImageError, InvalidOption, PictuneError
+from engine.errors import ImageError, PictuneError
 from service.api import Requester
 from service.requests import Orphan
 
 log = logging.getLogger("pictune.slack")
 
 REPEAT_REACTIONS = frozenset({"repeat", "repeat_one", "arrows_counterclockwise"})
-_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
-_OPTION = re.compile(r"\b(mode|duration|seconds)\s*[=:]\s*(\S+)", re.IGNORECASE)
-
-
-@dataclass
-class MessageRequest:
-    """What a message that mentions Pictune asks for."""
-
-    hint: str | None = None
-    mode: str | None = None
-    duration: float | None = None
-
-
-def parse_request(text: str) -> MessageRequest:
-    """``@Pictune a stormy sea mode=symbolic duration=45`` -> hint, mode, duration."""
-    text = _MENTION.sub(" ", text or "")
-    found = MessageRequest()
-    for name, value in _OPTION.findall(text):
-        if name.lower() == "mode":
-            found.mode = value.lower()
-        else:
-            try:
-                found.duration = float(value.rstrip("sS"))
-            except ValueError:
-                raise InvalidOption(
-                    "The duration must be a number of seconds, e.g. duration=30."
-                ) from None
-    hint = " ".join(_OPTION.sub(" ", text).split())
-    found.hint = hint or None
-    return found
 
 
 class SlackAdapter:

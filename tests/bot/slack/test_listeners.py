@@ -14,8 +14,6 @@ import pytest
 
 from bot.slack import blocks
 from bot.slack.files import LOGIN_PAGE
-from bot.slack.listeners import parse_request
-from engine.errors import InvalidOption
 from service.api import Requester
 from tests import images
 from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
@@ -305,14 +303,6 @@ async def test_details_button_answers_privately_in_the_thread(bench: SlackBench)
 
 
 # Parsing -----------------------------------------------------------------------------------
-
-
-def test_parse_request_reads_hint_mode_and_duration() -> None:
-    asked = parse_request("<@U_PICTUNE> a stormy sea mode=Symbolic duration=45s")
-    assert (asked.hint, asked.mode, asked.duration) == ("a stormy sea", "symbolic", 45.0)
-    assert parse_request("<@U_PICTUNE>").hint is None
-    with pytest.raises(InvalidOption):
-        parse_request("duration=long")
 
 
 def test_progress_metadata_roundtrip() -> None:
