@@ -23,6 +23,7 @@ import httpx
 
 from engine.config import Settings
 from engine.errors import JobFailed, PictuneError
+from engine.markdown import escape_markdown
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import Library
@@ -107,12 +108,12 @@ def motivation_summary(markdown: str, limit: int = SUMMARY_MAX) -> str:
 def history_line(view: GenerationView) -> str:
     """One line of a listing: id, when, who, what."""
     when = view.created_at.strftime("%Y-%m-%d %H:%M") if view.created_at else ""
-    who = view.user_name or view.user_id
+    who = escape_markdown(view.user_name or view.user_id)
     what = (view.caption or view.hint or "a piece").rstrip(".")
     if len(what) > 80:
         what = what[:79] + "…"
     status = "" if view.status == "done" else f" ({view.status})"
-    return f"`{view.id}` · {when} · {who} · {what}{status}"
+    return f"`{view.id}` · {when} · {who} · {escape_markdown(what)}{status}"
 
 
 class PictuneBot:
@@ -261,7 +262,7 @@ class PictuneBot:
             colours = ", ".join(c["name"] for c in p.get("dominant_colours", [])[:4])
             lines += [
                 "",
-                "**Seen**: " + (p.get("caption") or ""),
+                "**Seen**: " + escape_markdown(p.get("caption") or ""),
                 f"brightness {p.get('brightness', 0):.2f} · contrast {p.get('contrast', 0):.2f}"
                 f" · saturation {p.get('saturation', 0):.2f} · warmth {p.get('warmth', 0):+.2f}"
                 f" · texture {p.get('texture', 0):.2f}"
@@ -273,7 +274,10 @@ class PictuneBot:
                 f"**Brief**: {b.get('genre')} · {b.get('key')} {b.get('mode')} · {b.get('meter')}"
                 f" · {b.get('tempo')} bpm · {', '.join(b.get('instruments', []))}",
             ]
-            lines += [f"• {r['choice']} ← {r['feature']}" for r in b.get("reasons", [])[:8]]
+            lines += [
+                f"• {escape_markdown(r['choice'])} ← {escape_markdown(r['feature'])}"
+                for r in b.get("reasons", [])[:8]
+            ]
         if exemplars:
             names = [f"{e.get('title') or e.get('id')} ({e.get('collection')})" for e in exemplars]
             lines += ["", "**Tunes it learned from**: " + "; ".join(names[:8])]
@@ -355,7 +359,8 @@ class PictuneBot:
     @staticmethod
     def community_text(reply: PieceReply, link: str | None) -> str:
         where = f" — [original]({link})" if link else ""
-        return f"🎵 New piece by {reply.author}: **{reply.title}**{where}"
+        who, title = escape_markdown(reply.author), escape_markdown(reply.title)
+        return f"🎵 New piece by {who}: **{title}**{where}"
 
     def settings_text(self, choices: WorkspaceSettingsView) -> str:
         def show(value: Any, default: str) -> str:

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.backends import EMBEDDED
-from engine.errors import DEFAULT_MAX_IMAGE_BYTES
+from engine.errors import DEFAULT_MAX_IMAGE_BYTES, MODE_NEEDS
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # 0: no limit (storage/jobs.py)
     user_active_limit: int = Field(2, ge=0)
     workspace_active_limit: int = Field(10, ge=0)
+    # Pieces one person may ask for per day (UTC) across every server, workspace and DM of
+    # a platform, beside each place's own quota (service/requests.py); 0: no limit.
+    user_daily_limit: int = Field(0, ge=0)
     queue_cap: int = Field(100, ge=0)
     redis_url: str = "redis://localhost:6379/0"
     http_port: int = Field(8080, ge=0, le=65535)  # /healthz and /metrics; 0 disables
@@ -176,6 +179,23 @@ class Settings(BaseSettings):
             return value
         value = value.strip()
         return value.upper() if info.field_name == "log_level" else value.lower()
+
+    def available_modes(self) -> tuple[str, ...]:
+        """The modes this configuration can run, in MODES' order: symbolic always, audio
+        with a MusicGen model, hybrid with a MusicGen-melody model. What the bots offer,
+        what the service accepts and what ``doctor`` reports."""
+        needs = {"audio": self.musicgen, "hybrid": self.musicgen_melody}
+        return tuple(m for m in ("symbolic", "audio", "hybrid") if m not in needs or needs[m])
+
+    @model_validator(mode="after")
+    def _mode_configured(self) -> Settings:
+        if self.mode not in self.available_modes():
+            what, variable = MODE_NEEDS[self.mode]
+            raise ValueError(
+                f"PICTUNE_MODE is {self.mode}, which needs {what}: set {variable} "
+                "or use PICTUNE_MODE=symbolic"
+            )
+        return self
 
     @model_validator(mode="after")
     def _durations_in_order(self) -> Settings:

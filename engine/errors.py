@@ -92,6 +92,22 @@ class InvalidOption(InputError):
     user_message = "That option is not valid."
 
 
+# What each mode needs beyond the embedded default, as the settings name it.
+MODE_NEEDS = {
+    "audio": ("a MusicGen model", "PICTUNE_MUSICGEN"),
+    "hybrid": ("a MusicGen-melody model", "PICTUNE_MUSICGEN_MELODY"),
+}
+
+
+def mode_unavailable_message(mode: str, available: tuple[str, ...]) -> str:
+    """The one "this Pictune cannot do that mode" sentence, naming what it can do."""
+    what = MODE_NEEDS.get(mode, ("a model", ""))[0]
+    return (
+        f"The {mode} mode needs {what}, which this Pictune does not have: "
+        f"use {' or '.join(available)}."
+    )
+
+
 class ConfigError(PictuneError):
     """The deployment is misconfigured (missing SoundFont, bad model reference)."""
 

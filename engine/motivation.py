@@ -7,6 +7,7 @@ seen, what was chosen and why, which corpus tunes inspired it, what refinement c
 from __future__ import annotations
 
 from engine.compose.styles import STYLES
+from engine.markdown import escape_markdown
 from engine.types import Exemplar, MusicBrief, Perception, RefineRound
 
 # Metric names as a reader would say them.
@@ -39,9 +40,12 @@ def _fmt(value: float) -> str:
 def _hint_line(brief: MusicBrief) -> str:
     """What the hint changed, truly: a hint with no word the bridge knows changed nothing."""
     said = [r for r in brief.reasons if r.feature.startswith("hint ")]
+    hint = escape_markdown(brief.hint or "")
     if not said or all(r.choice.startswith("no musical words") for r in said):
-        return f"You asked for “{brief.hint}”: I know none of its words, so the picture decided."
-    return f"You asked for “{brief.hint}”, so: " + "; ".join(r.choice for r in said) + "."
+        return f"You asked for “{hint}”: I know none of its words, so the picture decided."
+    return (
+        f"You asked for “{hint}”, so: " + "; ".join(escape_markdown(r.choice) for r in said) + "."
+    )
 
 
 def _round_lines(rounds: list[RefineRound]) -> list[str]:
@@ -82,9 +86,10 @@ def write_motivation(
         "",
     ]
 
-    lines += ["## What I saw", "", perception.caption, ""]
+    lines += ["## What I saw", "", escape_markdown(perception.caption), ""]
     if perception.neural_caption:
-        lines += [f"The captioning model described it as: *{perception.neural_caption}*", ""]
+        said = escape_markdown(perception.neural_caption)
+        lines += [f"The captioning model described it as: *{said}*", ""]
     colours = ", ".join(f"{c.name} ({c.share:.0%})" for c in perception.dominant_colours[:4])
     if colours:
         lines += [f"Dominant colours: {colours}.", ""]
@@ -96,7 +101,10 @@ def write_motivation(
     ]
 
     lines += ["## What I chose, and why", ""]
-    lines += [f"- **{r.choice}** — because of {r.feature}" for r in brief.reasons]
+    lines += [
+        f"- **{escape_markdown(r.choice)}** — because of {escape_markdown(r.feature)}"
+        for r in brief.reasons
+    ]
     # The drums are said once, by brief.drums (the rules bridge also lists them as a player).
     instruments = ", ".join(i for i in brief.instruments if i != "drums")
     lines += ["", f"Instruments: {instruments}" + ("; with drums." if brief.drums else "."), ""]

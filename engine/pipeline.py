@@ -22,7 +22,7 @@ from PIL import Image
 from engine.audio import load_audio_generator
 from engine.compose.llm import seeing
 from engine.config import Settings
-from engine.errors import InvalidOption
+from engine.errors import InvalidOption, mode_unavailable_message
 from engine.fallback import collect_notes
 from engine.image import decode_image
 from engine.motivation import write_motivation
@@ -96,12 +96,8 @@ class Pipeline:
         settings = self.settings
         if request.mode not in MODES:
             raise InvalidOption(f"Unknown mode '{request.mode}': use symbolic, audio or hybrid.")
-        musicgen = {"audio": settings.musicgen, "hybrid": settings.musicgen_melody}
-        if request.mode in musicgen and not musicgen[request.mode]:
-            raise InvalidOption(
-                f"The {request.mode} mode needs a MusicGen model, which this Pictune does not "
-                "have: use mode symbolic."
-            )
+        if request.mode not in settings.available_modes():
+            raise InvalidOption(mode_unavailable_message(request.mode, settings.available_modes()))
         timings: dict[str, float] = {}
 
         @contextmanager

@@ -28,6 +28,7 @@ from engine.errors import (
     InvalidOption,
     LoginPageInsteadOfImage,
     UnsupportedImage,
+    mode_unavailable_message,
     too_large_message,
     unsupported_message,
 )
@@ -164,8 +165,14 @@ def read_image(data: bytes, settings: Settings) -> DecodedImage:
 
 
 def check_mode(mode: str | None, settings: Settings, *, default: str | None = None) -> str:
-    """The mode asked for (else ``default``, else the configured one), as ``mode_name``."""
-    return mode_name(mode or default or settings.mode)
+    """The mode asked for (else ``default``, else the configured one), as ``mode_name``;
+    a mode this configuration cannot run (no MusicGen for audio) is refused here, before
+    anything is queued, in the words the pipeline would use."""
+    name = mode_name(mode or default or settings.mode)
+    available = settings.available_modes()
+    if name not in available:
+        raise InvalidOption(mode_unavailable_message(name, available))
+    return name
 
 
 def mode_name(mode: Any) -> str:

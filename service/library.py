@@ -172,10 +172,10 @@ class Library:
             mode = str(value).strip().lower() or None
             if mode is None:
                 return None
-            try:
-                return intake.check_mode(mode, self.settings)
-            except InvalidOption:
-                raise InvalidOption("The default mode must be symbolic, audio or hybrid.") from None
+            available = self.settings.available_modes()
+            if mode not in available:
+                raise InvalidOption(f"The default mode must be {' or '.join(available)}.")
+            return mode
         if name in ("user_daily_quota", "workspace_daily_quota"):
             quota = _number(value, int)
             if quota is None or not 0 <= quota <= QUOTA_MAX:

@@ -130,7 +130,18 @@ class Requests:
         return mode, seconds
 
     def check_quota(self, requester: Requester) -> None:
-        """Refuse when the requester or the workspace has made its daily number of pieces."""
+        """Refuse when the requester has made the deployment's daily number of pieces for
+        one person (``user_daily_limit``: every server, workspace and DM together), or the
+        requester or the workspace its own daily number."""
+        limit = self.settings.user_daily_limit
+        if limit:
+            used = self._made_today(requester, requester.user_id, everywhere=True)
+            if used >= limit:
+                pieces = "piece" if used == 1 else "pieces"
+                raise LimitReached(
+                    f"You have made {used} {pieces} today, as many as Pictune makes for one "
+                    "person in a day: try again tomorrow."
+                )
         choices = self.library.workspace_settings(requester)
         place = place_words(requester.platform).place
         if choices.user_daily_quota is not None:
@@ -148,13 +159,15 @@ class Requests:
                     f"This {place} has reached its daily number of pieces: try again tomorrow."
                 )
 
-    def _made_today(self, requester: Requester, user_id: str | None) -> int:
+    def _made_today(
+        self, requester: Requester, user_id: str | None, *, everywhere: bool = False
+    ) -> int:
         """Pieces asked for since midnight UTC (finished or on their way), by one user or
-        by everyone here."""
+        by everyone here; ``everywhere``: in every workspace of the platform."""
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return self.store.count_since(
             midnight,
-            workspace=requester.workspace,
+            workspace=None if everywhere else requester.workspace,
             user_id=user_id,
             platform=requester.platform,
         )

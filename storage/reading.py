@@ -145,24 +145,26 @@ class Reading:
         self,
         since: datetime,
         *,
-        workspace: str,
+        workspace: str | None,
         user_id: str | None = None,
         platform: str | None = None,
         statuses: Sequence[str] = QUOTA_STATUSES,
     ) -> int:
-        """How many pieces were asked for in ``workspace`` (by ``user_id``, when given) at
-        or after ``since``, for daily quotas. Pieces on their way count, failed and cancelled
-        ones do not; a deleted piece still counts (deleting does not give its place back)."""
+        """How many pieces were asked for in ``workspace`` (every workspace: None; by
+        ``user_id``, when given) at or after ``since``, for daily quotas. Pieces on their
+        way count, failed and cancelled ones do not; a deleted piece still counts (deleting
+        does not give its place back)."""
         with self.db.read() as session:
             stmt = (
                 select(func.count())
                 .select_from(Generation)
                 .where(
-                    Generation.workspace == workspace,
                     Generation.created_at >= since,
                     Generation.status.in_(list(statuses)),
                 )
             )
+            if workspace is not None:
+                stmt = stmt.where(Generation.workspace == workspace)
             if user_id is not None:
                 stmt = stmt.where(Generation.user_id == user_id)
             if platform is not None:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from bot.slack.mode import plain, slack_missing
 from engine.backends import EMBEDDED
 from engine.config import Settings, describe_error, get_settings
-from engine.errors import PictuneError
+from engine.errors import MODE_NEEDS, PictuneError
 from engine.render.audio import is_soundfont
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -330,8 +330,8 @@ def check_tokens(settings: Settings) -> Check:
         )
     slack_started = any(name.startswith("SLACK_") for name in present)
     slack_gap = slack_missing(settings) if slack_started else None
-    if slack_gap:
-        return Check("tokens", WARN, f"set: {', '.join(present)}", f"Slack: {slack_gap}")
+    if slack_gap:  # `pictune serve` would stop on it (exit code 2): a problem, not a warning
+        return Check("tokens", FAIL, f"set: {', '.join(present)}", f"Slack: {slack_gap}")
     return Check("tokens", OK, f"set: {', '.join(present)}; not set: {', '.join(missing) or '-'}")
 
 
@@ -359,6 +359,32 @@ def check_install(settings: Settings) -> list[Check]:
     return out
 
 
+def check_modes(settings: Settings) -> Check:
+    """The modes the bots offer and the workers run: those whose models are configured."""
+    modes = settings.available_modes()
+    absent = [f"{m} needs {MODE_NEEDS[m][1]}" for m in MODE_NEEDS if m not in modes]
+    more = f" ({'; '.join(absent)})" if absent else ""
+    return Check("modes", OK, f"{', '.join(modes)}; default {settings.mode}{more}")
+
+
+def check_discord_invite(settings: Settings) -> Check | list[Check]:
+    """The URL that adds the bot to a server with exactly the permissions it uses."""
+    token = plain(settings.discord_token)
+    if not token:
+        return []
+    from bot.discord.invite import PERMISSIONS, application_id, invite_url
+
+    client_id = application_id(token)
+    if client_id is None:
+        return Check(
+            "discord invite",
+            WARN,
+            f"permissions {PERMISSIONS.value}: the token does not show the application id",
+            invite_url("<APPLICATION_ID>"),
+        )
+    return Check("discord invite", OK, invite_url(client_id))
+
+
 def run_checks(load: bool = False) -> list[Check]:
     settings, config = check_config()
     checks = [config]
@@ -373,6 +399,8 @@ def run_checks(load: bool = False) -> list[Check]:
         lambda: check_models(settings, load),
         lambda: check_queue(settings),
         lambda: check_tokens(settings),
+        lambda: check_modes(settings),
+        lambda: check_discord_invite(settings),
     ]
     for step in steps:
         try:

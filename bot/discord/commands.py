@@ -12,12 +12,13 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bot.discord.render import listing_embed, render_piece
+from bot.discord.render import listing_embed, plain, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
     core_of,
     interaction_allows_threads,
     is_manager,
+    link_shown,
     requester_for,
     send_ephemeral,
     tell_story,
@@ -29,20 +30,31 @@ from service import intake
 
 log = logging.getLogger("pictune.discord")
 
-ModeChoice = Literal["symbolic", "audio", "hybrid"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+
+
+def mode_choice(settings: Settings) -> Any:
+    """The modes this Pictune can run, as the choices of an option: audio and hybrid only
+    with their MusicGen models configured (intake refuses the others all the same)."""
+    return Literal[settings.available_modes()] | None  # type: ignore[valid-type]
+
+
+def modes_words(settings: Settings) -> str:
+    modes = settings.available_modes()
+    return " or ".join(f"{m} (default)" if m == settings.mode else m for m in modes)
 
 
 def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
     """/compose, its duration option bounded by the configured range (Discord's clients do
-    not send a number outside it; intake refuses one from elsewhere with the same range)."""
+    not send a number outside it; intake refuses one from elsewhere with the same range),
+    its modes those configured."""
     low, high = intake.duration_range(settings)
 
     @app_commands.describe(
         image=f"the picture (PNG, JPEG, WebP, GIF, TIFF or BMP, up to "
         f"{settings.max_image_bytes / 2**20:g} MB)",
         hint='a wish in words, e.g. "sad piano" or "faster"',
-        mode="symbolic (default), audio or hybrid",
+        mode=modes_words(settings),
         duration=f"seconds of music ({low:g} to {high:g})",
         private="only you see the result",
     )
@@ -50,7 +62,7 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         interaction: discord.Interaction,
         image: discord.Attachment,
         hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
-        mode: ModeChoice | None = None,
+        mode: str | None = None,
         duration: float | None = None,
         private: bool = False,
     ) -> None:
@@ -60,6 +72,7 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
 
     # The range is the settings', known only now: an annotation object, not a string.
     compose.__annotations__["duration"] = app_commands.Range[float, low, high] | None
+    compose.__annotations__["mode"] = mode_choice(settings)
     return app_commands.command(name="compose", description="Turn a picture into music")(compose)
 
 
@@ -96,7 +109,7 @@ async def history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
-    text = core.listing(views, f"No pieces{who} yet: try /compose with a picture.")
+    text = core.listing(views, f"No pieces{plain(who)} yet: try /compose with a picture.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pictune history{who}", text), ephemeral=True
     )
@@ -120,7 +133,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
     )
     if not private:
         message = await interaction.original_response()
-        core.library.link_message(reply.id, str(message.id), role="show")
+        link_shown(core, reply.id, message, role="show")
         if rendered.needs_thread:
             await tell_story(message, reply, rendered)
 
@@ -130,7 +143,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
     views = core.library.search(requester_for(interaction), text)
-    body = core.listing(views, f"Nothing found for “{text}”.")
+    body = core.listing(views, f"Nothing found for “{plain(text)}”.")
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
     )
@@ -146,25 +159,53 @@ async def favourites(interaction: discord.Interaction) -> None:
     )
 
 
-@app_commands.command(name="settings", description="Pictune's settings for this server")
-@app_commands.describe(
-    community_channel="also post every public piece here",
-    default_mode="the mode when /compose names none",
-    user_daily_quota="pieces per member per day (0: no limit)",
-    server_daily_quota="pieces per day for the whole server (0: no limit)",
-    longest_piece="the longest piece anyone may ask for, in seconds (0: the default)",
-    clear_community_channel="stop posting to the community channel",
-)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
-async def settings(
+def settings_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
+    """/settings (server managers), its default mode one of the configured modes."""
+
+    @app_commands.describe(
+        community_channel="also post every public piece here",
+        default_mode=f"the mode when /compose names none: {modes_words(settings)}",
+        user_daily_quota="pieces per member per day (0: no limit)",
+        server_daily_quota="pieces per day for the whole server (0: no limit)",
+        longest_piece="the longest piece anyone may ask for, in seconds (0: the default)",
+        clear_community_channel="stop posting to the community channel",
+    )
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def settings_(
+        interaction: discord.Interaction,
+        community_channel: discord.TextChannel | None = None,
+        default_mode: str | None = None,
+        user_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
+        server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
+        longest_piece: app_commands.Range[float, 0, 3600] | None = None,
+        clear_community_channel: bool = False,
+    ) -> None:
+        await change_settings(
+            interaction,
+            community_channel=community_channel,
+            default_mode=default_mode,
+            user_daily_quota=user_daily_quota,
+            server_daily_quota=server_daily_quota,
+            longest_piece=longest_piece,
+            clear_community_channel=clear_community_channel,
+        )
+
+    settings_.__annotations__["default_mode"] = mode_choice(settings)
+    return app_commands.command(name="settings", description="Pictune's settings for this server")(
+        settings_
+    )
+
+
+async def change_settings(
     interaction: discord.Interaction,
-    community_channel: discord.TextChannel | None = None,
-    default_mode: ModeChoice | None = None,
-    user_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
-    server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
-    longest_piece: app_commands.Range[float, 0, 3600] | None = None,
-    clear_community_channel: bool = False,
+    *,
+    community_channel: discord.TextChannel | None,
+    default_mode: str | None,
+    user_daily_quota: int | None,
+    server_daily_quota: int | None,
+    longest_piece: float | None,
+    clear_community_channel: bool,
 ) -> None:
     core = core_of(interaction)
     requester = requester_for(interaction)
@@ -193,10 +234,11 @@ async def settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose_message, history, show, search, favourites, settings)
+COMMANDS = (compose_message, history, show, search, favourites)
 
 
 def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:
     tree.add_command(compose_command(settings))
+    tree.add_command(settings_command(settings))
     for command in COMMANDS:
         tree.add_command(command)

@@ -12,10 +12,13 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core import PieceReply, user_message
+from bot.discord.render import plain, shown
 from bot.discord.replies import (
+    client_of,
     core_of,
     deliver,
     is_manager,
+    remove_copies,
     requester_for,
     send_ephemeral,
 )
@@ -56,7 +59,7 @@ async def on_variation(interaction: discord.Interaction, generation_id: str) -> 
 async def on_details(interaction: discord.Interaction, generation_id: str) -> None:
     core = core_of(interaction)
     text = core.details(requester_for(interaction), generation_id)
-    await interaction.response.send_message(text, ephemeral=True)
+    await interaction.response.send_message(shown(text), ephemeral=True)
 
 
 async def on_favourite(interaction: discord.Interaction, generation_id: str) -> None:
@@ -67,16 +70,22 @@ async def on_favourite(interaction: discord.Interaction, generation_id: str) -> 
 
 
 async def on_delete(interaction: discord.Interaction, generation_id: str) -> None:
+    """Delete a piece (its files go with it) and empty every message that showed it: the
+    one pressed, the result, /show copies, the community copy."""
     core = core_of(interaction)
-    deleted = core.library.delete(
-        requester_for(interaction), generation_id, is_manager=is_manager(interaction)
-    )
-    text = f"🗑️ {deleted} was deleted by {interaction.user.display_name}."
-    if interaction.message is not None and not interaction.message.flags.ephemeral:
+    requester = requester_for(interaction)
+    shown_in = core.library.find(requester, generation_id).message_ids
+    deleted = core.library.delete(requester, generation_id, is_manager=is_manager(interaction))
+    text = f"🗑️ {deleted} was deleted by {plain(interaction.user.display_name)}."
+    pressed = interaction.message
+    if pressed is not None and not pressed.flags.ephemeral:
         # The message goes empty: no files, no embed, no buttons.
         await interaction.response.edit_message(content=text, embed=None, attachments=[], view=None)
     else:
         await interaction.response.send_message(text, ephemeral=True)
+    await remove_copies(
+        client_of(interaction), shown_in, text, skip=pressed.id if pressed is not None else None
+    )
 
 
 async def on_cancel(interaction: discord.Interaction, generation_id: str) -> None:

@@ -6,6 +6,12 @@ Discord's limits (developer docs, "Embed Limits", "Uploading Files", "Create Mes
 interaction's ``filesize_limit`` (10 MiB by default); a message's content 2000; a thread's
 name 1-100.
 
+What people wrote (a hint, a caption, a name) is shown as text: plain strings that go where
+Discord renders Markdown (field values, the caption) pass through ``discord.utils``'
+``escape_markdown``, core's Markdown already escapes them (engine/markdown.py), and
+everything shown passes ``escape_mentions``, so ``@everyone`` or ``<@id>`` stays text
+even where no mention would ping (``AllowedMentions.none()``).
+
 The motivation is read in place: the embed's description carries all of it when it fits.
 A longer one is shortened there, on a paragraph boundary, ending with a pointer to the
 rest: the thread the adapter starts on the message (``story_in_thread``), or
@@ -79,6 +85,16 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def plain(text: str) -> str:
+    """Someone's words, to be shown as they are written where Discord renders Markdown."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def shown(markdown: str) -> str:
+    """Markdown made by Pictune (people's words inside it escaped), mentions defused."""
+    return discord.utils.escape_mentions(markdown)
+
+
 def render_piece(
     reply: PieceReply,
     *,
@@ -108,7 +124,7 @@ def render_piece(
         title=cut(f"🎵 {reply.title}", TITLE_MAX), colour=COLOUR, url=reply.web_url
     )
     for name, value in reply.fields[:FIELDS_MAX]:
-        embed.add_field(name=cut(name, FIELD_NAME_MAX), value=cut(value, FIELD_VALUE_MAX))
+        embed.add_field(name=cut(name, FIELD_NAME_MAX), value=cut(plain(value), FIELD_VALUE_MAX))
     embed.set_footer(text=cut(f"{reply.footer} · for {reply.author}", FOOTER_MAX))
     if any(name == "score.png" for name, _ in paths):
         embed.set_image(url="attachment://score.png")
@@ -142,10 +158,11 @@ def render_piece(
 def _description(reply: PieceReply, room: int, pointer: str, tail: list[str]) -> tuple[str, bool]:
     """The embed's description within ``room`` characters, and whether the motivation had
     to be shortened. The caption leads unless the motivation shown already says it."""
-    story = story_markdown(reply.motivation_markdown)
+    story = shown(story_markdown(reply.motivation_markdown))
     text, shortened = _with_story([], story, room, pointer, tail)
-    if reply.caption and reply.caption not in text:
-        text, shortened = _with_story([f"*{reply.caption}*"], story, room, pointer, tail)
+    caption = plain(reply.caption)
+    if reply.caption and caption not in text:
+        text, shortened = _with_story([f"*{caption}*"], story, room, pointer, tail)
     return text, shortened
 
 
@@ -229,7 +246,7 @@ def story_messages(markdown: str) -> list[str]:
     """A motivation as thread messages of at most MESSAGE_MAX characters, joining back to
     it exactly. Pieces of bare whitespace are dropped (Discord refuses empty messages);
     past THREAD_MESSAGES_MAX the last message says where the rest is."""
-    pieces = [piece for piece in split_text(markdown, MESSAGE_MAX) if piece.strip()]
+    pieces = [piece for piece in split_text(shown(markdown), MESSAGE_MAX) if piece.strip()]
     if len(pieces) > THREAD_MESSAGES_MAX:
         rest = f"… the rest is in {MOTIVATION_FILE}, attached to the piece."
         pieces = [*pieces[: THREAD_MESSAGES_MAX - 1], rest]
@@ -255,5 +272,5 @@ def _fit_total(embed: discord.Embed) -> None:
 
 def listing_embed(title: str, text: str) -> discord.Embed:
     return discord.Embed(
-        title=cut(title, TITLE_MAX), description=cut(text, DESCRIPTION_MAX), colour=COLOUR
+        title=cut(title, TITLE_MAX), description=cut(shown(text), DESCRIPTION_MAX), colour=COLOUR
     )

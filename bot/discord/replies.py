@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import Attachment, PictuneBot, PieceReply, user_message
-from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
+from bot.discord.render import (
+    RenderedPiece,
+    render_piece,
+    shown,
+    story_messages,
+    thread_name,
+)
 from bot.discord.views import cancel_view, piece_view
 from engine.errors import PictuneError
 from service.api import Requester
@@ -224,6 +230,7 @@ async def deliver(
     whoever sees that place sees the answer, as they saw the question."""
 
     client = client_of(interaction)
+    waiting: list[int] = []  # the message showing progress (and a Cancel button), public only
 
     async def show(text: str, generation_id: str) -> str | None:
         if not token_alive(interaction):
@@ -233,7 +240,10 @@ async def deliver(
         )
         # Where the person waits, for a restarted bot to post there with its own token. An
         # ephemeral message cannot be edited that way: a private piece then goes by DM.
-        return None if ephemeral else str(message.id)
+        if ephemeral:
+            return None
+        waiting[:] = [message.id]
+        return str(message.id)
 
     progress = client.handover.following(client.core.progress_sink(show, client.edit_interval))
     try:
@@ -242,13 +252,45 @@ async def deliver(
         await client.handover.posting(
             fail_with(interaction, exc, ephemeral=ephemeral, what="composing")
         )
+        if waiting and not token_alive(interaction):
+            await settle_progress(interaction, waiting[0], f"⚠️ {user_message(exc)}")
         return
-    await client.handover.posting(post_result(interaction, reply, requester, ephemeral=ephemeral))
+    progress_message = waiting[0] if waiting else None
+    await client.handover.posting(
+        post_result(interaction, reply, requester, ephemeral=ephemeral, waiting=progress_message)
+    )
+
+
+def progress_message(interaction: discord.Interaction, message_id: int) -> discord.PartialMessage:
+    """The (public) message an interaction answered with, reached through its channel with
+    the bot's own token: still editable once the interaction's 15 minutes are over."""
+    client = client_of(interaction)
+    channel = client.get_partial_messageable(
+        interaction.channel_id or 0, guild_id=interaction.guild_id
+    )
+    return channel.get_partial_message(message_id)
+
+
+async def settle_progress(interaction: discord.Interaction, message_id: int, text: str) -> None:
+    """The interaction's token is gone: its progress message says ``text`` and loses its
+    Cancel button (a live button for a piece no longer on its way would mislead)."""
+    try:
+        await progress_message(interaction, message_id).edit(content=text, view=None)
+    except discord.HTTPException:
+        log.warning("could not settle the progress message %s", message_id, exc_info=True)
 
 
 async def post_result(
-    interaction: discord.Interaction, reply: PieceReply, requester: Requester, *, ephemeral: bool
+    interaction: discord.Interaction,
+    reply: PieceReply,
+    requester: Requester,
+    *,
+    ephemeral: bool,
+    waiting: int | None = None,
 ) -> None:
+    """The result where its person waits: the interaction's message while its token lives;
+    after that, the public progress message (``waiting``) through the channel, so that it
+    becomes the result and keeps no Cancel button; else a new message."""
     client = client_of(interaction)
     private = requester.visibility == "private"
     # Ephemeral and DM results cannot hold a thread, and no private piece starts one (its
@@ -260,6 +302,8 @@ async def post_result(
     edit = None
     if token_alive(interaction):
         edit = functools.partial(interaction.edit_original_response, content=None)
+    elif waiting is not None:
+        edit = functools.partial(progress_message(interaction, waiting).edit, content=None)
 
     async def send(**piece: Any) -> discord.Message:
         # The token has expired: the channel (or, for an ephemeral answer, the DMs) instead.
@@ -307,11 +351,49 @@ async def land_piece(
         message = await send(
             embed=rendered.embed, files=rendered.files(), view=piece_view(reply.id)
         )
-    client.core.library.link_message(reply.id, str(message.id))
+    link_shown(client.core, reply.id, message)
     if rendered.needs_thread:
         await tell_story(message, reply, rendered)
     await post_community(client, requester, reply, message)
     return message
+
+
+def link_shown(
+    core: PictuneBot, generation_id: str, message: discord.Message, role: str = "reply"
+) -> None:
+    """Remember a message that shows a piece: by its id (buttons and 🔁 find the piece) and,
+    unless it is ephemeral, where it is (``channel/message``), so that deleting the piece
+    can empty every copy (``remove_copies``)."""
+    ids = [str(message.id)]
+    if not message.flags.ephemeral:
+        ids.append(f"{message.channel.id}/{message.id}")
+    core.library.link_message(generation_id, ids, role=role)
+
+
+def copies(message_ids: dict[str, Any]) -> list[tuple[int, int]]:
+    """(channel id, message id) of every non-ephemeral message linked to a piece."""
+    found = []
+    for value in message_ids.values():
+        for item in value if isinstance(value, list) else [value]:
+            channel, _, message = str(item).partition("/")
+            if channel.isdigit() and message.isdigit():
+                found.append((int(channel), int(message)))
+    return found
+
+
+async def remove_copies(
+    client: PictuneClient, message_ids: dict[str, Any], text: str, *, skip: int | None = None
+) -> None:
+    """Empty every message that showed a deleted piece (its result, /show copies, the
+    community copy): ``text`` instead, no embed, no files, no buttons."""
+    for channel_id, message_id in copies(message_ids):
+        if message_id == skip:
+            continue
+        message = client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.edit(content=text, embed=None, attachments=[], view=None)
+        except discord.HTTPException as exc:  # gone already, or out of reach now
+            log.info("could not empty message %s of a deleted piece: %s", message_id, exc)
 
 
 async def post_community(
@@ -330,7 +412,7 @@ async def post_community(
     rendered = render_piece(reply, story_in_thread=can_hold_threads(known or channel))
     try:
         posted = await channel.send(
-            content=client.core.community_text(reply, link),
+            content=shown(client.core.community_text(reply, link)),
             embed=rendered.embed,
             files=rendered.files(),
             view=piece_view(reply.id),
@@ -338,7 +420,7 @@ async def post_community(
     except discord.HTTPException:
         log.warning("could not post to the community channel %s", channel_id, exc_info=True)
         return
-    client.core.library.link_message(reply.id, str(posted.id), role="community")
+    link_shown(client.core, reply.id, posted, role="community")
     if rendered.needs_thread:
         await tell_story(posted, reply, rendered)
 

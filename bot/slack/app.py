@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
+from bot.slack.edits import retry_handlers
 from bot.slack.guard import RequestGuard
 from bot.slack.installations import DatabaseInstallationStore
 from bot.slack.listeners import SlackAdapter
@@ -57,8 +58,10 @@ def web_client(settings: Settings) -> AsyncWebClient:
 
 def api_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
     """A Web API client pointed at ``slack_api_url`` when set; without a token, Bolt gives
-    each request's copy the token of the workspace it comes from (``oauth`` mode)."""
-    kwargs: dict[str, Any] = {"token": token}
+    each request's copy the token of the workspace it comes from (``oauth`` mode). It
+    retries rate limits, server errors and dropped connections (bot/slack/edits.py); Bolt
+    copies its retry handlers into every request's client."""
+    kwargs: dict[str, Any] = {"token": token, "retry_handlers": retry_handlers()}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     return AsyncWebClient(**kwargs)

@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.core import PieceReply, user_message
 from engine.bridge.hints import MAX_HINT_CHARS
-from engine.types import MODES
 
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
@@ -64,10 +63,18 @@ _CHANNEL_REF = re.compile(r"&lt;#([A-Z0-9_]+)&gt;")
 _BOLD_MARK = "\x00"
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash-escaped ASCII punctuation mark
+_LITERAL_BASE = 0xF0000  # private-use code points that stand for escaped characters meanwhile
+_LITERAL = re.compile("[\U000f0000-\U000f007f]")
+
+
 def mrkdwn(markdown: str) -> str:
     """Core's Markdown as Slack mrkdwn: **bold** -> *bold*, *italic* -> _italic_,
-    headings -> bold lines, [text](url) -> <url|text>, list markers -> bullets."""
-    text = escape(markdown)
+    headings -> bold lines, [text](url) -> <url|text>, list markers -> bullets. What was
+    escaped with a backslash (people's words: engine/markdown.py) stays literal text: no
+    link, no markup is made of it."""
+    text = _ESCAPED.sub(lambda m: chr(_LITERAL_BASE + ord(m.group(1))), markdown)
+    text = escape(text)
     text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{m.group(1)}{_BOLD_MARK}", text)
     text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", text)
     text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
@@ -75,7 +82,8 @@ def mrkdwn(markdown: str) -> str:
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
     # Channel references stay links (they never notify anyone, unlike <@user> or <!here>).
     text = _CHANNEL_REF.sub(r"<#\1>", text)
-    return text.replace(_BOLD_MARK, "*")
+    text = text.replace(_BOLD_MARK, "*")
+    return _LITERAL.sub(lambda m: escape(chr(ord(m.group(0)) - _LITERAL_BASE)), text)
 
 
 def section(text: str) -> dict[str, Any]:
@@ -171,11 +179,19 @@ def text_blocks(markdown: str) -> list[dict[str, Any]]:
 
 
 def compose_modal(
-    channel: str, *, hint: str | None, mode: str, duration: float, min_s: float, max_s: float
+    channel: str,
+    *,
+    hint: str | None,
+    mode: str,
+    modes: tuple[str, ...],
+    duration: float,
+    min_s: float,
+    max_s: float,
 ) -> dict[str, Any]:
-    """The /compose form: an image, a hint, a mode and a length. ``channel`` comes back in
-    ``private_metadata`` so the piece is posted where /compose was typed."""
-    mode_options = [{"text": {"type": "plain_text", "text": m.title()}, "value": m} for m in MODES]
+    """The /compose form: an image, a hint, a mode (of ``modes``, those configured) and a
+    length. ``channel`` comes back in ``private_metadata`` so the piece is posted where
+    /compose was typed."""
+    mode_options = [{"text": {"type": "plain_text", "text": m.title()}, "value": m} for m in modes]
     initial_mode = next((o for o in mode_options if o["value"] == mode), mode_options[0])
     hint_element: dict[str, Any] = {
         "type": "plain_text_input",

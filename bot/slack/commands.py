@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
+from bot.slack.places import INVITE_FIRST, NotInvited
 from engine.errors import InputError, InvalidOption, PictuneError
 from service.api import Requester
 
@@ -27,7 +28,7 @@ log = logging.getLogger("pictune.slack")
 
 _MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
-NOT_IN_CHANNEL = "I can't post in this channel: invite me first with `/invite @Pictune`."
+NOT_POSTED = "Slack would not let me post that piece here: try again in a moment."
 LISTING_EMPTY = "No pieces yet: mention @Pictune in a message with an image to make one."
 
 COMMANDS = frozenset(
@@ -72,7 +73,7 @@ async def run_subcommand(
         )
 
     try:
-        requester = await adapter.requester(client, context, channel)
+        requester = await context["requester"](channel)
         if sub == "help":
             await respond(text=blocks.HELP, response_type="ephemeral")
         elif sub == "history":
@@ -110,11 +111,11 @@ async def run_subcommand(
         elif sub == "show":
             await show_piece(adapter, client, requester, rest, channel, respond)
         elif sub == "delete":
-            _, admin = await adapter.user(client, requester.user_id)
+            admin = await context["is_admin"]()
             gone = adapter.bot.library.delete(requester, rest, is_manager=admin)
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
-            await answer(await settings(adapter, client, requester, rest))
+            await answer(await settings(adapter, client, context, requester, rest))
     except Exception as exc:
         if not isinstance(exc, PictuneError):
             log.error("/compose %s failed", sub, exc_info=True)
@@ -135,12 +136,19 @@ async def show_piece(
     reply = adapter.bot.piece(requester, gid)
     try:
         await adapter.replies.post_piece(client, reply, channel, role="show")
-    except SlackApiError:
-        await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+    except NotInvited:
+        await respond(text=INVITE_FIRST, response_type="ephemeral")
+    except SlackApiError as exc:
+        log.warning("/compose show in %s failed: %s", channel, exc.response.get("error"))
+        await respond(text=NOT_POSTED, response_type="ephemeral")
 
 
 async def settings(
-    adapter: SlackAdapter, client: AsyncWebClient, requester: Requester, rest: str
+    adapter: SlackAdapter,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    requester: Requester,
+    rest: str,
 ) -> str:
     """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
     ``team-quota N``, ``max-duration S`` change (admins only)."""
@@ -162,11 +170,21 @@ async def settings(
             )
         elif value.lower() in ("none", "off"):
             value = "" if key == "default_mode" else "0"
-        _, admin = await adapter.user(client, requester.user_id)
+        admin = await context["is_admin"]()
         choices = adapter.bot.library.update_settings(requester, is_manager=admin, **{key: value})
     else:
         choices = adapter.bot.library.workspace_settings(requester)
     text = adapter.bot.settings_text(choices)
+    if key_changed(rest, "community_channel") and choices.community_channel:
+        try:  # its copies carry files: Pictune must be in the channel
+            await adapter.places.ensure_member(client, choices.community_channel)
+        except PictuneError as exc:
+            text += f"\n\n⚠️ <#{choices.community_channel}>: {exc.user_message}"
     if choices.community_channel:
         text = text.replace(f": {choices.community_channel}", f": <#{choices.community_channel}>")
     return text
+
+
+def key_changed(rest: str, key: str) -> bool:
+    """Whether ``settings REST`` sets the setting ``key``."""
+    return SETTING_NAMES.get(rest.partition(" ")[0].lower()) == key

@@ -3,8 +3,10 @@
 In: a Slack file object (from a message, a shortcut or a modal's file input) is checked from
 its metadata, then ``url_private_download`` is fetched with the bot token through
 ``PictuneBot.download`` (size cap, timeout, byte sniffing). Slack answers a request it will
-not serve with its HTML sign-in page and status 200, most often because the app lacks the
-``files:read`` scope: that case gets its own answer, saying what to fix.
+not serve with its HTML sign-in page and status 200: a bot reads only the files shared in
+conversations it is in (Pictune joins a public channel before composing there, see
+places.py, so this is a file from elsewhere: a private channel, a DM), or, for every file,
+when the app lacks the ``files:read`` scope. That case gets its own answer, saying both.
 
 Out: the piece's files go into the thread with ``files_upload_v2`` (getUploadURLExternal ->
 upload -> completeUploadExternal), all in one shared message. ``shared_message_ids`` names
@@ -23,8 +25,10 @@ from engine.errors import ImageError, InputError, LoginPageInsteadOfImage
 
 NO_IMAGE = "I found no image to compose from: attach a PNG, JPEG, WebP, GIF, TIFF or BMP."
 LOGIN_PAGE = (
-    "Slack sent me its sign-in page instead of your image: Pictune needs the files:read "
-    "permission. Ask a workspace admin to reinstall the app with it, then try again."
+    "Slack would not give me that image: I can only open files shared in conversations I'm "
+    "in. Share the image here (or invite me where it was shared with `/invite @Pictune`) "
+    "and try again. If that happens with every image, the app lacks the files:read "
+    "permission: ask a workspace admin to reinstall it."
 )
 HIDDEN = (
     "Slack no longer shows me that file (it is hidden by the workspace's plan): upload it again."
@@ -87,7 +91,7 @@ async def download_image(bot: PictuneBot, file: dict[str, Any], token: str) -> b
     except LoginPageInsteadOfImage:
         # On Slack that web page is its sign-in page: the token may not read files.
         raise LoginPageInsteadOfImage(
-            LOGIN_PAGE, detail="Slack answered HTML: files:read missing?"
+            LOGIN_PAGE, detail="Slack answered HTML: a file from a conversation Pictune is not in?"
         ) from None
 
 

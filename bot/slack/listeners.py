@@ -1,6 +1,8 @@
 """Slack events, shortcuts, commands, modals, buttons and reactions, as calls on PictuneBot.
 
-Every listener acknowledges Slack at once (Slack gives 3 seconds) and leaves the long work
+What every listener would check (messages from bots, a message delivered twice, who asks)
+is Bolt middleware (bot/slack/middleware.py). Every listener acknowledges Slack at once
+(Slack gives 3 seconds) and leaves the long work
 to a task of its own: composing happens in the thread of the message that asked, with one
 status message that shows progress and becomes the result (motivation, facts, buttons);
 the files follow in the same thread. Errors are answered in that thread with core's words.
@@ -9,12 +11,10 @@ the files follow in the same thread. Errors are answered in that thread with cor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import re
-from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -23,63 +23,32 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import PictuneBot
-from bot.slack import blocks
-from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
+from bot.slack import blocks, middleware
+from bot.slack.commands import COMMANDS, run_subcommand
+from bot.slack.edits import PIECE_INTERVAL_S
 from bot.slack.files import attachment, file_link
+from bot.slack.mention import parse_request
 from bot.slack.oauth import TeamClients
-from bot.slack.places import Places
+from bot.slack.places import INVITE_FIRST
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
-from engine.errors import ImageError, InvalidOption, PictuneError
+from engine.errors import ImageError, PictuneError
 from service.api import Requester
 from service.requests import Orphan
-from storage.views import visibility_for
 
 log = logging.getLogger("pictune.slack")
 
 REPEAT_REACTIONS = frozenset({"repeat", "repeat_one", "arrows_counterclockwise"})
-SEEN_MAX = 1000  # message keys remembered to answer a message once (mention + message event)
-NAMES_MAX = 1000
-_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
-_OPTION = re.compile(r"\b(mode|duration|seconds)\s*[=:]\s*(\S+)", re.IGNORECASE)
-
-
-@dataclass
-class MessageRequest:
-    """What a message that mentions Pictune asks for."""
-
-    hint: str | None = None
-    mode: str | None = None
-    duration: float | None = None
-
-
-def parse_request(text: str) -> MessageRequest:
-    """``@Pictune a stormy sea mode=symbolic duration=45`` -> hint, mode, duration."""
-    text = _MENTION.sub(" ", text or "")
-    found = MessageRequest()
-    for name, value in _OPTION.findall(text):
-        if name.lower() == "mode":
-            found.mode = value.lower()
-        else:
-            try:
-                found.duration = float(value.rstrip("sS"))
-            except ValueError:
-                raise InvalidOption(
-                    "The duration must be a number of seconds, e.g. duration=30."
-                ) from None
-    hint = " ".join(_OPTION.sub(" ", text).split())
-    found.hint = hint or None
-    return found
 
 
 class SlackAdapter:
-    """Holds what the listeners share: the bot, the background tasks and two small caches."""
+    """Holds what the listeners share: the bot, the replies, the background tasks."""
 
     def __init__(
         self,
         bot: PictuneBot,
         *,
-        progress_interval: float = 1.5,
+        progress_interval: float = PIECE_INTERVAL_S,
         rerun_rounds: int | None = None,
     ) -> None:
         self.bot = bot
@@ -87,9 +56,8 @@ class SlackAdapter:
             bot, progress_interval=progress_interval, rerun_rounds=rerun_rounds
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._names: OrderedDict[str, tuple[str, bool]] = OrderedDict()
-        self.places = Places()  # which conversations are private (their pieces are)
+        self.places = self.replies.places  # which conversations are private, which joined
+        self.requesters = middleware.Requesters(self.places)
         # Clients for posting outside a request; set by app.build_app (one token, or each
         # workspace's own). Inside a request, listeners use the request's ``client``.
         self.teams: TeamClients | None = None
@@ -97,10 +65,12 @@ class SlackAdapter:
     # Wiring -------------------------------------------------------------------------------
 
     def register(self, app: AsyncApp) -> None:
-        app.event("app_mention")(self.on_mention)
-        app.event("message")(self.on_message)
+        once = middleware.register(app, self.requesters)
+        app.event("app_mention", middleware=[once])(self.on_mention)
+        app.event("message", matchers=[takes_message], middleware=[once])(self.on_message)
+        app.event("message")(ignore)  # the others: acknowledged (Slack retries a 404)
         app.event("reaction_added")(self.on_reaction)
-        app.shortcut(blocks.SHORTCUT_COMPOSE)(self.on_shortcut)
+        app.shortcut(blocks.SHORTCUT_COMPOSE, middleware=[once])(self.on_shortcut)
         app.shortcut(blocks.SHORTCUT_COMPOSE_GLOBAL)(self.on_shortcut)
         app.command("/compose")(self.on_command)
         app.view(blocks.MODAL_COMPOSE)(self.on_modal)
@@ -156,71 +126,12 @@ class SlackAdapter:
             return
         await resume(self.replies, client, orphan)
 
-    def _first_time(self, channel: str, ts: str) -> bool:
-        """Slack may send one message twice (app_mention and message): answer it once."""
-        key = (channel, ts)
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        while len(self._seen) > SEEN_MAX:
-            self._seen.popitem(last=False)
-        return True
-
-    async def user(self, client: AsyncWebClient, user_id: str) -> tuple[str, bool]:
-        """(display name, is a workspace admin), cached."""
-        if user_id in self._names:
-            return self._names[user_id]
-        name, admin = user_id, False
-        try:
-            info = (await client.users_info(user=user_id))["user"]
-            profile = info.get("profile") or {}
-            name = (
-                profile.get("display_name") or info.get("real_name") or info.get("name") or user_id
-            )
-            admin = bool(
-                info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner")
-            )
-        except SlackApiError:
-            log.warning("users.info failed for %s", user_id)
-            return name, admin  # not cached: try again next time
-        self._names[user_id] = (name, admin)
-        while len(self._names) > NAMES_MAX:
-            self._names.popitem(last=False)
-        return name, admin
-
-    async def requester(
-        self,
-        client: AsyncWebClient,
-        context: AsyncBoltContext,
-        channel: str | None = None,
-        *,
-        channel_type: str | None = None,
-    ) -> Requester:
-        """Who asks, where; a piece asked in a DM, group DM or private channel is private.
-        ``channel_type``: the event's, when it carries one (saves asking Slack)."""
-        user = context.user_id or ""
-        channel = channel or context.channel_id
-        name, _ = await self.user(client, user)
-        private_place = await self.places.is_private(client, channel, channel_type)
-        return Requester(
-            platform="slack",
-            workspace=context.team_id or context.enterprise_id or "",
-            user_id=user,
-            channel=channel,
-            user_name=name,
-            visibility=visibility_for(asked_private=False, private_place=private_place),
-        )
-
     # Messages -----------------------------------------------------------------------------
 
     async def on_mention(
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        if event.get("bot_id"):
-            return
         channel, ts = event["channel"], event["ts"]
-        if not self._first_time(channel, ts):
-            return
         thread = event.get("thread_ts") or ts
 
         async def work() -> None:
@@ -237,27 +148,11 @@ class SlackAdapter:
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """Images shared in a direct message, or in a message that mentions Pictune (Slack
-        sometimes sends only this event for those)."""
-        if event.get("bot_id") or not event.get("files"):
-            return
-        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
-            return
-        mentioned = f"<@{context.bot_user_id}>" in (event.get("text") or "")
-        if not (event.get("channel_type") == "im" or mentioned):
-            return
-        channel, ts = event["channel"], event["ts"]
-        if not self._first_time(channel, ts):
-            return
-        thread = event.get("thread_ts") or ts
+        sometimes sends only this event for those): ``takes_message``."""
+        thread = event.get("thread_ts") or event["ts"]
         self.spawn(
             self._from_message(
-                client,
-                context,
-                channel,
-                thread,
-                event.get("text", ""),
-                event["files"],
-                channel_type=event.get("channel_type"),
+                client, context, event["channel"], thread, event.get("text", ""), event["files"]
             )
         )
 
@@ -282,15 +177,13 @@ class SlackAdapter:
         thread: str,
         text: str,
         files: list[dict[str, Any]],
-        *,
-        channel_type: str | None = None,
     ) -> None:
         try:
             asked = parse_request(text)
         except PictuneError as exc:
             await self.replies.say(client, channel, thread, blocks.warning(exc))
             return
-        requester = await self.requester(client, context, channel, channel_type=channel_type)
+        requester = await context["requester"](channel)
         await self.replies.compose_in_thread(
             client,
             requester,
@@ -320,14 +213,12 @@ class SlackAdapter:
             return
         channel = shortcut["channel"]["id"]
         thread = message.get("thread_ts") or message["ts"]
-        if not self._first_time(channel, f"shortcut:{message['ts']}:{context.user_id}"):
-            return
 
         async def work() -> None:
-            requester = await self.requester(client, context, channel)
+            requester = await context["requester"](channel)
             files = message.get("files") or []
             if not await self.replies.compose_in_thread(client, requester, channel, thread, files):
-                await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+                await respond(text=INVITE_FIRST, response_type="ephemeral")
 
         self.spawn(work())
 
@@ -350,6 +241,7 @@ class SlackAdapter:
             channel,
             hint=hint,
             mode=choices.default_mode or settings.mode,
+            modes=settings.available_modes(),
             duration=min(settings.duration, longest),
             min_s=settings.min_duration,
             max_s=longest,
@@ -389,6 +281,8 @@ class SlackAdapter:
 
         async def work() -> None:
             target = channel or await self._dm(client, context.user_id or "")
+            with contextlib.suppress(PictuneError):  # not in it (any more): a DM instead
+                await self.places.ensure_member(client, target)
             name = attachment(files[0]).filename or "an image"
             intro = f"<@{context.user_id}> asked Pictune for music from *{blocks.escape(name)}*"
             top = await self.replies.say(client, target, None, intro)
@@ -396,7 +290,7 @@ class SlackAdapter:
                 target, top = dm, await self.replies.say(client, dm, None, intro)
             if top is None:
                 return
-            requester = await self.requester(client, context, target)
+            requester = await context["requester"](target)
             await self.replies.compose_in_thread(
                 client, requester, target, top, files, hint=hint, mode=mode, duration=duration
             )
@@ -423,6 +317,11 @@ class SlackAdapter:
             hint = text if sub not in ("", "compose") else (rest or None)
 
             async def form() -> None:
+                try:  # in a private channel Pictune is not in, say so before the form
+                    await self.places.ensure_member(client, channel)
+                except PictuneError as exc:
+                    await respond(text=blocks.warning(exc), response_type="ephemeral")
+                    return
                 try:
                     await self._open_modal(
                         client, command["trigger_id"], context, channel=channel, hint=hint
@@ -455,7 +354,7 @@ class SlackAdapter:
             return
 
         async def work() -> None:
-            requester = await self.requester(client, context, channel)
+            requester = await context["requester"](channel)
             await self.replies.rerun_in_thread(
                 client, requester, action.get("value", ""), channel, thread, variation=variation
             )
@@ -474,7 +373,7 @@ class SlackAdapter:
         channel, thread = _where_pressed(body)
 
         async def work() -> None:
-            requester = await self.requester(client, context, channel)
+            requester = await context["requester"](channel)
             try:
                 markdown = self.bot.details(requester, action.get("value", ""))
             except PictuneError as exc:
@@ -503,7 +402,7 @@ class SlackAdapter:
         channel, ts = item.get("channel", ""), item.get("ts", "")
 
         async def work() -> None:
-            requester = await self.requester(client, context, channel)
+            requester = await context["requester"](channel)
             message = await self._message(client, channel, ts)
             generation = (
                 self.bot.library.generation_for_message(requester, f"{channel}:{ts}")
@@ -543,6 +442,21 @@ class SlackAdapter:
         except SlackApiError:
             return None
         return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
+
+
+async def takes_message(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    """A message event ``on_message`` works on: with files, posted by a person (not an
+    edit or a deletion), in a DM with Pictune or mentioning it."""
+    if not event.get("files"):
+        return False
+    if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+        return False
+    mentioned = f"<@{context.bot_user_id}>" in (event.get("text") or "")
+    return event.get("channel_type") == "im" or mentioned
+
+
+async def ignore() -> None:
+    """Events nobody works on are acknowledged all the same."""
 
 
 def _where_pressed(body: dict[str, Any]) -> tuple[str, str | None]:

@@ -46,10 +46,36 @@ def oauth_configured(settings: Settings) -> bool:
     return bool(client_id)
 
 
+BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")  # a bot token (rotating ones start with xoxe.)
+APP_TOKEN_PREFIX = "xapp-"
+
+
+def token_problem(settings: Settings) -> str | None:
+    """A token in the wrong variable (the app-level and bot tokens swapped, a user token
+    as the bot's), in the operator's words; None when their shapes fit."""
+    bot, app = secret(settings.slack_bot_token), secret(settings.slack_app_token)
+    if bot and bot.startswith(APP_TOKEN_PREFIX) and app and app.startswith(BOT_TOKEN_PREFIXES):
+        return "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are swapped: the bot token is xoxb-..., the app-level token xapp-..."
+    if bot and not bot.startswith(BOT_TOKEN_PREFIXES):
+        return (
+            "SLACK_BOT_TOKEN is not a bot token (xoxb-...): copy the Bot User OAuth Token from "
+            "the app's OAuth & Permissions page."
+        )
+    if app and not app.startswith(APP_TOKEN_PREFIX):
+        return (
+            "SLACK_APP_TOKEN is not an app-level token (xapp-...): make one with the "
+            "connections:write scope on the app's Basic Information page."
+        )
+    return None
+
+
 def connection_mode(settings: Settings) -> str:
     """ "oauth" when Pictune is installed with Add to Slack (HTTP, many workspaces);
     otherwise one workspace: "socket" when an app-level token is set (no public URL
-    needed), else "http"."""
+    needed), else "http". A token in the wrong variable is a ConfigError."""
+    problem = token_problem(settings)
+    if problem:
+        raise ConfigError(problem)
     if oauth_configured(settings):
         if secret(settings.slack_app_token):
             raise ConfigError(

@@ -173,4 +173,5 @@ class TeamClients:
             timeout=self.client.timeout,
             team_id=team_id,
             logger=self.client.logger,
+            retry_handlers=[*self.client.retry_handlers],
         )

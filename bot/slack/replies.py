@@ -1,8 +1,8 @@
 """Pictune's answers in a Slack thread: compose or rerun, show progress, deliver the piece.
 
-One status message per piece: it shows progress (edited with ``chat.update``, at most once
-per ``progress_interval`` seconds, Slack rate-limits edits) and then becomes the result
-(motivation, facts, buttons). The files follow in the same thread, and a public piece is
+One status message per piece: it shows progress (edited with ``chat.update`` within the
+budget of bot/slack/edits.py: Slack rate-limits edits per workspace) and then becomes the
+result (motivation, facts, buttons), retried until it lands. The files follow in the same thread, and a public piece is
 also posted to the workspace's community channel. Errors replace the status message with
 core's words, so every request gets an answer where it was asked.
 
@@ -14,12 +14,16 @@ results being posted finish.
 
 Core's words may quote what people typed (a hint, a mode): everything sent here as text is
 escaped (``blocks.escape``), so ``<!channel>`` or ``<@U…>`` in a hint stays text.
+
+Nothing is posted in a channel Pictune is not in: a public one is joined first, a private
+one answers ``NotInvited`` before anything is composed (bot/slack/places.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -28,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot, PieceReply, user_message
 from bot.handover import Handover
 from bot.slack import blocks
+from bot.slack.edits import PIECE_INTERVAL_S, EditBudget, until_it_lands
 from bot.slack.files import (
     attachment,
     download_image,
@@ -35,6 +40,7 @@ from bot.slack.files import (
     shared_message_ids,
     upload_files,
 )
+from bot.slack.places import NotInvited, Places
 from engine.errors import PictuneError
 from service.api import Requester
 from service.requests import ProgressSink
@@ -66,11 +72,18 @@ def parse_progress_id(text: str | None) -> tuple[str, str, str] | None:
 
 class ThreadReplies:
     def __init__(
-        self, bot: PictuneBot, *, progress_interval: float = 1.5, rerun_rounds: int | None = None
+        self,
+        bot: PictuneBot,
+        *,
+        progress_interval: float = PIECE_INTERVAL_S,
+        rerun_rounds: int | None = None,
+        edits: EditBudget | None = None,
     ) -> None:
         self.bot = bot
         self.progress_interval = progress_interval
         self.rerun_rounds = rerun_rounds
+        self.places = Places()  # which conversations are private, which Pictune is in
+        self.edits = edits or EditBudget(piece_interval=progress_interval)
         # Stopping cancels what follows a job and finishes what posts (bot/handover.py).
         self.handover = Handover()
 
@@ -88,7 +101,14 @@ class ThreadReplies:
     ) -> bool:
         """Check, download, compose and deliver, all answered in ``thread``. Anything wrong
         with the file is said before a piece is queued, so the history stays clean. False
-        when Slack would not let Pictune post there at all."""
+        when Pictune cannot post there at all (a private channel it is not in): nothing
+        was composed, the caller says so where it can (``places.INVITE_FIRST``)."""
+        try:
+            await self.places.ensure_member(client, channel)
+        except NotInvited:
+            return False
+        except PictuneError as exc:
+            return await self.say(client, channel, thread, blocks.warning(exc)) is not None
         try:
             hint, mode, duration = self.bot.requests.check_options(
                 requester, hint=hint, mode=mode, duration=duration
@@ -108,7 +128,7 @@ class ThreadReplies:
                 mode=mode,
                 duration=duration,
                 filename=attachment(file).filename,
-                progress=self._progress(client, channel, status, thread),
+                progress=self._progress(client, requester, channel, status, thread),
             )
         except Exception as exc:
             await self.handover.posting(self.fail(client, channel, status, exc))
@@ -136,7 +156,7 @@ class ThreadReplies:
                 generation_id,
                 variation=variation,
                 refine_rounds=self.rerun_rounds,
-                progress=self._progress(client, channel, status, thread),
+                progress=self._progress(client, requester, channel, status, thread),
             )
         except Exception as exc:
             await self.handover.posting(self.fail(client, channel, status, exc))
@@ -144,13 +164,33 @@ class ThreadReplies:
         await self.handover.posting(self.deliver(client, requester, reply, channel, thread, status))
 
     def _progress(
-        self, client: AsyncWebClient, channel: str, ts: str, thread: str | None
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        channel: str,
+        ts: str,
+        thread: str | None,
     ) -> ProgressSink:
+        return self.handover.following(
+            self.bot.progress_sink(
+                self.progress_shower(client, requester.workspace, channel, ts, thread),
+                self.progress_interval,
+            )
+        )
+
+    def progress_shower(
+        self, client: AsyncWebClient, team: str, channel: str, ts: str, thread: str | None
+    ) -> Callable[[str, str], Awaitable[str]]:
+        """``show(line, generation_id)`` for core's progress sink: the status message shows
+        the line when the workspace's edit budget allows (an edit skipped is no loss: the
+        next one carries newer news, the result replaces it anyway)."""
+
         async def show(line: str, generation_id: str) -> str:
-            await self.status(client, channel, ts, line)
+            if self.edits.allow(team, f"{channel}:{ts}"):
+                await self.status(client, channel, ts, line)
             return progress_id(channel, ts, thread)
 
-        return self.handover.following(self.bot.progress_sink(show, self.progress_interval))
+        return show
 
     async def status(self, client: AsyncWebClient, channel: str, ts: str, line: str) -> None:
         """The status message shows one line (escaped: core may quote what people typed)."""
@@ -169,6 +209,8 @@ class ThreadReplies:
     ) -> None:
         """Files into the thread; the status message becomes the result; the community
         channel gets a copy of public pieces."""
+        self.edits.done(f"{channel}:{status}")
+        self.edits.spend(requester.workspace)
         try:
             await self.share_files(client, reply, channel, thread)
             status = await self._become_result(client, reply, channel, thread, status)
@@ -190,15 +232,19 @@ class ThreadReplies:
     async def _become_result(
         self, client: AsyncWebClient, reply: PieceReply, channel: str, thread: str, status: str
     ) -> str:
-        """The status message becomes the result; when it is gone (deleted while the piece
-        was on its way), a new message in the thread does. Returns the result's ts."""
+        """The status message becomes the result, however long Slack's rate limit makes it
+        wait; when it is gone (deleted while the piece was on its way), a new message in
+        the thread does. Returns the result's ts."""
         shown = {
             "text": blocks.result_text(reply),
             "blocks": blocks.result_blocks(reply),
             "metadata": blocks.piece_metadata(reply.id),
         }
         try:
-            await client.chat_update(channel=channel, ts=status, **shown)
+            await until_it_lands(
+                lambda: client.chat_update(channel=channel, ts=status, **shown),
+                what=f"the result of {reply.id}",
+            )
             return status
         except SlackApiError as exc:
             if exc.response.get("error") not in STATUS_GONE:
@@ -225,6 +271,13 @@ class ThreadReplies:
                 )
             intro = blocks.mrkdwn(self.bot.community_text(reply, link))
             await self.post_piece(client, reply, target, intro=intro, role="community")
+        except NotInvited:
+            log.warning(
+                "%s not posted to the community channel %s: Pictune is not in that private "
+                "channel (invite it there)",
+                reply.id,
+                target,
+            )
         except Exception:
             log.warning("posting %s to the community channel failed", reply.id, exc_info=True)
 
@@ -238,8 +291,10 @@ class ThreadReplies:
         intro: str | None = None,
     ) -> str:
         """Post a piece as a new message in ``channel`` (after ``intro``, mrkdwn, when
-        given), its files in that message's thread; returns the message's ts. Raises
+        given), its files in that message's thread; returns the message's ts. Joins a
+        public channel first; raises NotInvited for a private one Pictune is not in, and
         SlackApiError when Slack refuses the post."""
+        await self.places.ensure_member(client, channel)
         result = blocks.result_blocks(reply)
         posted = await client.chat_postMessage(
             channel=channel,
@@ -263,7 +318,9 @@ class ThreadReplies:
         role: str = "files",
     ) -> None:
         """Upload a piece's files into ``thread`` and remember the message (and the files),
-        so that a :repeat: there reruns the piece like one on its result."""
+        so that a :repeat: there reruns the piece like one on its result. Sharing files
+        needs membership of the channel, so Pictune joins a public one first."""
+        await self.places.ensure_member(client, channel)
         shared = await upload_files(client, reply, channel, thread)
         self.bot.library.link_message(reply.id, shared_message_ids(shared, channel), role=role)
 
@@ -290,7 +347,11 @@ class ThreadReplies:
             log.error("composing failed", exc_info=exc)
         elif exc.detail:
             log.info("answered %s: %s", type(exc).__name__, exc.detail)
+        self.edits.done(f"{channel}:{ts}")
         try:
-            await self.status(client, channel, ts, f"⚠️ {user_message(exc)}")
+            await until_it_lands(
+                lambda: self.status(client, channel, ts, f"⚠️ {user_message(exc)}"),
+                what="an error",
+            )
         except SlackApiError:
             log.warning("could not show an error in %s", channel)

@@ -36,10 +36,14 @@ async def resume(replies: ThreadReplies, client: AsyncWebClient, orphan: Orphan)
     who = orphan.requester
     where = parse_progress_id(orphan.progress_message_id)
 
-    async def show(line: str, generation_id: str) -> None:
-        if where is not None:
-            await replies.status(client, where[0], where[1], line)
+    async def no_status(line: str, generation_id: str) -> None:
+        return None
 
+    show = (
+        replies.progress_shower(client, who.workspace, where[0], where[1], where[2])
+        if where is not None
+        else no_status
+    )
     try:
         reply = await bot.follow(orphan, bot.progress_sink(show, replies.progress_interval))
     except PictuneError as exc:  # failed, cancelled, deleted meanwhile: said where it waits

@@ -34,3 +34,14 @@ def test_repeated_refinement_rounds_share_a_line() -> None:
     text = _motivation(None, rounds)
     assert text.count("wider range") == 1 and "Rounds 1–2: wider range" in text
     assert "Round 3: fewer rests" in text
+
+
+HOSTILE = "[Reset your password](https://evil.example/reset) <@U123> @everyone **now**"
+
+
+def test_a_hint_is_quoted_as_text_not_markup() -> None:
+    text = _motivation(HOSTILE + " jazz")
+    assert HOSTILE not in text  # never as live Markdown
+    assert r"\[Reset your password\](https://evil.example/reset)" in text
+    assert r"\<@U123\>" in text and r"\*\*now\*\*" in text
+    assert "](https://" not in text.replace(r"\](https://", "")

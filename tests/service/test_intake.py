@@ -152,8 +152,10 @@ async def test_download_accepts_an_image(limits: Settings) -> None:
 
 def test_mode(settings: Settings) -> None:
     assert intake.check_mode(None, settings) == settings.mode
-    assert intake.check_mode(None, settings, default="audio") == "audio"
-    assert intake.check_mode(" Hybrid ", settings, default="audio") == "hybrid"
+    # audio and hybrid with their models configured (without: tests/service/test_modes.py)
+    musicgen = settings.model_copy(update={"musicgen": "hf:m", "musicgen_melody": "hf:mm"})
+    assert intake.check_mode(None, musicgen, default="audio") == "audio"
+    assert intake.check_mode(" Hybrid ", musicgen, default="audio") == "hybrid"
     for bad in ("opera", "symbolic!", 3):
         with pytest.raises(InvalidOption, match="Unknown mode"):
             intake.check_mode(bad, settings)  # type: ignore[arg-type]

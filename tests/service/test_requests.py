@@ -582,3 +582,22 @@ async def test_a_restarted_bot_keeps_one_rerun_per_user_and_piece(
             await asking
     finally:
         again.close()
+
+
+async def test_a_person_s_daily_limit_holds_across_servers_and_dms(
+    settings: Settings, store: Store
+) -> None:
+    """Beside each server's quota, PICTUNE_USER_DAILY_LIMIT counts one person's pieces in
+    every server and DM of a platform: a DM (``dm-<user>``, with no quota of its own) or
+    another server does not slip past it; another person and another platform are apart."""
+    capped = settings.model_copy(update={"user_daily_limit": 2})
+    requests = _requests(capped, ThreadJobService(store), store)
+    dm = Requester("discord", "dm-ada", "ada", channel="d1", user_name="Ada")
+    other_guild = Requester("discord", "guild-2", "ada", channel="c2", user_name="Ada")
+    await requests.compose(ADA, rgb_png())
+    await requests.compose(dm, rgb_png())
+    for place in (ADA, dm, other_guild):
+        with pytest.raises(LimitReached, match="2 pieces today, as many as Pictune makes"):
+            await requests.compose(place, rgb_png())
+    await requests.compose(GRACE, rgb_png())  # someone else
+    await requests.compose(STRANGER, rgb_png())  # "ada" on Slack is another person

@@ -116,3 +116,49 @@ def test_tokens_name_what_slack_lacks(
     main(["doctor"])
     out = capsys.readouterr().out
     assert "ok  tokens" in out and "SLACK_CLIENT_ID" in out
+
+
+def test_doctor_fails_where_serve_would_stop(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Half-configured Slack (a bot token, no app token nor signing secret) and swapped
+    tokens are problems: `pictune serve` refuses them, so doctor cannot say ready."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-abc")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  tokens" in out and "SLACK_APP_TOKEN" in out and "Pictune is ready" not in out
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-1-A1-2-abc")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-1-2-abc")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    assert "are swapped" in capsys.readouterr().out
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-abc")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A1-2-abc")
+    get_settings.cache_clear()
+    assert main(["doctor"]) == 0
+
+
+def test_doctor_says_the_modes_and_the_discord_invite(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.discord.invite import PERMISSIONS
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  modes" in out and "symbolic; default symbolic" in out
+    assert "audio needs PICTUNE_MUSICGEN" in out
+    # The id inside the token (123456789012345678), with exactly the permissions used.
+    assert "client_id=123456789012345678" in out
+    assert f"permissions={PERMISSIONS.value}" in out and "applications.commands" in out
+    assert not PERMISSIONS.add_reactions and PERMISSIONS.attach_files
+
+
+def test_doctor_refuses_a_mode_without_its_model(
+    deployment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PICTUNE_MODE", "audio")
+    get_settings.cache_clear()
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL  configuration" in out and "PICTUNE_MUSICGEN" in out

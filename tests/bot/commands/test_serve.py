@@ -18,13 +18,13 @@ def test_configured_platforms(settings: Settings) -> None:
     both = settings.model_copy(
         update={
             "discord_token": SecretStr("d"),
-            "slack_bot_token": SecretStr("xoxb"),
-            "slack_app_token": SecretStr("xapp"),
+            "slack_bot_token": SecretStr("xoxb-1-2-abc"),
+            "slack_app_token": SecretStr("xapp-1-A1-abc"),
         }
     )
     assert serve.configured_platforms(both) == (["discord", "slack"], [])
 
-    half = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb")})
+    half = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-1-2-abc")})
     started, missing = serve.configured_platforms(half)
     assert started == [] and any("SLACK_SIGNING_SECRET" in m for m in missing)
 

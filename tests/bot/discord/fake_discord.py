@@ -12,6 +12,12 @@ An aiohttp server with:
 - direct-message interactions (``slash(..., dm=True)``: no guild, the DM channel), and the
   bot opening a DM with someone (``POST /users/@me/channels``; ``dm_channels``).
 
+What Discord enforces, the fake enforces too: an interaction's token works for 15 minutes
+(then its webhook routes answer 401 Invalid Webhook Token, 50027); a message's content is at
+most 2,000 characters, at most 10 embeds, each within Discord's embed limits (title 256,
+description 4,096, 25 fields of 256/1,024, footer 2,048, author 256, 6,000 in all):
+400 Invalid Form Body (50035) otherwise.
+
 Everything received is recorded in ``requests`` (with uploaded files as bytes), and the
 messages the bot made are kept in ``messages`` as Discord would show them.
 """
@@ -47,6 +53,10 @@ MEMBER_PERMISSIONS = str(1 << 11 | 1 << 10 | 1 << 15 | 1 << 6)  # send, view, at
 MANAGER_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # + Manage Server
 EPHEMERAL = 1 << 6
 MESSAGE_MAX = 2000  # characters of a message's content
+TOKEN_LIFE_S = 15 * 60  # an interaction's token works this long
+EMBEDS_MAX = 10
+EMBED_LIMITS = {"title": 256, "description": 4096, "footer": 2048, "author": 256}
+EMBED_TOTAL_MAX = 6000
 THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
 # Discord's answers when a thread cannot start (JSON error codes from the developer docs).
 THREAD_REFUSALS = {
@@ -507,6 +517,9 @@ class FakeDiscord:
         rec = self._record(request, body, files)
         parts = request.match_info["path"].strip("/").split("/")
         try:
+            self._check_token(parts)
+            if request.method in ("POST", "PATCH"):
+                check_message(body.get("data") if "callback" in parts else body)
             result = await self._route(request.method, parts, body, files, request)
         except KeyError as exc:
             rec.status = 404
@@ -583,6 +596,17 @@ class FakeDiscord:
                 self.messages[message_id].setdefault("reactions_added", []).append(emoji)
                 return None
         raise KeyError("/".join(parts))
+
+    def _check_token(self, parts: list[str]) -> None:
+        """Webhook routes of an interaction stop working 15 minutes after it was made."""
+        if len(parts) < 3 or parts[0] != "webhooks":
+            return
+        interaction = self.interactions.get(parts[2])
+        if interaction is None:
+            return
+        made = ((int(interaction["id"]) >> 22) + DISCORD_EPOCH_MS) / 1000
+        if time.time() - made > TOKEN_LIFE_S:
+            raise Refused(401, {"message": "Invalid Webhook Token", "code": 50027})
 
     def _app_info(self) -> dict[str, Any]:
         return {
@@ -854,3 +878,38 @@ class FakeDiscord:
             if m.get("interaction_token") == interaction["token"]
             and m["id"] != self.originals.get(interaction["token"])
         ]
+
+
+def check_message(body: Any) -> None:
+    """Discord's limits on a message's content and embeds (400, Invalid Form Body)."""
+    if not isinstance(body, dict):
+        return
+    problems = []
+    if len(str(body.get("content") or "")) > MESSAGE_MAX:
+        problems.append("content: Must be 2000 or fewer in length.")
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS_MAX:
+        problems.append("embeds: Must be 10 or fewer in length.")
+    for embed in embeds:
+        texts = {
+            "title": embed.get("title") or "",
+            "description": embed.get("description") or "",
+            "footer": (embed.get("footer") or {}).get("text") or "",
+            "author": (embed.get("author") or {}).get("name") or "",
+        }
+        problems += [f"embeds.{k}: too long" for k, v in texts.items() if len(v) > EMBED_LIMITS[k]]
+        fields = embed.get("fields") or []
+        if len(fields) > 25:
+            problems.append("embeds.fields: Must be 25 or fewer in length.")
+        for f in fields:
+            if len(f.get("name") or "") > 256 or len(f.get("value") or "") > 1024:
+                problems.append("embeds.fields: too long")
+            if not f.get("name") or not f.get("value"):
+                problems.append("embeds.fields: This field is required")
+        total = sum(len(v) for v in texts.values()) + sum(
+            len(f.get("name") or "") + len(f.get("value") or "") for f in fields
+        )
+        if total > EMBED_TOTAL_MAX:
+            problems.append("embeds: Embed size exceeds maximum size of 6000")
+    if problems:
+        raise Refused(400, {"message": "Invalid Form Body", "code": 50035, "errors": problems})

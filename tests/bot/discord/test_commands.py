@@ -242,17 +242,22 @@ def _resolved_channel(fake: FakeDiscord) -> dict[str, Any]:
     return channel
 
 
+def aged_compose(fake: FakeDiscord, age_s: float) -> dict[str, Any]:
+    """/compose with an image, as an interaction made ``age_s`` seconds ago."""
+    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
+    return fake.slash(
+        "compose",
+        [{"name": "image", "type": 11, "value": att["id"]}],
+        attachments=[att],
+        age_s=age_s,
+    )
+
+
 async def test_result_goes_to_the_channel_once_the_token_expired(
     fake: FakeDiscord, start_bot: Any
 ) -> None:
     await start_bot()
-    att = fake.add_attachment(rgb_png(), "sea.png", "image/png")
-    interaction = fake.slash(
-        "compose",
-        [{"name": "image", "type": 11, "value": att["id"]}],
-        attachments=[att],
-        age_s=15 * 60,  # as if the job had taken a quarter of an hour
-    )
+    interaction = aged_compose(fake, 15 * 60)  # as if the job had taken a quarter of an hour
     await fake.dispatch("INTERACTION_CREATE", interaction)
     posted = await fake.wait_for(
         lambda: [
@@ -276,11 +281,16 @@ def sent_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
 
 
 async def test_nothing_the_bot_says_pings_anyone(fake: FakeDiscord, start_bot: Any) -> None:
-    """A hint is quoted back in the result: "@everyone" in it must not notify anyone."""
+    """A hint is quoted back in the result: "@everyone", a mention or a Markdown link in it
+    is shown as text (escaped) and notifies nobody."""
     await start_bot()
-    _, message = await compose_once(fake, hint="@everyone <@&1> <@930000000000000002> hi")
+    hint = "@everyone <@930000000000000002> [Reset](https://evil.example/r) hi"
+    _, message = await compose_once(fake, hint=hint)
     embed = message["embeds"][0]
-    assert "@everyone" in {f["name"]: f["value"] for f in embed["fields"]}["Hint"]
+    shown = {f["name"]: f["value"] for f in embed["fields"]}["Hint"]
+    assert (
+        shown == "@\u200beveryone <@\u200b930000000000000002> \\[Reset](https://evil.example/r) hi"
+    )
     history = fake.slash("history")
     await fake.dispatch("INTERACTION_CREATE", history)
     await fake.wait_for(lambda: callback_data(fake, history))
@@ -334,3 +344,58 @@ async def test_the_duration_option_declares_the_configured_range(
     await fake.dispatch("INTERACTION_CREATE", refused)
     text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
     assert f"The duration must be between {low:g} and {high:g} seconds." in text
+
+
+async def test_only_the_configured_modes_are_offered_and_accepted(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    """No MusicGen here: /compose and /settings offer symbolic only; audio sent anyway (an
+    old client, a crafted request) is refused with the clear sentence, nothing queued."""
+    await start_bot()
+    synced = {c["name"]: c for c in fake.commands["global"]}
+    for command, option in (("compose", "mode"), ("settings", "default_mode")):
+        mode = next(o for o in synced[command]["options"] if o["name"] == option)
+        assert [c["value"] for c in mode["choices"]] == ["symbolic"]
+    refused = compose_interaction(
+        fake, fake.add_attachment(rgb_png(), "a.png", "image/png"), mode="audio"
+    )
+    await fake.dispatch("INTERACTION_CREATE", refused)
+    text = await fake.wait_for(lambda: ephemeral_answer(fake, refused))
+    assert "The audio mode needs a MusicGen model" in text and "use symbolic" in text
+    assert pipeline.requests == []
+
+
+def buttons_of(message: dict[str, Any]) -> list[str]:
+    return [
+        c.get("custom_id", "") for row in message.get("components") or [] for c in row["components"]
+    ]
+
+
+async def test_a_token_that_expires_meanwhile_leaves_no_live_cancel_button(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    """The interaction's token outlives the start of the piece, not its end: the progress
+    message (with its Cancel button) becomes the result through the channel, as Discord
+    allows the bot for a public interaction response, so no Cancel stays live."""
+    import asyncio
+    import threading
+
+    from tests.bot.discord.fake_discord import TOKEN_LIFE_S
+
+    pipeline.gate = threading.Event()
+    await start_bot()
+    # Pictune stops using a token a minute before it expires: 2 s left.
+    interaction = aged_compose(fake, TOKEN_LIFE_S - 62)
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    token = interaction["token"]
+    progress_id = await fake.wait_for(lambda: fake.originals.get(token))
+    await fake.wait_for(lambda: any("cancel" in b for b in buttons_of(fake.messages[progress_id])))
+    await asyncio.sleep(2.5)  # the token is past Pictune's margin now
+    pipeline.gate.set()
+    message = await fake.wait_for(
+        lambda: fake.messages[progress_id] if fake.messages[progress_id].get("embeds") else None
+    )
+    assert not any("cancel" in b for b in buttons_of(message))
+    assert any("refine" in b for b in buttons_of(message))
+    edits = fake.calls("PATCH", f"/api/v10/channels/{CHANNEL_ID}/messages/{progress_id}")
+    assert edits and set(edits[-1].files) == PIECE_FILES

@@ -185,3 +185,19 @@ def test_a_piece_with_a_web_page_links_to_it(tmp_path: Path) -> None:
     assert rendered.embed.url == "https://p.example/p/pt-7f3a2c"
     assert rendered.embed.description.endswith("[Open in browser](https://p.example/p/pt-7f3a2c)")
     assert render_piece(reply(tmp_path, "Slow waves.")).embed.url is None
+
+
+def test_peoples_words_in_a_piece_are_shown_as_text(tmp_path: Path) -> None:
+    """The caption (a model's words), the hint quoted in the motivation (escaped by the
+    engine) and @everyone anywhere: text, not links or mentions."""
+    from engine.markdown import escape_markdown
+
+    hostile = "[Reset](https://evil.example/r) @everyone"
+    story = f"You asked for “{escape_markdown(hostile)}”. See [docs](https://ok.example)."
+    rendered = render_piece(reply(tmp_path, story, caption=hostile))
+    text = rendered.embed.description or ""
+    assert not re.search(r"(?<!\\)\[Reset", text) and "\\[Reset" in text
+    assert "@everyone" not in text and "@\u200beveryone" in text
+    assert "[docs](https://ok.example)" in text  # Pictune's own links stay links
+    for message in story_messages(story):
+        assert "@everyone" not in message

@@ -18,6 +18,7 @@ from tests.bot.discord.fake_discord import (
 )
 from tests.bot.discord.helpers import (
     PIECE_FILES,
+    callback_data,
     compose_interaction,
     compose_once,
     ephemeral_answer,
@@ -191,3 +192,40 @@ async def test_cancel_button_stops_a_piece_on_its_way(
     assert fake.original(interaction).get("deleted")  # no public "thinking…" left behind
     view = store.get(gid, workspace=guild_id(fake), user_id=str(USER_ID))
     assert view.status == "cancelled" and view.files == {}
+
+
+async def test_delete_empties_every_copy_and_removes_the_files(
+    fake: FakeDiscord, start_bot: Any, store: Store
+) -> None:
+    """The result, a /show copy and the community copy all go empty (no embed, no files,
+    no buttons) when the piece is deleted from any of them; its files leave the store."""
+    from service.api import Requester
+    from tests.bot.discord.fake_discord import COMMUNITY_ID
+
+    bot = await start_bot()
+    manager = Requester("discord", guild_id(fake), str(USER_ID))
+    bot.core.library.update_settings(manager, is_manager=True, community_channel=str(COMMUNITY_ID))
+    _, result = await compose_once(fake)
+    gid = generation_id(result)
+    files = [p for _, p in bot.core.piece(manager, gid).files]
+    assert files and all(p.exists() for p in files)
+    community = await fake.wait_for(
+        lambda: [m for m in fake.messages.values() if m["channel_id"] == str(COMMUNITY_ID)]
+    )
+    show = fake.slash("show", [{"name": "id", "type": 3, "value": gid}])
+    await fake.dispatch("INTERACTION_CREATE", show)
+    await fake.wait_for(lambda: callback_data(fake, show))
+    copy = fake.messages[fake.originals[show["token"]]]
+
+    # The copy is remembered once Discord has answered with it.
+    await fake.wait_for(lambda: "show" in bot.core.library.find(manager, gid).message_ids)
+    await press(fake, community[0], "delete")
+    shown = [result["id"], copy["id"], community[0]["id"]]
+    await fake.wait_for(lambda: all("deleted" in fake.messages[m]["content"] for m in shown))
+    for message_id in shown:
+        message = fake.messages[message_id]
+        assert message["embeds"] == [] and message["attachments"] == []
+        assert message["components"] == []
+    assert not any(p.exists() for p in files)
+    with pytest.raises(NotFound):
+        store.get(gid, workspace=guild_id(fake), user_id=str(USER_ID))

@@ -172,10 +172,18 @@ async def open_bench(
 
 
 @pytest.fixture
-async def bench(slack_settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[SlackBench]:
-    """Pieces from ``stub_runner`` (ready-made, no models): the Slack side is under test."""
+def runner() -> Any:
+    """What makes the pieces of ``bench``; a test module may override it."""
+    return stub_runner
+
+
+@pytest.fixture
+async def bench(
+    slack_settings: Settings, fake_slack: FakeSlack, runner: Any
+) -> AsyncIterator[SlackBench]:
+    """Pieces from ``runner`` (ready-made, no models): the Slack side is under test."""
     async with open_bench(
-        slack_settings, fake_slack, lambda store: ThreadJobService(store, stub_runner)
+        slack_settings, fake_slack, lambda store: ThreadJobService(store, runner)
     ) as opened:
         yield opened
 

@@ -34,6 +34,24 @@ API's documented behaviour, only as far as Pictune uses it:
   took. ``close_connections`` drops the app's sockets; ``ask_to_reconnect`` sends the
   ``disconnect`` message Slack sends before it rotates a connection.
 
+What the platform enforces, the fake enforces too (so a test fails as Slack would):
+
+- **Channel membership.** The bot is a member of ``joined`` (and of every DM). In a public
+  channel it is not in, ``chat.postMessage`` works (``chat:write.public``) but
+  ``files.completeUploadExternal``, ``chat.postEphemeral``, ``conversations.history`` and
+  ``conversations.replies`` answer ``not_in_channel``; ``conversations.join`` (the
+  ``channels:join`` scope) makes it a member. A private channel it is not in does not exist
+  for it (``channel_not_found`` everywhere; ``conversations.join`` cannot join one). A
+  file hosted in a channel downloads only for a member of it (otherwise the sign-in page,
+  as Slack answers); events come only from channels the bot is in (``mention`` refuses).
+- **Rate limits.** ``rate_limits`` (method -> calls per window per workspace; Tier 3
+  ``chat.update`` by default, about 50 a minute) answer HTTP 429 ``ratelimited`` with
+  ``Retry-After`` once spent.
+- **Block Kit.** ``blocks`` of messages and views are parsed and validated with
+  slack_sdk's models (section 3,000 characters, header 150, 10 fields, ...), at most 50
+  per message; a message's ``text`` at most 40,000 characters: ``invalid_blocks`` /
+  ``msg_too_long`` otherwise.
+
 Every call is recorded in ``calls``; the messages, files and uploads it made are kept so a
 test can assert what a person would see in a thread. The server runs its own event loop in
 a thread, so it serves while the test's loop (and the Bolt app on it) are busy.
@@ -46,6 +64,7 @@ import base64
 import contextlib
 import itertools
 import json
+import math
 import secrets
 import threading
 import time
@@ -56,6 +75,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 from tests.bot.slack.signed import command_fields, event_fields
 
@@ -82,6 +103,7 @@ class HostedFile:
     size: int | None = None  # what the metadata claims (defaults to the real size)
     user: str = "U_ALICE"
     team: str | None = None  # only this team's bot token downloads it (None: any team's)
+    channel: str | None = None  # shared there: only a member of it may download it
 
 
 @dataclass
@@ -156,6 +178,14 @@ class FakeSlack:
     authorizations: list[dict[str, str]] = field(default_factory=list)  # authorize visits
     # Private channels ("C" ids, as Slack gives new ones); conversations.info says so.
     private_channels: set[str] = field(default_factory=set)
+    # Channels the bot is a member of (DMs always); conversations.join adds public ones.
+    joined: set[str] = field(default_factory=lambda: {"C_GENERAL"})
+    chat_write_public: bool = True  # the chat:write.public scope: post where not a member
+    # Per workspace: method -> (calls allowed, per this many seconds); then HTTP 429.
+    rate_limits: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: {"chat.update": (50, 60.0)}
+    )
+    rate_limited: list[Call] = field(default_factory=list)  # the calls answered with 429
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -171,6 +201,7 @@ class FakeSlack:
         self._sent_at: dict[str, float] = {}  # envelope id -> when it was sent
         self._grants: dict[str, Grant] = {}  # OAuth codes not yet exchanged
         self._caller: FakeTeam | None = None  # the team of the Web API call being answered
+        self._rate: dict[tuple[str, str], list[float]] = {}  # (team, method) -> call times
         # The first workspace is the one the single bot token was installed in.
         self.teams.setdefault(
             self.team_id,
@@ -264,10 +295,14 @@ class FakeSlack:
         login_page: bool = False,
         size: int | None = None,
         team: str | None = None,
+        channel: str | None = None,
     ) -> dict[str, Any]:
-        """Put a file on the fake file server; returns its Slack file object."""
+        """Put a file on the fake file server; returns its Slack file object. ``channel``:
+        where it was shared (only a member of it may download it)."""
         file_id = f"F{next(self._ids):08d}"
-        hosted = HostedFile(file_id, name, mimetype, data, login_page, size, team=team)
+        hosted = HostedFile(
+            file_id, name, mimetype, data, login_page, size, team=team, channel=channel
+        )
         with self._lock:
             self.files[file_id] = hosted
         return self.file_object(hosted)
@@ -318,6 +353,8 @@ class FakeSlack:
     ) -> dict[str, Any]:
         """A person's message with files that mentions Pictune (posted, so conversations.*
         find it), as the app_mention event Slack sends for it."""
+        if not self.is_member(channel):
+            raise AssertionError(f"Slack sends no events from {channel}: the bot is not in it")
         body = f"<@{bot_user_id or self.bot_user_id}> {text}".strip()
         message = self.add_user_message(channel, user, body, files=files)
         return {
@@ -329,6 +366,19 @@ class FakeSlack:
             "event_ts": message["ts"],
             "files": files,
         }
+
+    def is_member(self, channel: str) -> bool:
+        with self._lock:
+            return channel.startswith("D") or channel in self.joined
+
+    def is_private(self, channel: str) -> bool:
+        return channel.startswith(("D", "G")) or channel in self.private_channels
+
+    def _membership_error(self, channel: str | None) -> str | None:
+        """What Slack answers a call that needs membership of ``channel``."""
+        if not channel or self.is_member(channel):
+            return None
+        return "channel_not_found" if self.is_private(channel) else "not_in_channel"
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -416,6 +466,18 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        retry_after = self._spend(team.team_id, method)
+        if retry_after is not None:
+            with self._lock:
+                self.rate_limited.append(Call(method, args, token))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        problem = self._check_blocks(args)
+        if problem is not None:
+            return web.json_response({"ok": False, "error": problem})
         # Handlers are synchronous: nothing else runs on this loop until it returns.
         self._caller = team
         try:
@@ -423,6 +485,45 @@ class FakeSlack:
         finally:
             self._caller = None
         return web.json_response({"ok": True} | result)
+
+    def _spend(self, team: str, method: str) -> int | None:
+        """None when the call is within ``rate_limits``; else the seconds to wait."""
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return None
+        allowed, window = limit
+        now = time.monotonic()
+        with self._lock:
+            times = [t for t in self._rate.get((team, method), []) if now - t < window]
+            if len(times) >= allowed:
+                self._rate[(team, method)] = times
+                return max(1, math.ceil(window - (now - times[0])))
+            times.append(now)
+            self._rate[(team, method)] = times
+        return None
+
+    @staticmethod
+    def _check_blocks(args: dict[str, Any]) -> str | None:
+        """Block Kit as Slack checks it: slack_sdk's models validate each block."""
+        if len(str(args.get("text") or "")) > 40_000:
+            return "msg_too_long"
+        view = args.get("view")
+        blocks = args.get("blocks")
+        if isinstance(view, dict):
+            blocks = view.get("blocks")
+            if len(blocks or []) > 100:
+                return "invalid_arguments"
+        elif blocks is not None and len(blocks) > 50:
+            return "invalid_blocks"
+        for block in blocks or []:
+            parsed = Block.parse(block) if isinstance(block, dict) else None
+            if parsed is None:
+                return "invalid_blocks"
+            try:
+                parsed.validate_json()
+            except SlackObjectFormationError:
+                return "invalid_blocks"
+        return None
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["id"].split("-", 1)[-1]
@@ -432,7 +533,12 @@ class FakeSlack:
         if hosted is None:
             return web.Response(status=404, text="file not found")
         team = self.team_of_token(token)
-        if hosted.login_page or team is None or hosted.team not in (None, team.team_id):
+        if (
+            hosted.login_page
+            or team is None
+            or hosted.team not in (None, team.team_id)
+            or (hosted.channel is not None and not self.is_member(hosted.channel))
+        ):
             return web.Response(body=LOGIN_PAGE, content_type="text/html")
         return web.Response(body=hosted.data, content_type=hosted.mimetype)
 
@@ -711,10 +817,16 @@ class FakeSlack:
         return message
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not self.is_member(channel) and (self.is_private(channel) or not self.chat_write_public):
+            return {"ok": False, "error": self._membership_error(channel)}
         message = self._post(args)
         return {"channel": message["channel"], "ts": message["ts"], "message": message}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        problem = self._membership_error(str(args.get("channel") or ""))
+        if problem:
+            return {"ok": False, "error": problem}
         message = self._post(args, ephemeral=True)
         return {"message_ts": message["ts"]}
 
@@ -777,8 +889,11 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         im, group = channel.startswith("D"), channel.startswith("G")
         private = group or channel in self.private_channels
+        if private and not self.is_member(channel):
+            return {"ok": False, "error": "channel_not_found"}
         return {
             "channel": {
+                "is_member": self.is_member(channel),
                 "id": channel,
                 "is_channel": not (im or group),
                 "is_group": group,
@@ -788,8 +903,20 @@ class FakeSlack:
             }
         }
 
+    def _m_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if self.is_private(channel):
+            if not self.is_member(channel):
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        with self._lock:
+            self.joined.add(channel)
+        return {"channel": {"id": channel, "is_channel": True, "is_member": True}}
+
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args["channel"]
+        if problem := self._membership_error(channel):
+            return {"ok": False, "error": problem}
         latest = args.get("latest")
         inclusive = str(args.get("inclusive", "false")).lower() in ("1", "true")
         with self._lock:
@@ -806,6 +933,8 @@ class FakeSlack:
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args["channel"], args["ts"]
+        if problem := self._membership_error(channel):
+            return {"ok": False, "error": problem}
         with self._lock:
             target = self.messages.get((channel, ts))
             if target is None:
@@ -832,6 +961,8 @@ class FakeSlack:
         channel = args.get("channel_id")
         thread_ts = args.get("thread_ts")
         shared: list[dict[str, Any]] = []
+        if problem := self._membership_error(channel):
+            return {"ok": False, "error": problem}
         with self._lock:
             for entry in entries:
                 pending = self._pending.get(entry["id"])

@@ -83,6 +83,23 @@ def button_payload(
     }
 
 
+def shortcut_payload(
+    bench: SlackBench, message: dict[str, Any], channel: str = CHANNEL, user: str = ALICE
+) -> dict[str, Any]:
+    """The "Compose music" message shortcut pressed on ``message``, as Slack sends it."""
+    from bot.slack import blocks
+
+    return {
+        "type": "message_action",
+        "callback_id": blocks.SHORTCUT_COMPOSE,
+        "user": {"id": user, "name": user.lower()},
+        "channel": {"id": channel, "name": "somewhere"},
+        "message": message,
+        "message_ts": message["ts"],
+        "response_url": bench.respond_url(),
+    }
+
+
 def repeat_reaction(bench: SlackBench, ts: str, user: str = BOB) -> dict[str, Any]:
     """A :repeat: reaction on one of Pictune's messages, as the Events API sends it."""
     return {

@@ -89,7 +89,13 @@ def test_long_motivation_is_split_within_limits() -> None:
 
 def test_compose_modal_asks_for_one_image_and_keeps_the_channel() -> None:
     view = blocks.compose_modal(
-        "C9", hint="sad piano", mode="symbolic", duration=30, min_s=5, max_s=120
+        "C9",
+        hint="sad piano",
+        mode="symbolic",
+        modes=("symbolic", "hybrid"),
+        duration=30,
+        min_s=5,
+        max_s=120,
     )
     assert view["callback_id"] == blocks.MODAL_COMPOSE
     assert '"C9"' in view["private_metadata"]
@@ -98,6 +104,8 @@ def test_compose_modal_asks_for_one_image_and_keeps_the_channel() -> None:
     assert by_id["image"]["element"]["max_files"] == 1
     assert by_id["hint"]["element"]["initial_value"] == "sad piano"
     assert by_id["mode"]["element"]["initial_option"]["value"] == "symbolic"
+    offered = [o["value"] for o in by_id["mode"]["element"]["options"]]
+    assert offered == ["symbolic", "hybrid"]  # only the configured modes
     assert by_id["duration"]["element"]["max_value"] == "120"
 
 

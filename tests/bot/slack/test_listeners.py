@@ -14,8 +14,6 @@ import pytest
 
 from bot.slack import blocks
 from bot.slack.files import LOGIN_PAGE
-from bot.slack.listeners import parse_request
-from engine.errors import InvalidOption
 from service.api import Requester
 from tests import images
 from tests.bot.slack.conftest import ALICE, CHANNEL, SlackBench
@@ -29,6 +27,7 @@ from tests.bot.slack.helpers import (
     repeat_reaction,
     requester,
     result_message,
+    shortcut_payload,
     uploaded,
 )
 
@@ -107,17 +106,7 @@ async def test_message_shortcut_composes_in_that_messages_thread(bench: SlackBen
     parent = bench.fake.add_user_message(CHANNEL, BOB, "look at this")
     image = bench.fake.host_file("forest.jpg", images.jpeg(), mimetype="image/jpeg")
     message = bench.fake.add_user_message(CHANNEL, BOB, "", files=[image], thread_ts=parent["ts"])
-    response = await bench.sender.interaction(
-        {
-            "type": "message_action",
-            "callback_id": blocks.SHORTCUT_COMPOSE,
-            "user": {"id": ALICE, "name": "alice"},
-            "channel": {"id": CHANNEL, "name": "general"},
-            "message": message,
-            "message_ts": message["ts"],
-            "response_url": bench.respond_url(),
-        }
-    )
+    response = await bench.sender.interaction(shortcut_payload(bench, message))
     assert response.status_code == 200
     await bench.settle()
     assert_piece_files(uploaded(bench, parent["ts"]))  # the thread the message is in
@@ -178,7 +167,9 @@ async def test_compose_command_opens_a_form_and_its_submission_composes(bench: S
 async def test_form_without_an_image_or_with_a_wrong_one_says_so_in_the_form(
     bench: SlackBench,
 ) -> None:
-    base = blocks.compose_modal(CHANNEL, hint=None, mode="symbolic", duration=6, min_s=3, max_s=120)
+    base = blocks.compose_modal(
+        CHANNEL, hint=None, mode="symbolic", modes=("symbolic",), duration=6, min_s=3, max_s=120
+    )
 
     async def submit(files: list[dict[str, Any]]) -> dict[str, Any]:
         state = {"values": {"image": {"file": {"type": "file_input", "files": files}}}}
@@ -314,14 +305,6 @@ async def test_details_button_answers_privately_in_the_thread(bench: SlackBench)
 # Parsing -----------------------------------------------------------------------------------
 
 
-def test_parse_request_reads_hint_mode_and_duration() -> None:
-    asked = parse_request("<@U_PICTUNE> a stormy sea mode=Symbolic duration=45s")
-    assert (asked.hint, asked.mode, asked.duration) == ("a stormy sea", "symbolic", 45.0)
-    assert parse_request("<@U_PICTUNE>").hint is None
-    with pytest.raises(InvalidOption):
-        parse_request("duration=long")
-
-
 def test_progress_metadata_roundtrip() -> None:
     assert (
         json.loads(json.dumps(blocks.piece_metadata("pt-1")))["event_type"] == blocks.METADATA_EVENT
@@ -379,3 +362,23 @@ async def test_what_people_typed_never_notifies_anyone(bench: SlackBench) -> Non
         assert ping not in said
     assert "Unknown mode" in bench.fake.thread_text(CHANNEL, wrong["ts"])
     assert thread != wrong["ts"]
+
+
+async def test_a_mode_this_pictune_cannot_run_is_neither_offered_nor_accepted(
+    bench: SlackBench,
+) -> None:
+    """No MusicGen configured: the form offers symbolic only, and mode=audio is refused in
+    the thread before anything is downloaded or queued."""
+    await bench.sender.command("", user=ALICE, channel=CHANNEL, response_url=bench.respond_url())
+    await bench.settle()
+    (opened,) = bench.fake.calls_to("views.open")
+    fields = {b["block_id"]: b["element"] for b in opened.args["view"]["blocks"]}
+    assert [o["value"] for o in fields["mode"]["options"]] == ["symbolic"]
+
+    image = bench.fake.host_file("sea.png", images.rgb_png())
+    event = bench.mention_event([image], "calm mode=audio")
+    assert (await bench.sender.event(event)).status_code == 200
+    await bench.settle()
+    text = bench.fake.thread_text(CHANNEL, event["ts"])
+    assert "The audio mode needs a MusicGen model" in text and "use symbolic" in text
+    assert history(bench) == [] and not bench.fake.calls_to("download")

@@ -43,6 +43,7 @@ def mention_in(bench: SlackBench, channel: str) -> dict[str, Any]:
 async def test_private_places_keep_their_pieces(bench: SlackBench) -> None:
     bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     bench.fake.private_channels.add(SECRET)
+    bench.fake.joined.update({SECRET, GROUP_DM, "C_OLDGROUP"})  # where Pictune was invited
 
     # A private channel known only through conversations.info (app_mention has no type).
     secret = await piece_from(bench, mention_in(bench, SECRET))
@@ -79,6 +80,7 @@ async def test_a_public_channel_still_shares(bench: SlackBench) -> None:
 async def test_a_place_slack_cannot_describe_counts_as_private(bench: SlackBench) -> None:
     """Without the read scopes conversations.info fails: kept private, not listed."""
     bench.fake.private_channels.add(SECRET)
+    bench.fake.joined.add("C_UNKNOWN")
     bench.adapter.places._known.clear()
     original = bench.fake._m_conversations_info
     bench.fake._m_conversations_info = lambda args: {"ok": False, "error": "missing_scope"}  # type: ignore[method-assign]
