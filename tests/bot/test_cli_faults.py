@@ -69,7 +69,8 @@ def test_sigkill_loop_leaves_nothing_stuck_or_behind(tmp_path: Path) -> None:
     out = work / "out"
     left = [p for p in out.iterdir() if STAGING.match(p.name)] if out.exists() else []
     sweep_staging(out)  # what the next `pictune compose` does first
-    assert not [p for p in out.iterdir() if STAGING.match(p.name)], left
+    # On a loaded machine no killed run may have reached its output folder: nothing to leave.
+    assert not out.exists() or not [p for p in out.iterdir() if STAGING.match(p.name)], left
 
     settings = get_settings()
     with Store.open(settings, semantic=False) as store:  # the start-up sweep
