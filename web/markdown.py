@@ -13,7 +13,13 @@ from html import escape
 
 from markupsafe import Markup
 
+from engine.markdown import escape_markdown
+
 HINT_MARK = "\x00hint\x00"
+# CommonMark backslash escapes (what engine/markdown.py writes around people's words): the
+# character itself, never markup.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LITERAL = "\ue000"  # stands for one escaped character while the markup is applied
 INLINE = (
     (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
     (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
@@ -24,7 +30,9 @@ INLINE = (
 def render(markdown: str | None, *, hint: str | None = None) -> Markup:
     text = (markdown or "").replace("\x00", "")
     if hint:
-        text = text.replace(hint, HINT_MARK)
+        # The motivation quotes the hint Markdown-escaped (engine/markdown.py); older ones raw.
+        for quoted in (escape_markdown(hint), hint):
+            text = text.replace(quoted, HINT_MARK)
     out: list[str] = []
     paragraph: list[str] = []
     items: list[str] = []
@@ -59,9 +67,17 @@ def render(markdown: str | None, *, hint: str | None = None) -> Markup:
 
 
 def _inline(text: str, hint: str | None) -> str:
-    html = escape(text, quote=True)
+    literals: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return _LITERAL
+
+    html = escape(_ESCAPED.sub(keep, text.replace(_LITERAL, "")), quote=True)
     for pattern, replacement in INLINE:
         html = pattern.sub(replacement, html)
+    for char in literals:
+        html = html.replace(_LITERAL, escape(char, quote=True), 1)
     if hint:
         html = html.replace(escape(HINT_MARK), escape(hint, quote=True))
     return html

@@ -44,7 +44,7 @@ def links_and_mentions(text: str) -> list[str]:
 
 
 async def test_a_hint_and_a_name_are_shown_as_text_everywhere(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=COMMUNITY)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     original = bench.fake._m_users_info
 
     def users_info(args: dict[str, Any]) -> dict[str, Any]:

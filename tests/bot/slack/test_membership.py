@@ -118,7 +118,7 @@ async def test_the_community_channel_is_joined_or_its_admin_told(bench: SlackBen
 
 
 async def test_the_community_copy_carries_its_files_after_joining(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=PUBLIC)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=PUBLIC)
     image = bench.fake.host_file("sea.png", images.photo_like(1))
     event = bench.fake.mention(CHANNEL, ALICE, "calm", [image])
     assert (await bench.sender.event(event)).status_code == 200
