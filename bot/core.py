@@ -21,8 +21,12 @@ from typing import Any
 
 import httpx
 
+from engine.bridge.hints import MAX_HINT_CHARS
+from engine.bridge.options import options_words
+from engine.compose.instruments import PROGRAM_NAMES
 from engine.config import Settings
 from engine.errors import JobFailed, PictuneError
+from engine.types import PieceOptions
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import Library, WorkspaceChoices
@@ -47,6 +51,34 @@ class Attachment:
     content_type: str | None
     size: int | None
     url: str
+
+
+# The fields of a wish form, in order: name -> (label, placeholder, longest), all optional.
+WISH_FIELDS: dict[str, tuple[str, str, int]] = {
+    "hint": ("Your wish", "e.g. as a lullaby, slower, with a cello", MAX_HINT_CHARS),
+    "style": ("Style", "folk, jazz, lullaby, rock, waltz…", 20),
+    "tempo": ("Tempo in bpm", "e.g. 72", 6),
+    "key": ("Key or mode", "e.g. D minor, F# dorian, minor", 24),
+    "instruments": ("Instruments, melody first", "e.g. violin, piano, cello", 80),
+}
+OPTION_FIELDS = ("style", "tempo", "key", "instruments")
+
+
+@dataclass(frozen=True)
+class OptionsForm:
+    """A hint and options as typed into a form (the Remix form, /compose's options)."""
+
+    hint: str = ""
+    style: str = ""
+    tempo: str = ""
+    key: str = ""  # "D minor", "dorian"
+    instruments: str = ""  # "violin, piano"
+
+    def options(self) -> PieceOptions | None:
+        """The options typed into the form, checked (InvalidOption names what is accepted)."""
+        return intake.read_options(
+            style=self.style, tempo=self.tempo, key=self.key, instruments=self.instruments
+        )
 
 
 @dataclass(frozen=True)
@@ -194,6 +226,31 @@ class PictuneBot:
         view = await self.requests.rerun(requester, generation_id, progress=progress, **options)
         return self._reply(view)
 
+    async def remix(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        progress: ProgressSink = no_progress,
+        **changes: Any,
+    ) -> PieceReply:
+        """``requests.remix`` (hint, options): the same picture, new wishes, as a reply."""
+        view = await self.requests.remix(requester, generation_id, progress=progress, **changes)
+        return self._reply(view)
+
+    def remix_defaults(self, requester: Requester, generation_id: str) -> OptionsForm:
+        """What the Remix form shows filled in: the piece's own hint and options."""
+        view = self.library.find(requester, generation_id)
+        chosen = PieceOptions.from_dict((view.brief or {}).get("options")) or PieceOptions()
+        key = " ".join(x for x in (chosen.key, chosen.mode) if x)
+        return OptionsForm(
+            hint=view.hint or "",
+            style=chosen.style or "",
+            tempo=str(chosen.tempo or ""),
+            key=key,
+            instruments=", ".join(PROGRAM_NAMES.get(p, "") for p in chosen.instruments),
+        )
+
     async def follow(self, orphan: Orphan, progress: ProgressSink = no_progress) -> PieceReply:
         """``requests.follow``: a piece left by an earlier process, finished, as a reply."""
         return self._reply(await self.requests.follow(orphan, progress))
@@ -218,6 +275,9 @@ class PictuneBot:
             fields.append(("Length", f"{view.audio_seconds:.0f} s"))
         if view.hint:
             fields.append(("Hint", view.hint))
+        chosen = PieceOptions.from_dict(brief.get("options"))
+        if chosen is not None:
+            fields.append(("Your options", ", ".join(options_words(chosen))))
         moods = brief.get("moods") or []
         what = " ".join([*moods[:1], brief.get("genre") or "", "piece"]).split()
         key = f"{brief.get('key', '')} {brief.get('mode', '')}".strip()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.errors import Cancelled, Forbidden, InputError, JobFailed, LimitReached
-from engine.types import ComposeRequest
+from engine.types import ComposeRequest, PieceOptions
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import HISTORY_MAX, Library
@@ -173,6 +173,7 @@ class Requests:
         refine_rounds: int | None = None,
         filename: str | None = None,
         image_checked: bool = False,
+        options: PieceOptions | None = None,
         progress: ProgressSink = no_progress,
     ) -> GenerationView:
         """Compose a piece from image bytes; ``progress`` hears every step; returns the
@@ -194,6 +195,7 @@ class Requests:
             seed=seed,
             refine_rounds=refine_rounds,
             filename=filename,
+            options=options if options is not None and not options.empty else None,
         )
         return await self._run(request, requester, None, progress)
 
@@ -208,9 +210,53 @@ class Requests:
     ) -> GenerationView:
         """Make a piece again from its stored source image. Refine (``variation=False``): the
         previous ABC and metrics feed the next refinement. Variation: the same request with a
-        new seed. One rerun per user and piece at a time."""
+        new seed. One new version per user and piece at a time."""
+
+        def again(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            if variation:
+                return dataclasses.replace(request, seed=random.randrange(2**31))
+            abc_path = parent.files.get("piece.abc")
+            abc = abc_path.read_text(errors="replace") if abc_path is not None else None
+            return dataclasses.replace(
+                request,
+                parent_abc=abc,
+                parent_metrics=(parent.metrics or None) if abc else None,
+            )
+
+        return await self._child(requester, generation_id, again, refine_rounds, progress)
+
+    async def remix(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        hint: str | None,
+        options: PieceOptions | None = None,
+        progress: ProgressSink = no_progress,
+    ) -> GenerationView:
+        """The same picture (and seed) with a new hint and new options in place of the
+        piece's own: "the same, but as a lullaby". A child of the piece in its lineage."""
+        hint = intake.check_hint(hint)
+        options = options if options is not None and not options.empty else None
+
+        def remixed(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            return dataclasses.replace(request, hint=hint, options=options)
+
+        return await self._child(requester, generation_id, remixed, None, progress)
+
+    async def _child(
+        self,
+        requester: Requester,
+        generation_id: str,
+        change: Callable[[GenerationView, ComposeRequest], ComposeRequest],
+        refine_rounds: int | None,
+        progress: ProgressSink,
+    ) -> GenerationView:
+        """A new piece from a piece's stored source image, its request as the piece's own
+        (hint, options, mode, duration, seed) changed by ``change``, as its child. One new
+        version per user and piece at a time; as visible as its parent."""
         parent = self.library.find(requester, generation_id)
-        # A rerun is as visible as its parent: a private piece stays private.
+        # A new version is as visible as its parent: a private piece stays private.
         requester = dataclasses.replace(requester, visibility=parent.visibility)
         key = (requester.platform, requester.user_id, parent.id)
         busy = f"You already asked for a new version of {parent.id}: wait for it to finish."
@@ -223,10 +269,6 @@ class Requests:
                 raise LimitReached(busy)
             image = await asyncio.to_thread(self.store.load_source_image, parent.id)
             self.check_quota(requester)
-            abc = None
-            if not variation:
-                abc_path = parent.files.get("piece.abc")
-                abc = abc_path.read_text(errors="replace") if abc_path is not None else None
             # The workspace's longest duration applies, even if it changed since.
             choices = self.library.workspace_settings(requester)
             mode = intake.check_mode(parent.mode, self.settings, default=choices.default_mode)
@@ -238,11 +280,11 @@ class Requests:
                 hint=parent.hint,
                 duration=seconds,
                 mode=mode,  # type: ignore[arg-type]
-                seed=random.randrange(2**31) if variation else parent.seed,
+                seed=parent.seed,
                 refine_rounds=refine_rounds,
-                parent_abc=abc,
-                parent_metrics=(parent.metrics or None) if abc else None,
+                options=PieceOptions.from_dict(parent.brief.get("options")),
             )
+            request = change(parent, request)
             return await self._run(request, requester, parent.id, progress)
         finally:
             self._reruns.discard(key)

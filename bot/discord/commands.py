@@ -12,6 +12,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
+from bot.core import OptionsForm
 from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
@@ -23,7 +24,8 @@ from bot.discord.replies import (
     tell_story,
 )
 from bot.discord.views import piece_view
-from engine.bridge.hints import MAX_HINT_CHARS
+from engine.bridge.hints import MAX_HINT_CHARS, MAX_TEMPO, MIN_TEMPO
+from engine.compose.styles import STYLES
 from engine.config import Settings
 from service import intake
 
@@ -45,7 +47,12 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         mode="symbolic (default), audio or hybrid",
         duration=f"seconds of music ({low:g} to {high:g})",
         private="only you see the result",
+        style="a style, instead of the picture's choice",
+        tempo=f"beats per minute ({MIN_TEMPO} to {MAX_TEMPO}), instead of the picture's",
+        key='a key or a mode, e.g. "D minor", "F# dorian", "minor"',
+        instruments='up to 3, melody first, e.g. "violin, piano, cello"',
     )
+    @app_commands.choices(style=[app_commands.Choice(name=s, value=s) for s in sorted(STYLES)])
     async def compose(
         interaction: discord.Interaction,
         image: discord.Attachment,
@@ -53,9 +60,24 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         mode: ModeChoice | None = None,
         duration: float | None = None,
         private: bool = False,
+        style: str | None = None,
+        tempo: app_commands.Range[int, MIN_TEMPO, MAX_TEMPO] | None = None,
+        key: app_commands.Range[str, 1, 24] | None = None,
+        instruments: app_commands.Range[str, 1, 80] | None = None,
     ) -> None:
         await compose_from_attachment(
-            interaction, image, hint=hint, mode=mode, duration=duration, private=private
+            interaction,
+            image,
+            hint=hint,
+            mode=mode,
+            duration=duration,
+            private=private,
+            options=OptionsForm(
+                style=style or "",
+                tempo=str(tempo or ""),
+                key=key or "",
+                instruments=instruments or "",
+            ),
         )
 
     # The range is the settings', known only now: an annotation object, not a string.

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core import PieceReply, user_message
+from bot.discord.remix import open_remix
 from bot.discord.replies import (
     core_of,
     deliver,
@@ -90,6 +91,7 @@ async def on_cancel(interaction: discord.Interaction, generation_id: str) -> Non
 HANDLERS: dict[str, Callable[[discord.Interaction, str], Awaitable[None]]] = {
     "refine": on_refine,
     "variation": on_variation,
+    "remix": open_remix,
     "details": on_details,
     "favourite": on_favourite,
     "delete": on_delete,

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import Attachment, PictuneBot, PieceReply, user_message
+from bot.core import Attachment, OptionsForm, PictuneBot, PieceReply, user_message
 from bot.discord.render import RenderedPiece, render_piece, story_messages, thread_name
 from bot.discord.views import cancel_view, piece_view
 from engine.errors import PictuneError
@@ -170,8 +170,10 @@ async def compose_from_attachment(
     mode: str | None = None,
     duration: float | None = None,
     private: bool = False,
+    options: OptionsForm | None = None,
 ) -> None:
-    """The whole of /compose and of the "Compose music" menu, from an attachment."""
+    """The whole of /compose and of the "Compose music" menu, from an attachment.
+    ``options``: style, tempo, key, instruments as typed (checked here, before anything)."""
     core = core_of(interaction)
     requester = requester_for(interaction, private=private)
     meta = attachment_meta(attachment)
@@ -180,6 +182,7 @@ async def compose_from_attachment(
         hint, mode, duration = core.requests.check_options(
             requester, hint=hint, mode=mode, duration=duration
         )
+        chosen = options.options() if options is not None else None
     except PictuneError as exc:
         await send_ephemeral(interaction, exc.user_message)
         return
@@ -205,6 +208,7 @@ async def compose_from_attachment(
             duration=duration,
             filename=attachment.filename,
             image_checked=True,
+            options=chosen,
             progress=progress,
         )
 

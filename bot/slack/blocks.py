@@ -11,13 +11,15 @@ import json
 import re
 from typing import Any
 
-from bot.core import PieceReply, user_message
+from bot.core import OptionsForm, PieceReply, user_message
+from bot.slack.wishes import OPTION_FIELDS, wish_blocks
 from engine.bridge.hints import MAX_HINT_CHARS
 from engine.types import MODES
 
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
 ACTION_DETAILS = "pictune_details"
+ACTION_REMIX = "pictune_remix"
 SHORTCUT_COMPOSE = "pictune_compose"  # the message shortcut
 SHORTCUT_COMPOSE_GLOBAL = "pictune_compose_global"  # the global one: opens the form
 MODAL_COMPOSE = "pictune_compose_modal"
@@ -130,6 +132,7 @@ def buttons(generation_id: str) -> dict[str, Any]:
         "elements": [
             button("🔁 Refine", ACTION_REFINE, "primary"),
             button("🎲 Variation", ACTION_VARIATION),
+            button("✏️ Remix", ACTION_REMIX),
             button("🔎 Details", ACTION_DETAILS),
         ],
     }
@@ -234,5 +237,6 @@ def compose_modal(
                     "max_value": str(int(max_s)),
                 },
             },
+            *wish_blocks(OptionsForm(), OPTION_FIELDS),
         ],
     }

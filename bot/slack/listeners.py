@@ -28,8 +28,10 @@ from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
 from bot.slack.files import attachment, file_link
 from bot.slack.oauth import TeamClients
 from bot.slack.places import Places
+from bot.slack.remix import register_remix
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
+from bot.slack.wishes import form_errors, form_of
 from engine.errors import ImageError, InvalidOption, PictuneError
 from service.api import Requester
 from service.requests import Orphan
@@ -107,6 +109,7 @@ class SlackAdapter:
         app.action(blocks.ACTION_REFINE)(self.on_rerun_button)
         app.action(blocks.ACTION_VARIATION)(self.on_rerun_button)
         app.action(blocks.ACTION_DETAILS)(self.on_details)
+        register_remix(self, app)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its ack)."""
@@ -381,6 +384,10 @@ class SlackAdapter:
         except ValueError:
             await ack(response_action="errors", errors={"duration": "Give a number of seconds."})
             return
+        wishes = form_of(view)
+        if errors := form_errors(wishes):
+            await ack(response_action="errors", errors=errors)
+            return
         await ack()
         try:
             channel = str(json.loads(view.get("private_metadata") or "{}").get("channel") or "")
@@ -398,7 +405,15 @@ class SlackAdapter:
                 return
             requester = await self.requester(client, context, target)
             await self.replies.compose_in_thread(
-                client, requester, target, top, files, hint=hint, mode=mode, duration=duration
+                client,
+                requester,
+                target,
+                top,
+                files,
+                hint=hint,
+                mode=mode,
+                duration=duration,
+                options=wishes.options(),
             )
 
         self.spawn(work())

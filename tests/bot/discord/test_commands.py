@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.discord.views import RESULT_ACTIONS
 from engine.config import Settings
 from storage.store import Store
 from tests.bot.discord.conftest import assert_no_traceback
@@ -72,9 +73,8 @@ async def test_compose_travels_the_whole_way(
     assert embed["image"]["url"] == "attachment://score.png"
     assert {f["name"] for f in embed["fields"]} >= {"Key", "Tempo", "Hint"}
     buttons = [c["custom_id"] for row in message["components"] for c in row["components"]]
-    assert buttons == [
-        f"pictune:{a}:{gid}" for a in ("refine", "variation", "details", "favourite", "delete")
-    ]
+    assert buttons == [f"pictune:{a}:{gid}" for a in RESULT_ACTIONS]
+    assert RESULT_ACTIONS[:3] == ("refine", "variation", "remix")
     # The source image was kept (reruns need it after the CDN link expires).
     assert store.load_source_image(gid) == fake.cdn[next(iter(fake.cdn))][0]
     # The bot links the message once Discord has answered its edit: wait for that too.

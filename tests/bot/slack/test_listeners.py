@@ -55,7 +55,12 @@ async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> No
     action_ids = [
         e["action_id"] for b in result["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert action_ids == [blocks.ACTION_REFINE, blocks.ACTION_VARIATION, blocks.ACTION_DETAILS]
+    assert action_ids == [
+        blocks.ACTION_REFINE,
+        blocks.ACTION_VARIATION,
+        blocks.ACTION_REMIX,
+        blocks.ACTION_DETAILS,
+    ]
     assert (
         bench.bot.library.generation_for_message(requester(bench), f"{CHANNEL}:{result_ts}") == gid
     )
