@@ -42,7 +42,7 @@ from service.limits import limits_for
 from service.metrics import ServiceMetrics
 from service.progress import LocalHub, final_event, same, snapshot_event
 from service.worker_runtime import payload_for
-from storage.jobs import JobQueue, JobView
+from storage.jobs import JobView
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class QueueService:
     def __init__(self, settings: Settings, store: Store, hub: LocalHub) -> None:
         self.settings = settings
         self.store = store
-        self.jobs = JobQueue(store.db)
+        self.jobs = store.jobs
         self.hub = hub
         self.metrics = ServiceMetrics()
         self.poll = min(POLL_SECONDS, max(0.05, settings.job_heartbeat))

@@ -131,12 +131,12 @@ class Library:
         if ids:
             self.store.set_message_ids(generation_id, {role: ids})
             if role == "reply":  # the result is posted: no other bot posts it again
-                self.store.mark_delivered(generation_id)
+                self.store.deliveries.mark_delivered(generation_id)
 
     def delivered(self, generation_id: str) -> bool:
         """The outcome of a piece was posted (call it after posting): no bot posts it again.
         ``link_message`` with the role "reply" does this too."""
-        return self.store.mark_delivered(clean_id(generation_id))
+        return self.store.deliveries.mark_delivered(clean_id(generation_id))
 
     def generation_for_message(self, requester: Requester, message_id: str) -> str | None:
         """The piece a message shows, if this requester may see it."""
@@ -159,7 +159,7 @@ class Library:
     # The workspace's settings -------------------------------------------------------------
 
     def workspace_settings(self, requester: Requester) -> WorkspaceChoices:
-        raw = self.store.workspace_settings(requester.platform, requester.workspace)
+        raw = self.store.workspaces.settings(requester.platform, requester.workspace)
         return WorkspaceChoices(
             community_channel=raw.community_channel,
             default_mode=raw.default_mode,
@@ -181,7 +181,7 @@ class Library:
             name: self._setting(name, value) for name, value in changes.items() if value is not None
         }
         if clean:
-            self.store.update_workspace_settings(requester.platform, requester.workspace, **clean)
+            self.store.workspaces.update(requester.platform, requester.workspace, **clean)
         return self.workspace_settings(requester)
 
     def _setting(self, name: str, value: Any) -> Any:

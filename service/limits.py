@@ -16,7 +16,7 @@ from storage.store import Store
 def limits_for(settings: Settings, store: Store | None, platform: str, workspace: str) -> Limits:
     user_active = settings.user_active_limit
     if store is not None:
-        chosen = store.workspace_settings(platform, workspace).user_active_limit
+        chosen = store.workspaces.settings(platform, workspace).user_active_limit
         if chosen is not None and chosen > 0:
             user_active = chosen
     return Limits(

@@ -315,7 +315,7 @@ class Requests:
         submitted = await self.service.submit(request, requester, parent_id=parent_id)
         # This process posts the outcome: no other bot claims the piece while it follows it.
         await self._bookkeep(
-            self.store.hold_delivery,
+            self.store.deliveries.hold,
             submitted.generation_id,
             owner=self.owner,
             lease_seconds=self.delivery_lease,
@@ -361,12 +361,12 @@ class Requests:
             await self.service.wait(job_id)
             view = self.library.finished(requester, generation_id)
         except (JobFailed, Cancelled):
-            await self._bookkeep(self.store.mark_delivered, generation_id)
+            await self._bookkeep(self.store.deliveries.mark_delivered, generation_id)
             raise
         except asyncio.CancelledError:
             # The bot is shutting down: not the piece's fault, so the next bot to look takes
             # it at once (the attempt is not counted) instead of waiting for the lease.
-            await self._bookkeep(self.store.release_delivery, generation_id, owner=self.owner)
+            await self._bookkeep(self.store.deliveries.release, generation_id, owner=self.owner)
             raise
         # Anything else (the job service lost, a bug) keeps the lease: it runs out, the
         # attempt counts, and a piece that always fails is given up after MAX_ATTEMPTS.
@@ -375,7 +375,7 @@ class Requests:
             self._active.pop(generation_id, None)
         # A fresh lease: the adapter has that long to post it before anyone else may.
         await self._bookkeep(
-            self.store.renew_delivery,
+            self.store.deliveries.renew,
             generation_id,
             owner=self.owner,
             lease_seconds=self.delivery_lease,
@@ -388,7 +388,7 @@ class Requests:
             await asyncio.sleep(self.delivery_lease / 3)
             try:
                 renewed = await asyncio.to_thread(
-                    self.store.renew_delivery,
+                    self.store.deliveries.renew,
                     generation_id,
                     owner=self.owner,
                     lease_seconds=self.delivery_lease,
@@ -413,7 +413,9 @@ class Requests:
         """Remember the message where the person waits for a piece (unique within the
         platform: Slack ``f"{channel}:{ts}"``), so that a restarted bot posts the outcome
         there."""
-        await self._bookkeep(self.store.set_progress_message, generation_id, str(message_id))
+        await self._bookkeep(
+            self.store.deliveries.set_progress_message, generation_id, str(message_id)
+        )
 
     # Delivering after a restart -----------------------------------------------------------
 
@@ -423,7 +425,7 @@ class Requests:
         ``orphan_window``, oldest first. Each is this process's to ``follow`` and post until
         its lease runs out; several bot processes may call this at once."""
         claimed = await asyncio.to_thread(
-            self.store.claim_undelivered,
+            self.store.deliveries.claim_undelivered,
             platform,
             owner=self.owner,
             lease_seconds=self.delivery_lease,

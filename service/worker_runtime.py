@@ -144,7 +144,7 @@ class WorkerRuntime:
 
     @property
     def jobs(self) -> JobQueue:
-        return JobQueue(self.store.db)
+        return self.store.jobs
 
     @property
     def pipeline(self) -> PipelineLike:

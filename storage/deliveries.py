@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select, update
 
 from storage.db import Database
+from storage.history import normalise_id
 from storage.models import Generation, Job, utcnow
 
 MAX_ATTEMPTS = 3  # claims of one piece (the first bot's hold included) before giving up
@@ -57,12 +58,15 @@ class Undelivered:
 
 
 class Deliveries:
+    """Who posts each piece's outcome (ids as typed: "PT-7F3A2C" is "pt-7f3a2c")."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def set_progress_message(self, gen_id: str, message_id: str) -> bool:
         """Remember the message that shows a piece's progress (Slack: ``"channel:ts"``);
         False when the piece is unknown or already delivered."""
+        gen_id = normalise_id(gen_id)
         message_id = str(message_id)
         if not message_id or len(message_id) > MAX_MESSAGE_ID:
             raise ValueError(f"a message id is 1..{MAX_MESSAGE_ID} characters: {message_id!r}")
@@ -77,6 +81,7 @@ class Deliveries:
     def hold(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
         """The bot that submitted a piece takes its delivery (an attempt). False when it is
         delivered already or another bot holds a live lease on it."""
+        gen_id = normalise_id(gen_id)
         now = utcnow()
         with self.db.write() as session:
             gen = session.get(Generation, gen_id, with_for_update=True)
@@ -93,6 +98,7 @@ class Deliveries:
 
     def renew(self, gen_id: str, *, owner: str, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when the piece is delivered or no longer theirs."""
+        gen_id = normalise_id(gen_id)
         with self.db.write() as session:
             result = session.execute(
                 update(Generation)
@@ -108,6 +114,7 @@ class Deliveries:
     def release(self, gen_id: str, *, owner: str) -> bool:
         """Give a held piece back now, without counting the attempt (the bot is stopping:
         not the piece's fault), so that the next bot claims it at once."""
+        gen_id = normalise_id(gen_id)
         with self.db.write() as session:
             gen = session.get(Generation, gen_id, with_for_update=True)
             if gen is None or gen.delivered_at is not None or gen.delivery_owner != owner:
@@ -190,6 +197,7 @@ class Deliveries:
     def mark_delivered(self, gen_id: str) -> bool:
         """The outcome was posted: nobody claims the piece again. False when it already was
         marked (or is unknown)."""
+        gen_id = normalise_id(gen_id)
         now = utcnow()
         with self.db.write() as session:
             result = session.execute(

@@ -75,6 +75,41 @@ class LazyEmbedder:
         return self._model
 
 
+def embedder_model(embedder: TextEmbedder | LazyEmbedder | None) -> TextEmbedder | None:
+    """The model behind ``embedder`` (loading a lazy one); None when there is none."""
+    if isinstance(embedder, LazyEmbedder):
+        return embedder.get()
+    return embedder
+
+
+def embed_one(
+    embedder: TextEmbedder | LazyEmbedder | None, text: str
+) -> tuple[bytes | None, str | None]:
+    """A piece's embedding as stored (blob, model name); (None, None) when there is no
+    model, no text, or the model failed (the piece is stored without one)."""
+    model = embedder_model(embedder)
+    if model is None or not text.strip():
+        return None, None
+    try:
+        vector = model.embed([text])[0]
+    except Exception:
+        log.warning("embedding failed; the piece is stored without one", exc_info=True)
+        return None, None
+    return to_blob(vector), model.name
+
+
+def embed_query(embedder: TextEmbedder | LazyEmbedder | None, text: str) -> np.ndarray | None:
+    """A search's embedding; None when there is no model or it failed (text search only)."""
+    model = embedder_model(embedder)
+    if model is None:
+        return None
+    try:
+        return model.embed([text])[0]
+    except Exception:
+        log.warning("embedding a query failed; text search only", exc_info=True)
+        return None
+
+
 def query_terms(query: str) -> list[str]:
     """Words of an untrusted query, lower-cased; punctuation and FTS operators dropped."""
     return re.findall(r"\w+", query.lower())[:MAX_QUERY_TERMS]

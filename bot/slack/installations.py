@@ -50,7 +50,7 @@ class DatabaseInstallationStore(AsyncInstallationStore):
 
     async def async_save(self, installation: Installation) -> None:
         record = to_record(installation, self.client_id)
-        await asyncio.to_thread(self.store.save_installation, record)
+        await asyncio.to_thread(self.store.installations.save, record)
         log.info(
             "Slack: installed in workspace %s (%s) by %s",
             record.workspace or record.org_id,
@@ -61,7 +61,7 @@ class DatabaseInstallationStore(AsyncInstallationStore):
     async def async_save_bot(self, bot: Bot) -> None:
         """A bot token rotated by Bolt: the bot's fields change, the installer's stay."""
         record = bot_record(bot, self.client_id)
-        await asyncio.to_thread(self.store.save_installation, record, bot_only=True)
+        await asyncio.to_thread(self.store.installations.save, record, bot_only=True)
 
     async def async_find_bot(
         self,
@@ -90,13 +90,13 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         """The installation in a workspace whatever its org (a piece asked there knows only
         the workspace): for posting outside a request (``oauth.TeamClients``)."""
         record = await asyncio.to_thread(
-            self.store.find_installation, PLATFORM, self.client_id, workspace=team_id, org_id=None
+            self.store.installations.find, PLATFORM, self.client_id, workspace=team_id, org_id=None
         )
         return None if record is None else to_installation(record)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         removed = await asyncio.to_thread(
-            self.store.delete_installation_bot,
+            self.store.installations.delete_bot,
             PLATFORM,
             self.client_id,
             workspace=team_id or "",
@@ -113,7 +113,7 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
     ) -> None:
         removed = await asyncio.to_thread(
-            self.store.delete_installation,
+            self.store.installations.delete,
             PLATFORM,
             self.client_id,
             workspace=team_id or "",
@@ -136,7 +136,7 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         # As slack_sdk's stores do: an org-wide install is found by its org alone.
         workspace = "" if org_wide or team_id is None else team_id
         return await asyncio.to_thread(
-            self.store.find_installation,
+            self.store.installations.find,
             PLATFORM,
             self.client_id,
             workspace=workspace,
@@ -155,10 +155,10 @@ class DatabaseStateStore(AsyncOAuthStateStore):
         return log
 
     async def async_issue(self, *args: object, **kwargs: object) -> str:
-        return await asyncio.to_thread(self.store.issue_oauth_state, self.lifetime)
+        return await asyncio.to_thread(self.store.installations.issue_state, self.lifetime)
 
     async def async_consume(self, state: str) -> bool:
-        used = await asyncio.to_thread(self.store.consume_oauth_state, state)
+        used = await asyncio.to_thread(self.store.installations.consume_state, state)
         if not used:
             log.warning("Slack: an install came back with an unknown, used or expired state")
         return used

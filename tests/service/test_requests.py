@@ -513,7 +513,7 @@ async def test_the_pieces_of_a_bot_that_died_wait_for_its_lease(
     before = _requests(svc_settings, service, store)
     gid = await _left_waiting(before, ADA, "1111")
     # Dying, not stopping: the lease is still held, as before it gave it back.
-    assert store.hold_delivery(gid, owner=before.owner, lease_seconds=60)
+    assert store.deliveries.hold(gid, owner=before.owner, lease_seconds=60)
     bot = _requests(svc_settings, service, store)
     assert await bot.orphans("discord") == []
     _lease_ran_out(store)

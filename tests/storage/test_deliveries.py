@@ -56,7 +56,7 @@ def backdate(
 
 
 def claim(store: Store, owner: str = "bot-a", platform: str = "discord") -> list[Undelivered]:
-    return store.claim_undelivered(platform, owner=owner, lease_seconds=LEASE)
+    return store.deliveries.claim_undelivered(platform, owner=owner, lease_seconds=LEASE)
 
 
 def test_a_piece_is_claimed_once_whatever_its_state(any_store: Store, queue: JobQueue) -> None:
@@ -72,7 +72,7 @@ def test_a_piece_is_claimed_once_whatever_its_state(any_store: Store, queue: Job
     queue.cancel(cancelled_job)
     cli = any_store.record(make_composition(seed=9), Requester("discord", "g1", "u1", channel="c1"))
     elsewhere, _ = asked(any_store, queue, platform="slack", n=6)
-    any_store.set_progress_message(running, "1234567890")
+    any_store.deliveries.set_progress_message(running, "1234567890")
     ours = [queued, running, done, failed, cancelled]
     for gen in [*ours, cli, elsewhere]:
         backdate(any_store, gen, asked_ago=2 * LEASE)
@@ -107,21 +107,21 @@ def test_a_fresh_piece_is_left_to_the_bot_that_asked(any_store: Store, queue: Jo
     must not grab it from under the one that asked."""
     gen, _ = asked(any_store, queue)
     assert claim(any_store, "bot-b") == []
-    assert any_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
+    assert any_store.deliveries.hold(gen, owner="bot-a", lease_seconds=LEASE)
     backdate(any_store, gen, asked_ago=2 * LEASE)
     assert claim(any_store, "bot-b") == []  # held, and the lease is live
-    assert not any_store.hold_delivery(gen, owner="bot-b", lease_seconds=LEASE)
-    assert any_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert not any_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
+    assert not any_store.deliveries.hold(gen, owner="bot-b", lease_seconds=LEASE)
+    assert any_store.deliveries.renew(gen, owner="bot-a", lease_seconds=LEASE)
+    assert not any_store.deliveries.renew(gen, owner="bot-b", lease_seconds=LEASE)
 
 
 def test_a_piece_given_back_is_claimed_at_once_without_counting(
     any_store: Store, queue: JobQueue
 ) -> None:
     gen, _ = asked(any_store, queue)
-    assert any_store.hold_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert not any_store.release_delivery(gen, owner="bot-b")  # not theirs to give
-    assert any_store.release_delivery(gen, owner="bot-a")  # the bot stops: no lease left
+    assert any_store.deliveries.hold(gen, owner="bot-a", lease_seconds=LEASE)
+    assert not any_store.deliveries.release(gen, owner="bot-b")  # not theirs to give
+    assert any_store.deliveries.release(gen, owner="bot-a")  # the bot stops: no lease left
     (taken,) = claim(any_store, "bot-b")
     assert taken.generation_id == gen and taken.attempts == 1
 
@@ -133,8 +133,8 @@ def test_an_expired_lease_is_claimed_again(any_store: Store, queue: JobQueue) ->
     backdate(any_store, gen, lease_ago=1)  # bot-a died mid-delivery
     (again,) = claim(any_store, "bot-b")
     assert again.generation_id == gen and again.attempts == 2
-    assert not any_store.renew_delivery(gen, owner="bot-a", lease_seconds=LEASE)
-    assert any_store.renew_delivery(gen, owner="bot-b", lease_seconds=LEASE)
+    assert not any_store.deliveries.renew(gen, owner="bot-a", lease_seconds=LEASE)
+    assert any_store.deliveries.renew(gen, owner="bot-b", lease_seconds=LEASE)
     # Each claim counts: a piece whose post keeps failing is given up after MAX_ATTEMPTS.
     for n in range(3, MAX_ATTEMPTS + 1):
         backdate(any_store, gen, lease_ago=1)
@@ -148,9 +148,9 @@ def test_delivered_and_deleted_pieces_are_never_claimed(any_store: Store, queue:
     deleted, _ = asked(any_store, queue, n=2)
     for gen in (delivered, deleted):
         backdate(any_store, gen, asked_ago=2 * LEASE)
-    assert any_store.mark_delivered(delivered)
-    assert not any_store.mark_delivered(delivered)  # once
-    assert not any_store.set_progress_message(delivered, "55")  # nobody waits any more
+    assert any_store.deliveries.mark_delivered(delivered)
+    assert not any_store.deliveries.mark_delivered(delivered)  # once
+    assert not any_store.deliveries.set_progress_message(delivered, "55")  # nobody waits any more
     any_store.delete(deleted, by_user="u1")
     assert claim(any_store) == []
 
@@ -162,7 +162,7 @@ def test_pieces_older_than_the_window_are_left(any_store: Store, queue: JobQueue
     backdate(any_store, recent, asked_ago=23 * 3600)
     assert [c.generation_id for c in claim(any_store)] == [recent]
     assert (
-        any_store.claim_undelivered(
+        any_store.deliveries.claim_undelivered(
             "discord", owner="bot-b", lease_seconds=LEASE, window=timedelta(days=2)
         )[0].generation_id
         == old
@@ -178,7 +178,7 @@ def test_two_bots_claiming_at_once_get_disjoint_sets(any_store: Store, queue: Jo
         lambda i: [
             c.generation_id
             for _ in range(3)
-            for c in any_store.claim_undelivered(
+            for c in any_store.deliveries.claim_undelivered(
                 "discord", owner=f"bot-{i}", lease_seconds=LEASE, limit=4
             )
         ],
@@ -194,5 +194,5 @@ def test_a_progress_message_id_is_checked(any_store: Store, queue: JobQueue) -> 
     gen, _ = asked(any_store, queue)
     for bad in ("", "x" * 129):
         with pytest.raises(ValueError):
-            any_store.set_progress_message(gen, bad)
-    assert any_store.set_progress_message(gen, "C123:1700000000.000100")
+            any_store.deliveries.set_progress_message(gen, bad)
+    assert any_store.deliveries.set_progress_message(gen, "C123:1700000000.000100")

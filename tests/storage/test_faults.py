@@ -24,7 +24,8 @@ from engine.errors import (
 from storage.db import classify
 from storage.jobs import JobQueue
 from storage.models import Generation, utcnow
-from storage.store import ABANDONED_MESSAGE, Requester, Store
+from storage.recording import ABANDONED_MESSAGE
+from storage.store import Requester, Store
 from tests.storage.conftest import TINY_PNG, make_composition
 
 

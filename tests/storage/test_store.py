@@ -248,18 +248,18 @@ def test_rerun_reads_the_stored_source_image(store: Store) -> None:
 
 
 def test_workspace_settings(store: Store) -> None:
-    view = store.workspace_settings("discord", "g1")
+    view = store.workspaces.settings("discord", "g1")
     assert view.community_channel is None and view.default_mode is None
-    store.update_workspace_settings("discord", "g1", community_channel="c9", default_mode="audio")
-    store.update_workspace_settings("discord", "g1", user_daily_quota=5)
-    view = store.workspace_settings("discord", "g1")
+    store.workspaces.update("discord", "g1", community_channel="c9", default_mode="audio")
+    store.workspaces.update("discord", "g1", user_daily_quota=5)
+    view = store.workspaces.settings("discord", "g1")
     assert (view.community_channel, view.default_mode, view.user_daily_quota) == ("c9", "audio", 5)
-    assert store.workspace_settings("slack", "g1").community_channel is None
+    assert store.workspaces.settings("slack", "g1").community_channel is None
     for bad in ({"default_mode": "jazz"}, {"user_daily_quota": -1}, {"colour": "red"}):
         with pytest.raises(InvalidOption):
-            store.update_workspace_settings("discord", "g1", **bad)
-    store.update_workspace_settings("discord", "g1", community_channel=None)
-    assert store.workspace_settings("discord", "g1").community_channel is None
+            store.workspaces.update("discord", "g1", **bad)
+    store.workspaces.update("discord", "g1", community_channel=None)
+    assert store.workspaces.settings("discord", "g1").community_channel is None
 
 
 def test_garbage_collection_removes_orphans_only(store: Store) -> None:

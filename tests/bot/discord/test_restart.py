@@ -215,7 +215,7 @@ async def test_a_piece_with_no_progress_message_is_posted_naming_the_person(
     the community channel, as always."""
     gate = pipeline.gate = threading.Event()
     guild = str(GUILD_ID)
-    store.update_workspace_settings("discord", guild, community_channel=str(COMMUNITY_ID))
+    store.workspaces.update("discord", guild, community_channel=str(COMMUNITY_ID))
     ada = Requester("discord", guild, str(USER_ID), str(CHANNEL_ID), "Ada")
     before = PictuneBot(discord_settings, service, store)
     queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -243,7 +243,7 @@ async def test_a_state_is_single_use_bound_to_the_browser_and_survives_a_restart
             )
         assert (await get(await approve(late), late.cookie)).status_code == 401
         assert len(fake.calls_to("oauth.v2.access")) == 1  # no refused state got a token
-        assert second.store.count_installations("slack") == 1
+        assert second.store.installations.count("slack") == 1
 
 
 async def test_each_workspace_is_answered_with_its_own_token(
@@ -348,7 +348,7 @@ async def test_a_piece_left_by_a_restart_is_posted_with_its_workspaces_token(
                 user_id=fake.installer,
             )
         )
-        store.update_workspace_settings("slack", BETA, community_channel=GALLERY)
+        store.workspaces.update("slack", BETA, community_channel=GALLERY)
         asked = await _asked_then_stopped(settings, service, store, BETA)
         gone = await _asked_then_stopped(settings, service, store, "T_GONE")
 

@@ -41,7 +41,7 @@ def mention_in(bench: SlackBench, channel: str) -> dict[str, Any]:
 
 
 async def test_private_places_keep_their_pieces(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=COMMUNITY)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     bench.fake.private_channels.add(SECRET)
 
     # A private channel known only through conversations.info (app_mention has no type).
@@ -69,7 +69,7 @@ def secret_thread(bench: SlackBench, channel: str) -> str:
 
 
 async def test_a_public_channel_still_shares(bench: SlackBench) -> None:
-    bench.store.update_workspace_settings("slack", bench.fake.team_id, community_channel=COMMUNITY)
+    bench.store.workspaces.update("slack", bench.fake.team_id, community_channel=COMMUNITY)
     piece = await piece_from(bench, mention_in(bench, CHANNEL))
     assert piece.visibility == "public"
     assert piece.id in seen_by(bench, BOB)

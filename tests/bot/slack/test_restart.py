@@ -265,7 +265,7 @@ async def test_a_piece_with_no_status_message_is_posted_naming_the_person(
     the channel where it was asked, the person named, files in its thread; a public piece
     also goes to the community channel, as always."""
     fake, store = bench.fake, bench.store
-    store.update_workspace_settings("slack", fake.team_id, community_channel=GALLERY)
+    store.workspaces.update("slack", fake.team_id, community_channel=GALLERY)
     before = PictuneBot(bench.settings, bench.service, store)
     queued: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
