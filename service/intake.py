@@ -52,6 +52,7 @@ __all__ = [
     "duration_message",
     "duration_number",
     "duration_range",
+    "extended_duration",
     "finite_number",
     "fit_duration",
     "mode_name",
@@ -222,6 +223,18 @@ def fit_duration(
     the settings may have changed since it was made)."""
     low, high = duration_range(settings, longest)
     return min(max(settings.duration if seconds is None else float(seconds), low), high)
+
+
+def extended_duration(seconds: float, settings: Settings, *, longest: float | None = None) -> float:
+    """An extension's length: the piece's own ``seconds`` and the default length more, up to
+    the top of the range; a piece already that long cannot go on (InvalidOption says so)."""
+    _, high = duration_range(settings, longest)
+    if seconds >= high:
+        raise InvalidOption(
+            f"That piece is already {seconds:g} seconds long, the longest a piece may be "
+            "here: it cannot go on."
+        )
+    return min(seconds + settings.duration, high)
 
 
 def check_seed(value: Any) -> int | None:

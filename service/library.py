@@ -15,6 +15,7 @@ from engine.config import Settings
 from engine.errors import Forbidden, InputError, InvalidOption, NotFound
 from service import intake
 from service.place_words import place_words
+from service.thumbnails import Thumbnails
 from storage.store import Store
 from storage.views import GenerationView, Requester
 
@@ -22,6 +23,8 @@ HISTORY_MAX = 25  # the most pieces one listing shows
 FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
 SEARCH_MAX_CHARS = 200  # the longest search text
 QUOTA_MAX = 10_000  # the largest daily quota a workspace may set
+SWITCH_WORDS = {"on": True, "yes": True, "true": True, "1": True}
+SWITCH_WORDS |= {"off": False, "no": False, "false": False, "0": False}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class WorkspaceChoices:
     user_daily_quota: int | None = None
     workspace_daily_quota: int | None = None
     max_duration: float | None = None
+    story_threads: bool = False  # a piece's whole story in a thread on its result
 
 
 class Library:
@@ -41,6 +45,7 @@ class Library:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.thumbnails = Thumbnails(settings, store)
 
     # Finding ------------------------------------------------------------------------------
 
@@ -117,6 +122,7 @@ class Library:
         self.store.delete(
             view.id, by_user=requester.user_id, is_admin=is_manager, workspace=requester.workspace
         )
+        self.thumbnails.forget(view.id)
         return view.id
 
     # The messages that show a piece -------------------------------------------------------
@@ -166,6 +172,7 @@ class Library:
             user_daily_quota=raw.user_daily_quota,
             workspace_daily_quota=raw.workspace_daily_quota,
             max_duration=raw.max_duration,
+            story_threads=bool(raw.story_threads),
         )
 
     def update_settings(
@@ -186,6 +193,11 @@ class Library:
 
     def _setting(self, name: str, value: Any) -> Any:
         """One setting's value as stored, checked; None clears it."""
+        if name == "story_threads":
+            word = str(value).strip().lower()
+            if isinstance(value, bool) or word in SWITCH_WORDS:
+                return value if isinstance(value, bool) else SWITCH_WORDS[word]
+            raise InvalidOption("Story threads are on or off.")
         if name == "default_mode":
             mode = str(value).strip().lower() or None
             if mode is None:

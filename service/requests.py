@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.errors import Cancelled, Forbidden, InputError, JobFailed, LimitReached
+from engine.errors import (
+    Cancelled,
+    Forbidden,
+    InputError,
+    InvalidOption,
+    JobFailed,
+    LimitReached,
+)
 from engine.types import ComposeRequest, PieceOptions
 from service import intake
 from service.api import JobEvent, JobService
@@ -36,6 +43,7 @@ ProgressSink = Callable[[JobEvent], Awaitable[None]]
 # that dies is replaced once its lease runs out (storage/deliveries.py).
 DELIVERY_LEASE = 60.0  # seconds
 ORPHAN_WINDOW = timedelta(hours=24)  # older undelivered pieces are never posted
+NOT_EXTENSIBLE = "Only a piece written as notes can go on: this one is audio alone."
 
 
 async def no_progress(event: JobEvent) -> None:
@@ -134,7 +142,7 @@ class Requests:
         choices = self.library.workspace_settings(requester)
         place = place_words(requester.platform).place
         if choices.user_daily_quota is not None:
-            used = self._made_today(requester, requester.user_id)
+            used = self.made_today(requester, requester.user_id)
             if used >= choices.user_daily_quota:
                 pieces = "piece" if used == 1 else "pieces"
                 raise LimitReached(
@@ -142,13 +150,13 @@ class Requests:
                     "try again tomorrow."
                 )
         if choices.workspace_daily_quota is not None:
-            used = self._made_today(requester, None)
+            used = self.made_today(requester, None)
             if used >= choices.workspace_daily_quota:
                 raise LimitReached(
                     f"This {place} has reached its daily number of pieces: try again tomorrow."
                 )
 
-    def _made_today(self, requester: Requester, user_id: str | None) -> int:
+    def made_today(self, requester: Requester, user_id: str | None) -> int:
         """Pieces asked for since midnight UTC (finished or on their way), by one user or
         by everyone here."""
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -243,6 +251,39 @@ class Requests:
             return dataclasses.replace(request, hint=hint, options=options)
 
         return await self._child(requester, generation_id, remixed, None, progress)
+
+    async def extend(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        progress: ProgressSink = no_progress,
+    ) -> GenerationView:
+        """A longer piece continuing this one: the same brief, picture and settings, the
+        piece's sections kept as the opening (so its opening bars are the same), then more
+        sections and a new ending; the default length more, up to the longest allowed here.
+        A child of the piece in its lineage."""
+
+        def longer(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            if parent.mode == "audio":
+                raise InvalidOption(NOT_EXTENSIBLE)
+            was = float(parent.brief.get("duration") or 0.0)
+            choices = self.library.workspace_settings(requester)
+            seconds = intake.extended_duration(was, self.settings, longest=choices.max_duration)
+            rounds = self.library.summary(requester, parent).get("rounds") or []
+            usable = [r for r in rounds if r.get("metrics")]
+            best = min(usable, key=lambda r: r["distance"]) if usable else {}
+            return dataclasses.replace(
+                request,
+                duration=seconds,
+                # The round that made the piece composed with seed + its number.
+                seed=(parent.seed or 0) + int(best.get("round", 0)),
+                refine_rounds=0,
+                knobs=best.get("knobs") or None,
+                continues=[*parent.brief.get("continues", []), was],
+            )
+
+        return await self._child(requester, generation_id, longer, None, progress)
 
     async def _child(
         self,

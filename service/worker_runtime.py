@@ -52,6 +52,8 @@ REQUEST_FIELDS = (
     "parent_abc",
     "parent_metrics",
     "options",
+    "continues",
+    "knobs",
 )
 
 

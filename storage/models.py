@@ -216,6 +216,7 @@ class WorkspaceSettings(Base):
     workspace_daily_quota: Mapped[int | None] = mapped_column(Integer)
     user_active_limit: Mapped[int | None] = mapped_column(Integer)  # queued+running per user
     max_duration: Mapped[float | None] = mapped_column(Float)
+    story_threads: Mapped[bool | None] = mapped_column(Boolean)  # whole stories in threads
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -26,6 +26,7 @@ from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
 from bot.discord.resume import resume
 from bot.discord.views import PieceButton
+from bot.discord.why import WhyPage
 from bot.handover import Handover
 from engine.config import Settings
 from engine.errors import ConfigError
@@ -82,7 +83,7 @@ class PictuneClient(discord.Client):
     async def setup_hook(self) -> None:
         # Buttons on every result, from any earlier run of the bot, are routed by their
         # custom_id: nothing has to be remembered in memory across a restart.
-        self.add_dynamic_items(PieceButton)
+        self.add_dynamic_items(PieceButton, WhyPage)
         if self.settings.discord_api_url:
             _, url, _ = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.core import OptionsForm
+from bot.discord.info import discord_stamp, help_command, info
 from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
@@ -118,7 +119,7 @@ async def history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
-    text = core.listing(views, f"No pieces{who} yet: try /compose with a picture.")
+    text = core.listing(views, f"No pieces{who} yet: try /compose with a picture.", discord_stamp)
     await interaction.response.send_message(
         embed=listing_embed(f"Pictune history{who}", text), ephemeral=True
     )
@@ -152,7 +153,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
     views = core.library.search(requester_for(interaction), text)
-    body = core.listing(views, f"Nothing found for “{text}”.")
+    body = core.listing(views, f"Nothing found for “{text}”.", discord_stamp)
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
     )
@@ -162,7 +163,7 @@ async def search(interaction: discord.Interaction, text: app_commands.Range[str,
 async def favourites(interaction: discord.Interaction) -> None:
     core = core_of(interaction)
     views = core.library.favourites(requester_for(interaction))
-    body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.")
+    body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.", discord_stamp)
     await interaction.response.send_message(
         embed=listing_embed("Your favourites", body), ephemeral=True
     )
@@ -176,6 +177,7 @@ async def favourites(interaction: discord.Interaction) -> None:
     server_daily_quota="pieces per day for the whole server (0: no limit)",
     longest_piece="the longest piece anyone may ask for, in seconds (0: the default)",
     clear_community_channel="stop posting to the community channel",
+    story_threads="tell each piece's whole story in a thread on its result (default: off)",
 )
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
@@ -187,6 +189,7 @@ async def settings(
     server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
     longest_piece: app_commands.Range[float, 0, 3600] | None = None,
     clear_community_channel: bool = False,
+    story_threads: bool | None = None,
 ) -> None:
     core = core_of(interaction)
     requester = requester_for(interaction)
@@ -195,6 +198,7 @@ async def settings(
         "user_daily_quota": user_daily_quota,
         "workspace_daily_quota": server_daily_quota,
         "max_duration": longest_piece,
+        "story_threads": story_threads,
     }
     if community_channel is not None:
         changes["community_channel"] = str(community_channel.id)
@@ -215,7 +219,7 @@ async def settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose_message, history, show, search, favourites, settings)
+COMMANDS = (compose_message, history, show, search, favourites, settings, info, help_command)
 
 
 def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:

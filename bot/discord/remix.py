@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import discord
 
-from bot.core import WISH_FIELDS, OptionsForm, PieceReply, user_message
-from bot.discord.replies import core_of, deliver, requester_for, send_ephemeral
+from bot.core import WISH_FIELDS, OptionsForm, PictuneBot, PieceReply, user_message
+from bot.discord.replies import core_of, requester_for, send_ephemeral
+from bot.discord.versions import new_version
 from engine.errors import PictuneError
 from service import intake
 from service.requests import ProgressSink
+from storage.views import Requester
 
 FORM_TIMEOUT = 900.0  # seconds a form stays answerable
 
@@ -74,12 +76,8 @@ async def remix_submitted(
     except PictuneError as exc:
         await send_ephemeral(interaction, exc.user_message)
         return
-    private = parent.visibility == "private"
-    requester.visibility = parent.visibility
-    await interaction.response.defer(thinking=True, ephemeral=private)
 
-    async def make(progress: ProgressSink) -> PieceReply:
-        return await core.remix(requester, parent.id, hint=hint, options=options, progress=progress)
+    async def run(core: PictuneBot, who: Requester, gid: str, progress: ProgressSink) -> PieceReply:
+        return await core.remix(who, gid, hint=hint, options=options, progress=progress)
 
-    # A private parent's remix is only its maker's, wherever the button is.
-    await deliver(interaction, make, requester, ephemeral=private)
+    await new_version(interaction, parent.id, run)

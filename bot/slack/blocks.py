@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core import OptionsForm, PieceReply, user_message
@@ -20,6 +21,8 @@ ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
 ACTION_DETAILS = "pictune_details"
 ACTION_REMIX = "pictune_remix"
+ACTION_EXTEND = "pictune_extend"
+ACTION_WHY = "pictune_why"
 SHORTCUT_COMPOSE = "pictune_compose"  # the message shortcut
 SHORTCUT_COMPOSE_GLOBAL = "pictune_compose_global"  # the global one: opens the form
 MODAL_COMPOSE = "pictune_compose_modal"
@@ -38,7 +41,8 @@ HELP = """*Pictune turns a picture into music.*
 • `/compose` opens a form to upload an image, with a hint, a mode and a length
 • `/compose history`, `/compose show ID`, `/compose search TEXT`, `/compose favourites`
 • `/compose favourite ID` (again to undo), `/compose cancel [ID]` (stop your piece on its way), `/compose delete ID`
-• Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S]`
+• `/compose info`: the queue, your pieces and when they should be ready, today's quota, the engine
+• Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S | threads on|off]`
 React with :repeat: on a result to refine it."""
 
 
@@ -63,6 +67,9 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _CHANNEL_REF = re.compile(r"&lt;#([A-Z0-9_]+)&gt;")
+_DATE_REF = re.compile(
+    r"&lt;!date\^(\d{1,12})\^(\{date_short_pretty\} \{time\})\|([0-9: -]+UTC)&gt;"
+)
 _BOLD_MARK = "\x00"
 
 
@@ -77,7 +84,16 @@ def mrkdwn(markdown: str) -> str:
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
     # Channel references stay links (they never notify anyone, unlike <@user> or <!here>).
     text = _CHANNEL_REF.sub(r"<#\1>", text)
+    # So do dates (slack_stamp), shown in each reader's own time zone.
+    text = _DATE_REF.sub(r"<!date^\1^\2|\3>", text)
     return text.replace(_BOLD_MARK, "*")
+
+
+def slack_stamp(moment: datetime) -> str:
+    """A moment as Slack shows it in each reader's own zone ("Dec 6th at 10:50 PM"), with
+    the UTC time for clients that cannot."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def section(text: str) -> dict[str, Any]:
@@ -133,6 +149,8 @@ def buttons(generation_id: str) -> dict[str, Any]:
             button("🔁 Refine", ACTION_REFINE, "primary"),
             button("🎲 Variation", ACTION_VARIATION),
             button("✏️ Remix", ACTION_REMIX),
+            button("⏩ Extend", ACTION_EXTEND),
+            button("📖 Why this music?", ACTION_WHY),
             button("🔎 Details", ACTION_DETAILS),
         ],
     }
@@ -148,9 +166,13 @@ def result_blocks(reply: PieceReply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(reply.title, HEADER_MAX)}}
     ]
-    if reply.caption:
-        blocks.append(context(f"_Seen:_ {escape(reply.caption)}"))
-    blocks += sections(mrkdwn(reply.motivation_markdown or reply.summary))
+    if reply.why and not reply.story_threads:
+        # Short results: the gist here, the whole story behind "📖 Why this music?".
+        blocks.append(section(escape(reply.why)))
+    else:
+        if reply.caption:
+            blocks.append(context(f"_Seen:_ {escape(reply.caption)}"))
+        blocks += sections(mrkdwn(reply.motivation_markdown or reply.summary))
     if reply.fields:
         blocks.append(
             {

@@ -43,6 +43,7 @@ COMMANDS = frozenset(
         "cancel",
         "delete",
         "settings",
+        "info",
     }
 )
 SETTING_NAMES = {
@@ -52,6 +53,7 @@ SETTING_NAMES = {
     "quota": "user_daily_quota",
     "team-quota": "workspace_daily_quota",
     "max-duration": "max_duration",
+    "threads": "story_threads",
 }
 
 
@@ -84,18 +86,26 @@ async def run_subcommand(
             )
             await answer(
                 adapter.bot.listing(
-                    adapter.bot.library.history(requester, user_id=user), LISTING_EMPTY
+                    adapter.bot.library.history(requester, user_id=user),
+                    LISTING_EMPTY,
+                    blocks.slack_stamp,
                 )
             )
         elif sub == "search":
             await answer(
                 adapter.bot.listing(
-                    adapter.bot.library.search(requester, rest), "Nothing found: try other words."
+                    adapter.bot.library.search(requester, rest),
+                    "Nothing found: try other words.",
+                    blocks.slack_stamp,
                 )
             )
         elif sub in ("favourites", "favorites"):
             await answer(
-                adapter.bot.listing(adapter.bot.library.favourites(requester), "No favourites yet.")
+                adapter.bot.listing(
+                    adapter.bot.library.favourites(requester),
+                    "No favourites yet.",
+                    blocks.slack_stamp,
+                )
             )
         elif sub in ("favourite", "favorite"):
             if not rest:
@@ -115,6 +125,8 @@ async def run_subcommand(
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
             await answer(await settings(adapter, client, requester, rest))
+        elif sub == "info":
+            await answer(await adapter.bot.info_text(requester, stamp=blocks.slack_stamp))
     except Exception as exc:
         if not isinstance(exc, PictuneError):
             log.error("/compose %s failed", sub, exc_info=True)
@@ -151,7 +163,7 @@ async def settings(
         if key is None or not value:
             raise InvalidOption(
                 "Use `/compose settings channel #channel`, `mode symbolic`, `quota 5`, "
-                "`team-quota 100` or `max-duration 60` (`none` or 0 clears one)."
+                "`team-quota 100`, `max-duration 60` or `threads on` (`none` or 0 clears one)."
             )
         if key == "community_channel":
             found = _CHANNEL.search(value)

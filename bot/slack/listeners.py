@@ -25,12 +25,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot
 from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
+from bot.slack.extend import register_extend
 from bot.slack.files import attachment, file_link
 from bot.slack.oauth import TeamClients
 from bot.slack.places import Places
 from bot.slack.remix import register_remix
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
+from bot.slack.why import register_why
 from bot.slack.wishes import form_errors, form_of
 from engine.errors import ImageError, InvalidOption, PictuneError
 from service.api import Requester
@@ -110,6 +112,8 @@ class SlackAdapter:
         app.action(blocks.ACTION_VARIATION)(self.on_rerun_button)
         app.action(blocks.ACTION_DETAILS)(self.on_details)
         register_remix(self, app)
+        register_extend(self, app)
+        register_why(self, app)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its ack)."""

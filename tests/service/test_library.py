@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from engine.config import Settings
 from engine.errors import Forbidden, InputError, InvalidOption, LimitReached, NotFound
@@ -161,3 +162,34 @@ def test_settings_refuse_bad_values_with_a_clear_answer(
         library.update_settings(ADA, is_manager=True, **changes)
     assert caught.value.user_message.endswith(".")
     assert library.workspace_settings(ADA).max_duration is None
+
+
+async def test_the_picture_beside_the_music_is_made_once_and_deleted_with_the_piece(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    view = await requests.compose(ADA, rgb_png(640, 480))
+    path = library.thumbnails.path(view)
+    assert path is not None and path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    with Image.open(path) as picture:
+        assert picture.size == (320, 240)  # the longer side 320, the shape kept
+    made = path.stat().st_mtime_ns
+    assert library.thumbnails.path(library.find(ADA, view.id)) == path
+    assert path.stat().st_mtime_ns == made  # made once
+    library.delete(ADA, view.id)
+    assert not path.exists()
+    # A piece that kept no picture is shown without one.
+    bare = store.create_pending(ADA, image_sha256="ab" * 32, mode="symbolic")
+    assert (
+        library.thumbnails.path(store.get(bare, workspace=ADA.workspace, user_id=ADA.user_id))
+        is None
+    )
+
+
+def test_story_threads_are_off_until_a_manager_turns_them_on(library: Library) -> None:
+    assert library.workspace_settings(ADA).story_threads is False
+    with pytest.raises(Forbidden):
+        library.update_settings(ADA, is_manager=False, story_threads=True)
+    assert library.update_settings(ADA, is_manager=True, story_threads="on").story_threads
+    assert not library.update_settings(ADA, is_manager=True, story_threads=False).story_threads
+    with pytest.raises(InvalidOption, match="on or off"):
+        library.update_settings(ADA, is_manager=True, story_threads="sometimes")

@@ -8,7 +8,7 @@ from typing import Any
 from tests.bot.discord.fake_discord import CHANNEL_ID, EPHEMERAL, FakeDiscord
 from tests.images import rgb_png
 
-PIECE_FILES = {"piece.mp3", "score.png", "piece.mid", "piece.abc", "motivation.md"}
+PIECE_FILES = {"piece.mp3", "score.png", "picture.jpg", "piece.mid", "piece.abc", "motivation.md"}
 
 
 def compose_interaction(fake: FakeDiscord, att: dict[str, Any], **options: Any) -> dict[str, Any]:
