@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
-    from engine.models import Loaded
+    from engine.weights import Loaded
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The stages and their backends' embedded defaults: the one list of them.
 
 Settings (engine/config.py) take their defaults from it, model references
-(engine/models.py) know the embedded names by it, the stages (engine/stages.py) know which
+(engine/weights.py) know the embedded names by it, the stages (engine/stages.py) know which
 setting is a model stage to wrap in a fallback by it, and doctor's check
 (engine/stage_check.py) knows which transformers task a stage's ``hf:`` model is loaded as.
 Adding a backend stage is one row here. This module imports nothing of the project.

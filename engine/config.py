@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     soundfont: Path | None = None  # default: first of SOUNDFONT_CANDIDATES that exists
 
     # Stage backends: the embedded defaults are engine/backends.py's; the model references are
-    # in docs/ARCHITECTURE.md ("Stages and backends") and engine/models.py
+    # in docs/ARCHITECTURE.md ("Stages and backends") and engine/weights.py
     perceive: str = EMBEDDED["perceive"]
     bridge: str = EMBEDDED["bridge"]
     retrieve: str = EMBEDDED["retrieve"]
@@ -119,9 +119,6 @@ class Settings(BaseSettings):
     worker_mode: Literal["process", "thread"] = "process"
     # seconds; a running job silent for 3 beats is requeued
     job_heartbeat: float = Field(10.0, gt=0, allow_inf_nan=False)
-    # "module:callable" building the object whose run(request, progress) makes a piece.
-    # Only tests and experiments change it.
-    pipeline: str = "engine.pipeline:Pipeline"
     semantic_search: bool = True  # embed finished pieces for history search (loads MiniLM)
     log_format: Literal["kv", "json"] = "kv"  # kv (key=value lines) | json
     log_level: Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"

@@ -1,18 +1,18 @@
 """Doctor's check of one stage: does its configured backend load here?
 
 It sits beside the stage registry (engine/backends.py, engine/stages.py) rather than in the
-weight loader, so that engine/models.py imports none of the modules that load through it
-(engine/llm.py, engine/retrieve/clip.py).
+weight loader, so that engine/weights.py imports none of the modules that load through it
+(engine/chat.py, engine/retrieve/clip.py).
 """
 
 from __future__ import annotations
 
 from engine.backends import BY_STAGE
+from engine.chat import OpenAIChat
 from engine.config import Settings
 from engine.errors import PictuneError
-from engine.llm import OpenAIChat
-from engine.models import guess_task, load_for, parse_ref
 from engine.retrieve.clip import load_clip_embedder
+from engine.weights import guess_task, load_for, parse_ref
 
 
 def check_stage(settings: Settings, stage: str) -> tuple[bool, str]:

@@ -39,8 +39,8 @@ from engine.types import ComposeRequest
 from service.api import JobEvent, JobInfo, JobState, Requester, Submitted
 from service.intake import check_duration, check_mode
 from service.limits import limits_for
-from service.metrics import ServiceMetrics
 from service.progress import LocalHub, final_event, same, snapshot_event
+from service.prometheus import ServiceMetrics
 from service.worker_runtime import payload_for
 from storage.jobs import JobView
 from storage.store import Store

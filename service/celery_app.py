@@ -24,7 +24,7 @@ from celery import Celery, Task, signals
 from engine.config import Settings, get_settings
 from engine.logging import configure_logging
 from service.celery_worker import run_delivered_job
-from service.metrics import serve_worker_metrics, worker_metrics
+from service.prometheus import serve_worker_metrics, worker_metrics
 from service.worker_runtime import process_runtime
 
 TASK_NAME = "pictune.run_job"

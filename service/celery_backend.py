@@ -4,7 +4,7 @@ service/celery_worker.py, run by the task in service/celery_app.py.
 The bot writes the job row and sends a message naming it; a worker claims the row, runs the
 pipeline, stores the piece through the shared database and artifact directory, and publishes
 progress on Redis (``pictune:job:<id>``) while writing the latest step into the row, and
-counts what it ran in its own ``/metrics`` (``service.metrics.WorkerMetrics``). The
+counts what it ran in its own ``/metrics`` (``service.prometheus.WorkerMetrics``). The
 bot's janitor re-sends jobs whose worker stopped beating, so a job survives a killed worker
 even when its message is stuck unacknowledged in Redis.
 """

@@ -15,8 +15,8 @@ from celery import Task
 
 from engine.config import get_settings
 from engine.logging import job_context
-from service.metrics import worker_metrics
 from service.progress import RedisPublisher, final_event
+from service.prometheus import worker_metrics
 from service.worker_runtime import Heartbeat, process_runtime
 from storage.jobs import worker_name
 

@@ -61,13 +61,26 @@ class PipelineLike(Protocol):
     def run(self, request: ComposeRequest, progress: ProgressFn) -> Composition: ...
 
 
+# TEST-ONLY: "module:callable" building a stand-in for the engine's Pipeline in every worker
+# (thread, spawned process, Celery worker): the service tests run fake pipelines there, and an
+# environment variable is what reaches a process spawned by the code under test. Read here and
+# nowhere else; not a setting, never set in production (docs/ARCHITECTURE.md).
+TEST_PIPELINE_ENV = "PICTUNE_TEST_PIPELINE"
+
+
 def load_pipeline(settings: Settings) -> PipelineLike:
-    """Build the pipeline named by ``settings.pipeline`` ("module:callable")."""
-    module_name, _, attr = settings.pipeline.partition(":")
+    """The engine's Pipeline for ``settings`` (or, in the service tests only, the stand-in
+    named by ``PICTUNE_TEST_PIPELINE``)."""
+    named = os.environ.get(TEST_PIPELINE_ENV)
+    if not named:
+        from engine.pipeline import Pipeline  # heavy: loaded by workers only
+
+        return Pipeline(settings)
+    module_name, _, attr = named.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr or "Pipeline")
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(detail=f"PICTUNE_PIPELINE={settings.pipeline!r}: {exc}") from exc
+        raise ConfigError(detail=f"{TEST_PIPELINE_ENV}={named!r}: {exc}") from exc
     return factory(settings)
 
 

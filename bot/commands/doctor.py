@@ -251,8 +251,8 @@ def check_index(settings: Settings) -> Check:
 
 def check_models(settings: Settings, load: bool) -> list[Check]:
     from engine.backends import STAGE_SETTINGS
-    from engine.models import parse_ref
     from engine.stage_check import check_stage
+    from engine.weights import parse_ref
 
     out: list[Check] = []
     for stage, setting in STAGE_SETTINGS.items():

@@ -27,8 +27,8 @@ import numpy as np
 from engine.audio.chroma import ChromaSettings, melody_chroma
 from engine.config import Settings
 from engine.errors import ConfigError, RenderError
-from engine.models import Loaded, ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 from engine.render.audio import PEAK, Audio
+from engine.weights import Loaded, ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _chroma_settings(ref: ModelRef) -> ChromaSettings:
 
 @lru_cache(maxsize=4)
 def _cached(reference: str, melody: bool, device: str, dtype: str, settings_key: tuple) -> MusicGen:
-    from engine.models import load_hf
+    from engine.weights import load_hf
 
     setting = "musicgen_melody" if melody else "musicgen"
     ref = parse_ref(reference, setting)

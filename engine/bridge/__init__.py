@@ -31,7 +31,7 @@ def load_bridge(settings: Settings) -> Bridge:
 
         return RulesBridge()
     if choice.startswith(("hf:", "openai:")):
-        from engine.bridge.llm import load_llm_bridge
+        from engine.bridge.llm_bridge import load_llm_bridge
 
         return load_llm_bridge(settings)
     raise ConfigError(

@@ -30,6 +30,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import attention
+from engine.chat import ChatModel, load_chat_model
 from engine.compose import chords
 from engine.compose.abc import (
     _TOKEN,
@@ -44,7 +45,6 @@ from engine.compose.lead_sheet import arrange_lead_sheet
 from engine.compose.styles import MINOR_MODES, style_for
 from engine.config import Settings
 from engine.errors import ModelOutputError, ModelUnavailable
-from engine.llm import ChatModel, load_chat_model
 from engine.types import Draft, Exemplar, Feedback, MusicBrief
 
 if TYPE_CHECKING:

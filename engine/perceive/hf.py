@@ -19,9 +19,9 @@ from typing import Any
 from PIL import Image
 
 from engine.config import Settings
-from engine.models import Loaded, load_for
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.types import ImageInfo, Perception
+from engine.weights import Loaded, load_for
 
 PROMPT = "Describe this image in one sentence: what it shows, its colours and its mood."
 MAX_NEW_TOKENS = 48

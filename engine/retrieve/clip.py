@@ -22,11 +22,11 @@ import numpy as np
 
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.models import ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 from engine.retrieve.embed import normalise
 from engine.retrieve.index import CorpusIndex, IndexProgress, build_index, embed_text, load_index
 from engine.retrieve.search import query_text, rank
 from engine.types import Exemplar, MusicBrief
+from engine.weights import ModelRef, parse_ref, resolve_device, resolve_dtype, torch_dtype
 
 if TYPE_CHECKING:
     from PIL import Image

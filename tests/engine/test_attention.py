@@ -21,10 +21,10 @@ from engine.attention import (
     render_overlay,
 )
 from engine.bridge.rules import RulesBridge
+from engine.chat import load_chat_model
 from engine.compose import load_composer
 from engine.compose.llm import LLMComposer, seeing
 from engine.config import Settings
-from engine.llm import load_chat_model
 from engine.perceive.analytic import AnalyticPerceiver
 from engine.pipeline import Pipeline
 from engine.stages import Stages

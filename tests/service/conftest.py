@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import Settings
+from service.worker_runtime import TEST_PIPELINE_ENV
 from storage.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,9 +20,9 @@ FAKE_PIPELINE = "tests.service.fakes:FakePipeline"
 def svc_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Fast settings: the fake pipeline, thread workers, a short heartbeat, no HTTP port."""
     monkeypatch.setenv("PICTUNE_TEST_DELAY", "0.05")
+    monkeypatch.setenv(TEST_PIPELINE_ENV, FAKE_PIPELINE)  # reaches spawned workers too
     return settings.model_copy(
         update={
-            "pipeline": FAKE_PIPELINE,
             "worker_mode": "thread",
             "job_heartbeat": 0.2,
             "http_port": 0,

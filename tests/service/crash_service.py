@@ -3,7 +3,8 @@
     python -m tests.service.crash_service --submit N   # submit N jobs, then serve forever
     python -m tests.service.crash_service --drain      # serve until no job is left
 
-Settings come from the environment (PICTUNE_DATA_DIR, PICTUNE_PIPELINE, ...).
+Settings come from the environment (PICTUNE_DATA_DIR, ...; the stand-in pipeline from
+PICTUNE_TEST_PIPELINE).
 """
 
 from __future__ import annotations

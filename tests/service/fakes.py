@@ -1,6 +1,7 @@
 """A stand-in pipeline for the service tests: the real one's ``run(request, progress)``, fast,
-with behaviour chosen by the request's hint. Loaded by name (``PICTUNE_PIPELINE=
-tests.service.fakes:FakePipeline``) so worker processes and Celery workers use it too.
+with behaviour chosen by the request's hint. Loaded by name (``PICTUNE_TEST_PIPELINE=
+tests.service.fakes:FakePipeline``, see service/worker_runtime.load_pipeline) so worker
+processes and Celery workers use it too.
 
 Hints: "crash" kills the worker process (SIGKILL), "hang" sleeps past any timeout, "fail"
 raises a PictuneError, "boom" raises an internal error whose text must not reach users.

@@ -39,7 +39,7 @@ def worker_env(settings: Settings, redis_url: str, runlog: Path) -> dict[str, st
         PYTHONPATH=str(REPO),
         PICTUNE_DATA_DIR=str(settings.data_dir),
         PICTUNE_REDIS_URL=redis_url,
-        PICTUNE_PIPELINE=FAKE_PIPELINE,
+        PICTUNE_TEST_PIPELINE=FAKE_PIPELINE,
         PICTUNE_JOB_HEARTBEAT=str(settings.job_heartbeat),
         PICTUNE_SEMANTIC_SEARCH="false",
         PICTUNE_REFINE_ROUNDS="1",

@@ -22,6 +22,7 @@ from engine.errors import (
 from engine.types import ComposeRequest, Composition, ProgressFn
 from service.api import Requester
 from service.local import LocalJobService
+from service.worker_runtime import TEST_PIPELINE_ENV
 from storage.artifacts import ArtifactStore
 from storage.jobs import CRASHED_MESSAGE, JobQueue
 from storage.store import Store
@@ -192,14 +193,10 @@ class DiskFullPipeline(FakePipeline):
 
 
 async def test_disk_full_in_a_worker_process_is_not_blamed_on_the_picture(
-    svc_settings: Settings, store: Store
+    svc_settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = svc_settings.model_copy(
-        update={
-            "worker_mode": "process",
-            "pipeline": "tests.service.test_faults:DiskFullPipeline",
-        }
-    )
+    monkeypatch.setenv(TEST_PIPELINE_ENV, "tests.service.test_faults:DiskFullPipeline")
+    settings = svc_settings.model_copy(update={"worker_mode": "process"})
     svc = LocalJobService(settings, store)
     await svc.start()
     try:

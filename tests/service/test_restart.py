@@ -40,7 +40,7 @@ def test_jobs_survive_a_killed_service(svc_settings: Settings, tmp_path: Path) -
     env.update(
         PYTHONPATH=str(REPO),
         PICTUNE_DATA_DIR=str(svc_settings.data_dir),
-        PICTUNE_PIPELINE=FAKE_PIPELINE,
+        PICTUNE_TEST_PIPELINE=FAKE_PIPELINE,
         PICTUNE_WORKER_MODE="process",
         PICTUNE_CONCURRENCY="2",
         PICTUNE_JOB_HEARTBEAT="0.3",

@@ -5,7 +5,12 @@ from __future__ import annotations
 from PIL import Image
 
 from engine.bridge import load_bridge
-from engine.bridge.llm import MAX_DESCRIPTION_CHARS, LLMBridge, bridge_messages, clean_description
+from engine.bridge.llm_bridge import (
+    MAX_DESCRIPTION_CHARS,
+    LLMBridge,
+    bridge_messages,
+    clean_description,
+)
 from engine.bridge.rules import RulesBridge
 from engine.config import Settings
 from engine.perceive.analytic import AnalyticPerceiver

@@ -26,7 +26,7 @@ import httpx
 from engine.attention import watching
 from engine.config import Settings
 from engine.errors import ConfigError, ModelOutputError, ModelUnavailable
-from engine.models import Loaded, guess_task, load_for, parse_ref
+from engine.weights import Loaded, guess_task, load_for, parse_ref
 
 if TYPE_CHECKING:
     from PIL import Image

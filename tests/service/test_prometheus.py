@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.metrics import WorkerMetrics, serve_worker_metrics
+from service.prometheus import WorkerMetrics, serve_worker_metrics
 from tests.servers import free_port
 
 

@@ -9,14 +9,14 @@ import pytest
 
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.models import (
+from engine.stage_check import check_stage
+from engine.weights import (
     guess_task,
     load_for,
     parse_ref,
     resolve_device,
     resolve_dtype,
 )
-from engine.stage_check import check_stage
 from tests.engine.neural_models import ScriptedServer, TinyModels
 
 

@@ -14,8 +14,8 @@ import re
 
 from engine.bridge.hints import Hint, clean_hint, parse_hint
 from engine.bridge.rules import RulesBridge, build_brief
+from engine.chat import ChatModel, load_chat_model
 from engine.config import Settings
-from engine.llm import ChatModel, load_chat_model
 from engine.types import MusicBrief, Perception, PieceOptions, Reason
 
 MAX_DESCRIPTION_CHARS = 200

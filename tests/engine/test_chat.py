@@ -8,9 +8,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from engine.chat import MAX_OUTPUT_CHARS, OpenAIChat, load_chat_model
 from engine.config import Settings
 from engine.errors import ModelOutputError, ModelUnavailable
-from engine.llm import MAX_OUTPUT_CHARS, OpenAIChat, load_chat_model
 from tests.engine.neural_models import (
     ScriptedServer,
     TinyModels,
