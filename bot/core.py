@@ -36,6 +36,7 @@ from service.place_words import place_words
 from service.queue_info import queue_info
 from service.requests import Orphan, ProgressSink, Requests, no_progress
 from service.thumbnails import THUMBNAIL_NAME
+from storage.personal import DefaultsView
 from storage.store import Store
 from storage.views import GenerationView, Requester
 
@@ -471,6 +472,27 @@ class PictuneBot:
     def listing(views: list[GenerationView], empty: str, stamp: Stamp = utc_stamp) -> str:
         """A listing as text; ``empty`` is said when there is nothing; ``stamp`` shows when."""
         return "\n".join(history_line(v, stamp) for v in views) if views else empty
+
+    def my_defaults_text(self, requester: Requester, mine: DefaultsView) -> str:
+        """A person's own defaults, and what applies where they set none."""
+        choices = self.library.workspace_settings(requester)
+        low, high = intake.duration_range(self.settings, choices.max_duration)
+        length = (
+            f"{intake.fit_duration(mine.duration, self.settings, longest=choices.max_duration):g} s"
+            if mine.duration is not None
+            else f"not set ({min(self.settings.duration, high):g} s)"
+        )
+        default_mode = choices.default_mode or self.settings.mode
+        return "\n".join(
+            [
+                "**Your defaults here**",
+                f"Length: {length}; this {place_words(requester.platform).place} allows "
+                f"{low:g} to {high:g} s.",
+                f"Mode: {mine.mode or f'not set ({default_mode})'}",
+                f"Private by default: {'on' if mine.private else 'off'}",
+                f"Style: {mine.style or 'not set (the picture chooses)'}",
+            ]
+        )
 
     async def info_text(self, requester: Requester, stamp: Stamp = utc_stamp) -> str:
         """/info: the queue, the asker's pieces and when they should be ready, today's

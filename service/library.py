@@ -11,11 +11,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from engine.bridge.options import read_style
 from engine.config import Settings
 from engine.errors import Forbidden, InputError, InvalidOption, NotFound
 from service import intake
 from service.place_words import place_words
 from service.thumbnails import Thumbnails
+from storage.personal import DefaultsView
 from storage.store import Store
 from storage.views import GenerationView, Requester
 
@@ -173,6 +175,42 @@ class Library:
             workspace_daily_quota=raw.workspace_daily_quota,
             max_duration=raw.max_duration,
             story_threads=bool(raw.story_threads),
+        )
+
+    # A person's own defaults ------------------------------------------------------------
+
+    def my_defaults(self, requester: Requester) -> DefaultsView:
+        """The requester's own defaults here (``/settings me``); unset ones are None."""
+        return self.store.personal.get(requester.platform, requester.workspace, requester.user_id)
+
+    def update_my_defaults(self, requester: Requester, **changes: Any) -> DefaultsView:
+        """Change the requester's own defaults: ``duration`` (seconds, within the range this
+        workspace allows now), ``mode``, ``private`` (on/off), ``style``; a value of None
+        leaves one as it is, "" or 0 clears it. Refusals name what is accepted."""
+        clean: dict[str, Any] = {}
+        for name, value in changes.items():
+            if value is None:
+                continue
+            text = str(value).strip().lower()
+            if text in ("", "0", "none", "default"):
+                clean[name] = None
+            elif name == "duration":
+                longest = self.workspace_settings(requester).max_duration
+                clean[name] = intake.check_duration(value, self.settings, longest=longest)
+            elif name == "mode":
+                clean[name] = intake.check_mode(text, self.settings)
+            elif name == "private":
+                if not isinstance(value, bool) and text not in SWITCH_WORDS:
+                    raise InvalidOption("Private by default is on or off.")
+                clean[name] = value if isinstance(value, bool) else SWITCH_WORDS[text]
+            elif name == "style":
+                clean[name] = read_style(text)
+            else:
+                raise InvalidOption(f"There is no personal default called {name!r}.")
+        if not clean:
+            return self.my_defaults(requester)
+        return self.store.personal.update(
+            requester.platform, requester.workspace, requester.user_id, **clean
         )
 
     def update_settings(

@@ -131,11 +131,22 @@ class Requests:
     def _resolve_options(
         self, requester: Requester, mode: str | None, duration: float | None
     ) -> tuple[str, float]:
-        """The mode and seconds after the workspace's default mode and longest piece."""
+        """The mode and seconds after the person's own defaults, then the workspace's
+        default mode; the workspace's longest piece bounds a length asked for (refused
+        beyond it) and a personal default (fitted to it: nobody typed it just now)."""
         choices = self.library.workspace_settings(requester)
-        mode = intake.check_mode(mode, self.settings, default=choices.default_mode)
+        mine = self.library.my_defaults(requester)
+        mode = intake.check_mode(mode or mine.mode, self.settings, default=choices.default_mode)
+        if duration is None and mine.duration is not None:
+            return mode, intake.fit_duration(
+                mine.duration, self.settings, longest=choices.max_duration
+            )
         seconds = intake.check_duration(duration, self.settings, longest=choices.max_duration)
         return mode, seconds
+
+    def private_by_default(self, requester: Requester) -> bool:
+        """Whether the person asked for their pieces to be private unless they say."""
+        return bool(self.library.my_defaults(requester).private)
 
     def check_quota(self, requester: Requester) -> None:
         """Refuse when the requester or the workspace has made its daily number of pieces."""
@@ -182,13 +193,21 @@ class Requests:
         filename: str | None = None,
         image_checked: bool = False,
         options: PieceOptions | None = None,
+        private: bool | None = None,
         progress: ProgressSink = no_progress,
     ) -> GenerationView:
         """Compose a piece from image bytes; ``progress`` hears every step; returns the
         finished piece. Raises a PictuneError with a user message on any failure.
-        ``image_checked``: the bytes were already sniffed and decoded (no second decode)."""
+        ``image_checked``: the bytes were already sniffed and decoded (no second decode).
+        The person's own defaults (length, mode, style; ``private`` when None) fill what
+        the request leaves open, bounded by the workspace's limits."""
         hint = intake.check_hint(hint)
         mode, seconds = self._resolve_options(requester, mode, duration)
+        mine = self.library.my_defaults(requester)
+        if private if private is not None else mine.private:
+            requester = dataclasses.replace(requester, visibility="private")
+        if mine.style and not (options and options.style):
+            options = dataclasses.replace(options or PieceOptions(), style=mine.style)
         seed = intake.check_seed(seed)
         refine_rounds = intake.check_refine_rounds(refine_rounds)
         if not image_checked:

@@ -220,6 +220,22 @@ class WorkspaceSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class PersonalDefaults(Base):
+    """A person's own defaults in a workspace (``/settings me``). None: the workspace's or
+    the deployment's default applies; the workspace's limits bound them when used."""
+
+    __tablename__ = "personal_defaults"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    duration: Mapped[float | None] = mapped_column(Float)
+    mode: Mapped[str | None] = mapped_column(String(16))
+    private: Mapped[bool | None] = mapped_column(Boolean)
+    style: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class AppInstallation(Base):
     """An app installed into a workspace by its OAuth flow ("Add to Slack"): the tokens the
     bot uses there. One row per app (client id) and workspace, replaced by a reinstall.

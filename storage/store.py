@@ -30,6 +30,7 @@ from storage.history import favourite_counts, normalise_id
 from storage.installations import InstallationRecord, Installations
 from storage.jobs import JobQueue
 from storage.models import Artifact, Favourite, Generation, MessageLink, utcnow
+from storage.personal import Personal
 from storage.reading import Reading
 from storage.recording import Recording
 from storage.search import (
@@ -72,6 +73,7 @@ class Store(Recording, Reading):
         self.deliveries = Deliveries(db)  # who posts a piece's outcome (storage/deliveries.py)
         self.installations = Installations(db)  # apps installed by OAuth, OAuth states
         self.workspaces = Workspaces(db)  # a workspace's own settings (storage/workspaces.py)
+        self.personal = Personal(db)  # a person's own defaults (storage/personal.py)
 
     # ----------------------------------------------------------------- lifecycle
 

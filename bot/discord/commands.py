@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.core import OptionsForm
-from bot.discord.info import discord_stamp, help_command, info
+from bot.discord.info import discord_stamp, help_command, info, my_settings
 from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
@@ -47,7 +47,7 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         hint='a wish in words, e.g. "sad piano" or "faster"',
         mode="symbolic (default), audio or hybrid",
         duration=f"seconds of music ({low:g} to {high:g})",
-        private="only you see the result",
+        private="only you see the result (default: your /my-settings)",
         style="a style, instead of the picture's choice",
         tempo=f"beats per minute ({MIN_TEMPO} to {MAX_TEMPO}), instead of the picture's",
         key='a key or a mode, e.g. "D minor", "F# dorian", "minor"',
@@ -60,7 +60,7 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
         mode: ModeChoice | None = None,
         duration: float | None = None,
-        private: bool = False,
+        private: bool | None = None,
         style: str | None = None,
         tempo: app_commands.Range[int, MIN_TEMPO, MAX_TEMPO] | None = None,
         key: app_commands.Range[str, 1, 24] | None = None,
@@ -219,7 +219,17 @@ async def settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose_message, history, show, search, favourites, settings, info, help_command)
+COMMANDS = (
+    compose_message,
+    history,
+    show,
+    search,
+    favourites,
+    settings,
+    my_settings,
+    info,
+    help_command,
+)
 
 
 def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:

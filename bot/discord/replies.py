@@ -169,12 +169,14 @@ async def compose_from_attachment(
     hint: str | None = None,
     mode: str | None = None,
     duration: float | None = None,
-    private: bool = False,
+    private: bool | None = None,
     options: OptionsForm | None = None,
 ) -> None:
     """The whole of /compose and of the "Compose music" menu, from an attachment.
     ``options``: style, tempo, key, instruments as typed (checked here, before anything)."""
     core = core_of(interaction)
+    if private is None:  # not said: the person's own default (/my-settings)
+        private = core.requests.private_by_default(requester_for(interaction))
     requester = requester_for(interaction, private=private)
     meta = attachment_meta(attachment)
     try:

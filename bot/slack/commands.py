@@ -151,11 +151,39 @@ async def show_piece(
         await respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
 
 
+PERSONAL_NAMES = {"length": "duration", "duration": "duration", "mode": "mode"}
+PERSONAL_NAMES |= {"private": "private", "style": "style"}
+
+
+def my_settings(adapter: SlackAdapter, requester: Requester, rest: str) -> str:
+    """``settings me`` shows one's own defaults; ``settings me length 45``, ``mode M``,
+    ``private on|off``, ``style jazz`` change one, ``settings me clear`` forgets them."""
+    library = adapter.bot.library
+    if rest.lower() == "clear":
+        mine = library.update_my_defaults(
+            requester, **dict.fromkeys(set(PERSONAL_NAMES.values()), "")
+        )
+    elif rest:
+        name, _, value = rest.partition(" ")
+        key = PERSONAL_NAMES.get(name.lower())
+        if key is None or not value.strip():
+            raise InvalidOption(
+                "Use `/compose settings me length 45`, `mode symbolic`, `private on`, "
+                "`style jazz` or `clear` (`none` clears one)."
+            )
+        mine = library.update_my_defaults(requester, **{key: value.strip()})
+    else:
+        mine = library.my_defaults(requester)
+    return adapter.bot.my_defaults_text(requester, mine)
+
+
 async def settings(
     adapter: SlackAdapter, client: AsyncWebClient, requester: Requester, rest: str
 ) -> str:
     """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
     ``team-quota N``, ``max-duration S`` change (admins only)."""
+    if rest.lower() == "me" or rest.lower().startswith("me "):
+        return my_settings(adapter, requester, rest[2:].strip())
     if rest:
         name, _, value = rest.partition(" ")
         value = value.strip()

@@ -622,3 +622,37 @@ async def test_remix_keeps_the_picture_and_seed_and_takes_the_new_wishes(
     assert remix.image == first.image
     with pytest.raises(InvalidOption):
         await requests.remix(ADA, parent.id, hint="x" * 201)
+
+
+async def test_personal_defaults_apply_and_the_workspace_still_bounds_them(
+    requests: Requests,
+) -> None:
+    library = requests.library
+    library.update_my_defaults(ADA, duration=45, mode="symbolic", private="on", style="jazz")
+    view = await requests.compose(ADA, rgb_png())
+    request = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert (request.duration, request.mode) == (45, "symbolic")
+    assert request.options == PieceOptions(style="jazz")
+    assert view.visibility == "private"
+    # What the request says wins over the defaults.
+    view = await requests.compose(
+        ADA, rgb_png(), duration=20, private=False, options=PieceOptions(style="rock")
+    )
+    request = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert request.duration == 20 and request.options == PieceOptions(style="rock")
+    assert view.visibility == "public"
+    # Grace's pieces are hers: Ada's defaults do not touch them.
+    await requests.compose(GRACE, rgb_png())
+    assert requests.service.requests[-1][0].options is None  # type: ignore[attr-defined]
+    # A workspace that lowers its longest piece bounds a default set before.
+    library.update_settings(ADA, is_manager=True, max_duration=30)
+    await requests.compose(ADA, rgb_png())
+    assert requests.service.requests[-1][0].duration == 30  # type: ignore[attr-defined]
+    with pytest.raises(InvalidOption, match="between"):
+        library.update_my_defaults(ADA, duration=60)  # refused when set beyond it
+    with pytest.raises(InvalidOption, match="Unknown style"):
+        library.update_my_defaults(ADA, style="polka")
+    with pytest.raises(InvalidOption, match="on or off"):
+        library.update_my_defaults(ADA, private="maybe")
+    cleared = library.update_my_defaults(ADA, duration="", mode="", private="", style="")
+    assert (cleared.duration, cleared.mode, cleared.private, cleared.style) == (None,) * 4

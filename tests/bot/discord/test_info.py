@@ -31,6 +31,7 @@ async def test_info_tells_the_queue_my_pieces_my_quota_and_the_engine(
         await ask(fake)  # Ada's first: being made (one worker)
         await fake.wait_for(lambda: store.jobs.counts()["running"] == 1 or None)
         await ask(fake, OTHER_USER_ID)  # Grace's: waiting
+        await fake.wait_for(lambda: store.jobs.counts()["queued"] == 1 or None)
         await ask(fake)  # Ada's second: one ahead of it
         await fake.wait_for(lambda: store.jobs.counts()["queued"] == 2 or None)
         manager = Requester("discord", guild_id(fake), str(USER_ID))
@@ -67,3 +68,27 @@ async def test_listings_show_times_as_discord_timestamps(fake: FakeDiscord, star
     await fake.dispatch("INTERACTION_CREATE", asked)
     data = await fake.wait_for(lambda: callback_data(fake, asked))
     assert re.search(r"<t:\d{10}:f>", data["embeds"][0]["description"])
+
+
+async def test_my_settings_apply_to_compose_within_the_server_s_limits(
+    fake: FakeDiscord, start_bot: Any, pipeline: RecordingPipeline
+) -> None:
+    bot = await start_bot()
+    options = [
+        {"name": "length", "type": 10, "value": 12},
+        {"name": "private", "type": 5, "value": True},
+        {"name": "style", "type": 3, "value": "waltz"},
+    ]
+    mine = fake.slash("my-settings", options)
+    await fake.dispatch("INTERACTION_CREATE", mine)
+    said = await fake.wait_for(lambda: ephemeral_answer(fake, mine))
+    assert "Length: 12 s" in said and "Private by default: on" in said and "waltz" in said
+    _, message = await compose_once(fake)
+    request = pipeline.requests[-1]
+    assert request.duration == 12 and request.options is not None
+    assert request.options.style == "waltz"
+    assert int(message.get("flags", 0)) & 64  # private by default: only its maker sees it
+    manager = Requester("discord", guild_id(fake), str(USER_ID))
+    bot.core.library.update_settings(manager, is_manager=True, max_duration=10)
+    await compose_once(fake, private=False)
+    assert pipeline.requests[-1].duration == 10  # the server's limit bounds the default

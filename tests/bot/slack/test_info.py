@@ -18,3 +18,15 @@ async def test_info_and_listings_with_slack_dates(bench: SlackBench) -> None:
     assert re.search(r"<!date\^\d{10}\^\{date_short_pretty\} \{time\}\|[0-9: -]+UTC>", listing)
     assert "&lt;!date" not in listing
     assert "info" in await command(bench, "help")
+
+
+async def test_settings_me_sets_personal_defaults_that_compose_uses(bench: SlackBench) -> None:
+    said = await command(bench, "settings me length 12")
+    assert "Length: 12 s" in said
+    assert "Style: jazz" in await command(bench, "settings me style jazz")
+    assert "Unknown style" in await command(bench, "settings me style polka")
+    await make_piece(bench)
+    request, _, _ = bench.bot.requests.service.requests[-1]  # type: ignore[attr-defined]
+    assert request.duration == 12 and request.options.style == "jazz"
+    cleared = await command(bench, "settings me clear")
+    assert "Style: not set" in cleared and "Length: not set" in cleared
