@@ -494,6 +494,12 @@ class PictuneBot:
             ]
         )
 
+    def top_text(self, ranked: list[tuple[GenerationView, int]], stamp: Stamp = utc_stamp) -> str:
+        """/top: the most liked public pieces of the week, most liked first."""
+        if not ranked:
+            return "No likes this week yet: react ⭐ on a piece in the community channel."
+        return "\n".join(f"⭐ {likes} · {history_line(view, stamp)}" for view, likes in ranked)
+
     async def info_text(self, requester: Requester, stamp: Stamp = utc_stamp) -> str:
         """/info: the queue, the asker's pieces and when they should be ready, today's
         quota, and what each stage runs."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.bridge.options import read_style
@@ -176,6 +177,52 @@ class Library:
             max_duration=raw.max_duration,
             story_threads=bool(raw.story_threads),
         )
+
+    # The community: publishing later, likes, the most liked --------------------------------
+
+    def publish(self, requester: Requester, generation_id: str) -> GenerationView:
+        """Make one's own private piece public (then the adapter posts it to the community
+        channel). Refused for someone else's piece, one not finished, one already public."""
+        view = self.find(requester, generation_id)
+        try:
+            changed = self.store.community.publish(
+                view.id, user_id=requester.user_id, workspace=requester.workspace
+            )
+        except LookupError:
+            if view.status != "done":
+                raise InputError(f"{view.id} is not finished: publish it once it is.") from None
+            raise Forbidden("Only the person who made that piece can publish it.") from None
+        if not changed:
+            raise InputError(f"{view.id} is already public.")
+        return self.find(requester, view.id)
+
+    def like(self, requester: Requester, message_id: str, *, liked: bool = True) -> int | None:
+        """⭐ added (or taken back) on a message: counted when it is the community post of
+        a public piece of this workspace; None for any other message."""
+        found = self.store.community.post_of(requester.platform, str(message_id))
+        if found is None or found[1] != requester.workspace:
+            return None
+        community = self.store.community
+        if liked:
+            return community.like(found[0], requester.user_id)
+        return community.unlike(found[0], requester.user_id)
+
+    def top(
+        self, requester: Requester, days: int = 7, limit: int = 10
+    ) -> list[tuple[GenerationView, int]]:
+        """The workspace's most liked public pieces of the last ``days`` days, with their
+        likes; private pieces are never among them."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        ranked = self.store.community.top(
+            platform=requester.platform, workspace=requester.workspace, since=since, limit=limit
+        )
+        out = []
+        for gid, likes in ranked:
+            try:
+                out.append((self.find(requester, gid), likes))
+            except NotFound:  # deleted meanwhile
+                continue
+        return out
 
     # A person's own defaults ------------------------------------------------------------
 

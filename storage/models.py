@@ -202,6 +202,20 @@ class Favourite(Base):
     __table_args__ = (Index("ix_favourites_user", "user_id", "created_at"),)
 
 
+class Like(Base):
+    """⭐ on a public piece's community post, by one person (counted for /top)."""
+
+    __tablename__ = "likes"
+
+    generation_id: Mapped[str] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_likes_created", "created_at"),)
+
+
 class WorkspaceSettings(Base):
     """Per guild/team choices. None means "use the deployment's setting"."""
 

@@ -24,6 +24,7 @@ from engine.config import Settings
 from engine.errors import Forbidden, NotFound
 from storage import migrate
 from storage.artifacts import ArtifactStore
+from storage.community import Community
 from storage.db import Database, typed_faults
 from storage.deliveries import Deliveries, Undelivered
 from storage.history import favourite_counts, normalise_id
@@ -74,6 +75,7 @@ class Store(Recording, Reading):
         self.installations = Installations(db)  # apps installed by OAuth, OAuth states
         self.workspaces = Workspaces(db)  # a workspace's own settings (storage/workspaces.py)
         self.personal = Personal(db)  # a person's own defaults (storage/personal.py)
+        self.community = Community(db)  # publishing, ⭐ likes, the most liked pieces
 
     # ----------------------------------------------------------------- lifecycle
 

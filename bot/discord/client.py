@@ -21,6 +21,7 @@ from discord.http import Route
 
 from bot.core import PictuneBot, user_message
 from bot.discord.commands import register_commands
+from bot.discord.community import handle_like
 from bot.discord.handlers import press
 from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
@@ -110,6 +111,10 @@ class PictuneClient(discord.Client):
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await handle_reaction(self, payload)
+        await handle_like(self, payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await handle_like(self, payload)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.core import OptionsForm
+from bot.discord.community import publish, top
 from bot.discord.info import discord_stamp, help_command, info, my_settings
 from bot.discord.render import listing_embed, render_piece
 from bot.discord.replies import (
@@ -229,6 +230,8 @@ COMMANDS = (
     my_settings,
     info,
     help_command,
+    publish,
+    top,
 )
 
 

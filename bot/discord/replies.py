@@ -321,16 +321,20 @@ async def land_piece(
 
 
 async def post_community(
-    client: PictuneClient, requester: Requester, reply: PieceReply, original: discord.Message
+    client: PictuneClient,
+    requester: Requester,
+    reply: PieceReply,
+    original: discord.Message | None,
 ) -> None:
-    """Public pieces also go to the server's community channel, with attribution and a link."""
+    """Public pieces also go to the server's community channel, with attribution and a link
+    to ``original`` (none for a piece published later: its result may be private)."""
 
     channel_id = client.core.community_channel(requester, reply)
     if channel_id is None or not channel_id.isdigit():
         return
     guild_id = int(requester.workspace) if requester.workspace.isdigit() else None
     channel = client.get_partial_messageable(int(channel_id), guild_id=guild_id)
-    link = _jump_url(original, guild_id)
+    link = _jump_url(original, guild_id) if original is not None else None
     # The cached channel tells its type; an unknown one is tried (a refusal falls back).
     known = client.get_channel(int(channel_id))
     rendered = render_piece(reply, story_in_thread=can_hold_threads(known or channel))

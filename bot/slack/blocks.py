@@ -42,6 +42,7 @@ HELP = """*Pictune turns a picture into music.*
 • `/compose history`, `/compose show ID`, `/compose search TEXT`, `/compose favourites`
 • `/compose favourite ID` (again to undo), `/compose cancel [ID]` (stop your piece on its way), `/compose delete ID`
 • `/compose settings me [length 45 | mode M | private on|off | style jazz | clear]`: your own defaults
+• `/compose publish ID` makes your private piece public (and posts it to the community channel); :star: on a community post likes it; `/compose top`: this week's most liked
 • `/compose info`: the queue, your pieces and when they should be ready, today's quota, the engine
 • Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S | threads on|off]`
 React with :repeat: on a result to refine it."""

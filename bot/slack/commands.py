@@ -16,7 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
+from bot.slack import blocks, community
 from engine.errors import InputError, InvalidOption, PictuneError
 from service.api import Requester
 
@@ -44,6 +44,8 @@ COMMANDS = frozenset(
         "delete",
         "settings",
         "info",
+        "publish",
+        "top",
     }
 )
 SETTING_NAMES = {
@@ -125,6 +127,10 @@ async def run_subcommand(
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
             await answer(await settings(adapter, client, requester, rest))
+        elif sub == "publish":
+            await answer(await community.publish(adapter, client, requester, rest))
+        elif sub == "top":
+            await answer(community.top(adapter, requester))
         elif sub == "info":
             await answer(await adapter.bot.info_text(requester, stamp=blocks.slack_stamp))
     except Exception as exc:

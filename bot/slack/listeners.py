@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot
 from bot.slack import blocks
 from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
+from bot.slack.community import count_like, register_likes
 from bot.slack.extend import register_extend
 from bot.slack.files import attachment, file_link
 from bot.slack.oauth import TeamClients
@@ -114,6 +115,7 @@ class SlackAdapter:
         register_remix(self, app)
         register_extend(self, app)
         register_why(self, app)
+        register_likes(self, app)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its ack)."""
@@ -512,6 +514,8 @@ class SlackAdapter:
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """:repeat: on one of Pictune's results reruns it with refinement, in its thread."""
+        if await count_like(self, event, context, liked=True):
+            return  # ⭐ on a community post is a like (bot/slack/community.py)
         if event.get("reaction") not in REPEAT_REACTIONS:
             return
         item = event.get("item") or {}

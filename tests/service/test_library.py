@@ -193,3 +193,29 @@ def test_story_threads_are_off_until_a_manager_turns_them_on(library: Library) -
     assert not library.update_settings(ADA, is_manager=True, story_threads=False).story_threads
     with pytest.raises(InvalidOption, match="on or off"):
         library.update_settings(ADA, is_manager=True, story_threads="sometimes")
+
+
+async def test_likes_count_only_public_community_posts_and_top_ranks_the_week(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    public = await requests.compose(ADA, rgb_png(40, 30))
+    hidden = await requests.compose(ADA, rgb_png(30, 40), private=True)
+    library.link_message(public.id, "m-public", role="community")
+    library.link_message(hidden.id, "m-hidden", role="community")  # as if it leaked there
+    library.link_message(public.id, "m-result")  # the result itself: not a community post
+    assert library.like(GRACE, "m-public") == 1
+    assert library.like(GRACE, "m-public") == 1  # once per person
+    assert library.like(ADA, "m-public") == 2
+    assert library.like(GRACE, "m-hidden") is None  # a private piece is never counted
+    assert library.like(GRACE, "m-result") is None
+    assert library.like(STRANGER, "m-public") is None  # another workspace's post
+    assert [(v.id, n) for v, n in library.top(GRACE)] == [(public.id, 2)]
+    assert library.like(ADA, "m-public", liked=False) == 1
+    with pytest.raises(Forbidden):
+        library.publish(GRACE, public.id)  # not hers (and public anyway)
+    with pytest.raises(NotFound):
+        library.publish(GRACE, hidden.id)  # she cannot even see it
+    assert library.publish(ADA, hidden.id).visibility == "public"
+    assert library.like(GRACE, "m-hidden") == 1  # public now: counted
+    with pytest.raises(InputError, match="already public"):
+        library.publish(ADA, hidden.id)
