@@ -28,6 +28,7 @@ from bot.slack.commands import COMMANDS, NOT_IN_CHANNEL, run_subcommand
 from bot.slack.community import count_like, register_likes
 from bot.slack.extend import register_extend
 from bot.slack.files import attachment, file_link
+from bot.slack.home import register_home
 from bot.slack.oauth import TeamClients
 from bot.slack.places import Places
 from bot.slack.remix import register_remix
@@ -116,6 +117,7 @@ class SlackAdapter:
         register_extend(self, app)
         register_why(self, app)
         register_likes(self, app)
+        register_home(self, app)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its ack)."""
