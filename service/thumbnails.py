@@ -1,6 +1,10 @@
 """The picture beside the music: a small JPEG of a piece's source image for its result and
-community copy, made once from the stored upload and kept in the cache folder
-(``cache_dir/thumbnails``), removed when the piece is deleted."""
+community copy, made once from the stored upload and kept beside the deployment's data
+(``data_dir/thumbnails``), removed when the piece is deleted.
+
+A file is named by the piece's id and the moment it was made: a database started afresh
+over the same data folder may hand out an id again, and its piece must never be shown with
+another one's picture."""
 
 from __future__ import annotations
 
@@ -24,14 +28,15 @@ class Thumbnails:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.folder = Path(settings.cache_dir) / "thumbnails"
+        self.folder = Path(settings.data_dir) / "thumbnails"
 
     def path(self, view: GenerationView) -> Path | None:
         """The thumbnail of ``view``'s source image, made on first use; None when the
         piece kept no picture (or it cannot be read: the piece is shown without it)."""
         if not view.has_source_image:
             return None
-        path = self.folder / f"{view.id}.jpg"
+        made = int(view.created_at.timestamp() * 1_000_000)
+        path = self.folder / f"{view.id}-{made}.jpg"
         if path.exists():
             return path
         try:
@@ -48,4 +53,5 @@ class Thumbnails:
 
     def forget(self, generation_id: str) -> None:
         """A deleted piece's picture leaves the cache too."""
-        (self.folder / f"{generation_id}.jpg").unlink(missing_ok=True)
+        for path in self.folder.glob(f"{generation_id}-*.jpg"):
+            path.unlink(missing_ok=True)

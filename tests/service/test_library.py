@@ -3,6 +3,8 @@ that show a piece, and a workspace's settings, each with the sentence it refuses
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -219,3 +221,14 @@ async def test_likes_count_only_public_community_posts_and_top_ranks_the_week(
     assert library.like(GRACE, "m-hidden") == 1  # public now: counted
     with pytest.raises(InputError, match="already public"):
         library.publish(ADA, hidden.id)
+
+
+async def test_a_reused_id_never_shows_another_piece_s_picture(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    """A database started afresh over the same data folder may give an id out again."""
+    view = await requests.compose(ADA, rgb_png(640, 480))
+    old = library.thumbnails.path(view)
+    assert old is not None and old.is_relative_to(library.settings.data_dir)
+    later = dataclasses.replace(view, created_at=view.created_at + timedelta(seconds=1))
+    assert library.thumbnails.path(later) != old
