@@ -31,14 +31,14 @@ from engine.types import MusicBrief, Perception, PieceOptions
 from engine.why import why_in_brief
 from service import intake
 from service.api import JobEvent, JobService
-from service.library import Library, WorkspaceChoices
+from service.library import Library
 from service.place_words import place_words
 from service.queue_info import queue_info
 from service.requests import Orphan, ProgressSink, Requests, no_progress
 from service.thumbnails import THUMBNAIL_NAME
 from storage.personal import DefaultsView
 from storage.store import Store
-from storage.views import GenerationView, Requester
+from storage.views import GenerationView, Requester, WorkspaceSettingsView
 
 log = logging.getLogger("pictune.bot")
 
@@ -350,9 +350,11 @@ class PictuneBot:
             footer=footer,
             author=view.user_name or view.user_id,
             why=self._why(view),
-            story_threads=self.library.workspace_settings(
-                Requester(view.platform, view.workspace, view.user_id)
-            ).story_threads,
+            story_threads=bool(
+                self.library.workspace_settings(
+                    Requester(view.platform, view.workspace, view.user_id)
+                ).story_threads
+            ),
         )
 
     def _why(self, view: GenerationView) -> str:
@@ -551,7 +553,7 @@ class PictuneBot:
         where = f" — [original]({link})" if link else ""
         return f"🎵 New piece by {reply.author}: **{reply.title}**{where}"
 
-    def settings_text(self, choices: WorkspaceChoices) -> str:
+    def settings_text(self, choices: WorkspaceSettingsView) -> str:
         def show(value: Any, default: str) -> str:
             return default if value in (None, "") else str(value)
 

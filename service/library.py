@@ -8,7 +8,6 @@ refusals are typed errors whose ``user_message`` is the sentence to show."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from service.place_words import place_words
 from service.thumbnails import Thumbnails
 from storage.personal import DefaultsView
 from storage.store import Store
-from storage.views import GenerationView, Requester
+from storage.views import GenerationView, Requester, WorkspaceSettingsView
 
 HISTORY_MAX = 25  # the most pieces one listing shows
 FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
@@ -28,18 +27,6 @@ SEARCH_MAX_CHARS = 200  # the longest search text
 QUOTA_MAX = 10_000  # the largest daily quota a workspace may set
 SWITCH_WORDS = {"on": True, "yes": True, "true": True, "1": True}
 SWITCH_WORDS |= {"off": False, "no": False, "false": False, "0": False}
-
-
-@dataclass(frozen=True)
-class WorkspaceChoices:
-    """A workspace's settings as Pictune applies them (None: the deployment's default)."""
-
-    community_channel: str | None = None
-    default_mode: str | None = None
-    user_daily_quota: int | None = None
-    workspace_daily_quota: int | None = None
-    max_duration: float | None = None
-    story_threads: bool = False  # a piece's whole story in a thread on its result
 
 
 class Library:
@@ -165,19 +152,6 @@ class Library:
             return None
         return channel
 
-    # The workspace's settings -------------------------------------------------------------
-
-    def workspace_settings(self, requester: Requester) -> WorkspaceChoices:
-        raw = self.store.workspaces.settings(requester.platform, requester.workspace)
-        return WorkspaceChoices(
-            community_channel=raw.community_channel,
-            default_mode=raw.default_mode,
-            user_daily_quota=raw.user_daily_quota,
-            workspace_daily_quota=raw.workspace_daily_quota,
-            max_duration=raw.max_duration,
-            story_threads=bool(raw.story_threads),
-        )
-
     # The community: publishing later, likes, the most liked --------------------------------
 
     def publish(self, requester: Requester, generation_id: str) -> GenerationView:
@@ -260,9 +234,15 @@ class Library:
             requester.platform, requester.workspace, requester.user_id, **clean
         )
 
+    # The workspace's settings -------------------------------------------------------------
+
+    def workspace_settings(self, requester: Requester) -> WorkspaceSettingsView:
+        """The requester's workspace's own settings (None: the deployment's default)."""
+        return self.store.workspaces.settings(requester.platform, requester.workspace)
+
     def update_settings(
         self, requester: Requester, *, is_manager: bool, **changes: Any
-    ) -> WorkspaceChoices:
+    ) -> WorkspaceSettingsView:
         """Change a workspace's settings (managers only). ``changes`` may hold
         community_channel, default_mode, user_daily_quota, workspace_daily_quota,
         max_duration; a value of None leaves it as it is, "" or 0 clears it."""

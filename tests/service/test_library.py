@@ -188,7 +188,7 @@ async def test_the_picture_beside_the_music_is_made_once_and_deleted_with_the_pi
 
 
 def test_story_threads_are_off_until_a_manager_turns_them_on(library: Library) -> None:
-    assert library.workspace_settings(ADA).story_threads is False
+    assert not library.workspace_settings(ADA).story_threads
     with pytest.raises(Forbidden):
         library.update_settings(ADA, is_manager=False, story_threads=True)
     assert library.update_settings(ADA, is_manager=True, story_threads="on").story_threads
