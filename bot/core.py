@@ -16,27 +16,38 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from engine.bridge.hints import MAX_HINT_CHARS
+from engine.bridge.options import options_words
+from engine.compose.instruments import PROGRAM_NAMES
 from engine.config import Settings
 from engine.errors import JobFailed, PictuneError
 from engine.markdown import escape_markdown
+from engine.types import MusicBrief, Perception, PieceOptions
+from engine.why import why_in_brief
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import Library
+from service.place_words import place_words
+from service.queue_info import queue_info
 from service.requests import Orphan, ProgressSink, Requests, no_progress
+from service.thumbnails import THUMBNAIL_NAME
 from service.weblinks import page_url
+from storage.personal import DefaultsView
 from storage.store import Store
 from storage.views import GenerationView, Requester, WorkspaceSettingsView, piece_title
 
 log = logging.getLogger("pictune.bot")
 
 SUMMARY_MAX = 300  # characters of the motivation shown in a result
+WHY_PAGE_CHARS = 1800  # characters of the motivation per page of "Why this music?"
 # File order in a reply: what people want first goes first (and survives a size cut).
-FILE_ORDER = ("audio", "score", "midi", "abc", "motivation")
+FILE_ORDER = ("audio", "score", "picture", "midi", "abc", "motivation")
 # What the person reads above a piece that comes as a new message after a restart.
 READY_AFTER_RESTART = "your piece is ready (Pictune restarted while making it)."
 
@@ -49,6 +60,34 @@ class Attachment:
     content_type: str | None
     size: int | None
     url: str
+
+
+# The fields of a wish form, in order: name -> (label, placeholder, longest), all optional.
+WISH_FIELDS: dict[str, tuple[str, str, int]] = {
+    "hint": ("Your wish", "e.g. as a lullaby, slower, with a cello", MAX_HINT_CHARS),
+    "style": ("Style", "folk, jazz, lullaby, rock, waltz…", 20),
+    "tempo": ("Tempo in bpm", "e.g. 72", 6),
+    "key": ("Key or mode", "e.g. D minor, F# dorian, minor", 24),
+    "instruments": ("Instruments, melody first", "e.g. violin, piano, cello", 80),
+}
+OPTION_FIELDS = ("style", "tempo", "key", "instruments")
+
+
+@dataclass(frozen=True)
+class OptionsForm:
+    """A hint and options as typed into a form (the Remix form, /compose's options)."""
+
+    hint: str = ""
+    style: str = ""
+    tempo: str = ""
+    key: str = ""  # "D minor", "dorian"
+    instruments: str = ""  # "violin, piano"
+
+    def options(self) -> PieceOptions | None:
+        """The options typed into the form, checked (InvalidOption names what is accepted)."""
+        return intake.read_options(
+            style=self.style, tempo=self.tempo, key=self.key, instruments=self.instruments
+        )
 
 
 @dataclass(frozen=True)
@@ -65,6 +104,16 @@ class PieceReply:
     footer: str  # "pt-7f3a2c · seed 123 · refined from pt-1a2b3c"
     author: str  # who asked, as shown ("for Ada")
     web_url: str | None = None  # its web page ("Open in browser"), where one opens for all
+    # "Why, in brief": three or four plain sentences (engine/why.py); "" when unknown.
+    why: str = ""
+    # Whether its workspace tells a piece's whole story in a thread on the result; where it
+    # does not, the result shows ``why`` and a "Why this music?" button pages the story.
+    story_threads: bool = True
+
+    def why_pages(self, size: int = WHY_PAGE_CHARS) -> list[str]:
+        """The whole motivation in pages of at most ``size`` characters (paragraphs kept
+        whole where they fit), for the "Why this music?" button."""
+        return pages(self.motivation_markdown or self.summary or self.why, size)
 
     @property
     def id(self) -> str:
@@ -105,9 +154,40 @@ def motivation_summary(markdown: str, limit: int = SUMMARY_MAX) -> str:
     return ""
 
 
-def history_line(view: GenerationView) -> str:
+def pages(text: str, size: int) -> list[str]:
+    """``text`` in pages of at most ``size`` characters: whole paragraphs where they fit,
+    a paragraph longer than a page cut at a line or a word."""
+    out: list[str] = []
+    page = ""
+    for block in [b.strip() for b in text.split("\n\n") if b.strip()]:
+        while len(block) > size:
+            cut_at = max(block.rfind("\n", 0, size), block.rfind(" ", 0, size))
+            cut_at = cut_at if cut_at > size // 2 else size
+            head, block = block[:cut_at].rstrip(), block[cut_at:].lstrip()
+            if page:
+                out.append(page)
+                page = ""
+            out.append(head)
+        if page and len(page) + 2 + len(block) > size:
+            out.append(page)
+            page = ""
+        page = f"{page}\n\n{block}" if page else block
+    if page:
+        out.append(page)
+    return out or [""]
+
+
+Stamp = Callable[[datetime], str]  # a moment as a platform shows it in the reader's zone
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A moment where no platform can show it in the reader's zone: UTC, said so."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def history_line(view: GenerationView, stamp: Stamp = utc_stamp) -> str:
     """One line of a listing: id, when, who, what."""
-    when = view.created_at.strftime("%Y-%m-%d %H:%M") if view.created_at else ""
+    when = stamp(view.created_at) if view.created_at else ""
     who = escape_markdown(view.user_name or view.user_id)
     what = (view.caption or view.hint or "a piece").rstrip(".")
     if len(what) > 80:
@@ -197,6 +277,37 @@ class PictuneBot:
         view = await self.requests.rerun(requester, generation_id, progress=progress, **options)
         return self._reply(view)
 
+    async def remix(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        progress: ProgressSink = no_progress,
+        **changes: Any,
+    ) -> PieceReply:
+        """``requests.remix`` (hint, options): the same picture, new wishes, as a reply."""
+        view = await self.requests.remix(requester, generation_id, progress=progress, **changes)
+        return self._reply(view)
+
+    async def extend(
+        self, requester: Requester, generation_id: str, *, progress: ProgressSink = no_progress
+    ) -> PieceReply:
+        """``requests.extend``: a longer piece continuing this one, as a reply."""
+        return self._reply(await self.requests.extend(requester, generation_id, progress=progress))
+
+    def remix_defaults(self, requester: Requester, generation_id: str) -> OptionsForm:
+        """What the Remix form shows filled in: the piece's own hint and options."""
+        view = self.library.find(requester, generation_id)
+        chosen = PieceOptions.from_dict((view.brief or {}).get("options")) or PieceOptions()
+        key = " ".join(x for x in (chosen.key, chosen.mode) if x)
+        return OptionsForm(
+            hint=view.hint or "",
+            style=chosen.style or "",
+            tempo=str(chosen.tempo or ""),
+            key=key,
+            instruments=", ".join(PROGRAM_NAMES.get(p, "") for p in chosen.instruments),
+        )
+
     async def follow(self, orphan: Orphan, progress: ProgressSink = no_progress) -> PieceReply:
         """``requests.follow``: a piece left by an earlier process, finished, as a reply."""
         return self._reply(await self.requests.follow(orphan, progress))
@@ -221,6 +332,9 @@ class PictuneBot:
             fields.append(("Length", f"{view.audio_seconds:.0f} s"))
         if view.hint:
             fields.append(("Hint", view.hint))
+        chosen = PieceOptions.from_dict(brief.get("options"))
+        if chosen is not None:
+            fields.append(("Your options", ", ".join(options_words(chosen))))
         title = piece_title(brief)
         footer = f"{view.id} · seed {view.seed}" if view.seed is not None else view.id
         if view.parent_id:
@@ -236,12 +350,36 @@ class PictuneBot:
             footer=footer,
             author=view.user_name or view.user_id,
             web_url=page_url(self.settings, view),
+            why=self._why(view),
+            story_threads=bool(
+                self.library.workspace_settings(
+                    Requester(view.platform, view.workspace, view.user_id)
+                ).story_threads
+            ),
         )
 
-    @staticmethod
-    def _files(view: GenerationView) -> list[tuple[str, Path]]:
-        """The files a user receives, most wanted first (a size cut drops the last)."""
-        ranked = [(_file_rank(name), name, path) for name, path in view.files.items()]
+    def _why(self, view: GenerationView) -> str:
+        """ "Why, in brief" from what is stored of the piece (its maker may see all of it)."""
+        try:
+            summary = self.library.store.summary(
+                view.id, workspace=view.workspace, user_id=view.user_id
+            )
+            perception = Perception.from_dict(summary["perception"])
+            brief = MusicBrief.from_dict(view.brief)
+        except Exception:  # noqa: BLE001 - an old or partial record: the summary instead
+            log.debug("no brief why for %s", view.id, exc_info=True)
+            return motivation_summary(view.motivation or "")
+        titles = [str(e.get("title") or "") for e in summary.get("exemplars") or []]
+        return why_in_brief(perception, brief, titles)
+
+    def _files(self, view: GenerationView) -> list[tuple[str, Path]]:
+        """The files a user receives, most wanted first (a size cut drops the last): the
+        piece's, and the picture it was made from (``THUMBNAIL_NAME``), small."""
+        files = dict(view.files)
+        picture = self.library.thumbnails.path(view)
+        if picture is not None:
+            files[THUMBNAIL_NAME] = picture
+        ranked = [(_file_rank(name), name, path) for name, path in files.items()]
         ranked = [r for r in ranked if r[0] < len(FILE_ORDER)]
         ranked.sort()
         return [(name, path) for _, name, path in ranked]
@@ -337,9 +475,67 @@ class PictuneBot:
     # Words for the answers of the use cases ------------------------------------------------
 
     @staticmethod
-    def listing(views: list[GenerationView], empty: str) -> str:
-        """A listing as text; ``empty`` is said when there is nothing."""
-        return "\n".join(history_line(v) for v in views) if views else empty
+    def listing(views: list[GenerationView], empty: str, stamp: Stamp = utc_stamp) -> str:
+        """A listing as text; ``empty`` is said when there is nothing; ``stamp`` shows when."""
+        return "\n".join(history_line(v, stamp) for v in views) if views else empty
+
+    def my_defaults_text(self, requester: Requester, mine: DefaultsView) -> str:
+        """A person's own defaults, and what applies where they set none."""
+        choices = self.library.workspace_settings(requester)
+        low, high = intake.duration_range(self.settings, choices.max_duration)
+        length = (
+            f"{intake.fit_duration(mine.duration, self.settings, longest=choices.max_duration):g} s"
+            if mine.duration is not None
+            else f"not set ({min(self.settings.duration, high):g} s)"
+        )
+        default_mode = choices.default_mode or self.settings.mode
+        return "\n".join(
+            [
+                "**Your defaults here**",
+                f"Length: {length}; this {place_words(requester.platform).place} allows "
+                f"{low:g} to {high:g} s.",
+                f"Mode: {mine.mode or f'not set ({default_mode})'}",
+                f"Private by default: {'on' if mine.private else 'off'}",
+                f"Style: {mine.style or 'not set (the picture chooses)'}",
+            ]
+        )
+
+    def top_text(self, ranked: list[tuple[GenerationView, int]], stamp: Stamp = utc_stamp) -> str:
+        """/top: the most liked public pieces of the week, most liked first."""
+        if not ranked:
+            return "No likes this week yet: react ⭐ on a piece in the community channel."
+        return "\n".join(f"⭐ {likes} · {history_line(view, stamp)}" for view, likes in ranked)
+
+    async def info_text(self, requester: Requester, stamp: Stamp = utc_stamp) -> str:
+        """/info: the queue, the asker's pieces and when they should be ready, today's
+        quota, and what each stage runs."""
+        info = await queue_info(self.requests, requester)
+        place = place_words(requester.platform).place
+        lines = [
+            "**Pictune now**",
+            f"In the queue: {info.queued} waiting, {info.running} being made.",
+        ]
+        now = datetime.now(UTC)
+        for piece in info.mine:
+            where = "being made" if piece.ahead is None else f"{piece.ahead} ahead of it"
+            when = ""
+            if piece.estimate_s is not None:
+                when = f", ready around {stamp(now + timedelta(seconds=piece.estimate_s))}"
+            lines.append(f"Your `{piece.generation_id}`: {where}{when}.")
+        if not info.mine:
+            lines.append("You have no piece on its way.")
+        if info.typical_s is not None:
+            lines.append(f"A piece takes about {info.typical_s:.0f} s here lately.")
+        left = info.left_today
+        if left is None:
+            lines.append(f"Today: you made {info.made_today}; this {place} sets no daily limit.")
+        else:
+            pieces = "piece" if left == 1 else "pieces"
+            lines.append(f"Today: you made {info.made_today}; {left} more {pieces} allowed.")
+        lines.append(
+            "Engine: " + ", ".join(f"{stage} {backend}" for stage, backend in info.backends) + "."
+        )
+        return "\n".join(lines)
 
     @staticmethod
     def favourite_text(generation_id: str, now: bool) -> str:
@@ -374,6 +570,7 @@ class PictuneBot:
                 f"Pieces per member per day: {show(choices.user_daily_quota, 'no limit')}",
                 f"Pieces per day in all: {show(choices.workspace_daily_quota, 'no limit')}",
                 f"Longest piece: {choices.max_duration or self.settings.max_duration:g} s",
+                "Whole stories in threads: " + ("on" if choices.story_threads else "off"),
             ]
         )
 
@@ -388,6 +585,8 @@ def user_message(exc: BaseException) -> str:
 
 def _file_rank(name: str) -> int:
     """Position of a file in FILE_ORDER by its name; past the end for files not sent."""
+    if name == THUMBNAIL_NAME:
+        return FILE_ORDER.index("picture")
     suffix = Path(name).suffix.lower()
     kind = {
         ".mp3": "audio",

@@ -23,7 +23,15 @@ from engine.errors import InputError, PictuneError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from engine.types import Draft, Exemplar, Feedback, ImageInfo, MusicBrief, Perception
+    from engine.types import (
+        Draft,
+        Exemplar,
+        Feedback,
+        ImageInfo,
+        MusicBrief,
+        Perception,
+        PieceOptions,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +131,14 @@ class FallbackPerceiver(_Fallback):
 class FallbackBridge(_Fallback):
     stage = "bridge"
 
-    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief:
-        return self._call("bridge", perception, hint, duration)
+    def bridge(
+        self,
+        perception: Perception,
+        hint: str | None,
+        duration: float,
+        options: PieceOptions | None = None,
+    ) -> MusicBrief:
+        return self._call("bridge", perception, hint, duration, options)
 
 
 class FallbackRetriever(_Fallback):

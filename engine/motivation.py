@@ -6,6 +6,7 @@ seen, what was chosen and why, which corpus tunes inspired it, what refinement c
 
 from __future__ import annotations
 
+from engine.bridge.options import options_words
 from engine.compose.styles import STYLES
 from engine.markdown import escape_markdown
 from engine.types import Exemplar, MusicBrief, Perception, RefineRound
@@ -46,6 +47,13 @@ def _hint_line(brief: MusicBrief) -> str:
     return (
         f"You asked for “{hint}”, so: " + "; ".join(escape_markdown(r.choice) for r in said) + "."
     )
+
+
+def _options_line(brief: MusicBrief) -> str:
+    """What the person chose outright, and that it overrode the picture (and the hint)."""
+    assert brief.options is not None
+    over = "the picture and your hint" if brief.hint else "the picture"
+    return "You chose " + ", ".join(options_words(brief.options)) + f": that overrides {over}."
 
 
 def _round_lines(rounds: list[RefineRound]) -> list[str]:
@@ -113,6 +121,8 @@ def write_motivation(
         lines += [f"Played as {style.name}: {style.words}.", ""]
     if brief.hint:
         lines += [_hint_line(brief), ""]
+    if brief.options is not None and not brief.options.empty:
+        lines += [_options_line(brief), ""]
 
     if exemplars:
         lines += ["## Tunes that inspired it", ""]

@@ -42,6 +42,7 @@ from engine.types import (
     Perception,
     ProgressEvent,
     ProgressFn,
+    Reason,
     no_progress,
 )
 
@@ -60,8 +61,23 @@ class _Symbolic:
 
 def brief_for_notes(brief: MusicBrief) -> MusicBrief:
     """The brief the composer follows. The rendered file rings out for TAIL_SECONDS after
-    the last note, so the notes get the rest and the audio lasts what was asked for."""
-    return replace(brief, duration=max(1.0, brief.duration - TAIL_SECONDS))
+    the last note, so the notes get the rest and the audio lasts what was asked for (and so
+    did the pieces an extension continues)."""
+    return replace(
+        brief,
+        duration=max(1.0, brief.duration - TAIL_SECONDS),
+        continues=[max(1.0, c - TAIL_SECONDS) for c in brief.continues],
+    )
+
+
+def continuing(brief: MusicBrief, lengths: list[float]) -> MusicBrief:
+    """The brief of an extension: the same choices, the form of the piece it continues
+    (``lengths[-1]`` seconds) kept as its opening, and a reason saying so."""
+    reason = Reason(
+        feature=f"the {lengths[-1]:g} s piece it continues",
+        choice=f"its opening kept, {brief.duration - lengths[-1]:g} s more and a new ending",
+    )
+    return replace(brief, continues=list(lengths), reasons=[*brief.reasons, reason])
 
 
 def seed_for(image_sha256: str, requested: int | None) -> int:
@@ -123,7 +139,9 @@ class Pipeline:
         with stage("perceive", "looking at the image"):
             perception = stages.perceiver.perceive(decoded.image, decoded.info)
         with stage("bridge", "choosing the music"):
-            brief = stages.bridge.bridge(perception, request.hint, duration)
+            brief = stages.bridge.bridge(perception, request.hint, duration, request.options)
+            if request.continues:
+                brief = continuing(brief, request.continues)
         backends = {"perceive": stages.perceiver.name, "bridge": stages.bridge.name}
 
         if request.mode == "audio":  # MusicGen renders the brief's text prompt (2405.02801)
@@ -216,6 +234,7 @@ class Pipeline:
                 max(0, min(int(rounds), 10)),
                 progress=progress,
                 parent=parent,
+                knobs=request.knobs,
             )
         abc = refined.draft.abc
         # The synthesis runs on both cores (engine/render/audio.py); the score picture is then

@@ -292,17 +292,25 @@ def refine(
     rounds: int,
     progress: ProgressFn = no_progress,
     parent: tuple[str, dict[str, float]] | None = None,
+    knobs: dict[str, float] | None = None,
 ) -> RefineResult:
     """Round 0 composes; rounds 1..n recompose with feedback. The best round by distance wins.
 
     Each round's feedback starts from the best round so far (hill climbing): a worse round is
     kept in the record but not built upon. With ``parent`` (a rerun), round 0 already gets
-    feedback from the earlier piece. A round whose ABC cannot be used is recorded with
-    distance INVALID_DISTANCE and skipped; if every round fails, ModelOutputError."""
+    feedback from the earlier piece. With ``knobs`` (an extension), round 0 composes with
+    those settings, as the round that made the piece it continues did. A round whose ABC
+    cannot be used is recorded with distance INVALID_DISTANCE and skipped; if every round
+    fails, ModelOutputError."""
     n = max(0, int(rounds))
-    knobs = default_knobs(brief)
     feedback: Feedback | None = None
     words: list[str] = []
+    if knobs:
+        knobs = {**default_knobs(brief), **knobs}
+        words = ["kept the settings of the piece it continues"]
+        feedback = Feedback(0, "", {}, dict(targets), dict(knobs), [])
+    else:
+        knobs = default_knobs(brief)
     if parent is not None:
         parent_abc, parent_metrics = parent
         if not parent_metrics:
@@ -350,7 +358,7 @@ def refine(
         if copied > MAX_COPIED_NOTES:
             dist += _PENALTY
         notes = [*words, *(f"problem: {p}" for p in problems[:4])]
-        record.append(RefineRound(i, metrics, dict(targets), dist, notes, copied, abc))
+        record.append(RefineRound(i, metrics, dict(targets), dist, notes, copied, abc, dict(knobs)))
         drafts.append(draft)
         if best is None or dist < record[best].distance:
             best, best_knobs, best_metrics = i, knobs, metrics

@@ -96,6 +96,35 @@ class Reason:
     choice: str  # "minor mode, slow tempo"
 
 
+@dataclass(frozen=True)
+class PieceOptions:
+    """What a person chose outright (``/compose`` options, the Remix form): each field set
+    overrides the picture's choice and the hint's, and the motivation says so. Read and
+    checked by engine/bridge/options.py; empty fields mean "as the picture says"."""
+
+    style: str | None = None  # a style of engine/compose/styles.py: "jazz", "lullaby"
+    tempo: int | None = None  # beats per minute
+    key: str | None = None  # tonic in ABC spelling: "D", "F#", "Bb"
+    mode: str | None = None  # "major", "minor", "dorian", ...
+    instruments: tuple[int, ...] = ()  # General MIDI programs, melody first (up to 3)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.style or self.tempo or self.key or self.mode or self.instruments)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> PieceOptions | None:
+        if not d:
+            return None
+        return cls(
+            style=d.get("style"),
+            tempo=d.get("tempo"),
+            key=d.get("key"),
+            mode=d.get("mode"),
+            instruments=tuple(int(x) for x in d.get("instruments") or ()),
+        )
+
+
 @dataclass
 class MusicBrief:
     """The musical plan for a piece: what the bridge decided, what the composer follows."""
@@ -122,11 +151,16 @@ class MusicBrief:
     duration: float  # seconds requested
     hint: str | None = None
     backend: str = "rules"
+    options: PieceOptions | None = None  # what the person chose outright, applied last
+    # An extension: the lengths in seconds of the pieces it continues, oldest first; the
+    # last one's form is kept as its opening (compose/form.py).
+    continues: list[float] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MusicBrief:
         d = dict(d)
         d["reasons"] = [Reason(**r) for r in d.get("reasons", [])]
+        d["options"] = PieceOptions.from_dict(d.get("options"))
         return cls(**d)
 
 
@@ -162,6 +196,7 @@ class RefineRound:
     adjustments: list[str]  # what was changed before this round, in words
     longest_copied_run: int = 0  # notes shared in a row with any exemplar
     abc: str = ""
+    knobs: dict[str, float] = field(default_factory=dict)  # the composer's settings this round
 
 
 @dataclass
@@ -217,6 +252,11 @@ class ComposeRequest:
     # A rerun with refinement starts from an earlier piece: its ABC and metrics feed the next.
     parent_abc: str | None = None
     parent_metrics: dict[str, float] | None = None
+    options: PieceOptions | None = None  # style, tempo, key, mode, instruments chosen outright
+    # An extension (⏩): the lengths of the pieces it continues, oldest first, and the
+    # composer's settings of the round that made the last of them; composed in one round.
+    continues: list[float] = field(default_factory=list)
+    knobs: dict[str, float] | None = None
 
 
 @dataclass

@@ -4,7 +4,8 @@ The CLI, the chat bots and the job service all call these, so the same bad reque
 same answer wherever it comes in: an upload's metadata before downloading it, a capped
 download, the bytes sniffed and decoded with the configured limits, the hint, the mode, the
 duration, the seed and the refinement rounds. Limits come from the settings; the image
-sentences from engine/errors.py; the hint rule from engine/bridge/hints.py (re-exported).
+sentences from engine/errors.py; the hint rule from engine/bridge/hints.py and the options (style, tempo, key or
+mode, instruments) from engine/bridge/options.py (re-exported).
 Nothing here knows a chat platform: whoever calls shows ``user_message`` as it is.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from engine.bridge.hints import MAX_HINT_CHARS, check_hint
+from engine.bridge.options import read_options
 from engine.config import MAX_REFINE_ROUNDS, Settings
 from engine.errors import (
     IMAGE_HELP,
@@ -51,10 +53,12 @@ __all__ = [
     "duration_message",
     "duration_number",
     "duration_range",
+    "extended_duration",
     "finite_number",
     "fit_duration",
     "mode_name",
     "read_image",
+    "read_options",
     "whole_number",
 ]
 
@@ -226,6 +230,18 @@ def fit_duration(
     the settings may have changed since it was made)."""
     low, high = duration_range(settings, longest)
     return min(max(settings.duration if seconds is None else float(seconds), low), high)
+
+
+def extended_duration(seconds: float, settings: Settings, *, longest: float | None = None) -> float:
+    """An extension's length: the piece's own ``seconds`` and the default length more, up to
+    the top of the range; a piece already that long cannot go on (InvalidOption says so)."""
+    _, high = duration_range(settings, longest)
+    if seconds >= high:
+        raise InvalidOption(
+            f"That piece is already {seconds:g} seconds long, the longest a piece may be "
+            "here: it cannot go on."
+        )
+    return min(seconds + settings.duration, high)
 
 
 def check_seed(value: Any) -> int | None:

@@ -8,12 +8,16 @@ refusals are typed errors whose ``user_message`` is the sentence to show."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.bridge.options import read_style
 from engine.config import Settings
 from engine.errors import Forbidden, InputError, InvalidOption, NotFound
 from service import intake
 from service.place_words import place_words
+from service.thumbnails import Thumbnails
+from storage.personal import DefaultsView
 from storage.store import Store
 from storage.views import GenerationView, Requester, WorkspaceSettingsView
 
@@ -21,6 +25,8 @@ HISTORY_MAX = 25  # the most pieces one listing shows
 FAVOURITES_SCAN = 100  # the most favourites looked through to toggle one
 SEARCH_MAX_CHARS = 200  # the longest search text
 QUOTA_MAX = 10_000  # the largest daily quota a workspace may set
+SWITCH_WORDS = {"on": True, "yes": True, "true": True, "1": True}
+SWITCH_WORDS |= {"off": False, "no": False, "false": False, "0": False}
 
 
 class Library:
@@ -29,6 +35,7 @@ class Library:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.thumbnails = Thumbnails(settings, store)
 
     # Finding ------------------------------------------------------------------------------
 
@@ -105,6 +112,7 @@ class Library:
         self.store.delete(
             view.id, by_user=requester.user_id, is_admin=is_manager, workspace=requester.workspace
         )
+        self.thumbnails.forget(view.id)
         return view.id
 
     # The messages that show a piece -------------------------------------------------------
@@ -144,6 +152,88 @@ class Library:
             return None
         return channel
 
+    # The community: publishing later, likes, the most liked --------------------------------
+
+    def publish(self, requester: Requester, generation_id: str) -> GenerationView:
+        """Make one's own private piece public (then the adapter posts it to the community
+        channel). Refused for someone else's piece, one not finished, one already public."""
+        view = self.find(requester, generation_id)
+        try:
+            changed = self.store.community.publish(
+                view.id, user_id=requester.user_id, workspace=requester.workspace
+            )
+        except LookupError:
+            if view.status != "done":
+                raise InputError(f"{view.id} is not finished: publish it once it is.") from None
+            raise Forbidden("Only the person who made that piece can publish it.") from None
+        if not changed:
+            raise InputError(f"{view.id} is already public.")
+        return self.find(requester, view.id)
+
+    def like(self, requester: Requester, message_id: str, *, liked: bool = True) -> int | None:
+        """⭐ added (or taken back) on a message: counted when it is the community post of
+        a public piece of this workspace; None for any other message."""
+        found = self.store.community.post_of(requester.platform, str(message_id))
+        if found is None or found[1] != requester.workspace:
+            return None
+        community = self.store.community
+        if liked:
+            return community.like(found[0], requester.user_id)
+        return community.unlike(found[0], requester.user_id)
+
+    def top(
+        self, requester: Requester, days: int = 7, limit: int = 10
+    ) -> list[tuple[GenerationView, int]]:
+        """The workspace's most liked public pieces of the last ``days`` days, with their
+        likes; private pieces are never among them."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        ranked = self.store.community.top(
+            platform=requester.platform, workspace=requester.workspace, since=since, limit=limit
+        )
+        out = []
+        for gid, likes in ranked:
+            try:
+                out.append((self.find(requester, gid), likes))
+            except NotFound:  # deleted meanwhile
+                continue
+        return out
+
+    # A person's own defaults ------------------------------------------------------------
+
+    def my_defaults(self, requester: Requester) -> DefaultsView:
+        """The requester's own defaults here (``/settings me``); unset ones are None."""
+        return self.store.personal.get(requester.platform, requester.workspace, requester.user_id)
+
+    def update_my_defaults(self, requester: Requester, **changes: Any) -> DefaultsView:
+        """Change the requester's own defaults: ``duration`` (seconds, within the range this
+        workspace allows now), ``mode``, ``private`` (on/off), ``style``; a value of None
+        leaves one as it is, "" or 0 clears it. Refusals name what is accepted."""
+        clean: dict[str, Any] = {}
+        for name, value in changes.items():
+            if value is None:
+                continue
+            text = str(value).strip().lower()
+            if text in ("", "0", "none", "default"):
+                clean[name] = None
+            elif name == "duration":
+                longest = self.workspace_settings(requester).max_duration
+                clean[name] = intake.check_duration(value, self.settings, longest=longest)
+            elif name == "mode":
+                clean[name] = intake.check_mode(text, self.settings)
+            elif name == "private":
+                if not isinstance(value, bool) and text not in SWITCH_WORDS:
+                    raise InvalidOption("Private by default is on or off.")
+                clean[name] = value if isinstance(value, bool) else SWITCH_WORDS[text]
+            elif name == "style":
+                clean[name] = read_style(text)
+            else:
+                raise InvalidOption(f"There is no personal default called {name!r}.")
+        if not clean:
+            return self.my_defaults(requester)
+        return self.store.personal.update(
+            requester.platform, requester.workspace, requester.user_id, **clean
+        )
+
     # The workspace's settings -------------------------------------------------------------
 
     def workspace_settings(self, requester: Requester) -> WorkspaceSettingsView:
@@ -168,6 +258,11 @@ class Library:
 
     def _setting(self, name: str, value: Any) -> Any:
         """One setting's value as stored, checked; None clears it."""
+        if name == "story_threads":
+            word = str(value).strip().lower()
+            if isinstance(value, bool) or word in SWITCH_WORDS:
+                return value if isinstance(value, bool) else SWITCH_WORDS[word]
+            raise InvalidOption("Story threads are on or off.")
         if name == "default_mode":
             mode = str(value).strip().lower() or None
             if mode is None:

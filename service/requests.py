@@ -18,8 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.errors import Cancelled, Forbidden, InputError, JobFailed, LimitReached
-from engine.types import ComposeRequest
+from engine.errors import (
+    Cancelled,
+    Forbidden,
+    InputError,
+    InvalidOption,
+    JobFailed,
+    LimitReached,
+)
+from engine.types import ComposeRequest, PieceOptions
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import HISTORY_MAX, Library
@@ -36,6 +43,7 @@ ProgressSink = Callable[[JobEvent], Awaitable[None]]
 # that dies is replaced once its lease runs out (storage/deliveries.py).
 DELIVERY_LEASE = 60.0  # seconds
 ORPHAN_WINDOW = timedelta(hours=24)  # older undelivered pieces are never posted
+NOT_EXTENSIBLE = "Only a piece written as notes can go on: this one is audio alone."
 
 
 async def no_progress(event: JobEvent) -> None:
@@ -123,11 +131,22 @@ class Requests:
     def _resolve_options(
         self, requester: Requester, mode: str | None, duration: float | None
     ) -> tuple[str, float]:
-        """The mode and seconds after the workspace's default mode and longest piece."""
+        """The mode and seconds after the person's own defaults, then the workspace's
+        default mode; the workspace's longest piece bounds a length asked for (refused
+        beyond it) and a personal default (fitted to it: nobody typed it just now)."""
         choices = self.library.workspace_settings(requester)
-        mode = intake.check_mode(mode, self.settings, default=choices.default_mode)
+        mine = self.library.my_defaults(requester)
+        mode = intake.check_mode(mode or mine.mode, self.settings, default=choices.default_mode)
+        if duration is None and mine.duration is not None:
+            return mode, intake.fit_duration(
+                mine.duration, self.settings, longest=choices.max_duration
+            )
         seconds = intake.check_duration(duration, self.settings, longest=choices.max_duration)
         return mode, seconds
+
+    def private_by_default(self, requester: Requester) -> bool:
+        """Whether the person asked for their pieces to be private unless they say."""
+        return bool(self.library.my_defaults(requester).private)
 
     def check_quota(self, requester: Requester) -> None:
         """Refuse when the requester has made the deployment's daily number of pieces for
@@ -135,7 +154,7 @@ class Requests:
         requester or the workspace its own daily number."""
         limit = self.settings.user_daily_limit
         if limit:
-            used = self._made_today(requester, requester.user_id, everywhere=True)
+            used = self.made_today(requester, requester.user_id, everywhere=True)
             if used >= limit:
                 pieces = "piece" if used == 1 else "pieces"
                 raise LimitReached(
@@ -145,7 +164,7 @@ class Requests:
         choices = self.library.workspace_settings(requester)
         place = place_words(requester.platform).place
         if choices.user_daily_quota is not None:
-            used = self._made_today(requester, requester.user_id)
+            used = self.made_today(requester, requester.user_id)
             if used >= choices.user_daily_quota:
                 pieces = "piece" if used == 1 else "pieces"
                 raise LimitReached(
@@ -153,13 +172,13 @@ class Requests:
                     "try again tomorrow."
                 )
         if choices.workspace_daily_quota is not None:
-            used = self._made_today(requester, None)
+            used = self.made_today(requester, None)
             if used >= choices.workspace_daily_quota:
                 raise LimitReached(
                     f"This {place} has reached its daily number of pieces: try again tomorrow."
                 )
 
-    def _made_today(
+    def made_today(
         self, requester: Requester, user_id: str | None, *, everywhere: bool = False
     ) -> int:
         """Pieces asked for since midnight UTC (finished or on their way), by one user or
@@ -186,13 +205,22 @@ class Requests:
         refine_rounds: int | None = None,
         filename: str | None = None,
         image_checked: bool = False,
+        options: PieceOptions | None = None,
+        private: bool | None = None,
         progress: ProgressSink = no_progress,
     ) -> GenerationView:
         """Compose a piece from image bytes; ``progress`` hears every step; returns the
         finished piece. Raises a PictuneError with a user message on any failure.
-        ``image_checked``: the bytes were already sniffed and decoded (no second decode)."""
+        ``image_checked``: the bytes were already sniffed and decoded (no second decode).
+        The person's own defaults (length, mode, style; ``private`` when None) fill what
+        the request leaves open, bounded by the workspace's limits."""
         hint = intake.check_hint(hint)
         mode, seconds = self._resolve_options(requester, mode, duration)
+        mine = self.library.my_defaults(requester)
+        if private if private is not None else mine.private:
+            requester = dataclasses.replace(requester, visibility="private")
+        if mine.style and not (options and options.style):
+            options = dataclasses.replace(options or PieceOptions(), style=mine.style)
         seed = intake.check_seed(seed)
         refine_rounds = intake.check_refine_rounds(refine_rounds)
         if not image_checked:
@@ -207,6 +235,7 @@ class Requests:
             seed=seed,
             refine_rounds=refine_rounds,
             filename=filename,
+            options=options if options is not None and not options.empty else None,
         )
         return await self._run(request, requester, None, progress)
 
@@ -221,9 +250,86 @@ class Requests:
     ) -> GenerationView:
         """Make a piece again from its stored source image. Refine (``variation=False``): the
         previous ABC and metrics feed the next refinement. Variation: the same request with a
-        new seed. One rerun per user and piece at a time."""
+        new seed. One new version per user and piece at a time."""
+
+        def again(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            if variation:
+                return dataclasses.replace(request, seed=random.randrange(2**31))
+            abc_path = parent.files.get("piece.abc")
+            abc = abc_path.read_text(errors="replace") if abc_path is not None else None
+            return dataclasses.replace(
+                request,
+                parent_abc=abc,
+                parent_metrics=(parent.metrics or None) if abc else None,
+            )
+
+        return await self._child(requester, generation_id, again, refine_rounds, progress)
+
+    async def remix(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        hint: str | None,
+        options: PieceOptions | None = None,
+        progress: ProgressSink = no_progress,
+    ) -> GenerationView:
+        """The same picture (and seed) with a new hint and new options in place of the
+        piece's own: "the same, but as a lullaby". A child of the piece in its lineage."""
+        hint = intake.check_hint(hint)
+        options = options if options is not None and not options.empty else None
+
+        def remixed(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            return dataclasses.replace(request, hint=hint, options=options)
+
+        return await self._child(requester, generation_id, remixed, None, progress)
+
+    async def extend(
+        self,
+        requester: Requester,
+        generation_id: str,
+        *,
+        progress: ProgressSink = no_progress,
+    ) -> GenerationView:
+        """A longer piece continuing this one: the same brief, picture and settings, the
+        piece's sections kept as the opening (so its opening bars are the same), then more
+        sections and a new ending; the default length more, up to the longest allowed here.
+        A child of the piece in its lineage."""
+
+        def longer(parent: GenerationView, request: ComposeRequest) -> ComposeRequest:
+            if parent.mode == "audio":
+                raise InvalidOption(NOT_EXTENSIBLE)
+            was = float(parent.brief.get("duration") or 0.0)
+            choices = self.library.workspace_settings(requester)
+            seconds = intake.extended_duration(was, self.settings, longest=choices.max_duration)
+            rounds = self.library.summary(requester, parent).get("rounds") or []
+            usable = [r for r in rounds if r.get("metrics")]
+            best = min(usable, key=lambda r: r["distance"]) if usable else {}
+            return dataclasses.replace(
+                request,
+                duration=seconds,
+                # The round that made the piece composed with seed + its number.
+                seed=(parent.seed or 0) + int(best.get("round", 0)),
+                refine_rounds=0,
+                knobs=best.get("knobs") or None,
+                continues=[*parent.brief.get("continues", []), was],
+            )
+
+        return await self._child(requester, generation_id, longer, None, progress)
+
+    async def _child(
+        self,
+        requester: Requester,
+        generation_id: str,
+        change: Callable[[GenerationView, ComposeRequest], ComposeRequest],
+        refine_rounds: int | None,
+        progress: ProgressSink,
+    ) -> GenerationView:
+        """A new piece from a piece's stored source image, its request as the piece's own
+        (hint, options, mode, duration, seed) changed by ``change``, as its child. One new
+        version per user and piece at a time; as visible as its parent."""
         parent = self.library.find(requester, generation_id)
-        # A rerun is as visible as its parent: a private piece stays private.
+        # A new version is as visible as its parent: a private piece stays private.
         requester = dataclasses.replace(requester, visibility=parent.visibility)
         key = (requester.platform, requester.user_id, parent.id)
         busy = f"You already asked for a new version of {parent.id}: wait for it to finish."
@@ -236,10 +342,6 @@ class Requests:
                 raise LimitReached(busy)
             image = await asyncio.to_thread(self.store.load_source_image, parent.id)
             self.check_quota(requester)
-            abc = None
-            if not variation:
-                abc_path = parent.files.get("piece.abc")
-                abc = abc_path.read_text(errors="replace") if abc_path is not None else None
             # The workspace's longest duration applies, even if it changed since.
             choices = self.library.workspace_settings(requester)
             mode = intake.check_mode(parent.mode, self.settings, default=choices.default_mode)
@@ -251,11 +353,11 @@ class Requests:
                 hint=parent.hint,
                 duration=seconds,
                 mode=mode,  # type: ignore[arg-type]
-                seed=random.randrange(2**31) if variation else parent.seed,
+                seed=parent.seed,
                 refine_rounds=refine_rounds,
-                parent_abc=abc,
-                parent_metrics=(parent.metrics or None) if abc else None,
+                options=PieceOptions.from_dict(parent.brief.get("options")),
             )
+            request = change(parent, request)
             return await self._run(request, requester, parent.id, progress)
         finally:
             self._reruns.discard(key)

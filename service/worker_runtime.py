@@ -24,7 +24,14 @@ from typing import Any, Literal, Protocol
 from engine.config import Settings, get_settings
 from engine.errors import ConfigError, InternalError, JobFailed, PictuneError, StorageFault
 from engine.logging import configure_logging, job_context
-from engine.types import ComposeRequest, Composition, ProgressEvent, ProgressFn
+from engine.types import (
+    ComposeRequest,
+    Composition,
+    PieceOptions,
+    ProgressEvent,
+    ProgressFn,
+    to_dict,
+)
 from service.api import JobEvent
 from service.progress import final_event, running_event
 from storage.db import classify
@@ -44,6 +51,9 @@ REQUEST_FIELDS = (
     "filename",
     "parent_abc",
     "parent_metrics",
+    "options",
+    "continues",
+    "knobs",
 )
 
 
@@ -76,11 +86,12 @@ def load_pipeline(settings: Settings) -> PipelineLike:
 
 def payload_for(request: ComposeRequest) -> dict[str, Any]:
     """The request without its image (which is stored as the generation's source file)."""
-    return {name: getattr(request, name) for name in REQUEST_FIELDS}
+    return {name: to_dict(getattr(request, name)) for name in REQUEST_FIELDS}
 
 
 def request_from_payload(payload: dict[str, Any], image: bytes) -> ComposeRequest:
     known = {k: v for k, v in payload.items() if k in REQUEST_FIELDS}
+    known["options"] = PieceOptions.from_dict(known.get("options"))
     return ComposeRequest(image=image, **known)
 
 

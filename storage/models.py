@@ -218,6 +218,20 @@ class ShareLink(Base):
     __table_args__ = (Index("ix_share_links_generation", "generation_id"),)
 
 
+class Like(Base):
+    """⭐ on a public piece's community post, by one person (counted for /top)."""
+
+    __tablename__ = "likes"
+
+    generation_id: Mapped[str] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_likes_created", "created_at"),)
+
+
 class WorkspaceSettings(Base):
     """Per guild/team choices. None means "use the deployment's setting"."""
 
@@ -232,6 +246,23 @@ class WorkspaceSettings(Base):
     workspace_daily_quota: Mapped[int | None] = mapped_column(Integer)
     user_active_limit: Mapped[int | None] = mapped_column(Integer)  # queued+running per user
     max_duration: Mapped[float | None] = mapped_column(Float)
+    story_threads: Mapped[bool | None] = mapped_column(Boolean)  # whole stories in threads
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PersonalDefaults(Base):
+    """A person's own defaults in a workspace (``/settings me``). None: the workspace's or
+    the deployment's default applies; the workspace's limits bound them when used."""
+
+    __tablename__ = "personal_defaults"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    duration: Mapped[float | None] = mapped_column(Float)
+    mode: Mapped[str | None] = mapped_column(String(16))
+    private: Mapped[bool | None] = mapped_column(Boolean)
+    style: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

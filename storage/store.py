@@ -24,12 +24,14 @@ from engine.config import Settings
 from engine.errors import Forbidden, NotFound
 from storage import migrate
 from storage.artifacts import ArtifactStore
+from storage.community import Community
 from storage.db import Database, typed_faults
 from storage.deliveries import Deliveries, Undelivered
 from storage.history import favourite_counts, normalise_id
 from storage.installations import InstallationRecord, Installations
 from storage.jobs import JobQueue
 from storage.models import Artifact, Favourite, Generation, MessageLink, utcnow
+from storage.personal import Personal
 from storage.reading import Reading
 from storage.recording import Recording
 from storage.search import (
@@ -72,6 +74,8 @@ class Store(Recording, Reading):
         self.deliveries = Deliveries(db)  # who posts a piece's outcome (storage/deliveries.py)
         self.installations = Installations(db)  # apps installed by OAuth, OAuth states
         self.workspaces = Workspaces(db)  # a workspace's own settings (storage/workspaces.py)
+        self.personal = Personal(db)  # a person's own defaults (storage/personal.py)
+        self.community = Community(db)  # publishing, ⭐ likes, the most liked pieces
 
     # ----------------------------------------------------------------- lifecycle
 

@@ -106,6 +106,7 @@ class WorkspaceSettingsView:
     workspace_daily_quota: int | None = None
     user_active_limit: int | None = None
     max_duration: float | None = None
+    story_threads: bool | None = None
     updated_at: datetime | None = None
 
 
@@ -117,4 +118,5 @@ WORKSPACE_SETTING_FIELDS: tuple[str, ...] = (
     "workspace_daily_quota",
     "user_active_limit",
     "max_duration",
+    "story_threads",
 )

@@ -63,6 +63,8 @@ def _check_setting(key: str, value: Any) -> None:
         isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600
     ):
         raise InvalidOption("The longest duration must be between 1 and 3600 seconds.")
+    if key == "story_threads" and not isinstance(value, bool):
+        raise InvalidOption("Story threads are on or off.")
 
 
 def _settings_view(row: WorkspaceSettings) -> WorkspaceSettingsView:
@@ -76,5 +78,6 @@ def _settings_view(row: WorkspaceSettings) -> WorkspaceSettingsView:
         workspace_daily_quota=row.workspace_daily_quota,
         user_active_limit=row.user_active_limit,
         max_duration=row.max_duration,
+        story_threads=row.story_threads,
         updated_at=row.updated_at,
     )

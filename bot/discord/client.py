@@ -21,11 +21,13 @@ from discord.http import Route
 
 from bot.core import PictuneBot, user_message
 from bot.discord.commands import register_commands
+from bot.discord.community import handle_like
 from bot.discord.handlers import press
 from bot.discord.reactions import handle_reaction
 from bot.discord.replies import send_ephemeral
 from bot.discord.resume import resume
 from bot.discord.views import PieceButton
+from bot.discord.why import WhyPage
 from bot.handover import Handover
 from engine.config import Settings
 from engine.errors import ConfigError
@@ -82,7 +84,7 @@ class PictuneClient(discord.Client):
     async def setup_hook(self) -> None:
         # Buttons on every result, from any earlier run of the bot, are routed by their
         # custom_id: nothing has to be remembered in memory across a restart.
-        self.add_dynamic_items(PieceButton)
+        self.add_dynamic_items(PieceButton, WhyPage)
         if self.settings.discord_api_url:
             _, url, _ = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
@@ -109,6 +111,10 @@ class PictuneClient(discord.Client):
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await handle_reaction(self, payload)
+        await handle_like(self, payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await handle_like(self, payload)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -12,6 +12,9 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
+from bot.core import OptionsForm
+from bot.discord.community import publish, top
+from bot.discord.info import discord_stamp, help_command, info, my_settings
 from bot.discord.render import listing_embed, plain, render_piece
 from bot.discord.replies import (
     compose_from_attachment,
@@ -24,7 +27,8 @@ from bot.discord.replies import (
     tell_story,
 )
 from bot.discord.views import piece_view
-from engine.bridge.hints import MAX_HINT_CHARS
+from engine.bridge.hints import MAX_HINT_CHARS, MAX_TEMPO, MIN_TEMPO
+from engine.compose.styles import STYLES
 from engine.config import Settings
 from service import intake
 
@@ -56,18 +60,38 @@ def compose_command(settings: Settings) -> app_commands.Command[Any, ..., None]:
         hint='a wish in words, e.g. "sad piano" or "faster"',
         mode=modes_words(settings),
         duration=f"seconds of music ({low:g} to {high:g})",
-        private="only you see the result",
+        private="only you see the result (default: your /my-settings)",
+        style="a style, instead of the picture's choice",
+        tempo=f"beats per minute ({MIN_TEMPO} to {MAX_TEMPO}), instead of the picture's",
+        key='a key or a mode, e.g. "D minor", "F# dorian", "minor"',
+        instruments='up to 3, melody first, e.g. "violin, piano, cello"',
     )
+    @app_commands.choices(style=[app_commands.Choice(name=s, value=s) for s in sorted(STYLES)])
     async def compose(
         interaction: discord.Interaction,
         image: discord.Attachment,
         hint: app_commands.Range[str, 1, MAX_HINT_CHARS] | None = None,
         mode: str | None = None,
         duration: float | None = None,
-        private: bool = False,
+        private: bool | None = None,
+        style: str | None = None,
+        tempo: app_commands.Range[int, MIN_TEMPO, MAX_TEMPO] | None = None,
+        key: app_commands.Range[str, 1, 24] | None = None,
+        instruments: app_commands.Range[str, 1, 80] | None = None,
     ) -> None:
         await compose_from_attachment(
-            interaction, image, hint=hint, mode=mode, duration=duration, private=private
+            interaction,
+            image,
+            hint=hint,
+            mode=mode,
+            duration=duration,
+            private=private,
+            options=OptionsForm(
+                style=style or "",
+                tempo=str(tempo or ""),
+                key=key or "",
+                instruments=instruments or "",
+            ),
         )
 
     # The range is the settings', known only now: an annotation object, not a string.
@@ -109,7 +133,9 @@ async def history(
         requester_for(interaction), user_id=str(user.id) if user else None, limit=limit
     )
     who = f" by {user.display_name}" if user else ""
-    text = core.listing(views, f"No pieces{plain(who)} yet: try /compose with a picture.")
+    text = core.listing(
+        views, f"No pieces{plain(who)} yet: try /compose with a picture.", discord_stamp
+    )
     await interaction.response.send_message(
         embed=listing_embed(f"Pictune history{who}", text), ephemeral=True
     )
@@ -143,7 +169,7 @@ async def show(interaction: discord.Interaction, id: app_commands.Range[str, 1, 
 async def search(interaction: discord.Interaction, text: app_commands.Range[str, 1, 200]) -> None:
     core = core_of(interaction)
     views = core.library.search(requester_for(interaction), text)
-    body = core.listing(views, f"Nothing found for “{plain(text)}”.")
+    body = core.listing(views, f"Nothing found for “{plain(text)}”.", discord_stamp)
     await interaction.response.send_message(
         embed=listing_embed(f"Pieces matching “{text}”", body), ephemeral=True
     )
@@ -153,7 +179,7 @@ async def search(interaction: discord.Interaction, text: app_commands.Range[str,
 async def favourites(interaction: discord.Interaction) -> None:
     core = core_of(interaction)
     views = core.library.favourites(requester_for(interaction))
-    body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.")
+    body = core.listing(views, "No favourites yet: press ⭐ under a piece you like.", discord_stamp)
     await interaction.response.send_message(
         embed=listing_embed("Your favourites", body), ephemeral=True
     )
@@ -169,6 +195,7 @@ def settings_command(settings: Settings) -> app_commands.Command[Any, ..., None]
         server_daily_quota="pieces per day for the whole server (0: no limit)",
         longest_piece="the longest piece anyone may ask for, in seconds (0: the default)",
         clear_community_channel="stop posting to the community channel",
+        story_threads="tell each piece's whole story in a thread on its result (default: off)",
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
@@ -180,6 +207,7 @@ def settings_command(settings: Settings) -> app_commands.Command[Any, ..., None]
         server_daily_quota: app_commands.Range[int, 0, 10000] | None = None,
         longest_piece: app_commands.Range[float, 0, 3600] | None = None,
         clear_community_channel: bool = False,
+        story_threads: bool | None = None,
     ) -> None:
         await change_settings(
             interaction,
@@ -189,6 +217,7 @@ def settings_command(settings: Settings) -> app_commands.Command[Any, ..., None]
             server_daily_quota=server_daily_quota,
             longest_piece=longest_piece,
             clear_community_channel=clear_community_channel,
+            story_threads=story_threads,
         )
 
     settings_.__annotations__["default_mode"] = mode_choice(settings)
@@ -206,6 +235,7 @@ async def change_settings(
     server_daily_quota: int | None,
     longest_piece: float | None,
     clear_community_channel: bool,
+    story_threads: bool | None,
 ) -> None:
     core = core_of(interaction)
     requester = requester_for(interaction)
@@ -214,6 +244,7 @@ async def change_settings(
         "user_daily_quota": user_daily_quota,
         "workspace_daily_quota": server_daily_quota,
         "max_duration": longest_piece,
+        "story_threads": story_threads,
     }
     if community_channel is not None:
         changes["community_channel"] = str(community_channel.id)
@@ -234,7 +265,18 @@ async def change_settings(
     await interaction.response.send_message(text, ephemeral=True)
 
 
-COMMANDS = (compose_message, history, show, search, favourites)
+COMMANDS = (
+    compose_message,
+    history,
+    show,
+    search,
+    favourites,
+    my_settings,
+    info,
+    help_command,
+    publish,
+    top,
+)
 
 
 def register_commands(tree: app_commands.CommandTree, settings: Settings) -> None:

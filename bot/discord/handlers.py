@@ -11,41 +11,38 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.core import PieceReply, user_message
+from bot.core import PictuneBot, PieceReply, user_message
+from bot.discord.remix import open_remix
 from bot.discord.render import plain, shown
 from bot.discord.replies import (
     client_of,
     core_of,
-    deliver,
     is_manager,
     remove_copies,
     requester_for,
     send_ephemeral,
 )
+from bot.discord.versions import new_version
+from bot.discord.why import on_why
 from engine.errors import PictuneError
 from service.requests import ProgressSink
+from storage.views import Requester
 
 log = logging.getLogger("pictune.discord")
 
 
 async def _rerun(interaction: discord.Interaction, generation_id: str, variation: bool) -> None:
-    core = core_of(interaction)
-    requester = requester_for(interaction)
-    parent = core.library.find(requester, generation_id)
-    private = parent.visibility == "private"
-    if core.requests.rerun_in_progress(requester, parent.id):
-        await send_ephemeral(
-            interaction, f"A new version of {parent.id} is already on its way: wait for it."
-        )
-        return
-    requester.visibility = parent.visibility
-    await interaction.response.defer(thinking=True, ephemeral=private)
+    async def run(core: PictuneBot, who: Requester, gid: str, progress: ProgressSink) -> PieceReply:
+        return await core.rerun(who, gid, variation=variation, progress=progress)
 
-    async def make(progress: ProgressSink) -> PieceReply:
-        return await core.rerun(requester, parent.id, variation=variation, progress=progress)
+    await new_version(interaction, generation_id, run)
 
-    # A private parent's new version is only its maker's, wherever the button is.
-    await deliver(interaction, make, requester, ephemeral=private)
+
+async def on_extend(interaction: discord.Interaction, generation_id: str) -> None:
+    async def run(core: PictuneBot, who: Requester, gid: str, progress: ProgressSink) -> PieceReply:
+        return await core.extend(who, gid, progress=progress)
+
+    await new_version(interaction, generation_id, run)
 
 
 async def on_refine(interaction: discord.Interaction, generation_id: str) -> None:
@@ -99,6 +96,9 @@ async def on_cancel(interaction: discord.Interaction, generation_id: str) -> Non
 HANDLERS: dict[str, Callable[[discord.Interaction, str], Awaitable[None]]] = {
     "refine": on_refine,
     "variation": on_variation,
+    "remix": open_remix,
+    "extend": on_extend,
+    "why": on_why,
     "details": on_details,
     "favourite": on_favourite,
     "delete": on_delete,

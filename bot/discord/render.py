@@ -27,6 +27,7 @@ from pathlib import Path
 import discord
 
 from bot.core import PieceReply
+from service.thumbnails import THUMBNAIL_NAME
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -47,6 +48,7 @@ COLOUR = discord.Colour.from_rgb(88, 101, 242)
 MOTIVATION_FILE = "motivation.md"
 TO_THE_THREAD = "… full story in the thread 🧵"
 TO_THE_FILE = f"… full story in {MOTIVATION_FILE}"
+TO_THE_BUTTON = "📖 The whole story: **Why this music?** below."
 SEPARATOR = "\n\n"
 
 # Where a long text may be cut, best first: after a paragraph, a line, a sentence, a word.
@@ -128,6 +130,8 @@ def render_piece(
     embed.set_footer(text=cut(f"{reply.footer} · for {reply.author}", FOOTER_MAX))
     if any(name == "score.png" for name, _ in paths):
         embed.set_image(url="attachment://score.png")
+    if any(name == THUMBNAIL_NAME for name, _ in paths):  # the picture beside the music
+        embed.set_thumbnail(url=f"attachment://{THUMBNAIL_NAME}")
 
     tail = []
     if note:
@@ -138,6 +142,13 @@ def render_piece(
         tail.append(
             "Too large to attach here: " + ", ".join(left_out) + ". Try a shorter duration."
         )
+    if reply.why and not reply.story_threads:
+        # The workspace keeps results short: the gist here, the story behind the 📖 button.
+        embed.description = cut(SEPARATOR.join([reply.why, *tail, TO_THE_BUTTON]), DESCRIPTION_MAX)
+        while embed.fields and len(embed) > EMBED_TOTAL_MAX:
+            embed.remove_field(len(embed.fields) - 1)
+        _fit_total(embed)
+        return RenderedPiece(embed=embed, paths=paths, left_out=left_out)
     file_pointer = TO_THE_FILE if any(name == MOTIVATION_FILE for name, _ in paths) else "…"
     pointer = TO_THE_THREAD if story_in_thread else file_pointer
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core import Attachment, PictuneBot, PieceReply, user_message
+from bot.core import Attachment, OptionsForm, PictuneBot, PieceReply, user_message
 from bot.discord.render import (
     RenderedPiece,
     render_piece,
@@ -175,10 +175,14 @@ async def compose_from_attachment(
     hint: str | None = None,
     mode: str | None = None,
     duration: float | None = None,
-    private: bool = False,
+    private: bool | None = None,
+    options: OptionsForm | None = None,
 ) -> None:
-    """The whole of /compose and of the "Compose music" menu, from an attachment."""
+    """The whole of /compose and of the "Compose music" menu, from an attachment.
+    ``options``: style, tempo, key, instruments as typed (checked here, before anything)."""
     core = core_of(interaction)
+    if private is None:  # not said: the person's own default (/my-settings)
+        private = core.requests.private_by_default(requester_for(interaction))
     requester = requester_for(interaction, private=private)
     meta = attachment_meta(attachment)
     try:
@@ -186,6 +190,7 @@ async def compose_from_attachment(
         hint, mode, duration = core.requests.check_options(
             requester, hint=hint, mode=mode, duration=duration
         )
+        chosen = options.options() if options is not None else None
     except PictuneError as exc:
         await send_ephemeral(interaction, exc.user_message)
         return
@@ -211,6 +216,7 @@ async def compose_from_attachment(
             duration=duration,
             filename=attachment.filename,
             image_checked=True,
+            options=chosen,
             progress=progress,
         )
 
@@ -397,16 +403,20 @@ async def remove_copies(
 
 
 async def post_community(
-    client: PictuneClient, requester: Requester, reply: PieceReply, original: discord.Message
+    client: PictuneClient,
+    requester: Requester,
+    reply: PieceReply,
+    original: discord.Message | None,
 ) -> None:
-    """Public pieces also go to the server's community channel, with attribution and a link."""
+    """Public pieces also go to the server's community channel, with attribution and a link
+    to ``original`` (none for a piece published later: its result may be private)."""
 
     channel_id = client.core.community_channel(requester, reply)
     if channel_id is None or not channel_id.isdigit():
         return
     guild_id = int(requester.workspace) if requester.workspace.isdigit() else None
     channel = client.get_partial_messageable(int(channel_id), guild_id=guild_id)
-    link = _jump_url(original, guild_id)
+    link = _jump_url(original, guild_id) if original is not None else None
     # The cached channel tells its type; an unknown one is tried (a refusal falls back).
     known = client.get_channel(int(channel_id))
     rendered = render_piece(reply, story_in_thread=can_hold_threads(known or channel))

@@ -24,14 +24,26 @@ if TYPE_CHECKING:
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "refine": ("Refine", "🔁", discord.ButtonStyle.primary),
     "variation": ("Variation", "🎲", discord.ButtonStyle.secondary),
+    "remix": ("Remix", "✏️", discord.ButtonStyle.secondary),
+    "extend": ("Extend", "⏩", discord.ButtonStyle.secondary),
+    "why": ("Why this music?", "📖", discord.ButtonStyle.secondary),
     "details": ("Details", "ℹ️", discord.ButtonStyle.secondary),
     "favourite": ("Favourite", "⭐", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
     "cancel": ("Cancel", "✖️", discord.ButtonStyle.secondary),
 }
-RESULT_ACTIONS = ("refine", "variation", "details", "favourite", "delete")
+RESULT_ACTIONS = (
+    "refine",
+    "variation",
+    "remix",
+    "extend",
+    "why",
+    "details",
+    "favourite",
+    "delete",
+)
 TEMPLATE = (
-    r"pictune:(?P<action>refine|variation|details|favourite|delete|cancel)"
+    r"pictune:(?P<action>refine|variation|remix|extend|why|details|favourite|delete|cancel)"
     r":(?P<gid>[a-z0-9-]{1,32})"
 )
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.core import PieceReply, user_message
+from bot.core import OptionsForm, PieceReply, user_message
+from bot.slack.wishes import OPTION_FIELDS, wish_blocks
 from engine.bridge.hints import MAX_HINT_CHARS
 
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
 ACTION_DETAILS = "pictune_details"
+ACTION_REMIX = "pictune_remix"
+ACTION_EXTEND = "pictune_extend"
+ACTION_WHY = "pictune_why"
 SHORTCUT_COMPOSE = "pictune_compose"  # the message shortcut
 SHORTCUT_COMPOSE_GLOBAL = "pictune_compose_global"  # the global one: opens the form
 MODAL_COMPOSE = "pictune_compose_modal"
@@ -35,7 +40,10 @@ HELP = """*Pictune turns a picture into music.*
 • `/compose` opens a form to upload an image, with a hint, a mode and a length
 • `/compose history`, `/compose show ID`, `/compose search TEXT`, `/compose favourites`
 • `/compose favourite ID` (again to undo), `/compose cancel [ID]` (stop your piece on its way), `/compose delete ID`
-• Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S]`
+• `/compose settings me [length 45 | mode M | private on|off | style jazz | clear]`: your own defaults
+• `/compose publish ID` makes your private piece public (and posts it to the community channel); :star: on a community post likes it; `/compose top`: this week's most liked
+• `/compose info`: the queue, your pieces and when they should be ready, today's quota, the engine
+• Admins: `/compose settings [channel #c | mode M | quota N | team-quota N | max-duration S | threads on|off]`
 React with :repeat: on a result to refine it."""
 
 
@@ -60,6 +68,9 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 _CHANNEL_REF = re.compile(r"&lt;#([A-Z0-9_]+)&gt;")
+_DATE_REF = re.compile(
+    r"&lt;!date\^(\d{1,12})\^(\{date_short_pretty\} \{time\})\|([0-9: -]+UTC)&gt;"
+)
 _BOLD_MARK = "\x00"
 
 
@@ -83,7 +94,16 @@ def mrkdwn(markdown: str) -> str:
     # Channel references stay links (they never notify anyone, unlike <@user> or <!here>).
     text = _CHANNEL_REF.sub(r"<#\1>", text)
     text = text.replace(_BOLD_MARK, "*")
+    # So do dates (slack_stamp), shown in each reader's own time zone.
+    text = _DATE_REF.sub(r"<!date^\1^\2|\3>", text)
     return _LITERAL.sub(lambda m: escape(chr(ord(m.group(0)) - _LITERAL_BASE)), text)
+
+
+def slack_stamp(moment: datetime) -> str:
+    """A moment as Slack shows it in each reader's own zone ("Dec 6th at 10:50 PM"), with
+    the UTC time for clients that cannot."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def section(text: str) -> dict[str, Any]:
@@ -138,6 +158,9 @@ def buttons(generation_id: str) -> dict[str, Any]:
         "elements": [
             button("🔁 Refine", ACTION_REFINE, "primary"),
             button("🎲 Variation", ACTION_VARIATION),
+            button("✏️ Remix", ACTION_REMIX),
+            button("⏩ Extend", ACTION_EXTEND),
+            button("📖 Why this music?", ACTION_WHY),
             button("🔎 Details", ACTION_DETAILS),
         ],
     }
@@ -153,9 +176,13 @@ def result_blocks(reply: PieceReply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(reply.title, HEADER_MAX)}}
     ]
-    if reply.caption:
-        blocks.append(context(f"_Seen:_ {escape(reply.caption)}"))
-    blocks += sections(mrkdwn(reply.motivation_markdown or reply.summary))
+    if reply.why and not reply.story_threads:
+        # Short results: the gist here, the whole story behind "📖 Why this music?".
+        blocks.append(section(escape(reply.why)))
+    else:
+        if reply.caption:
+            blocks.append(context(f"_Seen:_ {escape(reply.caption)}"))
+        blocks += sections(mrkdwn(reply.motivation_markdown or reply.summary))
     if reply.fields:
         blocks.append(
             {
@@ -252,5 +279,6 @@ def compose_modal(
                     "max_value": str(int(max_s)),
                 },
             },
+            *wish_blocks(OptionsForm(), OPTION_FIELDS),
         ],
     }

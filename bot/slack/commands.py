@@ -16,7 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
+from bot.slack import blocks, community
 from bot.slack.places import INVITE_FIRST, NotInvited
 from engine.errors import InputError, InvalidOption, PictuneError
 from service.api import Requester
@@ -44,6 +44,9 @@ COMMANDS = frozenset(
         "cancel",
         "delete",
         "settings",
+        "info",
+        "publish",
+        "top",
     }
 )
 SETTING_NAMES = {
@@ -53,6 +56,7 @@ SETTING_NAMES = {
     "quota": "user_daily_quota",
     "team-quota": "workspace_daily_quota",
     "max-duration": "max_duration",
+    "threads": "story_threads",
 }
 
 
@@ -85,18 +89,26 @@ async def run_subcommand(
             )
             await answer(
                 adapter.bot.listing(
-                    adapter.bot.library.history(requester, user_id=user), LISTING_EMPTY
+                    adapter.bot.library.history(requester, user_id=user),
+                    LISTING_EMPTY,
+                    blocks.slack_stamp,
                 )
             )
         elif sub == "search":
             await answer(
                 adapter.bot.listing(
-                    adapter.bot.library.search(requester, rest), "Nothing found: try other words."
+                    adapter.bot.library.search(requester, rest),
+                    "Nothing found: try other words.",
+                    blocks.slack_stamp,
                 )
             )
         elif sub in ("favourites", "favorites"):
             await answer(
-                adapter.bot.listing(adapter.bot.library.favourites(requester), "No favourites yet.")
+                adapter.bot.listing(
+                    adapter.bot.library.favourites(requester),
+                    "No favourites yet.",
+                    blocks.slack_stamp,
+                )
             )
         elif sub in ("favourite", "favorite"):
             if not rest:
@@ -116,6 +128,12 @@ async def run_subcommand(
             await answer(f"Deleted {gone}.")
         elif sub == "settings":
             await answer(await settings(adapter, client, context, requester, rest))
+        elif sub == "publish":
+            await answer(await community.publish(adapter, client, requester, rest))
+        elif sub == "top":
+            await answer(community.top(adapter, requester))
+        elif sub == "info":
+            await answer(await adapter.bot.info_text(requester, stamp=blocks.slack_stamp))
     except Exception as exc:
         if not isinstance(exc, PictuneError):
             log.error("/compose %s failed", sub, exc_info=True)
@@ -143,6 +161,32 @@ async def show_piece(
         await respond(text=NOT_POSTED, response_type="ephemeral")
 
 
+PERSONAL_NAMES = {"length": "duration", "duration": "duration", "mode": "mode"}
+PERSONAL_NAMES |= {"private": "private", "style": "style"}
+
+
+def my_settings(adapter: SlackAdapter, requester: Requester, rest: str) -> str:
+    """``settings me`` shows one's own defaults; ``settings me length 45``, ``mode M``,
+    ``private on|off``, ``style jazz`` change one, ``settings me clear`` forgets them."""
+    library = adapter.bot.library
+    if rest.lower() == "clear":
+        mine = library.update_my_defaults(
+            requester, **dict.fromkeys(set(PERSONAL_NAMES.values()), "")
+        )
+    elif rest:
+        name, _, value = rest.partition(" ")
+        key = PERSONAL_NAMES.get(name.lower())
+        if key is None or not value.strip():
+            raise InvalidOption(
+                "Use `/compose settings me length 45`, `mode symbolic`, `private on`, "
+                "`style jazz` or `clear` (`none` clears one)."
+            )
+        mine = library.update_my_defaults(requester, **{key: value.strip()})
+    else:
+        mine = library.my_defaults(requester)
+    return adapter.bot.my_defaults_text(requester, mine)
+
+
 async def settings(
     adapter: SlackAdapter,
     client: AsyncWebClient,
@@ -152,6 +196,8 @@ async def settings(
 ) -> str:
     """``settings`` shows; ``settings channel #c|none``, ``mode M``, ``quota N``,
     ``team-quota N``, ``max-duration S`` change (admins only)."""
+    if rest.lower() == "me" or rest.lower().startswith("me "):
+        return my_settings(adapter, requester, rest[2:].strip())
     if rest:
         name, _, value = rest.partition(" ")
         value = value.strip()
@@ -159,7 +205,7 @@ async def settings(
         if key is None or not value:
             raise InvalidOption(
                 "Use `/compose settings channel #channel`, `mode symbolic`, `quota 5`, "
-                "`team-quota 100` or `max-duration 60` (`none` or 0 clears one)."
+                "`team-quota 100`, `max-duration 60` or `threads on` (`none` or 0 clears one)."
             )
         if key == "community_channel":
             found = _CHANNEL.search(value)

@@ -25,13 +25,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import PictuneBot
 from bot.slack import blocks, middleware
 from bot.slack.commands import COMMANDS, run_subcommand
+from bot.slack.community import count_like, register_likes
 from bot.slack.edits import PIECE_INTERVAL_S
+from bot.slack.extend import register_extend
 from bot.slack.files import attachment, file_link
+from bot.slack.home import register_home
 from bot.slack.mention import parse_request
 from bot.slack.oauth import TeamClients
 from bot.slack.places import INVITE_FIRST
+from bot.slack.remix import register_remix
 from bot.slack.replies import ThreadReplies
 from bot.slack.resume import resume
+from bot.slack.why import register_why
+from bot.slack.wishes import form_errors, form_of
 from engine.errors import ImageError, PictuneError
 from service.api import Requester
 from service.requests import Orphan
@@ -77,6 +83,11 @@ class SlackAdapter:
         app.action(blocks.ACTION_REFINE)(self.on_rerun_button)
         app.action(blocks.ACTION_VARIATION)(self.on_rerun_button)
         app.action(blocks.ACTION_DETAILS)(self.on_details)
+        register_remix(self, app)
+        register_extend(self, app)
+        register_why(self, app)
+        register_likes(self, app)
+        register_home(self, app)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener has returned (and Slack has its ack)."""
@@ -273,6 +284,10 @@ class SlackAdapter:
         except ValueError:
             await ack(response_action="errors", errors={"duration": "Give a number of seconds."})
             return
+        wishes = form_of(view)
+        if errors := form_errors(wishes):
+            await ack(response_action="errors", errors=errors)
+            return
         await ack()
         try:
             channel = str(json.loads(view.get("private_metadata") or "{}").get("channel") or "")
@@ -292,7 +307,15 @@ class SlackAdapter:
                 return
             requester = await context["requester"](target)
             await self.replies.compose_in_thread(
-                client, requester, target, top, files, hint=hint, mode=mode, duration=duration
+                client,
+                requester,
+                target,
+                top,
+                files,
+                hint=hint,
+                mode=mode,
+                duration=duration,
+                options=wishes.options(),
             )
 
         self.spawn(work())
@@ -392,6 +415,8 @@ class SlackAdapter:
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """:repeat: on one of Pictune's results reruns it with refinement, in its thread."""
+        if await count_like(self, event, context, liked=True):
+            return  # ⭐ on a community post is a like (bot/slack/community.py)
         if event.get("reaction") not in REPEAT_REACTIONS:
             return
         item = event.get("item") or {}

@@ -42,6 +42,7 @@ from bot.slack.files import (
 )
 from bot.slack.places import NotInvited, Places
 from engine.errors import PictuneError
+from engine.types import PieceOptions
 from service.api import Requester
 from service.requests import ProgressSink
 
@@ -98,6 +99,7 @@ class ThreadReplies:
         hint: str | None = None,
         mode: str | None = None,
         duration: float | None = None,
+        options: PieceOptions | None = None,
     ) -> bool:
         """Check, download, compose and deliver, all answered in ``thread``. Anything wrong
         with the file is said before a piece is queued, so the history stays clean. False
@@ -128,6 +130,7 @@ class ThreadReplies:
                 mode=mode,
                 duration=duration,
                 filename=attachment(file).filename,
+                options=options,
                 progress=self._progress(client, requester, channel, status, thread),
             )
         except Exception as exc:
@@ -147,17 +150,35 @@ class ThreadReplies:
         variation: bool,
     ) -> None:
         what = "a variation" if variation else "a refined version"
-        status = await self.say(client, channel, thread, f"🔁 Making {what} of {generation_id}…")
-        if status is None:
-            return
-        try:
-            reply = await self.bot.rerun(
+
+        async def make(progress: ProgressSink) -> PieceReply:
+            return await self.bot.rerun(
                 requester,
                 generation_id,
                 variation=variation,
                 refine_rounds=self.rerun_rounds,
-                progress=self._progress(client, requester, channel, status, thread),
+                progress=progress,
             )
+
+        intro = f"🔁 Making {what} of {generation_id}…"
+        await self.child_in_thread(client, requester, channel, thread, intro, make)
+
+    async def child_in_thread(
+        self,
+        client: AsyncWebClient,
+        requester: Requester,
+        channel: str,
+        thread: str,
+        intro: str,
+        make: Callable[[ProgressSink], Awaitable[PieceReply]],
+    ) -> None:
+        """A new piece made from another (a rerun, a remix, an extension) in its thread:
+        ``intro`` as the status line, progress there, then the result in its place."""
+        status = await self.say(client, channel, thread, intro)
+        if status is None:
+            return
+        try:
+            reply = await make(self._progress(client, requester, channel, status, thread))
         except Exception as exc:
             await self.handover.posting(self.fail(client, channel, status, exc))
             return

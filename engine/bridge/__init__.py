@@ -6,13 +6,21 @@ from typing import Protocol
 
 from engine.config import Settings
 from engine.errors import ConfigError
-from engine.types import MusicBrief, Perception
+from engine.types import MusicBrief, Perception, PieceOptions
 
 
 class Bridge(Protocol):
     name: str
 
-    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief: ...
+    def bridge(
+        self,
+        perception: Perception,
+        hint: str | None,
+        duration: float,
+        options: PieceOptions | None = None,
+    ) -> MusicBrief:
+        """``options`` (what the person chose outright) override the picture and the hint."""
+        ...
 
 
 def load_bridge(settings: Settings) -> Bridge:

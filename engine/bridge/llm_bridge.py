@@ -16,7 +16,7 @@ from engine.bridge.hints import Hint, clean_hint, parse_hint
 from engine.bridge.rules import RulesBridge, build_brief
 from engine.chat import ChatModel, load_chat_model
 from engine.config import Settings
-from engine.types import MusicBrief, Perception, Reason
+from engine.types import MusicBrief, Perception, PieceOptions, Reason
 
 MAX_DESCRIPTION_CHARS = 200
 MAX_TOKENS = 80
@@ -98,8 +98,14 @@ class LLMBridge:
         self.name = f"llm:{model.name}"
         self.rules = RulesBridge()
 
-    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief:
-        base = self.rules.bridge(perception, hint, duration)  # validates duration, too
+    def bridge(
+        self,
+        perception: Perception,
+        hint: str | None,
+        duration: float,
+        options: PieceOptions | None = None,
+    ) -> MusicBrief:
+        base = self.rules.bridge(perception, hint, duration, options)  # validates duration
         caption = perception.neural_caption or perception.caption
         raw = self.model.chat(
             bridge_messages(caption, hint), max_tokens=MAX_TOKENS, temperature=0.3
@@ -113,7 +119,7 @@ class LLMBridge:
             )
             return base
         brief = build_brief(
-            perception, merge_hints(parse_hint(hint), parse_hint(description)), duration
+            perception, merge_hints(parse_hint(hint), parse_hint(description)), duration, options
         )
         brief.reasons.append(
             Reason(

@@ -30,9 +30,11 @@ from engine.bridge.hints import Hint, parse_hint
 from engine.compose.instruments import PROGRAM_NAMES
 from engine.compose.styles import STYLES, Style
 from engine.errors import InvalidOption
-from engine.types import MusicBrief, Perception, Reason
+from engine.types import MusicBrief, Perception, PieceOptions, Reason
 
 MIN_TEMPO, MAX_TEMPO = 50, 180
+OPTIONS_FEATURE = "your options"  # the reason's feature when the person chose outright
+OVERRIDDEN = "what it asked for, your options decided instead"
 MIN_REGISTER, MAX_REGISTER = 55, 79
 
 # Substitutes for an instrument the hint said not to use.
@@ -134,7 +136,8 @@ class _Choices:
     """The brief being assembled, with a reason per decision."""
 
     reasons: dict[str, Reason] = field(default_factory=dict)
-    hint_changes: list[str] = field(default_factory=list)
+    hint_changes: list[tuple[str, str]] = field(default_factory=list)  # (decision, change)
+    option_changes: list[tuple[str, str]] = field(default_factory=list)
 
     def because(self, decision: str, feature: str, choice: str) -> None:
         self.reasons[decision] = Reason(feature=feature, choice=choice)
@@ -142,8 +145,15 @@ class _Choices:
     def hinted(self, decision: str, change: str) -> None:
         """The hint decided this: its own reason replaces the image's."""
         self.reasons.pop(decision, None)
-        if change not in self.hint_changes:
-            self.hint_changes.append(change)
+        if (decision, change) not in self.hint_changes:
+            self.hint_changes.append((decision, change))
+
+    def chose(self, decision: str, change: str) -> None:
+        """The person's options decided this, over the image and the hint."""
+        self.reasons.pop(decision, None)
+        self.hint_changes = [(d, words) for d, words in self.hint_changes if d != decision]
+        if (decision, change) not in self.option_changes:
+            self.option_changes.append((decision, change))
 
 
 class RulesBridge:
@@ -151,7 +161,13 @@ class RulesBridge:
 
     name = "rules"
 
-    def bridge(self, perception: Perception, hint: str | None, duration: float) -> MusicBrief:
+    def bridge(
+        self,
+        perception: Perception,
+        hint: str | None,
+        duration: float,
+        options: PieceOptions | None = None,
+    ) -> MusicBrief:
         try:
             duration = float(duration)
         except (TypeError, ValueError) as exc:
@@ -159,11 +175,15 @@ class RulesBridge:
         if not math.isfinite(duration) or duration <= 0:
             raise InvalidOption("The duration must be a positive number of seconds.")
         request = parse_hint(hint)
-        return build_brief(perception, request, duration)
+        return build_brief(perception, request, duration, options)
 
 
-def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
+def build_brief(
+    p: Perception, hint: Hint, duration: float, options: PieceOptions | None = None
+) -> MusicBrief:
+    """The brief: the picture's choices, then the hint's, then the person's options."""
     c = _Choices()
+    chosen = options or PieceOptions()
     b, w, s = p.brightness, p.warmth, p.saturation
     motion = _clamp(p.motion, 0.0, 1.0)
     loudness = 0.45 * s + 0.45 * p.colourfulness + 0.1 * p.contrast
@@ -175,6 +195,9 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
     if hint.genre:
         genre = hint.genre
         c.hinted("genre", genre)
+    if chosen.style:
+        genre = chosen.style
+        c.chose("genre", f"{genre} style")
 
     # Mode
     image_mode = mode = next(m for bound, m in MODE_LADDER if mood_score >= bound)
@@ -188,6 +211,8 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
     if asked_mode:
         mode = asked_mode
         c.hinted("mode", f"{mode} mode")
+    if chosen.mode:
+        mode = chosen.mode
 
     # Key: warmth turns the circle of fifths toward the sharp side.
     signature = int(_clamp(round(3.5 * w), -3, 4))
@@ -197,12 +222,17 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         f"warmth {w:+.2f} ({_warmth_word(w)})",
         f"{tonic} {image_mode}, {signature_words(signature)} (warmer colours, sharper keys)",
     )
-    if hint.key:
+    if hint.key and not chosen.key:
         tonic = respell(hint.key, mode)
         c.hinted("key", f"key of {tonic} {mode}")
-    elif mode != image_mode:
+    elif mode != image_mode and not chosen.key:
         tonic = respell(tonic, mode)  # the parallel key: same tonic, the mode asked for
         c.hinted("key", f"key of {tonic} {mode}")
+    if chosen.key:
+        tonic = respell(chosen.key, mode)
+    if chosen.key or chosen.mode:
+        c.chose("key", f"{tonic} {mode}")
+        c.chose("mode", f"{tonic} {mode}")
 
     style = STYLES[genre]
 
@@ -223,6 +253,9 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         tempo = int(round(_clamp(tempo * hint.tempo_factor, MIN_TEMPO, MAX_TEMPO)))
         word = "faster" if hint.tempo_factor > 1 else "slower"
         c.hinted("tempo", f"{word} ({tempo} bpm)")
+    if chosen.tempo:
+        tempo = chosen.tempo
+        c.chose("tempo", f"{tempo} bpm")
 
     # Density
     density = round(_clamp(0.12 + 0.6 * p.edge_density + 0.45 * p.texture, 0.05, 0.95), 3)
@@ -287,6 +320,11 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         melody, harmony, bass = (_avoid(x, hint.avoid) for x in (melody, harmony, bass))
         for program in hint.avoid:
             c.hinted("instruments", f"no {PROGRAM_NAMES.get(program, f'program {program}')}")
+    if chosen.instruments:
+        players = list(chosen.instruments) + [harmony, bass][len(chosen.instruments) - 1 :]
+        melody, harmony, bass = players[:3]
+        names = [PROGRAM_NAMES.get(x, f"program {x}") for x in chosen.instruments]
+        c.chose("instruments", _join(names))
 
     # Drums
     drive = loudness + 0.2 * p.edge_density + math.sqrt(motion)
@@ -342,7 +380,10 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
     reasons = list(c.reasons.values())
     if hint.text:
         if c.hint_changes:
-            reasons.append(Reason(feature=f"hint '{hint.text}'", choice=", ".join(c.hint_changes)))
+            words = ", ".join(change for _, change in c.hint_changes)
+            reasons.append(Reason(feature=f"hint '{hint.text}'", choice=words))
+        elif c.option_changes and not hint.empty:
+            reasons.append(Reason(feature=f"hint '{hint.text}'", choice=OVERRIDDEN))
         else:
             reasons.append(
                 Reason(
@@ -352,6 +393,9 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
             )
         for note in hint.notes:
             reasons.append(Reason(feature=f"hint '{hint.text}'", choice=note))
+    if c.option_changes:
+        words = ", ".join(_distinct([change for _, change in c.option_changes]))
+        reasons.append(Reason(feature=OPTIONS_FEATURE, choice=words))
 
     scene = scene_phrase(p)
     description = _description(
@@ -383,6 +427,7 @@ def build_brief(p: Perception, hint: Hint, duration: float) -> MusicBrief:
         duration=duration,
         hint=hint.text or None,
         backend="rules",
+        options=options if options is not None and not options.empty else None,
     )
 
 

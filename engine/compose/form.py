@@ -10,6 +10,7 @@ that leads back to A.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.compose import chords
@@ -42,15 +43,31 @@ class Span:
 
 
 def plan_sections(
-    duration: float, tempo: int, quarters_per_bar: float, style: Style
+    duration: float,
+    tempo: int,
+    quarters_per_bar: float,
+    style: Style,
+    openings: Sequence[float] = (),
 ) -> tuple[list[Section], int]:
     """The sections of a piece and its phrase length. Bar counts are whole phrases (plus the
-    intro), the nearest to the duration asked."""
+    intro), the nearest to the duration asked.
+
+    ``openings``: the piece continues one of ``openings[-1]`` seconds (an extension; that
+    one extended the ones before it, and so on). Its sections
+    come first, as they were (the same letters, lengths and cadences, but for its last,
+    which no longer ends the piece), then new sections (a new letter between returns of A)
+    and a new final cadence on A."""
     exact = max(duration, 1.0) * tempo / 60.0 / quarters_per_bar
     phrase = 4 if exact >= 7 else 2 if exact >= 3.5 else 1
     intro = style.intro_bars if exact >= 10 else 0
     n = max(1, round((exact - intro) / phrase))
     letters = _LETTERS.get(n) or ("AABA" + "CDCA" * n)[: n - 1] + "A"
+    if openings:
+        before, phrase = plan_sections(openings[-1], tempo, quarters_per_bar, style, openings[:-1])
+        intro = before[0].bars if before[0].letter == "intro" else 0
+        kept = "".join(s.letter for s in before if s.letter != "intro")
+        n = max(len(kept) + 1, round((exact - intro) / phrase))
+        letters = kept + _continuation(kept, n - len(kept))
     sections = [Section("intro", 0, intro, "")] if intro else []
     bar = intro
     for i, letter in enumerate(letters):
@@ -63,6 +80,18 @@ def plan_sections(
         sections.append(Section(letter, bar, phrase, cadence))
         bar += phrase
     return sections, phrase
+
+
+def _continuation(kept: str, count: int) -> str:
+    """``count`` more section letters after ``kept``: new letters (after those used) each
+    followed by a return of A, the last always A."""
+    fresh = chr(max(ord(c) for c in kept) + 1)
+    out = []
+    while len(out) < count - 1:
+        out.append(fresh if not out or out[-1] == "A" else "A")
+        if out[-1] != "A":
+            fresh = chr(ord(fresh) + 1) if fresh < "F" else "C"
+    return "".join(out) + "A"
 
 
 def plan_harmony(

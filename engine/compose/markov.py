@@ -732,7 +732,11 @@ class _Piece:
     def write(self) -> Draft:
         meter = self.meter
         sections, _ = form.plan_sections(
-            self.brief.duration, self.tempo, meter.quarters, self.style
+            self.brief.duration,
+            self.tempo,
+            meter.quarters,
+            self.style,
+            self.brief.continues,
         )
         self.sections = sections
         self.harmony = form.plan_harmony(

@@ -35,13 +35,18 @@ def stub_runner(request: ComposeRequest, progress: ProgressFn) -> Composition:
     # so an instant stub could finish before a busy machine's follower has seen this stage.
     time.sleep(0.2)
     salt = hashlib.sha256(request.image).hexdigest()[:8] + (request.parent_abc or "")[:4]
-    return make_composition(
+    made = make_composition(
         caption="a calm blue sea under a pale moon",
         seed=request.seed if request.seed is not None else 7,
         hint=request.hint,
         image_bytes=request.image,
         salt=salt,
     )
+    # The brief says what was asked, as the pipeline's does.
+    made.brief.duration = request.duration
+    made.brief.continues = list(request.continues)
+    made.brief.options = request.options
+    return made
 
 
 def gated(gate: threading.Event, runner: Runner = stub_runner) -> Runner:

@@ -5,6 +5,7 @@ job service on a real SQLite file)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bot.core import (
     PictuneBot,
     ProgressThrottle,
     motivation_summary,
+    pages,
     user_message,
 )
 from engine.bridge.hints import MAX_HINT_CHARS, check_hint
@@ -175,6 +177,7 @@ async def test_compose_show_and_rerun(core: PictuneBot, store: Store) -> None:
     assert [name for name, _ in reply.files] == [
         "piece.mp3",
         "score.png",
+        "picture.jpg",  # the picture it was made from, small
         "piece.mid",
         "piece.abc",
         "motivation.md",
@@ -182,6 +185,13 @@ async def test_compose_show_and_rerun(core: PictuneBot, store: Store) -> None:
     assert reply.summary.startswith("The **deep blue**")
     assert reply.footer.startswith(reply.id)
     assert dict(reply.fields)["Key"] == "D minor"
+    # Why, in brief: what was seen, what was chosen, the wish, the tunes; no feature numbers.
+    assert reply.why.startswith("I saw “")
+    assert 3 <= reply.why.count(". ") + 1 <= 4
+    assert "D minor" in reply.why and "“slow sea”" in reply.why
+    assert not re.search(r"\b0\.\d", reply.why)
+    assert not reply.story_threads  # threads only where a workspace turns them on
+    assert reply.why_pages() == [reply.motivation_markdown.strip()]
 
     again = core.piece(GRACE, reply.id.upper())
     assert again.id == reply.id
@@ -256,3 +266,11 @@ async def test_what_a_person_reads_about_pieces(core: PictuneBot) -> None:
     assert "c-gallery" in text and "Longest piece: 20 s" in text
     assert core.community_channel(ADA, reply) == "c-gallery"
     assert "Ada" in core.community_text(reply, None)
+
+
+def test_the_whole_story_pages_keep_every_word_within_the_page_size() -> None:
+    story = "\n\n".join(f"## Part {i}\n\n" + "The sea became a slow tune. " * 40 for i in range(9))
+    story += "\n\n" + "a-very-long-line " * 300  # a paragraph longer than a page
+    paged = pages(story, 1800)
+    assert len(paged) > 3 and all(0 < len(p) <= 1800 for p in paged)
+    assert " ".join(" ".join(paged).split()) == " ".join(story.split())

@@ -3,9 +3,12 @@ that show a piece, and a workspace's settings, each with the sentence it refuses
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from engine.config import Settings
 from engine.errors import Forbidden, InputError, InvalidOption, LimitReached, NotFound
@@ -161,3 +164,71 @@ def test_settings_refuse_bad_values_with_a_clear_answer(
         library.update_settings(ADA, is_manager=True, **changes)
     assert caught.value.user_message.endswith(".")
     assert library.workspace_settings(ADA).max_duration is None
+
+
+async def test_the_picture_beside_the_music_is_made_once_and_deleted_with_the_piece(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    view = await requests.compose(ADA, rgb_png(640, 480))
+    path = library.thumbnails.path(view)
+    assert path is not None and path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    with Image.open(path) as picture:
+        assert picture.size == (320, 240)  # the longer side 320, the shape kept
+    made = path.stat().st_mtime_ns
+    assert library.thumbnails.path(library.find(ADA, view.id)) == path
+    assert path.stat().st_mtime_ns == made  # made once
+    library.delete(ADA, view.id)
+    assert not path.exists()
+    # A piece that kept no picture is shown without one.
+    bare = store.create_pending(ADA, image_sha256="ab" * 32, mode="symbolic")
+    assert (
+        library.thumbnails.path(store.get(bare, workspace=ADA.workspace, user_id=ADA.user_id))
+        is None
+    )
+
+
+def test_story_threads_are_off_until_a_manager_turns_them_on(library: Library) -> None:
+    assert not library.workspace_settings(ADA).story_threads
+    with pytest.raises(Forbidden):
+        library.update_settings(ADA, is_manager=False, story_threads=True)
+    assert library.update_settings(ADA, is_manager=True, story_threads="on").story_threads
+    assert not library.update_settings(ADA, is_manager=True, story_threads=False).story_threads
+    with pytest.raises(InvalidOption, match="on or off"):
+        library.update_settings(ADA, is_manager=True, story_threads="sometimes")
+
+
+async def test_likes_count_only_public_community_posts_and_top_ranks_the_week(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    public = await requests.compose(ADA, rgb_png(40, 30))
+    hidden = await requests.compose(ADA, rgb_png(30, 40), private=True)
+    library.link_message(public.id, "m-public", role="community")
+    library.link_message(hidden.id, "m-hidden", role="community")  # as if it leaked there
+    library.link_message(public.id, "m-result")  # the result itself: not a community post
+    assert library.like(GRACE, "m-public") == 1
+    assert library.like(GRACE, "m-public") == 1  # once per person
+    assert library.like(ADA, "m-public") == 2
+    assert library.like(GRACE, "m-hidden") is None  # a private piece is never counted
+    assert library.like(GRACE, "m-result") is None
+    assert library.like(STRANGER, "m-public") is None  # another workspace's post
+    assert [(v.id, n) for v, n in library.top(GRACE)] == [(public.id, 2)]
+    assert library.like(ADA, "m-public", liked=False) == 1
+    with pytest.raises(Forbidden):
+        library.publish(GRACE, public.id)  # not hers (and public anyway)
+    with pytest.raises(NotFound):
+        library.publish(GRACE, hidden.id)  # she cannot even see it
+    assert library.publish(ADA, hidden.id).visibility == "public"
+    assert library.like(GRACE, "m-hidden") == 1  # public now: counted
+    with pytest.raises(InputError, match="already public"):
+        library.publish(ADA, hidden.id)
+
+
+async def test_a_reused_id_never_shows_another_piece_s_picture(
+    library: Library, requests: Requests, store: Store
+) -> None:
+    """A database started afresh over the same data folder may give an id out again."""
+    view = await requests.compose(ADA, rgb_png(640, 480))
+    old = library.thumbnails.path(view)
+    assert old is not None and old.is_relative_to(library.settings.data_dir)
+    later = dataclasses.replace(view, created_at=view.created_at + timedelta(seconds=1))
+    assert library.thumbnails.path(later) != old

@@ -42,11 +42,12 @@ GABc dBGB|cBAG FDFA|GABc dBGB|AGFA G4|]
 """
 
 
-async def test_real_pipeline_through_the_service(settings: Settings, tmp_path: Path) -> None:
+def real_settings(settings: Settings, tmp_path: Path, **changes: object) -> Settings:
+    """The embedded default on a tiny corpus (its index built in a temporary cache)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "tunes.abc").write_text(TUNES)
-    settings = settings.model_copy(
+    return settings.model_copy(
         update={
             "cache_dir": tmp_path / "cache",
             "corpus": str(corpus),
@@ -56,8 +57,13 @@ async def test_real_pipeline_through_the_service(settings: Settings, tmp_path: P
             "http_port": 0,
             "semantic_search": False,
             "retrieve_k": 2,
+            **changes,
         }
     )
+
+
+async def test_real_pipeline_through_the_service(settings: Settings, tmp_path: Path) -> None:
+    settings = real_settings(settings, tmp_path)
     store = Store.open(settings, semantic=False)
     service = load_job_service(settings, store)
     await service.start()

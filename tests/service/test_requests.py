@@ -24,7 +24,7 @@ from engine.errors import (
     LimitReached,
     NotFound,
 )
-from engine.types import ComposeRequest, Composition, ProgressFn
+from engine.types import ComposeRequest, Composition, PieceOptions, ProgressFn
 from service.api import JobEvent, JobInfo, JobService, Requester
 from service.celery_backend import CeleryJobService
 from service.library import Library
@@ -601,3 +601,77 @@ async def test_a_person_s_daily_limit_holds_across_servers_and_dms(
             await requests.compose(place, rgb_png())
     await requests.compose(GRACE, rgb_png())  # someone else
     await requests.compose(STRANGER, rgb_png())  # "ada" on Slack is another person
+
+
+async def test_extend_continues_the_piece_up_to_the_longest_allowed(requests: Requests) -> None:
+    settings = requests.settings
+    parent = await requests.compose(ADA, rgb_png(), duration=30)
+    child = await requests.extend(ADA, parent.id)
+    request = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert child.parent_id == parent.id
+    assert request.duration == min(30 + settings.duration, settings.max_duration)
+    assert request.continues == [30.0] and request.refine_rounds == 0
+    # The round that made the piece: its seed (seed + round) and its settings.
+    assert request.seed == parent.seed + 1  # make_composition's best round is round 1
+    assert request.image == requests.store.load_source_image(parent.id)
+    # Extending the extension keeps the whole chain of openings.
+    await requests.extend(ADA, child.id)
+    assert requests.service.requests[-1][0].continues == [30.0, request.duration]  # type: ignore[attr-defined]
+    # A piece already the longest allowed here cannot go on.
+    requests.library.update_settings(ADA, is_manager=True, max_duration=30)
+    with pytest.raises(InvalidOption, match="already 30 seconds long"):
+        await requests.extend(ADA, parent.id)
+
+
+async def test_remix_keeps_the_picture_and_seed_and_takes_the_new_wishes(
+    requests: Requests,
+) -> None:
+    parent = await requests.compose(
+        ADA, rgb_png(), hint="sad", options=PieceOptions(style="jazz", tempo=100)
+    )
+    first = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert first.options == PieceOptions(style="jazz", tempo=100)
+    await requests.remix(ADA, parent.id, hint="as a lullaby", options=PieceOptions(tempo=60))
+    remix = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert (remix.hint, remix.options, remix.seed) == (
+        "as a lullaby",
+        PieceOptions(tempo=60),
+        parent.seed,
+    )
+    assert remix.image == first.image
+    with pytest.raises(InvalidOption):
+        await requests.remix(ADA, parent.id, hint="x" * 201)
+
+
+async def test_personal_defaults_apply_and_the_workspace_still_bounds_them(
+    requests: Requests,
+) -> None:
+    library = requests.library
+    library.update_my_defaults(ADA, duration=45, mode="symbolic", private="on", style="jazz")
+    view = await requests.compose(ADA, rgb_png())
+    request = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert (request.duration, request.mode) == (45, "symbolic")
+    assert request.options == PieceOptions(style="jazz")
+    assert view.visibility == "private"
+    # What the request says wins over the defaults.
+    view = await requests.compose(
+        ADA, rgb_png(), duration=20, private=False, options=PieceOptions(style="rock")
+    )
+    request = requests.service.requests[-1][0]  # type: ignore[attr-defined]
+    assert request.duration == 20 and request.options == PieceOptions(style="rock")
+    assert view.visibility == "public"
+    # Grace's pieces are hers: Ada's defaults do not touch them.
+    await requests.compose(GRACE, rgb_png())
+    assert requests.service.requests[-1][0].options is None  # type: ignore[attr-defined]
+    # A workspace that lowers its longest piece bounds a default set before.
+    library.update_settings(ADA, is_manager=True, max_duration=30)
+    await requests.compose(ADA, rgb_png())
+    assert requests.service.requests[-1][0].duration == 30  # type: ignore[attr-defined]
+    with pytest.raises(InvalidOption, match="between"):
+        library.update_my_defaults(ADA, duration=60)  # refused when set beyond it
+    with pytest.raises(InvalidOption, match="Unknown style"):
+        library.update_my_defaults(ADA, style="polka")
+    with pytest.raises(InvalidOption, match="on or off"):
+        library.update_my_defaults(ADA, private="maybe")
+    cleared = library.update_my_defaults(ADA, duration="", mode="", private="", style="")
+    assert (cleared.duration, cleared.mode, cleared.private, cleared.style) == (None,) * 4

@@ -475,6 +475,40 @@ class FakeDiscord:
         data = {"custom_id": custom_id, "component_type": 2}
         return self._interaction(3, data, user_id=user_id, permissions=permissions, message=message)
 
+    def modal_submit(
+        self,
+        modal: dict[str, Any],
+        values: dict[str, str],
+        *,
+        user_id: int = USER_ID,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The person sends a form the bot opened (``modal``: what the bot's callback
+        carried), each text field set to ``values`` (the others to their default)."""
+        rows = []
+        for row in modal["components"]:
+            field = row["components"][0] if row["type"] == 1 else row["component"]
+            value = values.get(field["custom_id"], field.get("value") or "")
+            rows.append(
+                {
+                    "type": 1,
+                    "components": [{"type": 4, "custom_id": field["custom_id"], "value": value}],
+                }
+            )
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        message = self.messages[message_id] if message_id else None
+        return self._interaction(
+            5, data, user_id=user_id, permissions=MEMBER_PERMISSIONS, message=message
+        )
+
+    def modals(self, interaction: dict[str, Any]) -> list[dict[str, Any]]:
+        """The forms the bot opened in answer to ``interaction`` (callback type 9)."""
+        return [
+            rec.json["data"]
+            for rec in self.calls("POST", f"/api/v10/interactions/{interaction['id']}/")
+            if rec.json.get("type") == 9
+        ]
+
     def reaction(
         self, message_id: str, emoji: str = "🔁", *, user_id: int = USER_ID
     ) -> dict[str, Any]:

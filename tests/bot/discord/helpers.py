@@ -8,13 +8,14 @@ from typing import Any
 from tests.bot.discord.fake_discord import CHANNEL_ID, EPHEMERAL, FakeDiscord
 from tests.images import rgb_png
 
-PIECE_FILES = {"piece.mp3", "score.png", "piece.mid", "piece.abc", "motivation.md"}
+PIECE_FILES = {"piece.mp3", "score.png", "picture.jpg", "piece.mid", "piece.abc", "motivation.md"}
 
 
 def compose_interaction(fake: FakeDiscord, att: dict[str, Any], **options: Any) -> dict[str, Any]:
     """/compose with ``att`` and options (hint, mode, duration, private)."""
     opts = [{"name": "image", "type": 11, "value": att["id"]}]
-    types = {"hint": 3, "mode": 3, "duration": 10, "private": 5}
+    types = {"hint": 3, "mode": 3, "duration": 10, "private": 5, "style": 3, "tempo": 4}
+    types |= {"key": 3, "instruments": 3}
     opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
     return fake.slash("compose", opts, attachments=[att])
 

@@ -3,10 +3,13 @@ community channel, through the real discord.py client and the loopback fake of D
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from bot.discord.views import RESULT_ACTIONS
 from engine.config import Settings
 from storage.store import Store
 from tests.bot.discord.conftest import assert_no_traceback
@@ -66,15 +69,21 @@ async def test_compose_travels_the_whole_way(
     final = edits[-1]
     assert set(final.files) == PIECE_FILES
     for name, data in final.files.items():
-        assert view.files[name].read_bytes() == data
+        if name != "picture.jpg":
+            assert view.files[name].read_bytes() == data
+    # Beside the music, the picture it was made from, small, as the embed's thumbnail.
+    picture = Image.open(io.BytesIO(final.files["picture.jpg"]))
+    source = Image.open(io.BytesIO(store.load_source_image(gid)))
+    assert picture.format == "JPEG" and max(picture.size) <= 320
+    assert abs(picture.width / picture.height - source.width / source.height) < 0.05
     embed = message["embeds"][0]
+    assert embed["thumbnail"]["url"] == "attachment://picture.jpg"
     assert "calm blue sea" in embed["description"]
     assert embed["image"]["url"] == "attachment://score.png"
     assert {f["name"] for f in embed["fields"]} >= {"Key", "Tempo", "Hint"}
     buttons = [c["custom_id"] for row in message["components"] for c in row["components"]]
-    assert buttons == [
-        f"pictune:{a}:{gid}" for a in ("refine", "variation", "details", "favourite", "delete")
-    ]
+    assert buttons == [f"pictune:{a}:{gid}" for a in RESULT_ACTIONS]
+    assert RESULT_ACTIONS[:3] == ("refine", "variation", "remix")
     # The source image was kept (reruns need it after the CDN link expires).
     assert store.load_source_image(gid) == fake.cdn[next(iter(fake.cdn))][0]
     # The bot links the message once Discord has answered its edit: wait for that too.
@@ -224,6 +233,9 @@ async def test_settings_need_manage_server_and_drive_the_community_channel(
     assert "Ada" in community["content"]  # attribution
     assert f"/channels/{message['guild_id']}/{CHANNEL_ID}/{message['id']}" in community["content"]
     assert generation_id(community) == gid
+    # The community copy shows the picture beside the music too.
+    assert "picture.jpg" in {a["filename"] for a in community["attachments"]}
+    assert community["embeds"][0]["thumbnail"]["url"] == "attachment://picture.jpg"
 
 
 async def test_private_pieces_skip_the_community_channel(fake: FakeDiscord, start_bot: Any) -> None:

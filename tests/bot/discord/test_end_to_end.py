@@ -19,6 +19,7 @@ from tests.bot.discord.helpers import (
     channel_results,
     compose_once,
     generation_id,
+    guild_id,
 )
 
 TUNES = """X:1
@@ -96,7 +97,11 @@ async def test_compose_and_refine_with_the_real_pipeline(
     assert b"K:" in final.files["piece.abc"]
     assert len(final.files["piece.mp3"]) > 1000
     view = store.get(gid, workspace=message["guild_id"], user_id=str(USER_ID))
-    assert view.done and view.caption and view.caption in message["embeds"][0]["description"]
+    assert (
+        view.done
+        and view.caption
+        and view.caption.rstrip(".") in message["embeds"][0]["description"]
+    )
 
     await fake.dispatch("MESSAGE_REACTION_ADD", fake.reaction(message["id"]))
     results = await fake.wait_for(lambda: channel_results(fake), timeout=120)
@@ -113,6 +118,7 @@ async def test_a_long_real_motivation_is_told_in_a_thread(
     fake: FakeDiscord, start_bot: Any, store: Store
 ) -> None:
     await start_bot()
+    store.workspaces.update("discord", guild_id(fake), story_threads=True)  # threads: on
     _, message = await compose_once(fake, hint="calm and slow")
     view = store.get(generation_id(message), workspace=message["guild_id"], user_id=str(USER_ID))
     motivation = view.motivation or ""

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from bot.core import PictuneBot
+from bot.discord.views import RESULT_ACTIONS
 from engine.config import Settings
 from engine.errors import ImageError
 from engine.types import ComposeRequest, Composition, ProgressFn
@@ -118,9 +119,7 @@ async def test_a_piece_asked_before_a_restart_ends_in_its_progress_message(
     assert {a["filename"] for a in message["attachments"]} == PIECE_FILES
     assert generation_id(message) == gid
     buttons = [c["custom_id"] for row in message["components"] for c in row["components"]]
-    assert buttons == [
-        f"pictune:{a}:{gid}" for a in ("refine", "variation", "details", "favourite", "delete")
-    ]
+    assert buttons == [f"pictune:{a}:{gid}" for a in RESULT_ACTIONS]
     await until(lambda: delivered(store, gid), "the piece counted as delivered")
     assert store.find_by_message("discord", progress_id).id == gid
     await second.stop()

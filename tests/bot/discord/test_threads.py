@@ -11,6 +11,7 @@ import pytest
 from bot.discord.render import (
     DESCRIPTION_SHOWN,
     MESSAGE_MAX,
+    TO_THE_BUTTON,
     TO_THE_FILE,
     TO_THE_THREAD,
     thread_name,
@@ -41,6 +42,12 @@ from tests.bot.jobs import RecordingPipeline, stub_runner
 from tests.images import rgb_png
 
 MOTIVATION = long_story(16)  # about 9,000 characters: several thread messages
+
+
+@pytest.fixture(autouse=True)
+def _threads_on(store: Store, fake: FakeDiscord) -> None:
+    """These tests are about servers that turned story threads on (off by default)."""
+    store.workspaces.update("discord", guild_id(fake), story_threads=True)
 
 
 @pytest.fixture
@@ -170,7 +177,10 @@ async def test_no_thread_in_a_dm_or_for_a_private_piece(
     message = await fake.wait_for(lambda: finished(fake, interaction))
     if where == "dm":
         assert message["channel_id"] == str(DM_CHANNEL_ID) and "guild_id" not in message
-    assert message["embeds"][0]["description"].endswith(TO_THE_FILE)
+        # A DM is its person's own space, where story threads were never turned on.
+        assert message["embeds"][0]["description"].endswith(TO_THE_BUTTON)
+    else:
+        assert message["embeds"][0]["description"].endswith(TO_THE_FILE)
     assert uploaded(fake, message, "motivation.md").decode() == MOTIVATION
     assert not thread_starts(fake)
 

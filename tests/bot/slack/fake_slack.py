@@ -855,6 +855,11 @@ class FakeSlack:
         view["id"] = f"V{next(self._ids):08d}"
         return {"view": view}
 
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = dict(args.get("view") or {})
+        view["id"] = f"V{next(self._ids):08d}"
+        return {"view": view}
+
     def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"view": dict(args.get("view") or {})}
 

@@ -12,7 +12,7 @@ from tests.bot.slack.fake_slack import message_text
 
 BOB = "U_BOB"
 ADMIN = "U_ADMIN"
-PIECE_FILES = {"score.png", "piece.mid", "piece.abc", "motivation.md"}
+PIECE_FILES = {"score.png", "picture.jpg", "piece.mid", "piece.abc", "motivation.md"}
 
 
 def requester(bench: SlackBench, user: str = ALICE) -> Requester:

@@ -65,6 +65,9 @@ def test_result_blocks_carry_the_buttons_and_the_metadata_names_the_piece() -> N
     assert ids == {
         blocks.ACTION_REFINE: "pt-7f3a2c",
         blocks.ACTION_VARIATION: "pt-7f3a2c",
+        blocks.ACTION_REMIX: "pt-7f3a2c",
+        blocks.ACTION_EXTEND: "pt-7f3a2c",
+        blocks.ACTION_WHY: "pt-7f3a2c",
         blocks.ACTION_DETAILS: "pt-7f3a2c",
     }
     text = str(built)

@@ -60,6 +60,7 @@ async def test_settings_are_for_admins_and_the_community_channel_gets_pieces(
     ]
     assert len(posted) == 1 and gid in message_text(posted[0])
     assert_piece_files(uploaded(bench, posted[0]["ts"], "C_COMMUNITY"))
+    assert "picture.jpg" in uploaded(bench, posted[0]["ts"], "C_COMMUNITY")  # the picture too
 
 
 async def test_daily_quota_is_enforced_with_a_clear_answer(bench: SlackBench) -> None:

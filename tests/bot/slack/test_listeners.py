@@ -41,8 +41,9 @@ async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> No
     assert_piece_files(names)
     assert names[0].startswith("piece.") and names[0] != "piece.mid"  # the audio comes first
     view = bench.bot.library.find(requester(bench), gid)
+    stored = {**view.files, "picture.jpg": bench.bot.library.thumbnails.path(view)}
     for upload in bench.fake.uploads_in(CHANNEL, thread):
-        assert upload.data == view.files[upload.filename].read_bytes()
+        assert upload.data == stored[upload.filename].read_bytes()
 
     # One status message: progress lines, then the result with motivation and buttons.
     updates = [c.args for c in bench.fake.calls_to("chat.update") if c.args["ts"] == result_ts]
@@ -50,11 +51,18 @@ async def test_mention_with_image_replies_in_its_thread(bench: SlackBench) -> No
     result = result_message(bench, thread, gid)
     assert result["thread_ts"] == thread
     text = message_text(result)
-    assert "minor key" in text  # the motivation
+    assert "I saw “" in text and "D minor" in text  # why, in brief
     action_ids = [
         e["action_id"] for b in result["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert action_ids == [blocks.ACTION_REFINE, blocks.ACTION_VARIATION, blocks.ACTION_DETAILS]
+    assert action_ids == [
+        blocks.ACTION_REFINE,
+        blocks.ACTION_VARIATION,
+        blocks.ACTION_REMIX,
+        blocks.ACTION_EXTEND,
+        blocks.ACTION_WHY,
+        blocks.ACTION_DETAILS,
+    ]
     assert (
         bench.bot.library.generation_for_message(requester(bench), f"{CHANNEL}:{result_ts}") == gid
     )
