@@ -230,7 +230,7 @@ STYLES: dict[str, Style] = {
             ending="hits",
             words="power chords in driving eighths, a backbeat and tom fills",
             feel=Feel(
-                dynamics=11, accent=1.3, timing_ms=7.5, ritardando=0.08, reverb=35, chorus=10
+                dynamics=13, accent=1.3, timing_ms=7.5, ritardando=0.08, reverb=35, chorus=10
             ),
         ),
         Style(
