@@ -282,3 +282,12 @@ def compose_modal(
             *wish_blocks(OptionsForm(), OPTION_FIELDS),
         ],
     }
+
+
+def where_pressed(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(channel, thread ts) of the message whose button was pressed."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    message = body.get("message") or {}
+    return str(channel or ""), message.get("thread_ts") or message.get("ts")

@@ -27,14 +27,13 @@ def register_extend(adapter: SlackAdapter, app: AsyncApp) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        channel, message = (body.get("channel") or {}).get("id") or "", body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
+        channel, thread = blocks.where_pressed(body)
         generation_id = str(action.get("value") or "")
         if not channel or not thread:
             return
 
         async def work() -> None:
-            requester = await adapter.requester(client, context, channel)
+            requester = await context["requester"](channel)
 
             async def make(progress: ProgressSink) -> PieceReply:
                 return await adapter.bot.extend(requester, generation_id, progress=progress)

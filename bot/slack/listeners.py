@@ -372,7 +372,7 @@ class SlackAdapter:
         """Refine (the previous piece feeds the next) or Variation (a new seed)."""
         await ack()
         variation = action.get("action_id") == blocks.ACTION_VARIATION
-        channel, thread = _where_pressed(body)
+        channel, thread = blocks.where_pressed(body)
         if not channel or not thread:
             return
 
@@ -393,7 +393,7 @@ class SlackAdapter:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        channel, thread = _where_pressed(body)
+        channel, thread = blocks.where_pressed(body)
 
         async def work() -> None:
             requester = await context["requester"](channel)
@@ -482,15 +482,6 @@ async def takes_message(event: dict[str, Any], context: AsyncBoltContext) -> boo
 
 async def ignore() -> None:
     """Events nobody works on are acknowledged all the same."""
-
-
-def _where_pressed(body: dict[str, Any]) -> tuple[str, str | None]:
-    """(channel, thread ts) of the message whose button was pressed."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    message = body.get("message") or {}
-    return str(channel or ""), message.get("thread_ts") or message.get("ts")
 
 
 def _generation_in(message: dict[str, Any] | None) -> str | None:

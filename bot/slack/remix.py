@@ -54,10 +54,10 @@ def register_remix(adapter: SlackAdapter, app: AsyncApp) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        channel, message = (body.get("channel") or {}).get("id") or "", body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts") or ""
+        channel, pressed_in = blocks.where_pressed(body)
+        thread = pressed_in or ""
         generation_id = str(action.get("value") or "")
-        requester = await adapter.requester(client, context, channel)
+        requester = await context["requester"](channel)
         try:
             form = adapter.bot.remix_defaults(requester, generation_id)
         except PictuneError as exc:
@@ -85,7 +85,7 @@ def register_remix(adapter: SlackAdapter, app: AsyncApp) -> None:
         hint, options = intake.check_hint(form.hint), form.options()
 
         async def work() -> None:
-            requester = await adapter.requester(client, context, channel)
+            requester = await context["requester"](channel)
 
             async def make(progress: ProgressSink) -> PieceReply:
                 return await adapter.bot.remix(

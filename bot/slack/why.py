@@ -59,7 +59,7 @@ def register_why(adapter: SlackAdapter, app: AsyncApp) -> None:
         message = body.get("message") or {}
         value = str(action.get("value") or "")
         generation_id, _, page = value.partition(":")
-        requester = await adapter.requester(client, context, channel)
+        requester = await context["requester"](channel)
         try:
             reply = adapter.bot.piece(requester, generation_id)
         except PictuneError as exc:
