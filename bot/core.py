@@ -33,9 +33,10 @@ from engine.why import why_in_brief
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import Library
+from service.orphans import Orphan
 from service.place_words import place_words
 from service.queue_info import queue_info
-from service.requests import Orphan, ProgressSink, Requests, no_progress
+from service.requests import ProgressSink, Requests, no_progress
 from service.thumbnails import THUMBNAIL_NAME
 from service.weblinks import page_url
 from storage.personal import DefaultsView

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.backends import STAGES
 from engine.config import Settings
+from service.quotas import made_today
 from service.requests import Requests
 from storage.views import Requester
 
@@ -90,9 +91,9 @@ async def queue_info(requests: Requests, requester: Requester) -> QueueInfo:
         running=counts.get("running", 0),
         mine=mine,
         typical_s=typical,
-        made_today=requests.made_today(requester, requester.user_id),
+        made_today=made_today(requests.store, requester, requester.user_id),
         user_quota=choices.user_daily_quota,
-        workspace_made_today=requests.made_today(requester, None),
+        workspace_made_today=made_today(requests.store, requester, None),
         workspace_quota=choices.workspace_daily_quota,
         backends=stage_backends(settings),
     )

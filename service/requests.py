@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from engine.errors import (
@@ -30,8 +30,8 @@ from engine.types import ComposeRequest, PieceOptions
 from service import intake
 from service.api import JobEvent, JobService
 from service.library import HISTORY_MAX, Library
-from service.place_words import place_words
-from storage.deliveries import Undelivered
+from service.orphans import Orphan
+from service.quotas import check_quota
 from storage.jobs import worker_name
 from storage.views import GenerationView, Requester
 
@@ -48,41 +48,6 @@ NOT_EXTENSIBLE = "Only a piece written as notes can go on: this one is audio alo
 
 async def no_progress(event: JobEvent) -> None:
     """The default progress sink: ignore."""
-
-
-@dataclass(frozen=True)
-class Orphan:
-    """A piece whose outcome nobody has posted, asked for before this bot process started
-    (or by one that died), now claimed by this process: ``follow`` it, post the piece where
-    the person waits (``progress_message_id``, when known; else in ``requester.channel``),
-    then ``link_message`` it (role "reply"), which counts it as delivered. A failure that
-    ``follow`` raises already counts as delivered: show its ``user_message`` there."""
-
-    generation_id: str
-    job_id: str
-    requester: Requester  # who asked, where; visibility is the piece's
-    progress_message_id: str | None  # the platform message showing its progress
-    state: str  # queued | running | done | failed | cancelled
-    created_at: datetime
-
-    @classmethod
-    def of(cls, claimed: Undelivered) -> Orphan:
-        return cls(
-            generation_id=claimed.generation_id,
-            job_id=claimed.job_id,
-            requester=Requester(
-                platform=claimed.platform,
-                workspace=claimed.workspace,
-                user_id=claimed.user_id,
-                channel=claimed.channel,
-                user_name=claimed.user_name,
-                visibility=claimed.visibility,
-            ),
-            progress_message_id=claimed.progress_message_id,
-            # The files are in before the job closes: a done piece is done.
-            state="done" if claimed.status == "done" else claimed.job_state,
-            created_at=claimed.created_at,
-        )
 
 
 @dataclass(frozen=True)
@@ -148,49 +113,6 @@ class Requests:
         """Whether the person asked for their pieces to be private unless they say."""
         return bool(self.library.my_defaults(requester).private)
 
-    def check_quota(self, requester: Requester) -> None:
-        """Refuse when the requester has made the deployment's daily number of pieces for
-        one person (``user_daily_limit``: every server, workspace and DM together), or the
-        requester or the workspace its own daily number."""
-        limit = self.settings.user_daily_limit
-        if limit:
-            used = self.made_today(requester, requester.user_id, everywhere=True)
-            if used >= limit:
-                pieces = "piece" if used == 1 else "pieces"
-                raise LimitReached(
-                    f"You have made {used} {pieces} today, as many as Pictune makes for one "
-                    "person in a day: try again tomorrow."
-                )
-        choices = self.library.workspace_settings(requester)
-        place = place_words(requester.platform).place
-        if choices.user_daily_quota is not None:
-            used = self.made_today(requester, requester.user_id)
-            if used >= choices.user_daily_quota:
-                pieces = "piece" if used == 1 else "pieces"
-                raise LimitReached(
-                    f"You have made {used} {pieces} today, this {place}'s daily limit: "
-                    "try again tomorrow."
-                )
-        if choices.workspace_daily_quota is not None:
-            used = self.made_today(requester, None)
-            if used >= choices.workspace_daily_quota:
-                raise LimitReached(
-                    f"This {place} has reached its daily number of pieces: try again tomorrow."
-                )
-
-    def made_today(
-        self, requester: Requester, user_id: str | None, *, everywhere: bool = False
-    ) -> int:
-        """Pieces asked for since midnight UTC (finished or on their way), by one user or
-        by everyone here; ``everywhere``: in every workspace of the platform."""
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.store.count_since(
-            midnight,
-            workspace=None if everywhere else requester.workspace,
-            user_id=user_id,
-            platform=requester.platform,
-        )
-
     # Composing ----------------------------------------------------------------------------
 
     async def compose(
@@ -226,7 +148,7 @@ class Requests:
         if not image_checked:
             intake.check_downloaded(image, self.settings)
             await asyncio.to_thread(intake.read_image, image, self.settings)
-        self.check_quota(requester)
+        check_quota(self.library, requester)
         request = ComposeRequest(
             image=image,
             hint=hint,
@@ -341,7 +263,7 @@ class Requests:
             if await asyncio.to_thread(self._rerun_on_its_way, requester, parent.id):
                 raise LimitReached(busy)
             image = await asyncio.to_thread(self.store.load_source_image, parent.id)
-            self.check_quota(requester)
+            check_quota(self.library, requester)
             # The workspace's longest duration applies, even if it changed since.
             choices = self.library.workspace_settings(requester)
             mode = intake.check_mode(parent.mode, self.settings, default=choices.default_mode)

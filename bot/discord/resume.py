@@ -28,7 +28,7 @@ from bot.discord.replies import can_hold_threads, land_piece, ping
 from bot.discord.views import cancel_view
 from engine.errors import PictuneError
 from service.api import Requester
-from service.requests import Orphan
+from service.orphans import Orphan
 
 if TYPE_CHECKING:
     from bot.discord.client import PictuneClient

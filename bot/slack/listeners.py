@@ -40,7 +40,7 @@ from bot.slack.why import register_why
 from bot.slack.wishes import form_errors, form_of
 from engine.errors import ImageError, PictuneError
 from service.api import Requester
-from service.requests import Orphan
+from service.orphans import Orphan
 
 log = logging.getLogger("pictune.slack")
 

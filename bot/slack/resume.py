@@ -24,7 +24,7 @@ from bot.core import READY_AFTER_RESTART, user_message
 from bot.slack import blocks
 from bot.slack.replies import ThreadReplies, parse_progress_id
 from engine.errors import PictuneError
-from service.requests import Orphan
+from service.orphans import Orphan
 
 log = logging.getLogger("pictune.slack")
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from engine.config import Settings
-from service.requests import Orphan, Requests
+from service.orphans import Orphan
+from service.requests import Requests
 from storage.store import Store
 from tests.bot.restarts import Looks
 from tests.storage.conftest import FakeEmbedder

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.requests import Orphan
+from service.orphans import Orphan
 from storage.models import Generation
 from storage.store import Store
 

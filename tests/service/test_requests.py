@@ -29,7 +29,8 @@ from service.api import JobEvent, JobInfo, JobService, Requester
 from service.celery_backend import CeleryJobService
 from service.library import Library
 from service.local import LocalJobService
-from service.requests import Orphan, Requests
+from service.orphans import Orphan
+from service.requests import Requests
 from service.worker_runtime import WorkerRuntime
 from storage.models import Generation, utcnow
 from storage.store import Store

@@ -16,7 +16,7 @@ from engine.config import Settings
 from engine.errors import ImageError
 from engine.types import ComposeRequest, Composition, ProgressFn
 from service.api import JobEvent, JobService, Requester
-from service.requests import Orphan
+from service.orphans import Orphan
 from storage.store import Store
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,

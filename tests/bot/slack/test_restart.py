@@ -23,7 +23,7 @@ from engine.errors import ImageError
 from engine.types import ComposeRequest, Composition, ProgressFn
 from service.api import JobService, Requester
 from service.local import LocalJobService
-from service.requests import Orphan
+from service.orphans import Orphan
 from service.worker_runtime import WorkerRuntime
 from storage.models import Generation
 from storage.store import Store
