@@ -13,13 +13,9 @@ from html import escape
 
 from markupsafe import Markup
 
-from engine.markdown import escape_markdown
+from engine.markdown import escape_markdown, hide_escapes, show_escapes
 
 HINT_MARK = "\x00hint\x00"
-# CommonMark backslash escapes (what engine/markdown.py writes around people's words): the
-# character itself, never markup.
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_LITERAL = "\ue000"  # stands for one escaped character while the markup is applied
 INLINE = (
     (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
     (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
@@ -67,17 +63,11 @@ def render(markdown: str | None, *, hint: str | None = None) -> Markup:
 
 
 def _inline(text: str, hint: str | None) -> str:
-    literals: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        literals.append(match.group(1))
-        return _LITERAL
-
-    html = escape(_ESCAPED.sub(keep, text.replace(_LITERAL, "")), quote=True)
+    # Backslash-escaped characters (people's words, engine/markdown.py) stay literal.
+    html = escape(hide_escapes(text), quote=True)
     for pattern, replacement in INLINE:
         html = pattern.sub(replacement, html)
-    for char in literals:
-        html = html.replace(_LITERAL, escape(char, quote=True), 1)
+    html = show_escapes(html, lambda char: escape(char, quote=True))
     if hint:
         html = html.replace(escape(HINT_MARK), escape(hint, quote=True))
     return html

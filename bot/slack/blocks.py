@@ -15,6 +15,7 @@ from typing import Any
 from bot.core import OptionsForm, PieceReply, user_message
 from bot.slack.wishes import OPTION_FIELDS, wish_blocks
 from engine.bridge.hints import MAX_HINT_CHARS
+from engine.markdown import hide_escapes, show_escapes
 
 ACTION_REFINE = "pictune_refine"
 ACTION_VARIATION = "pictune_variation"
@@ -74,18 +75,12 @@ _DATE_REF = re.compile(
 _BOLD_MARK = "\x00"
 
 
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash-escaped ASCII punctuation mark
-_LITERAL_BASE = 0xF0000  # private-use code points that stand for escaped characters meanwhile
-_LITERAL = re.compile("[\U000f0000-\U000f007f]")
-
-
 def mrkdwn(markdown: str) -> str:
     """Core's Markdown as Slack mrkdwn: **bold** -> *bold*, *italic* -> _italic_,
     headings -> bold lines, [text](url) -> <url|text>, list markers -> bullets. What was
     escaped with a backslash (people's words: engine/markdown.py) stays literal text: no
     link, no markup is made of it."""
-    text = _ESCAPED.sub(lambda m: chr(_LITERAL_BASE + ord(m.group(1))), markdown)
-    text = escape(text)
+    text = escape(hide_escapes(markdown))
     text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{m.group(1)}{_BOLD_MARK}", text)
     text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", text)
     text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
@@ -96,7 +91,7 @@ def mrkdwn(markdown: str) -> str:
     text = text.replace(_BOLD_MARK, "*")
     # So do dates (slack_stamp), shown in each reader's own time zone.
     text = _DATE_REF.sub(r"<!date^\1^\2|\3>", text)
-    return _LITERAL.sub(lambda m: escape(chr(ord(m.group(0)) - _LITERAL_BASE)), text)
+    return show_escapes(text, escape)
 
 
 def slack_stamp(moment: datetime) -> str:
