@@ -98,7 +98,13 @@ async def test_disk_full_thread_mode_fails_the_job_and_the_slot_lives(
     monkeypatch.undo()
     second = await service.submit(req("b"), ALICE)
     assert await service.wait(second.job_id, timeout=15) == second.generation_id
-    assert (await service.health())["ok"] is True
+
+    async def green() -> bool:
+        # The slot clears its stall when it finishes the job's bookkeeping, which can come a
+        # moment after the piece is recorded as done (seen once in CI).
+        return (await service.health())["ok"] is True
+
+    await until(green)
 
 
 async def test_read_only_storage_is_named(
