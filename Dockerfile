@@ -36,12 +36,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PICTUNE_CACHE_DIR=/opt/pictune/cache \
     HF_HOME=/opt/pictune/cache/hf
 
-# FluidSynth and a General MIDI SoundFont render audio; abcm2ps + rsvg-convert draw scores;
+# FluidSynth and a General MIDI SoundFont render audio; abcm2ps + librsvg draw scores (staff
+# names in DejaVu Serif Condensed);
 # libsndfile reads and writes audio; tini reaps the worker processes the local backend starts.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         fluidsynth libfluidsynth3 fluid-soundfont-gm \
-        abcm2ps librsvg2-bin libsndfile1 tini ca-certificates \
+        abcm2ps librsvg2-bin fonts-dejavu-extra libsndfile1 tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin pictune \

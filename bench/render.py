@@ -3,7 +3,7 @@
     .venv/bin/python bench/render.py [--repeat 3]
 
 Prints the best of N for: ABC -> score, score -> audio (FluidSynth), MP3/Ogg encoding,
-and the score picture (abcm2ps + rsvg-convert, and the piano-roll fallback).
+and the score picture (abcm2ps + librsvg, and the piano-roll fallback).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from engine.image import decode_image
 from engine.motivation import write_motivation
 from engine.refine import RefineResult, derive_targets, refine
 from engine.render.audio import TAIL_SECONDS, Audio, render_midi
+from engine.render.blas import single_threaded_blas
 from engine.render.encode import encode_audio
 from engine.render.midi import midi_bytes_to_score
 from engine.render.perform import performed_midi
@@ -103,7 +104,11 @@ class Pipeline:
 
     def run(self, request: ComposeRequest, progress: ProgressFn = no_progress) -> Composition:
         # Notes from stages that fell back to the embedded default (engine/fallback.py).
-        with collect_notes() as stage_notes:
+        # One BLAS thread: a piece's NumPy products are small (a sentence's embedding, the
+        # composer's tables, the loudness meter) and the render keeps both cores busy; on
+        # busy cores a second BLAS thread was waited for (retrieve p50 34 ms alone, 143 ms
+        # beside other work; 39 ms with one thread either way).
+        with collect_notes() as stage_notes, single_threaded_blas():
             return self._run(request, progress, stage_notes)
 
     def _run(
@@ -238,7 +243,7 @@ class Pipeline:
             )
         abc = refined.draft.abc
         # The synthesis runs on both cores (engine/render/audio.py); the score picture is then
-        # drawn by subprocesses (abcm2ps, rsvg-convert) on one core while this thread levels
+        # drawn (abcm2ps, then librsvg: ~60-90 ms) on one core while this thread levels
         # and encodes the audio on the other. Drawn during the synthesis instead, it took a
         # core from it, and the levelling and encoding, one core's work, came after both.
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 
 EXTRAS="${1:-discord,slack,scale}"
 shift || true
-# What rendering needs: the FluidSynth library, a General MIDI SoundFont, abcm2ps and
-# rsvg-convert for the score picture, libsndfile for MP3.
-APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont abcm2ps librsvg2-bin libsndfile1 "$@")
+# What rendering needs: the FluidSynth library, a General MIDI SoundFont, abcm2ps and librsvg
+# (with rsvg-convert) for the score picture and DejaVu Serif Condensed for its staff names,
+# libsndfile for MP3.
+APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont abcm2ps librsvg2-bin fonts-dejavu-extra libsndfile1 "$@")
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,11 +1,11 @@
 """A picture of the piece: engraved sheet music, or a piano roll when engraving fails.
 
-Sheet music comes from ``abcm2ps -v`` (one SVG per page) turned into PNG by ``rsvg-convert``,
-the pages stacked into one picture.
+Sheet music comes from ``abcm2ps -v`` (one SVG per page), each page turned into pixels by
+librsvg (engine/render/svg.py), the pages stacked into one PNG.
 The ABC is model output, so before it reaches abcm2ps it loses the directives that can read
-files (``%%abc-include``, ``%%format``, ``I:`` fields, ...), and both tools run with a timeout
-in a temporary folder. When either tool is missing or fails, the piano roll is drawn with
-PIL from the symusic score instead.
+files (``%%abc-include``, ``%%format``, ``I:`` fields, ...), and abcm2ps runs with a timeout
+in a temporary folder. When abcm2ps or librsvg is missing or fails, the piano roll is drawn
+with PIL from the symusic score instead.
 
 The drum voice (the one on MIDI channel 10) is written for abc2midi: each drum is the note
 whose pitch is its General MIDI key, with an explicit accidental. Engraved as such it would be
@@ -20,20 +20,21 @@ import io
 import logging
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import symusic
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
 from engine.errors import RenderError
+from engine.render import svg
+from engine.render.command import run_tool
 from engine.render.midi import abc_to_score
 
 log = logging.getLogger(__name__)
 
-TOOL_TIMEOUT = 20.0
 # A 2-minute piece with drums is about 11,000 pixels at 1600 wide; a longer one stops at the
 # last whole page that fits (a grey-scale 1600 x 20,000 picture is 32 MB while it is built).
 MAX_HEIGHT = 20000
@@ -41,7 +42,10 @@ MAX_PAGES = 40
 PAGE_GAP = 30  # pixels of paper kept over a page's first ink and under its last
 # Narrow side margins: the staves of a 1600-pixel picture are then ~1,450 pixels wide.
 PAGE_FORMAT = "%%leftmargin 1cm\n%%rightmargin 1cm\n%%topmargin 0.8cm\n%%botmargin 0.8cm\n"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Staff names: abcm2ps leaves them room by Times' widths, but "serif" is drawn in DejaVu
+# Serif (the Debian default), whose bold "Acoustic Guitar" ran into the clef; the condensed
+# face fits (Debian's fonts-dejavu-extra, installed by scripts/setup.sh).
+PAGE_FORMAT += '%%voicefont "DejaVu Serif Condensed" 13\n'
 # Layout directives that help multi-voice scores and read nothing from disk.
 SAFE_DIRECTIVES = ("score", "staves", "measurenb", "barnumbers")
 DRUM_MAP = "pictune-drums"
@@ -110,92 +114,59 @@ def render_score_png(abc: str, *, title: str | None = None, max_width: int = 160
     """
     max_width = max(200, min(int(max_width), 4000))
     score = abc_to_score(abc)  # raises RenderError when there is nothing to draw
-    tools = find_tools()
-    if tools is not None:
+    abcm2ps = find_tools()
+    if abcm2ps is not None:
         try:
-            png = _engrave(engraving_abc(abc, title), tools, max_width)
+            png = _engrave(engraving_abc(abc, title), abcm2ps, max_width)
             return ScoreImage(png, "abcm2ps")
         except RenderError as exc:
             log.warning("engraving failed, drawing a piano roll instead: %s", exc.detail)
     else:
-        log.info("abcm2ps or rsvg-convert not found: drawing a piano roll")
+        log.info("abcm2ps or librsvg not found: drawing a piano roll")
     return ScoreImage(render_piano_roll_png(score, title=title, width=max_width), "piano-roll")
 
 
-def find_tools() -> tuple[str, str] | None:
-    """Paths of abcm2ps and rsvg-convert, or None when either is missing."""
-    abcm2ps, rsvg = shutil.which("abcm2ps"), shutil.which("rsvg-convert")
-    return (abcm2ps, rsvg) if abcm2ps and rsvg else None
+def find_tools() -> str | None:
+    """The path of abcm2ps, or None when it or a way to draw SVG is missing."""
+    abcm2ps = shutil.which("abcm2ps")
+    return abcm2ps if abcm2ps and svg.available() else None
 
 
-def _engrave(abc: str, tools: tuple[str, str], width: int) -> bytes:
+def _engrave(abc: str, abcm2ps: str, width: int) -> bytes:
     """abcm2ps lays the piece out on pages (-v: one SVG a page; -g's single SVG overflows
-    abcm2ps's buffer on long pieces), each page becomes a PNG ``width`` wide, and the pages,
+    abcm2ps's buffer on long pieces), each page is drawn ``width`` wide, and the pages,
     their blank bottoms trimmed, are stacked into one tall picture: a long piece gets longer,
-    its notes never smaller."""
-    abcm2ps, rsvg = tools
+    its notes never smaller. Pages are stacked while they fit in MAX_HEIGHT (at least the
+    first): a page is never cut through a system."""
     with tempfile.TemporaryDirectory(prefix="pictune-score-") as tmp:
         folder = Path(tmp)
         (folder / "tune.abc").write_text(PAGE_FORMAT + abc, encoding="utf-8")
-        _run([abcm2ps, "-v", "-O", "page", "tune.abc"], folder)
-        svgs = sorted(folder.glob("page*.svg"))[:MAX_PAGES]
-        if not svgs:
+        run_tool([abcm2ps, "-v", "-O", "page", "tune.abc"], folder)
+        pages = sorted(folder.glob("page*.svg"))[:MAX_PAGES]
+        if not pages:
             raise RenderError(detail="abcm2ps wrote no SVG (no tune in the ABC?)")
-        pages = []
-        for svg in svgs:
-            png = folder / f"{svg.stem}.png"
-            _run([rsvg, "-b", "white", "-w", str(width), "-a", "-o", png.name, svg.name], folder)
-            if not png.read_bytes().startswith(PNG_MAGIC):
-                raise RenderError(detail="rsvg-convert did not write a PNG")
-            with Image.open(png) as image:
-                pages.append(_trimmed(image.convert("L")))
-    return _stacked(pages)
-
-
-def _trimmed(page: Image.Image) -> Image.Image:
-    """The page's rows from a margin over its first ink to one under its last: the pages'
-    blank bottoms would leave gaps between the stacked pages."""
-    box = ImageOps.invert(page).getbbox()
-    if box is None:
-        return page.crop((0, 0, page.width, 1))
-    top, bottom = max(0, box[1] - PAGE_GAP), min(page.height, box[3] + PAGE_GAP)
-    return page.crop((0, top, page.width, bottom))
-
-
-def _stacked(pages: list[Image.Image]) -> bytes:
-    """Whole pages one under the other, as many as fit in MAX_HEIGHT (at least the first):
-    a page is never cut through a system."""
-    kept, height = [], 0
-    for page in pages:
-        if kept and height + page.height > MAX_HEIGHT:
-            log.info("score picture stops after %d of %d pages", len(kept), len(pages))
-            break
-        kept.append(page)
-        height += page.height
-    sheet = Image.new("L", (max(p.width for p in kept), height), 255)
-    top = 0
-    for page in kept:
-        sheet.paste(page, (0, top))
-        top += page.height
+        kept: list[np.ndarray] = []
+        height = 0
+        for page in pages:
+            pixels = _trimmed(svg.rasterise(page.read_bytes(), width))
+            if kept and height + len(pixels) > MAX_HEIGHT:
+                log.info("score picture stops after %d of %d pages", len(kept), len(pages))
+                break
+            kept.append(pixels)
+            height += len(pixels)
     out = io.BytesIO()
-    sheet.save(out, format="PNG", compress_level=3)  # fast: optimize=True costs ~0.25 s
+    # compress_level 3: fast; optimize=True cost ~0.25 s for a few per cent.
+    Image.fromarray(np.vstack(kept), mode="L").save(out, format="PNG", compress_level=3)
     return out.getvalue()
 
 
-def _run(cmd: list[str], cwd: Path) -> None:
-    try:
-        result = subprocess.run(
-            cmd,
-            cwd=cwd,
-            capture_output=True,
-            timeout=TOOL_TIMEOUT,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(cwd)},
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        raise RenderError(detail=f"{Path(cmd[0]).name} failed: {exc}") from exc
-    if result.returncode != 0:
-        err = result.stderr.decode("utf-8", "replace")[-300:]
-        raise RenderError(detail=f"{Path(cmd[0]).name} exited {result.returncode}: {err}")
+def _trimmed(page: np.ndarray) -> np.ndarray:
+    """The page's rows from a margin over its first ink to one under its last: the pages'
+    blank bottoms would leave gaps between the stacked pages."""
+    rows = np.flatnonzero((page < 255).any(axis=1))
+    if not rows.size:
+        return page[:1]
+    return page[max(0, rows[0] - PAGE_GAP) : min(len(page), rows[-1] + 1 + PAGE_GAP)]
 
 
 def _safe_abc(abc: str, title: str | None) -> str:

@@ -70,7 +70,7 @@ def test_falls_back_to_a_piano_roll_without_the_tools(
 
 
 def test_falls_back_when_abcm2ps_fails(two_voice_abc: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(score_module, "find_tools", lambda: ("/bin/false", "/bin/false"))
+    monkeypatch.setattr(score_module, "find_tools", lambda: "/bin/false")
     assert render_score_png(two_voice_abc).method == "piano-roll"
 
 
@@ -161,3 +161,10 @@ def test_a_long_piece_is_stacked_pages_not_smaller_notes() -> None:
     gray = pixels(image.png)
     assert gray.shape[1] == 1600
     assert 2 * 2000 < gray.shape[0] <= score_module.MAX_HEIGHT
+
+
+def test_falls_back_to_a_piano_roll_when_svg_cannot_be_drawn(
+    two_voice_abc: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(score_module.svg, "available", lambda: False)
+    assert render_score_png(two_voice_abc).method == "piano-roll"
