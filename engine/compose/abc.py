@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 from engine.errors import RenderError
 
@@ -475,8 +476,13 @@ class _Reader:
         self.bar_acc = {}
 
 
+@lru_cache(maxsize=512)
 def read_tune(abc: str) -> Tune:
-    """Parse the first tune of an ABC text into voices of bars of events."""
+    """Parse the first tune of an ABC text into voices of bars of events.
+
+    Cached, so the Tune is shared: read it, never change it. A piece reads each of its
+    dozen exemplars once a refinement round and again to check for copied runs: parsing
+    them was a third of the composing time (~40 ms of ~100 a piece)."""
     headers: dict[str, str] = {}
     lines = abc.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     body_start = len(lines)
