@@ -5,8 +5,8 @@ float samples between event times: an offline, deterministic render with no audi
 One ``AudioRenderer`` per (SoundFont, sample rate) is kept per process, and each render
 borrows its loaded SoundFont. Only the instruments a piece plays are read into memory
 (FluidR3_GM is 148 MB; a piece's three or four instruments are a few MB), and kept for the
-next piece. The notes are shared between two synths, one on each core, whose outputs are
-summed: see ``_Synth``. Where the FluidSynth library cannot be used in-process, the
+next piece. Two synths, one on each core, play the piece's first and second halves, and
+their outputs are summed: see ``_Synth``. Where the FluidSynth library cannot be used in-process, the
 ``fluidsynth`` command line renders a temporary file.
 """
 
@@ -44,9 +44,14 @@ PEAK = 10 ** (PEAK_DBFS / 20)  # ~0.891
 EXTRA_SECONDS = 30.0  # a score may overrun the longest allowed piece by this much before it is cut
 FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
 BLOCK = 8192  # frames pulled from the synth per call
-# Two synths, each on its own thread, play complementary shares of the notes (see _Synth and
-# engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the same score
-# rendered differently, up to full scale, in about one render in three.
+# The first of two synths stops when its voices are done and its effects have fallen this
+# low (at the synths' gain of 0.2 the music peaks near 0.3-1: ~100 dB down).
+QUIET = 1e-5
+FLUID_BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE): events apply at its edges
+EFFECTS_TAIL_SECONDS = 4.0
+# Two synths, each on its own thread, play the notes before and after a split time (see
+# _Synth and engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the
+# same score rendered differently, up to full scale, in about one render in three.
 CLI_TIMEOUT = 120.0
 
 SOUNDFONT_FIX = (
@@ -124,10 +129,12 @@ class AudioRenderer:
         in_process: bool = True,
         parts: int = PARTS,
         preload: bool = False,
+        effects: bool = True,
     ) -> None:
-        """``parts``: synths sharing the notes (1: one synth plays everything); ``preload``:
-        read the whole SoundFont now instead of each instrument when first played. The
-        defaults are what Pictune uses; the others are for comparison (bench, tests)."""
+        """``parts``: synths sharing the piece (1: one synth plays everything); ``preload``:
+        read the whole SoundFont now instead of each instrument when first played;
+        ``effects``: FluidSynth's reverb and chorus. The defaults are what Pictune uses;
+        the others are for comparison (bench, tests)."""
         if not soundfont.exists():
             raise SoundFontMissing(detail=SOUNDFONT_FIX)
         self.soundfont = soundfont
@@ -136,7 +143,9 @@ class AudioRenderer:
         self._synth: _Synth | None = None
         if in_process:
             try:
-                self._synth = _Synth(soundfont, sample_rate, parts=parts, preload=preload)
+                self._synth = _Synth(
+                    soundfont, sample_rate, parts=parts, preload=preload, effects=effects
+                )
             except (ImportError, OSError, RuntimeError) as exc:
                 # No usable libfluidsynth in this process: the CLI may still work.
                 log.warning("in-process FluidSynth unavailable (%s); using the CLI", exc)
@@ -187,25 +196,36 @@ class _Synth:
     pinned on the holder (their samples read, a few MB each) and stay pinned for later
     renders. At worst, after every instrument has been used, that is the whole SoundFont.
 
-    Time: the notes are shared between PARTS synths rendered in parallel threads (ctypes
-    releases the GIL inside libfluidsynth) as engine/render/parts.py decides, from the score
-    alone, and their outputs are summed in part order: the same score gives the same audio.
-    Each part has its own reverb and chorus, fed by its own notes: both effects are linear,
-    so the sum is the effect of all the notes. Against one synth playing everything (the
-    12 bench pieces), the sum differs by 58-86 dB under the music's RMS level: far below
-    hearing and below what the MP3 encoder keeps. The difference comes from inside
-    FluidSynth (not identified): a track rendered alone differs as much from the same track
-    rendered beside the others.
+    Time: two synths on two threads (ctypes releases the GIL inside libfluidsynth) play
+    the notes that start before and after a split time that engine/render/parts.py picks
+    from the score alone, and their outputs are summed: the same score gives the same
+    audio. The first stops once its voices and its effects' tail are done; the second
+    starts at the split, at a multiple of FluidSynth's 64-frame block so that its events
+    land where one synth's would. Effects are linear, so each synth's reverb and chorus on
+    its own notes add up to the effect of all the notes; each runs only over its own stretch
+    of time (sharing the notes over the whole piece, as until 2026-12, ran both synths'
+    effects throughout: ~15% more CPU). Without effects the sum equals one synth playing
+    everything to 70-80 dB; with them, the reverb's and the chorus's slow modulation is at
+    another phase in the second synth, so the waveforms differ (~16 dB under the music)
+    while their levels and spectra agree (tests/engine/render/test_audio.py): which phase a
+    modulation starts at is arbitrary, as when a synth is started a moment earlier.
     """
 
     def __init__(
-        self, soundfont: Path, sample_rate: int, *, parts: int = PARTS, preload: bool = False
+        self,
+        soundfont: Path,
+        sample_rate: int,
+        *,
+        parts: int = PARTS,
+        preload: bool = False,
+        effects: bool = True,
     ) -> None:
         import fluidsynth  # imported here: it raises ImportError when libfluidsynth is missing
 
         self.fluidsynth = fluidsynth
         self.sample_rate = sample_rate
         self.parts = max(1, int(parts))
+        self.effects = effects
         self.c = _fluid_functions()
         dynamic = not preload and self.c.pin_preset is not None  # FluidSynth >= 2.3
         options = {"synth.dynamic-sample-loading": 1} if dynamic else {}
@@ -224,34 +244,48 @@ class _Synth:
         self._pin(plan)
         n_tracks = sum(1 for track in score.tracks if track.notes)
         channels = 16 * (1 + n_tracks // 15)  # each track its own channel, 9 kept for drums
+        # The second synth writes from the split on (see engine/render/parts.py), from a
+        # multiple of FluidSynth's 64-frame block: events take effect at block boundaries,
+        # and the two synths' boundaries must fall where one synth's would.
+        split_frame = _frame(plan.split, self.sample_rate) if plan.parts > 1 else 0
+        starts = (
+            [0] if plan.parts == 1 else [min(split_frame, n_frames) // FLUID_BLOCK * FLUID_BLOCK]
+        )
+        starts = [0, *starts] if plan.parts > 1 else starts
         synths: list[Any] = []
         others: list[Future[None]] = []
         try:
             # Set up one part at a time: selecting a preset updates the shared SoundFont's
             # counts, which must not race. Only the synthesis itself runs in parallel.
-            for _ in range(self.parts):
+            for _ in starts:
                 # Low gain keeps dense chords linear; the sum is normalised afterwards anyway.
                 synth = self.fluidsynth.Synth(
                     gain=0.2, samplerate=self.sample_rate, channels=channels
                 )
                 synths.append(synth)
+                if not self.effects:
+                    synth.setting("synth.reverb.active", 0)
+                    synth.setting("synth.chorus.active", 0)
                 sfid = self.c.add_sfont(synth.synth, self.sfont)
                 if sfid < 0:
                     raise RenderError(detail="FluidSynth could not attach the SoundFont")
                 for channel, bank, program in plan.programs:
                     synth.program_select(channel, sfid, bank, program)
-            outputs = [np.zeros((n_frames, 2), dtype=np.float32) for _ in range(self.parts)]
+            outputs = [np.zeros((n_frames - start, 2), dtype=np.float32) for start in starts]
             work = [
-                (synth, out, part_events(synth, score, plan, part))
-                for part, (synth, out) in enumerate(zip(synths, outputs, strict=True))
+                (synth, out, part_events(synth, score, plan, part), start, plan.parts > 1)
+                for part, (synth, out, start) in enumerate(
+                    zip(synths, outputs, starts, strict=True)
+                )
             ]
-            others = [self.pool().submit(self._play, *job) for job in work[1:]]
+            # The first part may stop early (stop_early): the second plays to the end.
+            others = [self.pool().submit(self._play, *job[:4], False) for job in work[1:]]
             self._play(*work[0])
             for future in others:
                 future.result()
             total = outputs[0]
-            for out in outputs[1:]:
-                total += out  # in part order: the same sum every time
+            for start, out in zip(starts[1:], outputs[1:], strict=True):
+                total[start:] += out
             return total
         finally:
             wait(others)  # no synth is deleted while another thread still plays it
@@ -280,14 +314,53 @@ class _Synth:
                 self.c.pin_preset(self.holder.synth, self.sfid, bank, program)
                 self.pinned.add((bank, program))
 
-    def _play(self, synth: Any, out: np.ndarray, events: list[Event]) -> None:
+    def _play(
+        self, synth: Any, out: np.ndarray, events: list[Event], origin: int, stop_early: bool
+    ) -> None:
+        """Play events into ``out``, whose first frame is the piece's frame ``origin``.
+        ``stop_early``: once the last note is off and no voice sounds, play only the
+        effects' tail and leave the rest of ``out`` silent (the first of two parts)."""
         pos = 0
         n_frames = len(out)
+        last_note_off = max((e[0] for e in events if e[2] == synth.noteoff), default=0.0)
         for time, _order, action, args in events:
-            frame = min(int(round(time * self.sample_rate)), n_frames)
-            pos = self._fill(synth, out, pos, frame)
+            frame = min(max(_frame(time, self.sample_rate) - origin, 0), n_frames)
+            if stop_early and time > last_note_off:
+                pos, quiet = self._fill_until_quiet(synth, out, pos, frame)
+                if quiet:
+                    self._tail(synth, out, pos)
+                    return
+            else:
+                pos = self._fill(synth, out, pos, frame)
             action(*args)
+        if stop_early:
+            pos, quiet = self._fill_until_quiet(synth, out, pos, n_frames)
+            if quiet:
+                self._tail(synth, out, pos)
+                return
         self._fill(synth, out, pos, n_frames)
+
+    def _fill_until_quiet(
+        self, synth: Any, out: np.ndarray, start: int, stop: int
+    ) -> tuple[int, bool]:
+        """Synthesise towards ``stop`` a block at a time until no voice sounds; returns the
+        new position and whether it fell silent."""
+        while start < stop:
+            start = self._fill(synth, out, start, min(start + BLOCK, stop))
+            if self.c.active_voices(synth.synth) == 0:
+                return start, True
+        return start, self.c.active_voices(synth.synth) == 0
+
+    def _tail(self, synth: Any, out: np.ndarray, start: int) -> None:
+        """After the last voice: the reverb and chorus ring on until they fall under
+        QUIET (or for EFFECTS_TAIL_SECONDS at most)."""
+        stop = min(len(out), start + int(EFFECTS_TAIL_SECONDS * self.sample_rate))
+        while start < stop:
+            block_end = min(start + BLOCK, stop)
+            self._fill(synth, out, start, block_end)
+            if float(np.max(np.abs(out[start:block_end]))) < QUIET:
+                return
+            start = block_end
 
     def _fill(self, synth: Any, out: np.ndarray, start: int, stop: int) -> int:
         """Synthesise frames [start, stop) into out; returns the new position."""
@@ -308,6 +381,7 @@ class _FluidFunctions:
     add_sfont: Any
     remove_sfont: Any
     write_float: Any
+    active_voices: Any
     pin_preset: Any | None  # FluidSynth >= 2.3; without it the whole SoundFont is loaded
     log_callback: Any  # kept referenced: libfluidsynth holds a pointer to it
 
@@ -343,6 +417,7 @@ def _fluid_functions() -> _FluidFunctions:
         add_sfont=declare("fluid_synth_add_sfont", i, vp, vp),
         remove_sfont=declare("fluid_synth_remove_sfont", i, vp, vp),
         write_float=declare("fluid_synth_write_float", i, vp, i, vp, i, i, vp, i, i),
+        active_voices=declare("fluid_synth_get_active_voice_count", i, vp),
         pin_preset=(
             declare("fluid_synth_pin_preset", i, vp, i, i, i)
             if hasattr(lib, "fluid_synth_pin_preset")
@@ -376,6 +451,10 @@ def _render_cli(
     n = min(n_frames, len(data))
     out[:n] = data[:n, :2]
     return out
+
+
+def _frame(seconds: float, sample_rate: int) -> int:
+    return int(round(seconds * sample_rate))
 
 
 def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:

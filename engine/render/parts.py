@@ -1,11 +1,22 @@
-"""Sharing a score's notes between synths that play in parallel, and what each one plays.
+"""Sharing a score between two synths that play in parallel: one plays the notes that start
+before a split time, the other the notes from it on, and their outputs are added.
 
-The render (engine/render/audio.py) runs PARTS FluidSynth synths on their own threads and
-sums their outputs. Which synth plays a note depends only on the score, so the same score
-always gives the same audio. Every part gets every channel's program, controllers, pedal and
-pitch bends; each (track, pitch) is played wholly by one part, so a repeated note still stops
-the one before it; drum keys that silence each other (exclusive classes, such as the closed
-and open hi-hat) stay in one part, since a synth's exclusive classes act only within it.
+The render (engine/render/audio.py) runs the two FluidSynth synths on their own threads. A
+synth's reverb and chorus cost the same whatever it plays (~100 ms of CPU for 30 s), so two
+synths sharing the notes over the whole piece paid for them twice; split in time, each runs
+its effects over its own stretch only: the first until its last note and the effects' tail
+have died away (a little past the split), the second from the split on.
+
+What one synth would do across the split is kept:
+- the second synth starts in the state of every channel at the split time (controllers,
+  the sustain pedal held down, pitch bend), then follows the later events;
+- the first keeps receiving controllers and pedals after the split, for its notes still
+  sounding (a pedal let go after the split releases them);
+- a note of the second half that would cut off one still ringing in the first (the same key
+  on the same channel, or a closed hi-hat after an open one: a drum's exclusive class) is
+  also sent to the first synth, at velocity 1 (~95 dB down, unheard), to cut it off there.
+
+Where the split falls depends only on the score, so the same score gives the same audio.
 """
 
 from __future__ import annotations
@@ -17,26 +28,33 @@ import symusic
 
 PARTS = 2
 RELEASE_GUESS = 0.5  # seconds a note is assumed to ring after its note-off, for balancing
+EFFECTS_WEIGHT = 10.0  # a synth's reverb and chorus cost about as much as ten sounding voices
+RING_GUESS = 2.0  # seconds a note may still be heard after its note-off (or its pedal)
+CUT_VELOCITY = 1  # the note that silences a ringing one in the first synth
+MIN_SPLIT_SECONDS = 4.0  # a shorter piece is played by one synth
 DRUM_CHANNEL = 9  # MIDI channel 10
 DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
 # General MIDI drum keys that silence each other (hi-hats, whistles, guiros, cuicas,
 # triangles, ...): exclusive classes in the usual General MIDI SoundFonts.
 DRUM_GROUPS = ((42, 44, 46), (71, 72), (73, 74), (78, 79), (80, 81), (29, 30), (86, 87))
+NEVER = float("inf")
 
 
-Event = tuple[float, int, Any, tuple]  # (time, order, call, args)
+Event = tuple[float, int, Any, tuple]  # (time in seconds, order, call, args)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Which channel each track plays on, its preset, and which part plays each note."""
+    """Which channel each track plays on, its preset, and when the second synth takes over
+    (NEVER: one synth plays everything)."""
 
     channels: tuple[int | None, ...]  # per track; None for a track without notes
     programs: tuple[tuple[int, int, int], ...]  # (channel, bank, program) per sounding track
-    parts: dict[tuple[int, int], int]  # (track, unit_of(pitch)) -> part
+    split: float
 
     @staticmethod
     def of(score: symusic.Score, parts: int = PARTS) -> Plan:
+        """``score`` in seconds."""
         channels: list[int | None] = []
         programs = []
         drum_channel_taken = False
@@ -55,14 +73,16 @@ class Plan:
             channels.append(channel)
             # The bank, not the channel, picks drum kits: a second drum track works anywhere.
             programs.append((channel, DRUM_BANK if track.is_drum else 0, track.program))
-        return Plan(tuple(channels), tuple(programs), split_notes(score, parts))
+        split = split_time(score) if parts > 1 else NEVER
+        return Plan(tuple(channels), tuple(programs), split)
 
-    def part_of(self, track: int, pitch: int, is_drum: bool) -> int:
-        return self.parts[(track, unit_of(pitch, is_drum))]
+    @property
+    def parts(self) -> int:
+        return 1 if self.split == NEVER else 2
 
 
 def unit_of(pitch: int, is_drum: bool) -> int:
-    """The unit a note belongs to: its pitch, or for drums its exclusive group's first key."""
+    """What a note silences when it starts: its own key, or for drums its exclusive group."""
     if is_drum:
         for group in DRUM_GROUPS:
             if pitch in group:
@@ -70,51 +90,111 @@ def unit_of(pitch: int, is_drum: bool) -> int:
     return pitch
 
 
-def split_notes(score: symusic.Score, parts: int = PARTS) -> dict[tuple[int, int], int]:
-    """(track, unit) -> part, sharing each track's notes between the parts (score in seconds).
+def split_time(score: symusic.Score) -> float:
+    """The note onset that shares the work most evenly between the two synths (score in
+    seconds): on either side, the time its notes sound (held on by the pedal) plus a
+    release guess each, and the effects' time. NEVER for a piece too short to be worth
+    two synths."""
+    notes = sorted(
+        (n.time, sounding_until(n, track) - n.time + RELEASE_GUESS)
+        for track in score.tracks
+        for n in track.notes
+    )
+    end = max((time + cost for time, cost in notes), default=0.0)
+    if end < MIN_SPLIT_SECONDS:
+        return NEVER
+    total = sum(cost for _, cost in notes)
+    best, best_gap, before = NEVER, NEVER, 0.0
+    for i, (time, cost) in enumerate(notes):
+        if i == 0 or time != notes[i - 1][0]:  # notes[:i] start before `time`
+            first = before + EFFECTS_WEIGHT * time
+            second = total - before + EFFECTS_WEIGHT * (end - time)
+            if time > 0 and abs(first - second) < best_gap:
+                best, best_gap = time, abs(first - second)
+        before += cost
+    return best
 
-    Each track is balanced on its own (an expensive instrument, such as a ringing guitar,
-    is halved rather than given to one part), by note time plus a release guess per note;
-    ties go to the part with less in total. Only the score decides: deterministic.
-    """
-    chosen: dict[tuple[int, int], int] = {}
-    total = [0.0] * parts
-    for index, track in enumerate(score.tracks):
-        cost: dict[int, float] = {}
-        for note in track.notes:
-            unit = unit_of(note.pitch, track.is_drum)
-            cost[unit] = cost.get(unit, 0.0) + max(note.duration, 0.0) + RELEASE_GUESS
-        here = [0.0] * parts
-        for unit, c in sorted(cost.items(), key=lambda item: (-item[1], item[0])):
-            part = min(range(parts), key=lambda p: (here[p], total[p], p))
-            chosen[(index, unit)] = part
-            here[part] += c
-            total[part] += c
-    return chosen
+
+def sounding_until(note: symusic.Note, track: symusic.Track) -> float:
+    """When a note's key is let go, or the sustain pedal held then is lifted."""
+    off = note.time + max(note.duration, 0.0)
+    for pedal in track.pedals:
+        if pedal.time <= off < pedal.time + pedal.duration:
+            return pedal.time + pedal.duration
+    return off
 
 
 def part_events(synth: Any, score: symusic.Score, plan: Plan, part: int) -> list[Event]:
-    """(time, order, call, args) for one part, sorted. At equal times: note-offs, controls,
-    note-ons. Every part gets every controller and pedal; notes go to their part only."""
+    """(time, order, call, args) for one synth, sorted; at equal times note-offs, then
+    controls, then note-ons. Part 0 plays the notes before ``plan.split`` (and the cuts of
+    the module docstring), part 1 those from it on, starting in the channels' state then."""
     events: list[Event] = []
     for index, track in enumerate(score.tracks):
         channel = plan.channels[index]
         if channel is None:
             continue
+        controls: list[Event] = []
         for c in track.controls:
-            events.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
+            controls.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
         for p in track.pedals:
-            events.append((p.time, 2, synth.cc, (channel, 64, 127)))
-            events.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
+            controls.append((p.time, 2, synth.cc, (channel, 64, 127)))
+            controls.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
         for b in track.pitch_bends:
             # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
-            events.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
-        for n in track.notes:
-            if plan.part_of(index, n.pitch, track.is_drum) != part:
-                continue
+            controls.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
+        if part == 0:
+            events += controls
+            events += _notes(synth, track, channel, lambda n: n.time < plan.split)
+            events += _cuts(synth, track, channel, plan.split)
+        else:
+            events += _state_at(plan.split, controls)
+            events += _notes(synth, track, channel, lambda n: n.time >= plan.split)
+    # sort on (time, order) only: the callables themselves are not comparable
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+def _notes(synth: Any, track: symusic.Track, channel: int, chosen: Any) -> list[Event]:
+    events: list[Event] = []
+    for n in track.notes:
+        if chosen(n):
             velocity = max(1, min(127, n.velocity))
             events.append((n.time, 3, synth.noteon, (channel, n.pitch, velocity)))
             events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
-    # sort on (time, order) only: the callables themselves are not comparable
-    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+def _state_at(split: float, controls: list[Event]) -> list[Event]:
+    """The controls from ``split`` on, preceded (at ``split``) by the last value each
+    controller and the pitch bend had by then."""
+    ordered = sorted(controls, key=lambda e: (e[0], e[1]))
+    last: dict[tuple[Any, int], Event] = {}
+    later: list[Event] = []
+    for event in ordered:
+        time, order, call, args = event
+        if time <= split:
+            key = (call, args[1]) if len(args) == 3 else (call, -1)  # cc number, or the bend
+            last[key] = (split, order, call, args)
+        else:
+            later.append(event)
+    # Pedal downs and ups at the split both land on it: the later one decided the state.
+    return [(split, 2, call, args) for (_, _, call, args) in last.values()] + later
+
+
+def _cuts(synth: Any, track: symusic.Track, channel: int, split: float) -> list[Event]:
+    """Second-half notes that would cut off a first-half note still ringing, at velocity 1
+    for the first synth (see the module docstring)."""
+    if split == NEVER:
+        return []
+    ringing: dict[int, float] = {}
+    for n in track.notes:
+        if n.time < split:
+            unit = unit_of(n.pitch, track.is_drum)
+            ringing[unit] = max(ringing.get(unit, 0.0), sounding_until(n, track) + RING_GUESS)
+    events: list[Event] = []
+    for n in track.notes:
+        unit = unit_of(n.pitch, track.is_drum)
+        if n.time >= split and n.time < ringing.get(unit, 0.0):
+            events.append((n.time, 3, synth.noteon, (channel, n.pitch, CUT_VELOCITY)))
+            events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
     return events
