@@ -1,7 +1,8 @@
 """Audio <-> file bytes: MP3 through LAME (lameenc), Ogg Vorbis and WAV through libsndfile.
 
 MP3 goes straight to LAME through lameenc: libsndfile's MP3 writer took ~0.9 s for 30 s of
-stereo 44.1 kHz, lameenc at the settings below ~0.13 s (bench/encode.py). Where lameenc
+stereo 44.1 kHz, lameenc at the settings below ~0.13 s (bench/encode.py), and two halves
+encoded at once on two cores and joined (engine/render/mp3.py) less again. Where lameenc
 cannot be imported, libsndfile's MP3 writer is used instead, and the reason logged.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import soundfile
 
 from engine.errors import InvalidOption, RenderError
+from engine.render import mp3
 from engine.render.audio import Audio
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 WRITE_CHUNK = 16384  # frames per write call, see encode_audio
 LAME_CHUNK = 65536  # frames handed to LAME at once
+PARALLEL_SECONDS = 8.0  # shorter pieces are encoded in one stream
 MAX_DECODE_BYTES = 50 * 1024 * 1024
 MAX_DECODE_SECONDS = 600.0
 
@@ -76,11 +80,29 @@ def encode_audio(audio: Audio, fmt: str = "mp3") -> bytes:
 
 
 def _lame_mp3(samples: np.ndarray, sample_rate: int) -> bytes:
-    """CBR MP3 of (n, channels) float audio in -1..1, through lameenc.
+    """CBR MP3 of (n, channels) float audio in -1..1, through lameenc: a piece long enough
+    is encoded as two halves on two threads (lameenc releases the GIL) and joined
+    (engine/render/mp3.py), else, or where no join is found, as one stream.
 
     The file starts with LAME's usual ~1100-frame encoder delay (25 ms at 44.1 kHz) that
     decoders without a LAME tag keep: the decoded audio is that much longer.
     """
+    if len(samples) >= PARALLEL_SECONDS * sample_rate and sample_rate in mp3.SAMPLE_RATES:
+        split = mp3.split_for(len(samples))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lame") as pool:
+            second = pool.submit(
+                _lame_stream, samples[split.second_start * mp3.SAMPLES_PER_FRAME :], sample_rate
+            )
+            first = _lame_stream(samples[: split.first_end * mp3.SAMPLES_PER_FRAME], sample_rate)
+            joined = mp3.join(first, second.result(), split)
+        if joined is not None:
+            return joined
+        log.info("no frame to join the two MP3 halves at: encoding the piece in one stream")
+    return _lame_stream(samples, sample_rate)
+
+
+def _lame_stream(samples: np.ndarray, sample_rate: int) -> bytes:
+    """One LAME encoding of (n, channels) float audio."""
     channels = samples.shape[1] if samples.ndim == 2 else 1
     try:
         encoder = lameenc.Encoder()
