@@ -25,6 +25,7 @@ from engine.config import Settings
 from engine.errors import InvalidOption, mode_unavailable_message
 from engine.fallback import collect_notes
 from engine.image import decode_image
+from engine.memory import one_malloc_arena
 from engine.motivation import write_motivation
 from engine.refine import RefineResult, derive_targets, refine
 from engine.render.audio import TAIL_SECONDS, Audio, render_midi
@@ -95,6 +96,7 @@ class Pipeline:
     def __init__(self, settings: Settings, stages: Stages | None = None) -> None:
         self.settings = settings
         self._stages = stages
+        one_malloc_arena()  # before the render's threads exist: see engine/memory.py
 
     @property
     def stages(self) -> Stages:

@@ -476,7 +476,7 @@ class _Reader:
         self.bar_acc = {}
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=32)  # a piece's dozen exemplars and its own drafts; each Tune is ~0.1 MB
 def read_tune(abc: str) -> Tune:
     """Parse the first tune of an ABC text into voices of bars of events.
 

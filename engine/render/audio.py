@@ -477,11 +477,13 @@ def normalise_audio(
     loudness step's +20 dB gain cap mean "never more than 20 dB of crest factor", whatever
     the synth's output level: a lone click in silence is not blown up.
     """
-    if not np.all(np.isfinite(samples)):
+    # max and min, not np.abs: no copy of the whole piece (NaN and inf show in them too)
+    peak = max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
+    if not np.isfinite(peak):
         raise RenderError(detail=f"{source} produced non-finite samples")
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak <= 1e-6:
         raise RenderError(detail=f"{source} produced silence")
     samples *= np.float32(PEAK / peak)  # in place: the render's own buffer
-    out = normalise_loudness(samples, sample_rate, loudness).astype(np.float32, copy=False)
+    out = normalise_loudness(samples, sample_rate, loudness, in_place=True)
+    out = out.astype(np.float32, copy=False)
     return np.clip(out, -1.0, 1.0, out=out)

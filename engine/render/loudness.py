@@ -277,6 +277,8 @@ def normalise_loudness(
     sample_rate: int,
     target: float = TARGET_LUFS,
     ceiling_dbtp: float = CEILING_DBTP,
+    *,
+    in_place: bool = False,
 ) -> np.ndarray:
     """(n, channels) audio at ``target`` LUFS integrated, true peaks at most ``ceiling_dbtp``.
 
@@ -284,7 +286,8 @@ def normalise_loudness(
     the gain is raised again to make up for what the limiter took, so a piece with loud
     drum hits still reaches the target. Digital silence, audio too short to measure and
     audio under the -70 LUFS gate come back unchanged; the gain never exceeds MAX_GAIN_DB,
-    so near-silence is not blown up into hiss.
+    so near-silence is not blown up into hiss. ``in_place``: scale ``samples`` (float32,
+    2-D) itself rather than a copy, for a caller that owns it (a render's buffer).
     """
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim == 1:
@@ -305,9 +308,9 @@ def normalise_loudness(
     # (only frames the gain could push over the ceiling are oversampled to find that out).
     linear = 10 ** (first / 20)
     if _abs_max(x[:, c] for c in range(x.shape[1])).max() * OVERSHOOT * linear <= ceiling:
-        return x * np.float32(linear)
+        return _scaled(x, np.float32(linear), in_place and x is samples)
     if float(np.max(peak_envelope(x, floor=ceiling / linear))) * linear <= ceiling:
-        return x * np.float32(linear)
+        return _scaled(x, np.float32(linear), in_place and x is samples)
     # Only frames that the highest gain could push over the ceiling need the oversampled peak.
     env = peak_envelope(x, floor=ceiling / 10 ** (highest / 20))
     gain_db, previous, slope = first, None, 1.0
@@ -324,13 +327,20 @@ def normalise_loudness(
             slope = float(np.clip((reached - previous[1]) / (gain_db - previous[0]), 0.05, 1.0))
         previous = (gain_db, reached)
         gain_db = min(gain_db + (target - reached) / slope, highest)
-    out = x * gain[:, None]
+    out = _scaled(x, gain[:, None], in_place and x is samples)
     # The gain curve changes the waveform a little between samples: check and trim.
     limit = 10 ** (ceiling_dbtp / 20)
     peak = float(np.max(peak_envelope(out, floor=limit)))
     if peak > limit:
         out *= np.float32(limit / peak)
     return out
+
+
+def _scaled(x: np.ndarray, gain: np.ndarray | np.float32, in_place: bool) -> np.ndarray:
+    if in_place:
+        x *= gain
+        return x
+    return x * gain
 
 
 def _limiter_gain(env: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarray:
