@@ -44,11 +44,11 @@ PEAK = 10 ** (PEAK_DBFS / 20)  # ~0.891
 EXTRA_SECONDS = 30.0  # a score may overrun the longest allowed piece by this much before it is cut
 FADE_SECONDS = 2.0  # fade-out applied where a too-long score is cut
 BLOCK = 8192  # frames pulled from the synth per call
-# The first of two synths stops when its voices are done and its effects have fallen this
-# low (at the synths' gain of 0.2 the music peaks near 0.3-1: ~100 dB down).
+# The first of two synths stops when, its notes all let go, its sound (the last notes'
+# release, a cymbal ringing on, the reverb) has fallen this low: at the synths' gain of 0.2
+# the music peaks near 0.3-1, so ~100 dB down.
 QUIET = 1e-5
 FLUID_BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE): events apply at its edges
-EFFECTS_TAIL_SECONDS = 4.0
 # Two synths, each on its own thread, play the notes before and after a split time (see
 # _Synth and engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the
 # same score rendered differently, up to full scale, in about one render in three.
@@ -199,7 +199,7 @@ class _Synth:
     Time: two synths on two threads (ctypes releases the GIL inside libfluidsynth) play
     the notes that start before and after a split time that engine/render/parts.py picks
     from the score alone, and their outputs are summed: the same score gives the same
-    audio. The first stops once its voices and its effects' tail are done; the second
+    audio. The first stops once its notes are let go and its sound has died away; the second
     starts at the split, at a multiple of FluidSynth's 64-frame block so that its events
     land where one synth's would. Effects are linear, so each synth's reverb and chorus on
     its own notes add up to the effect of all the notes; each runs only over its own stretch
@@ -318,8 +318,8 @@ class _Synth:
         self, synth: Any, out: np.ndarray, events: list[Event], origin: int, stop_early: bool
     ) -> None:
         """Play events into ``out``, whose first frame is the piece's frame ``origin``.
-        ``stop_early``: once the last note is off and no voice sounds, play only the
-        effects' tail and leave the rest of ``out`` silent (the first of two parts)."""
+        ``stop_early`` (the first of two parts): once its last note is let go, stop where
+        it falls under QUIET, and leave the rest of ``out`` silent."""
         pos = 0
         n_frames = len(out)
         last_note_off = max((e[0] for e in events if e[2] == synth.noteoff), default=0.0)
@@ -328,7 +328,6 @@ class _Synth:
             if stop_early and time > last_note_off:
                 pos, quiet = self._fill_until_quiet(synth, out, pos, frame)
                 if quiet:
-                    self._tail(synth, out, pos)
                     return
             else:
                 pos = self._fill(synth, out, pos, frame)
@@ -336,31 +335,21 @@ class _Synth:
         if stop_early:
             pos, quiet = self._fill_until_quiet(synth, out, pos, n_frames)
             if quiet:
-                self._tail(synth, out, pos)
                 return
         self._fill(synth, out, pos, n_frames)
 
     def _fill_until_quiet(
         self, synth: Any, out: np.ndarray, start: int, stop: int
     ) -> tuple[int, bool]:
-        """Synthesise towards ``stop`` a block at a time until no voice sounds; returns the
-        new position and whether it fell silent."""
+        """Synthesise towards ``stop`` a block at a time until a block is all under QUIET
+        (every key is up by then: the notes and the effects only fade); returns the new
+        position and whether it fell quiet."""
         while start < stop:
-            start = self._fill(synth, out, start, min(start + BLOCK, stop))
-            if self.c.active_voices(synth.synth) == 0:
-                return start, True
-        return start, self.c.active_voices(synth.synth) == 0
-
-    def _tail(self, synth: Any, out: np.ndarray, start: int) -> None:
-        """After the last voice: the reverb and chorus ring on until they fall under
-        QUIET (or for EFFECTS_TAIL_SECONDS at most)."""
-        stop = min(len(out), start + int(EFFECTS_TAIL_SECONDS * self.sample_rate))
-        while start < stop:
-            block_end = min(start + BLOCK, stop)
-            self._fill(synth, out, start, block_end)
-            if float(np.max(np.abs(out[start:block_end]))) < QUIET:
-                return
-            start = block_end
+            end = self._fill(synth, out, start, min(start + BLOCK, stop))
+            if max(float(out[start:end].max()), -float(out[start:end].min())) < QUIET:
+                return end, True
+            start = end
+        return start, False
 
     def _fill(self, synth: Any, out: np.ndarray, start: int, stop: int) -> int:
         """Synthesise frames [start, stop) into out; returns the new position."""
@@ -381,7 +370,6 @@ class _FluidFunctions:
     add_sfont: Any
     remove_sfont: Any
     write_float: Any
-    active_voices: Any
     pin_preset: Any | None  # FluidSynth >= 2.3; without it the whole SoundFont is loaded
     log_callback: Any  # kept referenced: libfluidsynth holds a pointer to it
 
@@ -417,7 +405,6 @@ def _fluid_functions() -> _FluidFunctions:
         add_sfont=declare("fluid_synth_add_sfont", i, vp, vp),
         remove_sfont=declare("fluid_synth_remove_sfont", i, vp, vp),
         write_float=declare("fluid_synth_write_float", i, vp, i, vp, i, i, vp, i, i),
-        active_voices=declare("fluid_synth_get_active_voice_count", i, vp),
         pin_preset=(
             declare("fluid_synth_pin_preset", i, vp, i, i, i)
             if hasattr(lib, "fluid_synth_pin_preset")

@@ -27,10 +27,15 @@ from typing import Any
 import symusic
 
 PARTS = 2
-RELEASE_GUESS = 0.5  # seconds a note is assumed to ring after its note-off, for balancing
+# Seconds a note is assumed to ring after its note-off, for balancing: General MIDI's bowed
+# strings, ensembles, choirs and pads fade slowly; the rest (plucked, struck, blown) soon.
+RELEASE_GUESS = 0.5
+SLOW_RELEASE_GUESS = 2.5
+SLOW_RELEASE_PROGRAMS = frozenset({*range(40, 56), *range(88, 104)})
 EFFECTS_WEIGHT = 10.0  # a synth's reverb and chorus cost about as much as ten sounding voices
 RING_GUESS = 2.0  # seconds a note may still be heard after its note-off (or its pedal)
 CUT_VELOCITY = 1  # the note that silences a ringing one in the first synth
+CUT_SECONDS = 0.01  # ...and how long it is held
 MIN_SPLIT_SECONDS = 4.0  # a shorter piece is played by one synth
 DRUM_CHANNEL = 9  # MIDI channel 10
 DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
@@ -96,7 +101,7 @@ def split_time(score: symusic.Score) -> float:
     release guess each, and the effects' time. NEVER for a piece too short to be worth
     two synths."""
     notes = sorted(
-        (n.time, sounding_until(n, track) - n.time + RELEASE_GUESS)
+        (n.time, sounding_until(n, track) - n.time + release_guess(track))
         for track in score.tracks
         for n in track.notes
     )
@@ -113,6 +118,11 @@ def split_time(score: symusic.Score) -> float:
                 best, best_gap = time, abs(first - second)
         before += cost
     return best
+
+
+def release_guess(track: symusic.Track) -> float:
+    slow = not track.is_drum and track.program in SLOW_RELEASE_PROGRAMS
+    return SLOW_RELEASE_GUESS if slow else RELEASE_GUESS
 
 
 def sounding_until(note: symusic.Note, track: symusic.Track) -> float:
@@ -196,5 +206,7 @@ def _cuts(synth: Any, track: symusic.Track, channel: int, split: float) -> list[
         unit = unit_of(n.pitch, track.is_drum)
         if n.time >= split and n.time < ringing.get(unit, 0.0):
             events.append((n.time, 3, synth.noteon, (channel, n.pitch, CUT_VELOCITY)))
-            events.append((n.time + max(n.duration, 0.0), 1, synth.noteoff, (channel, n.pitch)))
+            # Let go at once: starting is what cuts the ringing note off; held as long as
+            # the real note, the first synth would play on, unheard, to its end.
+            events.append((n.time + CUT_SECONDS, 1, synth.noteoff, (channel, n.pitch)))
     return events
