@@ -33,9 +33,10 @@ def test_frames_are_read_as_lame_writes_them(band: Audio) -> None:
     assert frames[0].start == 0 and frames[-1].end == len(stream)
     assert all(a.end == b.start for a, b in zip(frames, frames[1:], strict=False))
     assert {f.end - f.start for f in frames} <= {626, 627}  # 192 kbps at 44.1 kHz
-    assert all(0 <= f.main_data_begin < 512 for f in frames)
-    assert max(f.main_data_begin for f in frames) > 100  # LAME uses its reservoir
-    assert {b for f in frames for b in f.blocks} >= {0, 1, 2, 3}  # attacks: short blocks
+    sides = [mp3.side_info(stream, f) for f in frames]
+    assert all(0 <= s.main_data_begin < 512 for s in sides)
+    assert max(s.main_data_begin for s in sides) > 100  # LAME uses its reservoir
+    assert {b for s in sides for b in s.blocks} >= {0, 1, 2, 3}  # attacks: short blocks
     with pytest.raises(ValueError):
         mp3.frames(b"ID3" + stream)
 
@@ -95,6 +96,11 @@ def test_a_join_never_takes_more_reservoir_than_is_free(band: Audio) -> None:
         if joined[both[i].start :] == second[twos[i - split.second_start].start :]
     )
     k = at - split.second_start
-    assert twos[k].main_data_begin <= ones[at].main_data_begin
-    assert ones[at - 1].blocks == twos[k - 1].blocks and ones[at].blocks == twos[k].blocks
+
+    def side(stream: bytes, frame: mp3.Frame) -> mp3.SideInfo:
+        return mp3.side_info(stream, frame)
+
+    assert side(second, twos[k]).main_data_begin <= side(first, ones[at]).main_data_begin
+    assert side(first, ones[at - 1]).blocks == side(second, twos[k - 1]).blocks
+    assert side(first, ones[at]).blocks == side(second, twos[k]).blocks
     assert split.middle <= at < split.middle + mp3.SEARCH_FRAMES
