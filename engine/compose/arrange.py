@@ -1,8 +1,10 @@
 """The arrangement: chords, bass and drums under a melody, bar by bar, in a style.
 
 Every section plays its own figures (A sections the style's first comping, bass and drum
-figures, B sections the second, and so on), so the texture changes where the form does; the
-drums fill into each new phrase and open it with a crash; the last bar is the style's ending.
+figures, B sections the second, and so on), so the texture changes where the form does;
+inside a phrase the comping answers itself every second bar (_answer) and breathes at its
+end; the drums fill into each new phrase and open it with a crash; the last bar is the
+style's ending.
 Every note is kept inside its instrument's range (instruments.py).
 
 Everything works in sixteenth notes and MIDI pitches; markov.py spells the result as ABC.
@@ -58,15 +60,19 @@ def accompaniment(
     for bar, section in _bars(sections):
         spans = harmony[bar]
         figure = _figure(style.comping, sections, section, first)
+        pushed = False
         if bar == len(harmony) - 1:
             steps = _ending(style, bar_len, compound)
         else:
             steps = patterns.comp_steps(figure, bar_len, compound)
             if bar == section.start + section.bars - 1 and section.letter != "intro":
                 steps = _breathe(steps)
+            elif (bar - section.start) % 2 == 1 and section.letter != "intro":
+                steps, pushed = _answer(steps, style.pushes)
+        following = harmony[bar + 1][0].chord if bar + 1 < len(harmony) else spans[-1].chord
         events: list[Event] = []
         for onset, length, role in _runs(steps):
-            chord = chord_at(spans, onset)
+            chord = following if pushed and onset == bar_len - 2 else chord_at(spans, onset)
             if role == ".":
                 events.append(((), length))
             elif role == "C":
@@ -265,6 +271,21 @@ def _breathe(steps: str) -> str:
     if steps[half:].strip("-") == "":
         return steps
     return steps[:half] + "C" + "-" * (len(steps) - half - 1)
+
+
+def _answer(steps: str, pushes: bool) -> tuple[str, bool]:
+    """A phrase's second (and fourth...) bar: the figure answering itself rather than
+    repeating. A broken chord turns around (its tones in reverse order, the same rhythm);
+    where the style pushes, chords anticipate the next bar's on the last eighth (True:
+    that onset plays the next bar's chord). Figures that hold are left as they are."""
+    tones = [ch for ch in steps if ch.isdigit()]
+    if len(set(tones)) > 1:
+        turned = iter(reversed(tones))
+        return "".join(next(turned) if ch.isdigit() else ch for ch in steps), False
+    last = len(steps) - 2
+    if not pushes or "C" not in steps[1:] or last < 2:
+        return steps, False
+    return steps[:last] + "C-", True
 
 
 def _ending(style: Style, bar_len: int, compound: bool) -> str:

@@ -72,6 +72,7 @@ class Style:
     min_players: int = 1
     continuous: bool = False  # the progression runs on across phrases (the 12-bar blues)
     inversions: bool = False  # the bass may take the third to move by step
+    pushes: bool = False  # the comping anticipates the next bar's chord (arrange._answer)
     intro_bars: int = 1  # bars of accompaniment before the melody enters
     ending: str = "hold"  # "hold": a held final chord; "hits": a short stab and a crash
     words: str = ""  # how the motivation describes the style's playing
@@ -135,6 +136,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="jazz",
+            pushes=True,
             tempo=(100, 168),
             meters=("4/4", "3/4"),
             major=("Imaj7 vi7 ii7 V!7", "ii7 V!7 Imaj7 VI!7", "iii7 VI!7 ii7 V!7"),
@@ -155,6 +157,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="pop",
+            pushes=True,
             tempo=(90, 124),
             meters=("4/4",),
             major=("I V vi IV", "vi IV I V", "I vi IV V", "IV I V vi"),
@@ -194,6 +197,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="electronic",
+            pushes=True,
             tempo=(118, 128),
             meters=("4/4",),
             major=("vi IV I V", "I V vi IV", "IV V vi vi"),
@@ -215,6 +219,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="rock",
+            pushes=True,
             tempo=(104, 148),
             meters=("4/4",),
             major=("I5 bVII5 IV5 I5", "I5 IV5 V5 IV5", "vi5 IV5 I5 V5"),
@@ -235,6 +240,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="funk",
+            pushes=True,
             tempo=(96, 116),
             meters=("4/4",),
             major=("I!9 IV!9", "I!9 I!9 IV!9 V!9", "IV!9 IV!9 I!9 I!9"),
@@ -254,6 +260,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="blues",
+            pushes=True,
             tempo=(80, 120),
             meters=("4/4",),
             major=("I!7 IV!7 I!7 I!7 IV!7 IV!7 I!7 I!7 V!7 IV!7 I!7 V!7",),

@@ -101,3 +101,25 @@ def test_the_accompaniment_breathes_at_each_phrase_end() -> None:
         assert held[0] and held[1] == bar_len // 2  # one chord held through the second half
         assert [n for _, n in acc[s.start]] != [n for _, n in last]
     assert arrange._breathe("C---------------") == "C---------------"  # a pad already holds
+
+
+def test_the_comping_answers_itself_every_second_bar_of_a_phrase() -> None:
+    # A broken chord turns around, the same rhythm; a held figure is left alone.
+    assert arrange._answer("1-5-8---3-5-8---", False) == ("8-5-3---8-5-1---", False)
+    assert arrange._answer("C---------------", True) == ("C---------------", False)
+    # Where the style pushes, a chord comes in on the last eighth: the next bar's chord.
+    assert arrange._answer("C---C---C---C---", True) == ("C---C---C---C-C-", True)
+    assert arrange._answer("C---C---C---C---", False) == ("C---C---C---C---", False)
+    _, _, sections, harmony, acc, _, _, bar_len = _arrangement("pop")
+    pushed = 0
+    for section in sections:
+        if section.letter == "intro":
+            continue
+        for bar in range(section.start + 1, section.start + section.bars - 1, 2):
+            onset = bar_len - sum(n for _, n in acc[bar][-1:])
+            assert onset == bar_len - 2  # the push: an eighth before the bar line
+            following = harmony[bar + 1][0].chord
+            assert {p % 12 for p in acc[bar][-1][0]} <= set(following.pcs)
+            pushed += 1
+    assert pushed >= 3
+    assert STYLES["pop"].pushes and not STYLES["classical"].pushes
