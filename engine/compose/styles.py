@@ -127,7 +127,8 @@ STYLES: dict[str, Style] = {
             voicing=4,
             comping=("pad", "arpeggio", "pad"),
             bass=("whole", "pedal"),
-            palettes=(Palette(42, 89, 89, 89, 4), Palette(11, 94, 94, 94, 0)),
+            # The bass a bowed contrabass or a fretless bass under the pad, not the pad again.
+            palettes=(Palette(42, 89, 43, 89, 4), Palette(11, 94, 35, 94, 0)),
             intro_bars=2,
             words="slow-moving sus2 and add9 colours over long bass notes, no drums",
             feel=Feel(
