@@ -244,10 +244,10 @@ class Pipeline:
                 knobs=request.knobs,
             )
         abc = refined.draft.abc
-        # The synthesis runs on both cores (engine/render/audio.py); the score picture is then
-        # drawn (abcm2ps, then librsvg: ~60-90 ms) on one core while this thread levels
-        # and encodes the audio on the other. Drawn during the synthesis instead, it took a
-        # core from it, and the levelling and encoding, one core's work, came after both.
+        # The synthesis runs on both cores (engine/render/audio.py); the score picture is
+        # drawn (abcm2ps, then librsvg: ~60-90 ms) as soon as one of its two synths is done,
+        # on the core that frees, while this thread levels and encodes the audio. Drawn
+        # from the start of the synthesis, it took a core from it.
         with ThreadPoolExecutor(max_workers=1) as pool:
             drawing: list[Future[ScoreImage]] = []
 
@@ -259,7 +259,7 @@ class Pipeline:
                 midi = performed_midi(abc, brief.genre, seed)
                 score = midi_bytes_to_score(midi)  # the audio plays the very file that is saved
             with stage("audio", "rendering audio"):
-                audio = render_midi(score, settings, on_synthesised=draw)
+                audio = render_midi(score, settings, on_core_free=draw)
             encoded = None
             if request.mode == "symbolic":  # hybrid replaces the audio: encoded afterwards
                 with stage("encode", "encoding audio"):

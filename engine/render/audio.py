@@ -84,11 +84,12 @@ def render_midi(
     score_or_midi: symusic.Score | bytes,
     settings: Settings,
     *,
-    on_synthesised: Callable[[], None] | None = None,
+    on_core_free: Callable[[], None] | None = None,
 ) -> Audio:
     """Render a score (or MIDI file bytes) to stereo float32 at the configured loudness
-    (-16 LUFS, true peak at most -1 dBTP), with a tail. ``on_synthesised`` is called when
-    the synthesis (on both cores) is done and the levelling (on one) begins."""
+    (-16 LUFS, true peak at most -1 dBTP), with a tail. ``on_core_free`` is called once, as
+    soon as a core is free: when the first of the two synths is done (the other may play on
+    for a while), at the latest when the synthesis is, before the levelling (on one core)."""
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise SoundFontMissing(detail=SOUNDFONT_FIX)
@@ -108,7 +109,7 @@ def render_midi(
     max_seconds = settings.max_duration + EXTRA_SECONDS
     renderer = get_renderer(str(soundfont), settings.sample_rate)
     return renderer.render(
-        score, max_seconds, loudness=settings.loudness_target, on_synthesised=on_synthesised
+        score, max_seconds, loudness=settings.loudness_target, on_core_free=on_core_free
     )
 
 
@@ -161,7 +162,7 @@ class AudioRenderer:
         max_seconds: float = float("inf"),
         *,
         loudness: float = TARGET_LUFS,
-        on_synthesised: Callable[[], None] | None = None,
+        on_core_free: Callable[[], None] | None = None,
     ) -> Audio:
         seconds = score.to("second")
         end = float(seconds.end())
@@ -171,13 +172,13 @@ class AudioRenderer:
             seconds = seconds.clip(0.0, max_seconds, clip_end=True)
             end = max_seconds
         n_frames = int(round((end + TAIL_SECONDS) * self.sample_rate))
+        core_free = _Once(on_core_free)
         if self._synth is not None:
             with self._lock:  # the holder synth's SoundFont is shared by one render at a time
-                samples = self._synth.render(seconds, n_frames)
+                samples = self._synth.render(seconds, n_frames, core_free)
         else:
             samples = _render_cli(score, self.soundfont, self.sample_rate, n_frames)
-        if on_synthesised is not None:
-            on_synthesised()
+        core_free()
         if cut:
             _fade_out(samples, int(round(end * self.sample_rate)), self.sample_rate)
         return Audio(normalise_audio(samples, self.sample_rate, loudness), self.sample_rate)
@@ -238,8 +239,11 @@ class _Synth:
         self.pinned: set[tuple[int, int]] | None = set() if dynamic else None
         self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
-    def render(self, score: symusic.Score, n_frames: int) -> np.ndarray:
-        """Play a score (in seconds) and return (n_frames, 2) float32."""
+    def render(
+        self, score: symusic.Score, n_frames: int, done: Callable[[], None] = lambda: None
+    ) -> np.ndarray:
+        """Play a score (in seconds) and return (n_frames, 2) float32; ``done`` is called
+        (from either thread) as each synth finishes."""
         plan = Plan.of(score, self.parts)
         self._pin(plan)
         n_tracks = sum(1 for track in score.tracks if track.notes)
@@ -280,7 +284,10 @@ class _Synth:
             ]
             # The first part may stop early (stop_early): the second plays to the end.
             others = [self.pool().submit(self._play, *job[:4], False) for job in work[1:]]
+            for future in others:
+                future.add_done_callback(lambda _future: done())
             self._play(*work[0])
+            done()
             for future in others:
                 future.result()
             total = outputs[0]
@@ -438,6 +445,20 @@ def _render_cli(
     n = min(n_frames, len(data))
     out[:n] = data[:n, :2]
     return out
+
+
+class _Once:
+    """A callback called at most once, from whichever thread gets there first."""
+
+    def __init__(self, callback: Callable[[], None] | None) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
 
 
 def _frame(seconds: float, sample_rate: int) -> int:
