@@ -21,18 +21,25 @@ Where the split falls depends only on the score, so the same score gives the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import symusic
 
 PARTS = 2
-# Seconds a note is assumed to ring after its note-off, for balancing: General MIDI's bowed
-# strings, ensembles, choirs and pads fade slowly; the rest (plucked, struck, blown) soon.
+# What a note costs a synth, in voice-seconds: the voices its preset starts for it, each for
+# the time the note sounds and then its release. The render asks FluidSynth (audio.py); the
+# guess below serves without it: two voices (stereo samples), and a release by General MIDI
+# family (bowed strings, ensembles, choirs and pads fade slowly; the rest soon).
+NoteCost = Callable[[symusic.Track, symusic.Note], float]
+GUESSED_VOICES = 2
 RELEASE_GUESS = 0.5
 SLOW_RELEASE_GUESS = 2.5
 SLOW_RELEASE_PROGRAMS = frozenset({*range(40, 56), *range(88, 104)})
-EFFECTS_WEIGHT = 10.0  # a synth's reverb and chorus cost about as much as ten sounding voices
+# A synth's reverb and chorus cost about as much as five sounding voices (FluidSynth here:
+# 1.6 ms a second of audio for the effects, 0.3 ms for each voice).
+EFFECTS_WEIGHT = 5.0
 RING_GUESS = 2.0  # seconds a note may still be heard after its note-off (or its pedal)
 CUT_VELOCITY = 1  # the note that silences a ringing one in the first synth
 CUT_SECONDS = 0.01  # ...and how long it is held
@@ -58,8 +65,8 @@ class Plan:
     split: float
 
     @staticmethod
-    def of(score: symusic.Score, parts: int = PARTS) -> Plan:
-        """``score`` in seconds."""
+    def of(score: symusic.Score, parts: int = PARTS, cost: NoteCost | None = None) -> Plan:
+        """``score`` in seconds; ``cost`` weighs the notes for the split (else guessed)."""
         channels: list[int | None] = []
         programs = []
         drum_channel_taken = False
@@ -78,7 +85,7 @@ class Plan:
             channels.append(channel)
             # The bank, not the channel, picks drum kits: a second drum track works anywhere.
             programs.append((channel, DRUM_BANK if track.is_drum else 0, track.program))
-        split = split_time(score) if parts > 1 else NEVER
+        split = split_time(score, cost or guessed_cost) if parts > 1 else NEVER
         return Plan(tuple(channels), tuple(programs), split)
 
     @property
@@ -95,34 +102,31 @@ def unit_of(pitch: int, is_drum: bool) -> int:
     return pitch
 
 
-def split_time(score: symusic.Score) -> float:
+def split_time(score: symusic.Score, cost: NoteCost | None = None) -> float:
     """The note onset that shares the work most evenly between the two synths (score in
-    seconds): on either side, the time its notes sound (held on by the pedal) plus a
-    release guess each, and the effects' time. NEVER for a piece too short to be worth
-    two synths."""
-    notes = sorted(
-        (n.time, sounding_until(n, track) - n.time + release_guess(track))
-        for track in score.tracks
-        for n in track.notes
-    )
-    end = max((time + cost for time, cost in notes), default=0.0)
+    seconds): on either side, its notes' cost (voice-seconds) and the effects' time. NEVER
+    for a piece too short to be worth two synths."""
+    cost = cost or guessed_cost
+    notes = sorted((n.time, cost(track, n)) for track in score.tracks for n in track.notes)
+    end = max((n.time + n.duration for track in score.tracks for n in track.notes), default=0.0)
     if end < MIN_SPLIT_SECONDS:
         return NEVER
-    total = sum(cost for _, cost in notes)
+    total = sum(weight for _, weight in notes)
     best, best_gap, before = NEVER, NEVER, 0.0
-    for i, (time, cost) in enumerate(notes):
+    for i, (time, weight) in enumerate(notes):
         if i == 0 or time != notes[i - 1][0]:  # notes[:i] start before `time`
             first = before + EFFECTS_WEIGHT * time
             second = total - before + EFFECTS_WEIGHT * (end - time)
             if time > 0 and abs(first - second) < best_gap:
                 best, best_gap = time, abs(first - second)
-        before += cost
+        before += weight
     return best
 
 
-def release_guess(track: symusic.Track) -> float:
+def guessed_cost(track: symusic.Track, note: symusic.Note) -> float:
     slow = not track.is_drum and track.program in SLOW_RELEASE_PROGRAMS
-    return SLOW_RELEASE_GUESS if slow else RELEASE_GUESS
+    release = SLOW_RELEASE_GUESS if slow else RELEASE_GUESS
+    return GUESSED_VOICES * (sounding_until(note, track) - note.time + release)
 
 
 def sounding_until(note: symusic.Note, track: symusic.Track) -> float:
