@@ -94,7 +94,11 @@ def _lame_mp3(samples: np.ndarray, sample_rate: int) -> bytes:
                 _lame_stream, samples[split.second_start * mp3.SAMPLES_PER_FRAME :], sample_rate
             )
             first = _lame_stream(samples[: split.first_end * mp3.SAMPLES_PER_FRAME], sample_rate)
-            joined = mp3.join(first, second.result(), split)
+            try:
+                joined = mp3.join(first, second.result(), split)
+            except ValueError as exc:  # a stream not as LAME writes it here: not joined
+                log.warning("could not read the MP3 halves (%s): one stream instead", exc)
+                joined = None
         if joined is not None:
             return joined
         log.info("no frame to join the two MP3 halves at: encoding the piece in one stream")

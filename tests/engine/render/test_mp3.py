@@ -74,6 +74,17 @@ def test_where_no_frame_qualifies_the_piece_is_one_stream(
     assert encode._lame_mp3(band.samples, band.sample_rate) == one
 
 
+def test_halves_that_cannot_be_read_are_one_stream(
+    band: Audio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*_args: object) -> bytes:
+        raise ValueError("not MPEG-1 Layer III")
+
+    monkeypatch.setattr(mp3, "join", unreadable)
+    one = encode._lame_stream(band.samples, band.sample_rate)
+    assert encode._lame_mp3(band.samples, band.sample_rate) == one
+
+
 def test_short_pieces_and_other_rates_are_one_stream(band: Audio) -> None:
     short = band.samples[: int(encode.PARALLEL_SECONDS * band.sample_rate) - 1]
     assert encode._lame_mp3(short, band.sample_rate) == encode._lame_stream(short, band.sample_rate)
