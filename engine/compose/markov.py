@@ -6,17 +6,21 @@ How a piece is made:
    its own mode; degrees map one-to-one onto the brief's mode (degree 3 stays degree 3), so a
    major tune teaches a minor piece its contour. Pitch: P(step | degree, previous step), an
    order-2 chain over diatonic steps, with back-off to P(step | degree), P(step) and a built-in
-   prior (mostly steps, some thirds, few leaps). Rhythm: whole-bar patterns in sixteenths from
-   exemplars in the same meter, P(pattern | previous pattern) with back-off to pattern
-   frequency and a built-in list of common rhythms per meter. With no exemplars the priors
-   alone compose. Each exemplar counts by its retrieval score (``exemplar_weights``), every
+   prior (mostly steps, some thirds, few leaps). Rhythm: each exemplar's whole bars in the
+   piece's meter, in order, so that a phrase can take an exemplar's phrase rhythm whole; and
+   P(pattern | previous pattern) with back-off to pattern frequency and a built-in list of
+   common rhythms per meter, for cadence bars and for exemplars in another meter. With no
+   exemplars the priors alone compose. Each exemplar counts by its retrieval score (``exemplar_weights``), every
    tune scaled to the same number of notes, so the best match leads instead of k tunes
    blurring into an average.
 2. Form and harmony first (form.py): an intro and whole 4-bar phrases (AABA, ABACA, ...),
    each section playing its style's progression (styles.py) with the style's cadences.
-3. Melody against them. Each section has a motif: its opening bar's rhythm and a second one,
-   which come back in a fixed order (m1 m2 m1 cadence) inside a small vocabulary of note
-   lengths; a bar that brings the opening rhythm back may bring its contour back from
+3. Melody against them. Each section has its rhythm: where an exemplar is in the piece's
+   meter, four consecutive bars of one exemplar (a phrase of it, with its own repeated bars,
+   chosen by weight, density and the note-length vocabulary; the cadence bar redrawn if it
+   does not close); otherwise a motif, its opening bar's rhythm and a second one, which come
+   back in a fixed order (m1 m2 m1 cadence). Either way the piece keeps a small vocabulary of
+   note lengths, and a section heard before comes back in its rhythm. A bar that brings the opening rhythm back may bring its contour back from
    another degree (a sequence). Strong beats lean on the chord sounding there; up-down
    wobbles are rarer than chance. A repeated section comes back varied (A, A'): its first
    half is copied, its second half goes on anew to its own cadence.
@@ -86,9 +90,20 @@ _MIN_WINDOW = 9.0  # semitones: the least room a melody is given inside its inst
 _SEQUENCE_RATE = 0.6  # a bar with the opening rhythm takes its contour too
 _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
 _ZIGZAG = 0.6
+# A third note in a row on one pitch counts this much (corpus tunes: 5% of interval pairs are
+# two repeats; a stronger penalty left the melody 1%).
+_REPEAT_AGAIN = 0.7
+# Back-off of the step model: a context seen n times counts n / (n + this) of what is left.
+_SMOOTHING = 1.0
 MOTIF_VALUES = 4  # distinct note lengths in a melody (corpus tunes: 3.5 on average)
 _BREATH = 8  # sixteenths of rest when a phrase breathes: two beats, so one of them is silent
 _BREATH_RATE = 6.0  # chance of a breath at a phrase end, per unit of rest_rate
+# A borrowed phrase that starts where its exemplar's phrases start (every four bars from its
+# first whole bar) counts this much more than one that starts mid-phrase.
+_ALIGNED = 3.0
+# A borrowed bar holding k notes fewer (more) than the density knob asks divides (joins) each
+# note with chance k / (this * the notes asked): gently, the exemplar's rhythm stays heard.
+_DIVIDE = 2.0
 
 KNOB_RANGES: dict[str, tuple[float, float]] = {
     "density": (0.0, 1.0),
@@ -190,6 +205,9 @@ class Model:
         default_factory=lambda: defaultdict(Counter)
     )
     rhythm1: Counter[tuple[int, ...]] = field(default_factory=Counter)
+    # Each exemplar's bar rhythms in order (None for a bar that is not a whole bar of the
+    # piece's meter: a pickup, a bar split by a repeat), with the exemplar's weight.
+    lines: list[tuple[float, list[tuple[int, ...] | None]]] = field(default_factory=list)
     tokens: list[list[tuple[int, float]]] = field(default_factory=list)  # for copy checks
 
     def step_probs(self, degree: int, prev_step: int) -> dict[int, float]:
@@ -204,7 +222,7 @@ class Model:
             if not counter:
                 continue
             total = sum(counter.values())
-            lam = rest * total / (total + 4.0)
+            lam = rest * total / (total + _SMOOTHING)
             for s, c in counter.items():
                 probs[s] += lam * c / total
             rest -= lam
@@ -265,16 +283,21 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
         model.tokens.append(_tokens(voice.notes()))
         if voice.meter * 16 == meter.bar_len:
             prev_pat: tuple[int, ...] | None = None
+            line: list[tuple[int, ...] | None] = []
             for bar in voice.bars:
                 lengths = [e.length * 16 for e in bar]
                 if sum(lengths) != meter.bar_len or any(x.denominator != 1 for x in lengths):
                     prev_pat = None
+                    line.append(None)
                     continue
                 pat = tuple(int(x) for x in lengths)
+                line.append(pat)
                 one.rhythm1[pat] += 1
                 if prev_pat is not None:
                     one.rhythm2[prev_pat][pat] += 1
                 prev_pat = pat
+            if any(line):
+                model.lines.append((weight, line))
         parts.append((weight, one))
     if parts:
         # Each tune scaled to the mean length, times its weight: the totals (which set how
@@ -426,6 +449,8 @@ class _Piece:
         self._strong = {16: 8, 12: beat if self.meter.compound else 12}.get(bar_len, beat)
         self.values: set[int] = set()  # note lengths the melody's rhythms use so far
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.division: dict[tuple[int, ...], tuple[int, ...]] = {}  # see _to_density
+        self.borrowed: dict[str, list[tuple[int, ...]]] = {}  # exemplar bars per section
         self.harmony: list[list[form.Span]] = []
 
     # -- pitch helpers
@@ -516,7 +541,12 @@ class _Piece:
     ) -> list[tuple[int, ...]]:
         """A phrase's bar rhythms, built from its section's motif: the opening bar's rhythm
         (m1) and a second one (m2) come back in a fixed order, the cadence bar closes it.
-        A section heard before reuses its motif; a new section draws one that contrasts."""
+        A section heard before reuses its motif; a new section draws one that contrasts.
+        Where the exemplars have phrases in the piece's meter, the phrase's bars are theirs
+        (``exemplar_rhythms``) instead."""
+        borrowed = self.exemplar_rhythms(letter, n_bars, cadence, breath)
+        if borrowed is not None:
+            return borrowed
         if letter not in self.motifs:
             before = self.motifs.get("A", (None, None))[0]
             m1 = self.bar_rhythm(before, None)
@@ -528,6 +558,111 @@ class _Piece:
             return [end]
         body = self.rng.choice([[m1, m2, m1], [m1, m1, m2], [m1, m2, m2]])
         return ([m1] * (n_bars - 1) if n_bars < 4 else (body * n_bars)[: n_bars - 1]) + [end]
+
+    def exemplar_rhythms(
+        self, letter: str, n_bars: int, cadence: str, breath: bool
+    ) -> list[tuple[int, ...]] | None:
+        """A phrase's bar rhythms taken whole from ``n_bars`` consecutive bars of an exemplar
+        in the piece's meter, so the piece moves in the rhythms its exemplars move in, with
+        their own repetitions and motifs. A section heard before reuses its bars; a new one
+        takes other bars; the cadence bar is redrawn where the borrowed one does not end on a
+        note long enough to close the phrase. None where no exemplar has such bars."""
+        chosen = self.borrowed.get(letter)
+        if chosen is None or len(chosen) != n_bars:
+            chosen = self._pick_window(n_bars)
+            if chosen is None:
+                return None
+            self.borrowed.setdefault(letter, chosen)
+        chosen = [self._to_density(pat) for pat in chosen[:-1]] + chosen[-1:]
+        self.values |= {x for pat in chosen for x in pat}
+        end = chosen[-1]
+        if not self._closes(end, cadence, breath):
+            end = self.bar_rhythm(chosen[0], cadence, long_end=breath)
+        return [*chosen[:-1], end]
+
+    def _density_target(self) -> tuple[float, float]:
+        """Notes a bar should hold (the density knob) and how far from that it may lie."""
+        eighths = self.meter.bar_len / 2
+        return eighths * (0.8 + 0.75 * self.knobs["density"]), max(1.0, 0.3 * eighths)
+
+    def _to_density(self, pat: tuple[int, ...]) -> tuple[int, ...]:
+        """A borrowed bar brought toward the density knob as a player varies a tune: a bar
+        with too few notes divides some quarters and eighths into two (diminution), one with
+        too many joins some pairs of equal notes on the beat; never past MOTIF_VALUES note
+        lengths. The same bar is changed the same way throughout the piece, so a bar that
+        returns still returns."""
+        if pat in self.division:
+            return self.division[pat]
+        target, _ = self._density_target()
+        n = len(pat)
+
+        def fits(length: int) -> bool:
+            return len(self.values | set(pat) | {length}) <= MOTIF_VALUES
+
+        out: list[int] = []
+        if n < target:
+            chance = min(1.0, (target - n) / (_DIVIDE * target))
+            for x in pat:
+                if x in (2, 4) and fits(x // 2) and self.rng.random() < chance:
+                    out += [x // 2, x // 2]
+                else:
+                    out.append(x)
+        elif n > target + 1 and not self.meter.compound:
+            chance = min(1.0, (n - target) / (_DIVIDE * target))
+            onset, i = 0, 0
+            while i < n:
+                x = pat[i]
+                pair = i + 1 < n and pat[i + 1] == x and x <= 4 and onset % (2 * x) == 0
+                if pair and fits(2 * x) and self.rng.random() < chance:
+                    out.append(2 * x)
+                    i += 2
+                else:
+                    out.append(x)
+                    i += 1
+                onset += out[-1]
+        else:
+            out = list(pat)
+        self.division[pat] = tuple(out)
+        return tuple(out)
+
+    def _closes(self, pat: tuple[int, ...], cadence: str, breath: bool) -> bool:
+        """Can this bar rhythm end a phrase: its last note held at least a beat (half the
+        bar for the final cadence; two beats more where the phrase breathes after it)?"""
+        bar_len = self.meter.bar_len
+        if pat[-1] < min(self.meter.beat, bar_len):
+            return False
+        if cadence == "final" and pat[-1] * 2 < bar_len:
+            return False
+        return not (breath and bar_len >= _BREATH + 4 and pat[-1] < _BREATH + 4)
+
+    def _pick_window(self, n_bars: int) -> list[tuple[int, ...]] | None:
+        """``n_bars`` consecutive whole bars of one exemplar, drawn by the exemplar's weight
+        (each exemplar's windows share it), favouring windows that start where its phrases
+        start, hold about as many notes as the density knob asks, keep the piece within
+        MOTIF_VALUES note lengths and differ from the windows the piece already took."""
+        target, sigma = self._density_target()
+        taken = list(self.borrowed.values())
+        weighted: list[tuple[list[tuple[int, ...]], float]] = []
+        for weight, line in self.model.lines:
+            first = next(i for i, pat in enumerate(line) if pat is not None)
+            found: list[tuple[list[tuple[int, ...]], float]] = []
+            for start in range(first, len(line) - n_bars + 1):
+                bars = [pat for pat in line[start : start + n_bars] if pat is not None]
+                if len(bars) < n_bars:
+                    continue
+                w = _ALIGNED if (start - first) % 4 == 0 else 1.0
+                if len(self.values | {x for pat in bars for x in pat}) > MOTIF_VALUES:
+                    w *= 0.005
+                notes = sum(len(pat) for pat in bars) / n_bars
+                w *= math.exp(-0.5 * ((notes - target) / sigma) ** 2)
+                if bars in taken:
+                    w *= 0.05
+                found.append((bars, w))
+            total = sum(w for _, w in found)
+            weighted += [(bars, weight * w / total) for bars, w in found if total > 0]
+        if not weighted:
+            return None
+        return _pick(self.rng, weighted)
 
     # -- melody
 
@@ -659,7 +794,7 @@ class _Piece:
             if onset == 0 and new % 7 in (0, 2, 4):
                 w *= 1.15  # downbeats lean on the tonic triad
             if step == 0:
-                w *= 0.7 if prev_step else 0.25  # repeated notes, fewer; no strings of one note
+                w *= 1.0 if prev_step else _REPEAT_AGAIN  # fewer strings of one note
             if chord_pcs is not None:
                 w *= _CHORD_TONE if pitch % 12 in chord_pcs else _NON_CHORD_TONE
             if step * prev_step < 0 and abs(step) <= 2 and abs(prev_step) <= 2:
