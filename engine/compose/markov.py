@@ -296,8 +296,8 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
                 if prev_pat is not None:
                     one.rhythm2[prev_pat][pat] += 1
                 prev_pat = pat
-            if any(line):
-                model.lines.append((weight, line))
+            if any(line) and _compound(tune.headers.get("M", ex.meter)) == meter.compound:
+                model.lines.append((weight, line))  # a jig's bars make no waltz phrase
         parts.append((weight, one))
     if parts:
         # Each tune scaled to the mean length, times its weight: the totals (which set how
@@ -316,6 +316,13 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
             for pat, counter in one.rhythm2.items():
                 _add(model.rhythm2[pat], counter, wr)
     return model, notes
+
+
+def _compound(text: str) -> bool | None:
+    try:
+        return Meter.parse(text).compound
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _add(into: Counter[T], counts: Counter[T], weight: float) -> None:
