@@ -101,6 +101,9 @@ _BREATH_RATE = 6.0  # chance of a breath at a phrase end, per unit of rest_rate
 # A borrowed phrase that starts where its exemplar's phrases start (every four bars from its
 # first whole bar) counts this much more than one that starts mid-phrase.
 _ALIGNED = 3.0
+# A bar rhythm or borrowed phrase that would take the piece past MOTIF_VALUES note lengths
+# counts this much: only where nothing else fits.
+_OFF_VOCABULARY = 1e-4
 # A borrowed bar holding k notes fewer (more) than the density knob asks divides (joins) each
 # note with chance k / (this * the notes asked): gently, the exemplar's rhythm stays heard.
 _DIVIDE = 2.0
@@ -265,14 +268,17 @@ def learn(exemplars: list[Exemplar], meter: Meter) -> tuple[Model, list[str]]:
         one = Model()
         tonic, mode = tonic_and_mode(tune.headers.get("K", f"{ex.key}"))
         t = pitch_class(tonic)
-        steps = MODE_STEPS.get(mode, MODE_STEPS["major"])
+        steps = _fitting_steps(
+            [p - t for p, _ in voice.notes()], MODE_STEPS.get(mode, MODE_STEPS["major"])
+        )
         prev_deg: int | None = None
         prev_step = 0
         for pitch, _ in voice.notes():
             rel = (pitch - t) % 12
-            if rel not in steps:
-                continue  # chromatic notes do not map onto the target mode
-            deg = ((pitch - t) // 12) * 7 + steps.index(rel)
+            if rel in steps:
+                deg = ((pitch - t) // 12) * 7 + steps.index(rel)
+            else:
+                deg = _altered_degree(pitch - t, steps, prev_deg)
             if prev_deg is not None:
                 step = max(-7, min(7, deg - prev_deg))
                 one.steps3[(prev_deg % 7, prev_step)][step] += 1
@@ -323,6 +329,30 @@ def _compound(text: str) -> bool | None:
         return Meter.parse(text).compound
     except (ValueError, ZeroDivisionError):
         return None
+
+
+def _fitting_steps(rels: list[int], steps: tuple[int, ...]) -> tuple[int, ...]:
+    """The mode on the tune's tonic that holds most of its notes (``rels``: semitones above the
+    tonic), the header's one unless another holds more: a tune written as D major that
+    sounds C naturals throughout is D mixolydian, and read as major its C-D steps would be
+    lost."""
+    pcs = [r % 12 for r in rels]
+    best = max(MODE_STEPS.values(), key=lambda st: sum(p in st for p in pcs))
+    return best if sum(p in best for p in pcs) > sum(p in steps for p in pcs) else steps
+
+
+def _altered_degree(rel: int, steps: tuple[int, ...], prev: int | None) -> int:
+    """The scale degree an altered note (``rel`` semitones above the tonic) stands for: the
+    degree a semitone below it (a raised note, as a minor tune's leading note), else the one a
+    semitone above, but never the degree of the note before it: A G# A in A minor is a step
+    down and up, not a repeated note (leaving G# out, as before, made it one)."""
+    octave, pc = divmod(rel, 12)
+    options = []
+    for shift in (-1, 1):
+        q = pc + shift
+        if q % 12 in steps:
+            options.append((octave + q // 12) * 7 + steps.index(q % 12))
+    return next((d for d in options if d != prev), options[0])
 
 
 def _add(into: Counter[T], counts: Counter[T], weight: float) -> None:
@@ -494,8 +524,7 @@ class _Piece:
         if prev is not None and cadence is None and self.rng.random() < self.repetition:
             return prev
         # A small rhythm vocabulary per piece, as in a song: its bars share at most
-        # MOTIF_VALUES note lengths.
-        limit = MOTIF_VALUES
+        # MOTIF_VALUES note lengths (``_room``).
         candidates: dict[tuple[int, ...], float] = {}
         prior_w = 1.0 if not self.model.rhythm1 else 0.4
         for pat in self.rhythm_pool:
@@ -505,6 +534,13 @@ class _Piece:
         if prev is not None and prev in self.model.rhythm2:
             for pat, c in self.model.rhythm2[prev].items():
                 candidates[pat] += 2.0 * c
+        if cadence is not None:
+            # A closing bar made of the piece's own lengths: the rest of the bar, then a
+            # held note (the lengths ``_room`` kept a place for).
+            for held in (x for x in self.values if 2 * x >= bar_len):
+                head = bar_len - held
+                if head == 0 or head in self.values:
+                    candidates.setdefault((head, held) if head else (held,), prior_w)
         # Density: the number of notes a bar should hold. Even a sparse brief keeps about a
         # note per beat: with fewer, a 20 s piece has too few notes to use as many pitches
         # as a corpus tune does.
@@ -523,8 +559,8 @@ class _Piece:
                 continue
             if long_end and pat[-1] < _BREATH + 4:
                 continue
-            if len(self.values | set(pat)) > limit:
-                w *= 0.005
+            if not self._room(self.values | set(pat)):
+                w *= _OFF_VOCABULARY
             fit = math.exp(-0.5 * ((len(pat) - target) / sigma) ** 2)
             if prev_onsets is not None:
                 fit *= math.exp(contrast * len(prev_onsets ^ _onsets(pat)))
@@ -571,17 +607,24 @@ class _Piece:
     ) -> list[tuple[int, ...]] | None:
         """A phrase's bar rhythms taken whole from ``n_bars`` consecutive bars of an exemplar
         in the piece's meter, so the piece moves in the rhythms its exemplars move in, with
-        their own repetitions and motifs. A section heard before reuses its bars; a new one
-        takes other bars; the cadence bar is redrawn where the borrowed one does not end on a
-        note long enough to close the phrase. None where no exemplar has such bars."""
+        their own repetitions and motifs. Its bars are brought toward the density knob
+        (``_to_density``) and, with the repetition knob's chance, repeat the bar before, as in
+        ``bar_rhythm``. A section heard before comes back in the same bars; a new one takes
+        other bars; the cadence bar is redrawn where the borrowed one does not end on a note
+        long enough to close the phrase. None where no exemplar has such bars, or where they
+        would take the piece past MOTIF_VALUES note lengths."""
         chosen = self.borrowed.get(letter)
         if chosen is None or len(chosen) != n_bars:
-            chosen = self._pick_window(n_bars)
-            if chosen is None:
-                return None
+            window = self._pick_window(n_bars)
+            if window is None or not self._room(self.values | {x for p in window for x in p}):
+                return None  # the motif rhythms keep the vocabulary better
+            self.values |= {x for pat in window for x in pat}
+            chosen = [self._to_density(pat) for pat in window[:-1]] + window[-1:]
+            for i in range(1, len(chosen) - 1):
+                if self.rng.random() < self.repetition:  # as in bar_rhythm: a bar comes again
+                    chosen[i] = chosen[i - 1]
+            self.values |= {x for pat in chosen for x in pat}
             self.borrowed.setdefault(letter, chosen)
-        chosen = [self._to_density(pat) for pat in chosen[:-1]] + chosen[-1:]
-        self.values |= {x for pat in chosen for x in pat}
         end = chosen[-1]
         if not self._closes(end, cadence, breath):
             end = self.bar_rhythm(chosen[0], cadence, long_end=breath)
@@ -603,14 +646,19 @@ class _Piece:
         target, _ = self._density_target()
         n = len(pat)
 
+        self.values |= set(pat)
+
         def fits(length: int) -> bool:
-            return len(self.values | set(pat) | {length}) <= MOTIF_VALUES
+            if not self._room(self.values | {length}):
+                return False
+            self.values.add(length)
+            return True
 
         out: list[int] = []
         if n < target:
             chance = min(1.0, (target - n) / (_DIVIDE * target))
             for x in pat:
-                if x in (2, 4) and fits(x // 2) and self.rng.random() < chance:
+                if x in (2, 4) and self.rng.random() < chance and fits(x // 2):
                     out += [x // 2, x // 2]
                 else:
                     out.append(x)
@@ -620,7 +668,7 @@ class _Piece:
             while i < n:
                 x = pat[i]
                 pair = i + 1 < n and pat[i + 1] == x and x <= 4 and onset % (2 * x) == 0
-                if pair and fits(2 * x) and self.rng.random() < chance:
+                if pair and self.rng.random() < chance and fits(2 * x):
                     out.append(2 * x)
                     i += 2
                 else:
@@ -631,6 +679,12 @@ class _Piece:
             out = list(pat)
         self.division[pat] = tuple(out)
         return tuple(out)
+
+    def _room(self, values: set[int]) -> bool:
+        """Do these note lengths keep the piece within MOTIF_VALUES, counting the held note
+        of half a bar or more that the final cadence needs where none of them is one?"""
+        closing = any(2 * x >= self.meter.bar_len for x in values)
+        return len(values) + (0 if closing else 1) <= MOTIF_VALUES
 
     def _closes(self, pat: tuple[int, ...], cadence: str, breath: bool) -> bool:
         """Can this bar rhythm end a phrase: its last note held at least a beat (half the
@@ -658,15 +712,17 @@ class _Piece:
                 if len(bars) < n_bars:
                     continue
                 w = _ALIGNED if (start - first) % 4 == 0 else 1.0
-                if len(self.values | {x for pat in bars for x in pat}) > MOTIF_VALUES:
-                    w *= 0.005
+                if not self._room(self.values | {x for pat in bars for x in pat}):
+                    w *= _OFF_VOCABULARY
                 notes = sum(len(pat) for pat in bars) / n_bars
                 w *= math.exp(-0.5 * ((notes - target) / sigma) ** 2)
                 if bars in taken:
                     w *= 0.05
+
                 found.append((bars, w))
-            total = sum(w for _, w in found)
-            weighted += [(bars, weight * w / total) for bars, w in found if total > 0]
+            # Each exemplar's windows share its weight by number, so that a long tune does not
+            # outweigh a short one, while the preferences above still count between tunes.
+            weighted += [(bars, weight * w / len(found)) for bars, w in found]
         if not weighted:
             return None
         return _pick(self.rng, weighted)
