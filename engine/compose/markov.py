@@ -466,7 +466,11 @@ class _Piece:
         span = min(max(knobs["pitch_span"] + self.rng.gauss(0.0, 3.5), 7.0), 30.0)
         self.lo, self.hi = register - span * 0.5, register + span * 0.5
         self.repetition = min(max(knobs["repetition"] + self.rng.uniform(-0.3, 0.3), 0.0), 1.0)
-        self.allowed = _allowed_degrees(self.mode, round(knobs["pitch_classes"]))
+        self.allowed = _allowed_degrees(
+            self.mode,
+            round(knobs["pitch_classes"]),
+            {d: sum(self.model.steps2.get(d, Counter()).values()) for d in range(7)},
+        )
         self.rhythm_pool = prior_rhythms(self.meter)
         self.used: Counter[int] = Counter()  # degrees (mod 7) of the melody written so far
         self.style = style_for(brief.genre)
@@ -1088,10 +1092,21 @@ class _Piece:
         )
 
 
-def _allowed_degrees(mode: str, n_classes: int) -> tuple[int, ...]:
-    """Degrees (0-based) the melody may use: fewer classes drop the mode's tension degrees."""
+def _allowed_degrees(
+    mode: str, n_classes: int, use: dict[int, float] | None = None
+) -> tuple[int, ...]:
+    """Degrees (0-based) the melody may use. Five or six classes keep the tonic triad and drop
+    the degrees the exemplars sound least (``use``: how often each degree sounds in them), so
+    that the steps the statistics teach still land; without statistics, and below five
+    classes, the mode's tension degrees go first."""
     if n_classes >= 7:
         return tuple(range(7))
+    if use and n_classes >= 5 and sum(use.values()) > 0:
+        # Dropping fa and ti by rule left a major tune that leans on them leaping over gaps
+        # its exemplars never leap (65 style briefs refined, 4 seed sets: classifier 0.78 -> 0.74).
+        others = sorted((d for d in range(7) if d not in (0, 2, 4)), key=lambda d: (use[d], d))
+        drop = set(others[: 7 - n_classes])
+        return tuple(d for d in range(7) if d not in drop)
     # Major-like modes drop 4 and 7 first (major pentatonic), minor-like ones 2 and 6.
     order = (3, 6) if mode in ("major", "lydian", "mixolydian") else (1, 5)
     drop = order[: max(0, min(2, 7 - n_classes))]

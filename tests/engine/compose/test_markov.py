@@ -26,6 +26,7 @@ from engine.compose.markov import (
     MarkovComposer,
     Meter,
     Model,
+    _allowed_degrees,
     _Piece,
     exemplar_weights,
     knobs_for,
@@ -413,3 +414,15 @@ def test_pieces_with_borrowed_rhythms_fill_their_bars_and_repeat_by_seed(
             values = {length for _, length in melody_notes(abc)}
             assert len(values) <= MOTIF_VALUES + 1
             assert longest_copied_run(abc, pool) <= MAX_COPIED_NOTES
+
+
+def test_fewer_pitch_classes_drop_the_degrees_the_exemplars_use_least() -> None:
+    # Without statistics a major tune drops fa and ti first (the major pentatonic).
+    assert _allowed_degrees("major", 5) == (0, 1, 2, 4, 5)
+    # Exemplars that lean on fa and ti but hardly sound re and la keep fa and ti instead.
+    use = {0: 30.0, 1: 2.0, 2: 20.0, 3: 15.0, 4: 25.0, 5: 1.0, 6: 12.0}
+    assert _allowed_degrees("major", 5, use) == (0, 2, 3, 4, 6)
+    assert _allowed_degrees("major", 6, use) == (0, 1, 2, 3, 4, 6)  # la, the least, goes
+    # The tonic triad stays, however rarely it sounds; seven classes keep them all.
+    assert {0, 2, 4} <= set(_allowed_degrees("minor", 5, dict.fromkeys(range(7), 0.0) | {1: 9.0}))
+    assert _allowed_degrees("major", 7, use) == tuple(range(7))
