@@ -154,7 +154,7 @@ STYLES: dict[str, Style] = {
             min_players=2,
             palettes=(Palette(66, 0, 32, 0, 0), Palette(11, 26, 32, 0, 0)),
             words="seventh chords in ii–V–I turns, a walking bass, ride cymbal, swung eighths",
-            feel=Feel(dynamics=12, accent=1.1, timing_ms=9.0, laid_back_ms=15.0, reverb=40),
+            feel=Feel(dynamics=13, accent=1.1, timing_ms=9.0, laid_back_ms=15.0, reverb=40),
         ),
         Style(
             name="pop",
@@ -215,7 +215,7 @@ STYLES: dict[str, Style] = {
             ending="hits",
             words="four-on-the-floor kick, off-beat chords and a pulsing synth bass",
             feel=Feel(
-                dynamics=12, accent=1.2, timing_ms=7.5, ritardando=0.08, reverb=55, chorus=40
+                dynamics=13, accent=1.2, timing_ms=7.5, ritardando=0.08, reverb=55, chorus=40
             ),
         ),
         Style(
@@ -257,7 +257,7 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(61, 27, 33, 4, 4), Palette(65, 4, 33, 4, 4)),
             ending="hits",
             words="ninth-chord stabs, a syncopated bass line and sixteenth-note hi-hats",
-            feel=Feel(dynamics=12, accent=1.4, timing_ms=7.5, ritardando=0.08, reverb=25),
+            feel=Feel(dynamics=13, accent=1.4, timing_ms=7.5, ritardando=0.08, reverb=25),
         ),
         Style(
             name="blues",
