@@ -205,9 +205,10 @@ class _Synth:
     land where one synth's would. Effects are linear, so each synth's reverb and chorus on
     its own notes add up to the effect of all the notes; each runs only over its own stretch
     of time (sharing the notes over the whole piece, as until 2026-12, ran both synths'
-    effects throughout: ~15% more CPU). Without effects the sum equals one synth playing
-    everything to 70-80 dB; with them, the reverb's and the chorus's slow modulation is at
-    another phase in the second synth, so the waveforms differ (~16 dB under the music)
+    effects throughout: ~7% more CPU, best of nine over six pieces). Without effects the sum
+    equals one synth playing everything to 57-78 dB; with them, the reverb's and the
+    chorus's slow modulation is at another phase in the second synth, so the waveforms
+    differ (5-16 dB under the music)
     while their levels and spectra agree (tests/engine/render/test_audio.py): which phase a
     modulation starts at is arbitrary, as when a synth is started a moment earlier.
     """

@@ -2,7 +2,7 @@
 before a split time, the other the notes from it on, and their outputs are added.
 
 The render (engine/render/audio.py) runs the two FluidSynth synths on their own threads. A
-synth's reverb and chorus cost the same whatever it plays (~100 ms of CPU for 30 s), so two
+synth's reverb and chorus cost the same whatever it plays (~50 ms of CPU for 30 s), so two
 synths sharing the notes over the whole piece paid for them twice; split in time, each runs
 its effects over its own stretch only: the first until its last note and the effects' tail
 have died away (a little past the split), the second from the split on.
