@@ -6,8 +6,8 @@ One ``AudioRenderer`` per (SoundFont, sample rate) is kept per process, and each
 borrows its loaded SoundFont. Only the instruments a piece plays are read into memory
 (FluidR3_GM is 148 MB; a piece's three or four instruments are a few MB), and kept for the
 next piece. Two synths, one on each core, play the piece's first and second halves, and
-their outputs are summed: see ``_Synth``. Where the FluidSynth library cannot be used in-process, the
-``fluidsynth`` command line renders a temporary file.
+their outputs are summed: see ``_Synth``. Where the FluidSynth library cannot be used
+in-process, the ``fluidsynth`` command line renders a temporary file.
 """
 
 from __future__ import annotations
@@ -208,9 +208,9 @@ class _Synth:
     effects throughout: ~7% more CPU, best of nine over six pieces). Without effects the sum
     equals one synth playing everything to 57-78 dB; with them, the reverb's and the
     chorus's slow modulation is at another phase in the second synth, so the waveforms
-    differ (5-16 dB under the music)
-    while their levels and spectra agree (tests/engine/render/test_audio.py): which phase a
-    modulation starts at is arbitrary, as when a synth is started a moment earlier.
+    differ (5-16 dB under the music) while their levels and spectra agree
+    (tests/engine/render/test_audio.py): which phase a modulation starts at is arbitrary,
+    as when a synth is started a moment earlier.
     """
 
     def __init__(
@@ -252,11 +252,10 @@ class _Synth:
         # The second synth writes from the split on (see engine/render/parts.py), from a
         # multiple of FluidSynth's 64-frame block: events take effect at block boundaries,
         # and the two synths' boundaries must fall where one synth's would.
-        split_frame = _frame(plan.split, self.sample_rate) if plan.parts > 1 else 0
-        starts = (
-            [0] if plan.parts == 1 else [min(split_frame, n_frames) // FLUID_BLOCK * FLUID_BLOCK]
-        )
-        starts = [0, *starts] if plan.parts > 1 else starts
+        starts = [0]
+        if plan.parts > 1:
+            split_frame = min(_frame(plan.split, self.sample_rate), n_frames)
+            starts.append(split_frame // FLUID_BLOCK * FLUID_BLOCK)
         synths: list[Any] = []
         others: list[Future[None]] = []
         try:
@@ -354,7 +353,7 @@ class _Synth:
         position and whether it fell quiet."""
         while start < stop:
             end = self._fill(synth, out, start, min(start + BLOCK, stop))
-            if max(float(out[start:end].max()), -float(out[start:end].min())) < QUIET:
+            if _peak(out[start:end]) < QUIET:
                 return end, True
             start = end
         return start, False
@@ -466,6 +465,11 @@ def _frame(seconds: float, sample_rate: int) -> int:
     return int(round(seconds * sample_rate))
 
 
+def _peak(samples: np.ndarray) -> float:
+    """The largest |sample|, from max and min: np.abs would copy the whole piece."""
+    return max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
+
+
 def _fade_out(samples: np.ndarray, end_frame: int, sample_rate: int) -> None:
     """Fade to silence over FADE_SECONDS before end_frame, and silence what follows."""
     n = min(int(FADE_SECONDS * sample_rate), end_frame)
@@ -486,8 +490,7 @@ def normalise_audio(
     loudness step's +20 dB gain cap mean "never more than 20 dB of crest factor", whatever
     the synth's output level: a lone click in silence is not blown up.
     """
-    # max and min, not np.abs: no copy of the whole piece (NaN and inf show in them too)
-    peak = max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
+    peak = _peak(samples)  # NaN and inf show in it too
     if not np.isfinite(peak):
         raise RenderError(detail=f"{source} produced non-finite samples")
     if peak <= 1e-6:

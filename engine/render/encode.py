@@ -95,8 +95,10 @@ def _lame_mp3(samples: np.ndarray, sample_rate: int) -> bytes:
             )
             first = _lame_stream(samples[: split.first_end * mp3.SAMPLES_PER_FRAME], sample_rate)
             try:
-                joined = mp3.join(first, second.result(), split)
-            except ValueError as exc:  # a stream not as LAME writes it here: not joined
+                # Frames line up only where LAME kept the input's rate (it did not resample).
+                same_rate = mp3.sample_rate_of(first) == sample_rate
+                joined = mp3.join(first, second.result(), split) if same_rate else None
+            except (ValueError, IndexError) as exc:  # not as LAME writes it here: not joined
                 log.warning("could not read the MP3 halves (%s): one stream instead", exc)
                 joined = None
         if joined is not None:

@@ -107,11 +107,12 @@ def join(first: bytes, second: bytes, split: Split) -> bytes | None:
         k = join_at - split.second_start  # the same frame in the second stream
         if join_at >= len(ones) or k + 1 >= len(twos):
             break
-        needed = side_info(second, twos[k]).main_data_begin
+        one, two = side_info(first, ones[join_at]), side_info(second, twos[k])
+        needed = two.main_data_begin
         if (
-            needed <= side_info(first, ones[join_at]).main_data_begin
+            needed <= one.main_data_begin
+            and one.blocks == two.blocks
             and side_info(first, ones[join_at - 1]).blocks == side_info(second, twos[k - 1]).blocks
-            and side_info(first, ones[join_at]).blocks == side_info(second, twos[k]).blocks
         ):
             out = bytearray(first[: ones[join_at].start])
             for to, source in zip(
