@@ -49,6 +49,7 @@ BLOCK = 8192  # frames pulled from the synth per call
 # the music peaks near 0.3-1, so ~100 dB down.
 QUIET = 1e-5
 FLUID_BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE): events apply at its edges
+GEN_EXCLUSIVECLASS = 57  # SoundFont 2.01 generator: a voice stops others of its class
 # Two synths, each on its own thread, play the notes before and after a split time (see
 # _Synth and engine/render/parts.py). FluidSynth's own synth.cpu-cores = 2 was rejected: the
 # same score rendered differently, up to full scale, in about one render in three.
@@ -247,8 +248,7 @@ class _Synth:
         (from either thread) as each synth finishes."""
         plan = Plan.of(score, self.parts)
         self._pin(plan)
-        n_tracks = sum(1 for track in score.tracks if track.notes)
-        channels = 16 * (1 + n_tracks // 15)  # each track its own channel, 9 kept for drums
+        channels = plan.synth_channels
         # The second synth writes from the split on (see engine/render/parts.py), from a
         # multiple of FluidSynth's 64-frame block: events take effect at block boundaries,
         # and the two synths' boundaries must fall where one synth's would.
@@ -275,6 +275,10 @@ class _Synth:
                     raise RenderError(detail="FluidSynth could not attach the SoundFont")
                 for channel, bank, program in plan.programs:
                     synth.program_select(channel, sfid, bank, program)
+                for channel in plan.one_voice_per_key:
+                    # A channel plays one key here: one exclusive class, so that the key
+                    # played again cuts its earlier sound (engine/render/parts.py).
+                    self.c.set_gen(synth.synth, channel, GEN_EXCLUSIVECLASS, 1.0)
             outputs = [np.zeros((n_frames - start, 2), dtype=np.float32) for start in starts]
             work = [
                 (synth, out, part_events(synth, score, plan, part), start, plan.parts > 1)
@@ -377,6 +381,7 @@ class _FluidFunctions:
     add_sfont: Any
     remove_sfont: Any
     write_float: Any
+    set_gen: Any
     pin_preset: Any | None  # FluidSynth >= 2.3; without it the whole SoundFont is loaded
     log_callback: Any  # kept referenced: libfluidsynth holds a pointer to it
 
@@ -412,6 +417,7 @@ def _fluid_functions() -> _FluidFunctions:
         add_sfont=declare("fluid_synth_add_sfont", i, vp, vp),
         remove_sfont=declare("fluid_synth_remove_sfont", i, vp, vp),
         write_float=declare("fluid_synth_write_float", i, vp, i, vp, i, i, vp, i, i),
+        set_gen=declare("fluid_synth_set_gen", i, vp, i, i, ctypes.c_float),
         pin_preset=(
             declare("fluid_synth_pin_preset", i, vp, i, i, i)
             if hasattr(lib, "fluid_synth_pin_preset")

@@ -17,10 +17,15 @@ What one synth would do across the split is kept:
   also sent to the first synth, at velocity 1 (~95 dB down, unheard), to cut it off there.
 
 Where the split falls depends only on the score, so the same score gives the same audio.
+
+The plan also says which channel plays which note. A plucked string (ONE_VOICE_PER_KEY)
+plays each of its keys on a channel of its own, marked as one exclusive class, so that a
+key played again cuts its earlier sound short, as the pick or finger stops the string.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +51,15 @@ CUT_VELOCITY = 1  # the note that silences a ringing one in the first synth
 CUT_SECONDS = 0.01  # ...and how long it is held
 MIN_SPLIT_SECONDS = 4.0  # a shorter piece is played by one synth
 DRUM_CHANNEL = 9  # MIDI channel 10
+MAX_CHANNELS = 256  # FluidSynth's synth.midi-channels allows 16..256, by sixteens
+# General MIDI plucked strings: guitars and basses, pizzicato strings, harp, sitar, banjo,
+# shamisen, koto, kalimba. Played again, a key's earlier sound stops (fast, not a click:
+# FluidSynth's exclusive-class release), as on the instrument; FluidSynth would let every
+# copy ring through its release instead, FluidR3's steel guitar ~7.6 s after the key is
+# let go: a strummed part kept ~45 voices sounding, most of them 40-90 dB under the music,
+# for about half of a piece's synthesis time (the level of the mix moves by 0.1-0.4 dB).
+# Pianos and mallets keep FluidSynth's way, a struck string ringing on under a new strike.
+ONE_VOICE_PER_KEY = frozenset({*range(24, 40), 45, 46, *range(104, 109)})
 DRUM_BANK = 128  # the percussion bank of a General MIDI SoundFont
 # General MIDI drum keys that silence each other (hi-hats, whistles, guiros, cuicas,
 # triangles, ...): exclusive classes in the usual General MIDI SoundFonts.
@@ -57,41 +71,69 @@ Event = tuple[float, int, Any, tuple]  # (time in seconds, order, call, args)
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Which channel each track plays on, its preset, and when the second synth takes over
-    (NEVER: one synth plays everything)."""
+class Channels:
+    """The channels one track plays on: all its notes on one, or one per key (``keys``,
+    sorted, the key each channel plays) where a key played again cuts its earlier sound."""
 
-    channels: tuple[int | None, ...]  # per track; None for a track without notes
-    programs: tuple[tuple[int, int, int], ...]  # (channel, bank, program) per sounding track
+    channels: tuple[int, ...]
+    keys: tuple[int, ...] = ()
+
+    def of(self, key: int) -> int:
+        return self.channels[bisect_left(self.keys, key)] if self.keys else self.channels[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which channels each track plays on and their presets, and when the second synth
+    takes over (NEVER: one synth plays everything)."""
+
+    channels: tuple[Channels | None, ...]  # per track; None for a track without notes
+    programs: tuple[tuple[int, int, int], ...]  # (channel, bank, program) per channel used
+    one_voice_per_key: tuple[int, ...]  # the channels where a key cuts its earlier sound
     split: float
 
     @staticmethod
     def of(score: symusic.Score, parts: int = PARTS, cost: NoteCost | None = None) -> Plan:
         """``score`` in seconds; ``cost`` weighs the notes for the split (else guessed)."""
-        channels: list[int | None] = []
+        channels: list[Channels | None] = []
         programs = []
+        per_key: list[int] = []
         drum_channel_taken = False
-        next_channel = 0
+        free = (c for c in range(MAX_CHANNELS) if c != DRUM_CHANNEL)
+        # Every track has a channel; a plucked one takes one per key while enough are left.
+        spare = MAX_CHANNELS - 1 - sum(1 for track in score.tracks if track.notes)
         for track in score.tracks:
             if not track.notes:
                 channels.append(None)
                 continue
             if track.is_drum and not drum_channel_taken:
-                channel, drum_channel_taken = DRUM_CHANNEL, True
+                drum_channel_taken = True
+                chosen = Channels((DRUM_CHANNEL,))
             else:
-                if next_channel == DRUM_CHANNEL:
-                    next_channel += 1
-                channel = next_channel
-                next_channel += 1
-            channels.append(channel)
+                keys = tuple(sorted({n.pitch for n in track.notes}))
+                plucked = not track.is_drum and track.program in ONE_VOICE_PER_KEY
+                if not plucked or len(keys) - 1 > spare:
+                    chosen = Channels((next(free),))
+                else:
+                    spare -= len(keys) - 1
+                    chosen = Channels(tuple(next(free) for _ in keys), keys)
+                    per_key += chosen.channels
+            channels.append(chosen)
             # The bank, not the channel, picks drum kits: a second drum track works anywhere.
-            programs.append((channel, DRUM_BANK if track.is_drum else 0, track.program))
+            bank = DRUM_BANK if track.is_drum else 0
+            programs += [(channel, bank, track.program) for channel in chosen.channels]
         split = split_time(score, cost or guessed_cost) if parts > 1 else NEVER
-        return Plan(tuple(channels), tuple(programs), split)
+        return Plan(tuple(channels), tuple(programs), tuple(per_key), split)
 
     @property
     def parts(self) -> int:
         return 1 if self.split == NEVER else 2
+
+    @property
+    def synth_channels(self) -> int:
+        """The channels a synth needs for this plan: FluidSynth takes them by sixteens."""
+        highest = max((channel for channel, _, _ in self.programs), default=0)
+        return 16 * (highest // 16 + 1)
 
 
 def unit_of(pitch: int, is_drum: bool) -> int:
@@ -145,35 +187,37 @@ def part_events(synth: Any, score: symusic.Score, plan: Plan, part: int) -> list
     the module docstring), part 1 those from it on, starting in the channels' state then."""
     events: list[Event] = []
     for index, track in enumerate(score.tracks):
-        channel = plan.channels[index]
-        if channel is None:
+        channels = plan.channels[index]
+        if channels is None:
             continue
         controls: list[Event] = []
-        for c in track.controls:
-            controls.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
-        for p in track.pedals:
-            controls.append((p.time, 2, synth.cc, (channel, 64, 127)))
-            controls.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
-        for b in track.pitch_bends:
-            # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
-            controls.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
+        for channel in channels.channels:  # a track's controllers reach all its channels
+            for c in track.controls:
+                controls.append((c.time, 2, synth.cc, (channel, c.number, c.value)))
+            for p in track.pedals:
+                controls.append((p.time, 2, synth.cc, (channel, 64, 127)))
+                controls.append((p.time + p.duration, 1, synth.cc, (channel, 64, 0)))
+            for b in track.pitch_bends:
+                # symusic centres bends on 0; FluidSynth wants 0..16383 centred on 8192
+                controls.append((b.time, 2, synth.pitch_bend, (channel, b.value + 8192)))
         if part == 0:
             events += controls
-            events += _notes(synth, track, channel, lambda n: n.time < plan.split)
-            events += _cuts(synth, track, channel, plan.split)
+            events += _notes(synth, track, channels, lambda n: n.time < plan.split)
+            events += _cuts(synth, track, channels, plan.split)
         else:
             events += _state_at(plan.split, controls)
-            events += _notes(synth, track, channel, lambda n: n.time >= plan.split)
+            events += _notes(synth, track, channels, lambda n: n.time >= plan.split)
     # sort on (time, order) only: the callables themselves are not comparable
     events.sort(key=lambda e: (e[0], e[1]))
     return events
 
 
-def _notes(synth: Any, track: symusic.Track, channel: int, chosen: Any) -> list[Event]:
+def _notes(synth: Any, track: symusic.Track, channels: Channels, chosen: Any) -> list[Event]:
     events: list[Event] = []
     for n in track.notes:
         if chosen(n):
             velocity = max(1, min(127, n.velocity))
+            channel = channels.of(n.pitch)
             events += _note(synth, channel, n.pitch, n.time, max(n.duration, 0.0), velocity)
     return events
 
@@ -190,19 +234,20 @@ def _note(
 def _state_at(split: float, controls: list[Event]) -> list[Event]:
     """The controls from ``split`` on, preceded (at ``split``) by the last value each
     controller and the pitch bend had by then."""
-    last: dict[tuple[Any, int], tuple[Any, tuple]] = {}
+    last: dict[tuple[Any, int, int], tuple[Any, tuple]] = {}
     later: list[Event] = []
     for event in sorted(controls, key=lambda e: (e[0], e[1])):
         time, _order, call, args = event
         if time <= split:
-            key = (call, args[1]) if len(args) == 3 else (call, -1)  # cc number, or the bend
+            # per channel: the cc number, or the bend
+            key = (call, args[0], args[1] if len(args) == 3 else -1)
             last[key] = (call, args)  # a pedal's down and up: the later one decides
         else:
             later.append(event)
     return [(split, 2, call, args) for call, args in last.values()] + later
 
 
-def _cuts(synth: Any, track: symusic.Track, channel: int, split: float) -> list[Event]:
+def _cuts(synth: Any, track: symusic.Track, channels: Channels, split: float) -> list[Event]:
     """Second-half notes that would cut off a first-half note still ringing, at velocity 1
     for the first synth (see the module docstring)."""
     if split == NEVER:
@@ -218,5 +263,6 @@ def _cuts(synth: Any, track: symusic.Track, channel: int, split: float) -> list[
         if n.time >= split and n.time < ringing.get(unit, 0.0):
             # Let go at once: starting is what cuts the ringing note off; held as long as
             # the real note, the first synth would play on, unheard, to its end.
+            channel = channels.of(n.pitch)
             events += _note(synth, channel, n.pitch, n.time, CUT_SECONDS, CUT_VELOCITY)
     return events

@@ -256,3 +256,36 @@ def test_a_process_forked_after_a_render_still_renders(
 
 def _render_in_child(abc: str, settings: Settings) -> np.ndarray:
     return render_midi(abc_to_score(abc), settings).samples
+
+
+def _one_key_twice(program: int, times: tuple[float, ...]) -> symusic.Score:
+    score = symusic.Score(ttype="second")
+    track = symusic.Track(program=program, ttype="second")
+    track.notes.extend(symusic.Note(t, 0.3, 60, 100, ttype="second") for t in times)
+    score.tracks.append(track)
+    return score
+
+
+@pytest.mark.parametrize("program", [25, 46])  # steel-string guitar, harp
+def test_a_plucked_key_played_again_stops_its_earlier_sound(
+    program: int, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the pick or finger stops the string: FluidSynth alone lets both copies ring."""
+    from engine.render import parts
+
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    sr = settings.sample_rate
+    renderer = AudioRenderer(soundfont, sr, parts=1, effects=False)
+    assert renderer._synth is not None
+
+    def earlier_sound(at: float) -> float:
+        """What the first strike adds, a quarter second from ``at``, in dB against the second."""
+        both = renderer._synth.render(_one_key_twice(program, (0.0, 1.0)), 4 * sr)
+        second = renderer._synth.render(_one_key_twice(program, (1.0,)), 4 * sr)
+        window = slice(int(at * sr), int((at + 0.25) * sr))
+        return 20 * np.log10(max(rms((both - second)[window]), 1e-12) / rms(second[sr : 2 * sr]))
+
+    assert earlier_sound(1.25) < -40 and earlier_sound(2.0) < -120  # faded within a second
+    monkeypatch.setattr(parts, "ONE_VOICE_PER_KEY", frozenset())
+    assert earlier_sound(1.25) > -25 and earlier_sound(2.0) > -40  # rings on under the new one

@@ -5,7 +5,16 @@ from typing import Any
 import symusic
 
 from engine.render.midi import abc_to_score
-from engine.render.parts import CUT_VELOCITY, NEVER, Plan, part_events, split_time, unit_of
+from engine.render.parts import (
+    CUT_VELOCITY,
+    DRUM_CHANNEL,
+    MAX_CHANNELS,
+    NEVER,
+    Plan,
+    part_events,
+    split_time,
+    unit_of,
+)
 from tests.engine.render.tunes import BAND_ABC
 
 
@@ -42,7 +51,7 @@ def test_every_note_is_played_once_by_one_of_the_two_synths() -> None:
     second = notes_on(events(score, 1))
     assert all(t < plan.split for t, _ in first) and all(t >= plan.split for t, _ in second)
     played = sorted(
-        (round(n.time, 6), plan.channels[i], n.pitch)
+        (round(n.time, 6), plan.channels[i].of(n.pitch), n.pitch)
         for i, track in enumerate(score.tracks)
         for n in track.notes
     )
@@ -88,7 +97,7 @@ def test_a_ringing_note_is_cut_off_in_the_first_synth_as_one_synth_would() -> No
     score = band()
     split = Plan.of(score, cost=per_note).split
     drums = next(i for i, t in enumerate(score.tracks) if t.is_drum)
-    channel = Plan.of(score).channels[drums]
+    channel = Plan.of(score).channels[drums].of(42)
     # An open hi-hat just before the split, a closed one just after: the closed one silences
     # the open one (one exclusive class), so the first synth hears it, at velocity 1.
     score.tracks[drums].notes.append(symusic.Note(split - 0.1, 0.05, 46, 100, ttype="second"))
@@ -100,3 +109,47 @@ def test_a_ringing_note_is_cut_off_in_the_first_synth_as_one_synth_would() -> No
     assert all(t >= split for t, _ in cuts)
     # ...and a second-half note long after anything in its key has died away is not sent.
     assert all(t < split + 10 for t, _ in cuts)
+
+
+def test_a_plucked_string_plays_each_key_on_its_own_channel() -> None:
+    score = band()  # flute melody, steel-string guitar chords, drums
+    plan = Plan.of(score, cost=per_note)
+    flute, guitar, drums = plan.channels
+    assert flute is not None and guitar is not None and drums is not None
+    keys = sorted({n.pitch for n in score.tracks[1].notes})
+    assert guitar.keys == tuple(keys) and len(set(guitar.channels)) == len(keys)
+    assert set(plan.one_voice_per_key) == set(guitar.channels)
+    assert len(flute.channels) == 1 and drums.channels == (DRUM_CHANNEL,)
+    used = [channel for channel, _, _ in plan.programs]
+    assert len(used) == len(set(used)) and DRUM_CHANNEL not in guitar.channels + flute.channels
+    assert plan.synth_channels % 16 == 0 and plan.synth_channels > max(used)
+    # Every guitar note sounds on its key's channel, in either synth.
+    for part in (0, 1):
+        for _t, args in notes_on(events(score, part)):
+            if args[0] in guitar.channels:
+                assert guitar.channels[keys.index(args[1])] == args[0]
+
+
+def test_every_channel_of_a_track_follows_its_controllers() -> None:
+    score = band()
+    split = Plan.of(score, cost=per_note).split
+    score.tracks[1].controls.append(symusic.ControlChange(0.5, 7, 90, ttype="second"))
+    guitar = Plan.of(score, cost=per_note).channels[1]
+    assert guitar is not None and len(guitar.channels) > 1
+    at_split = {args for t, _, call, args in events(score, 1) if t == split and call == "cc"}
+    assert all((channel, 7, 90) in at_split for channel in guitar.channels)
+
+
+def test_channels_run_out_gracefully() -> None:
+    """A piece with more plucked keys than FluidSynth has channels: the rest share one."""
+    score = symusic.Score(ttype="second")
+    for _ in range(4):
+        track = symusic.Track(program=25, ttype="second")
+        track.notes.extend(
+            symusic.Note(i * 0.1, 0.1, 20 + i, 80, ttype="second") for i in range(88)
+        )
+        score.tracks.append(track)
+    plan = Plan.of(score, parts=1)
+    used = [channel for channel, _, _ in plan.programs]
+    assert len(used) == len(set(used)) and max(used) < MAX_CHANNELS
+    assert [len(c.channels) for c in plan.channels if c] == [88, 88, 1, 1]
