@@ -2,7 +2,8 @@
 
 Every section plays its own figures (A sections the style's first comping, bass and drum
 figures, B sections the second, and so on), so the texture changes where the form does;
-inside a phrase the comping answers itself every second bar (_answer) and breathes at its
+inside a phrase the comping answers itself every second bar (_answer: where the style
+pushes, with a chord anticipating the next bar, tied over the bar line) and breathes at its
 end; the drums fill into each new phrase and open it with a crash; the last bar is the
 style's ending.
 Every note is kept inside its instrument's range (instruments.py).
@@ -23,6 +24,15 @@ from engine.compose.styles import Style
 
 # An event: pitches (empty for a rest) and length in sixteenths.
 Event = tuple[tuple[int, ...], int]
+
+
+@dataclass(frozen=True)
+class Comping:
+    """The chords voice: its bars, and the bars whose first chord is held over from the bar
+    before (a pushed chord, tied across the bar line rather than struck again)."""
+
+    bars: list[list[Event]]
+    tied: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -51,16 +61,18 @@ def accompaniment(
     bar_len: int,
     compound: bool,
     first: str | None = None,
-) -> list[list[Event]]:
+) -> Comping:
     """The chords voice. ``first``: a figure asked for by name (the brief's accompaniment),
     played in A sections in place of the style's own."""
     out: list[list[Event]] = []
+    tied: set[int] = set()
     previous: tuple[int, ...] | None = None
     inst, centre = band.chords, band.chord_centre
+    pushed = False
     for bar, section in _bars(sections):
         spans = harmony[bar]
         figure = _figure(style.comping, sections, section, first)
-        pushed = False
+        pushed_into, pushed = pushed, False
         if bar == len(harmony) - 1:
             steps = _ending(style, bar_len, compound)
         else:
@@ -79,12 +91,14 @@ def accompaniment(
                 voicing = chords.voice(
                     chord, style.voicing, inst.low, inst.high, centre, previous, style.rootless
                 )
+                if onset == 0 and pushed_into and voicing == previous:
+                    tied.add(bar)  # the chord pushed in before the bar line holds on
                 previous = voicing
                 events.append((voicing, length))
             else:
                 events.append(((inst.fit(_broken(chord, role, centre)),), length))
         out.append(events)
-    return out
+    return Comping(out, frozenset(tied))
 
 
 def bass_line(

@@ -79,13 +79,14 @@ def write_abc(
             dyn,
             [[((p,) if p is not None else (), n) for p, n in bar] for bar in melody],
         ),
-        ("2", program(brief.harmony_program), softer, acc),
+        ("2", program(brief.harmony_program), softer, acc.bars),
         ("3", program(brief.bass_program), softer, bass),
     ]
     beat = 6 if compound else 4
     for voice, prog, level, bars in voices:
         name = _voice_name(instrument(prog).name)
-        body = _voice_body(bars, level, tonic, mode, beat)
+        tied = acc.tied if voice == "2" else frozenset()
+        body = _voice_body(bars, level, tonic, mode, beat, tied)
         abc += f'V:{voice} name="{name}"\n%%MIDI program {prog}\n' + body + "\n"
     if brief.drums:
         drums = arrange.drums(sections, style, bar_len, compound, len(melody))
@@ -102,11 +103,18 @@ def program(value: int) -> int:
 
 
 def _voice_body(
-    bars: list[list[arrange.Event]], level: str, tonic: str, mode: str, beat: int
+    bars: list[list[arrange.Event]],
+    level: str,
+    tonic: str,
+    mode: str,
+    beat: int,
+    tied: frozenset[int] = frozenset(),
 ) -> str:
+    """A pitched voice's bars as ABC; a bar in ``tied`` starts by holding on the last notes
+    of the bar before (tied over the bar line)."""
     speller = BarSpeller(tonic, mode)
     spelled: list[list[tuple[int, str]]] = []
-    for bar in bars:
+    for i, bar in enumerate(bars):
         speller.new_bar()
         tokens: list[tuple[int, str]] = []
         onset = 0
@@ -119,7 +127,9 @@ def _voice_body(
                     text = speller.note(pitches[0])
                 else:
                     text = "[" + "".join(speller.note(p) for p in sorted(pitches)) + "]"
-                tie = "-" if pitches and k < len(parts) - 1 else ""
+                held_over = k == len(parts) - 1 and onset + part == sum(n for _, n in bar)
+                held_over = held_over and i + 1 in tied
+                tie = "-" if pitches and (k < len(parts) - 1 or held_over) else ""
                 tokens.append((onset, text + duration_token(part) + tie))
                 onset += part
         spelled.append(tokens)

@@ -20,7 +20,7 @@ def _arrangement(genre: str, meter: str = "4/4", seconds: float = 30.0):
     harmony = plan_harmony(sections, style, 7, "major", bar_len, random.Random(3))
     palette = style.palettes[0]
     band = arrange.band(instrument(palette.chords), instrument(palette.bass), 67)
-    acc = arrange.accompaniment(harmony, sections, style, band, bar_len, compound)
+    acc = arrange.accompaniment(harmony, sections, style, band, bar_len, compound).bars
     bass = arrange.bass_line(harmony, sections, style, band, bar_len, compound)
     drums = arrange.drums(sections, style, bar_len, compound, len(harmony))
     return style, band, sections, harmony, acc, bass, drums, bar_len
@@ -123,3 +123,17 @@ def test_the_comping_answers_itself_every_second_bar_of_a_phrase() -> None:
             pushed += 1
     assert pushed >= 3
     assert STYLES["pop"].pushes and not STYLES["classical"].pushes
+
+
+def test_a_pushed_chord_is_held_over_the_bar_line_not_struck_again() -> None:
+    style = STYLES["pop"]
+    bar_len = patterns.meter_sixteenths("4/4")
+    sections, _ = plan_sections(30.0, 110, bar_len / 4, style)
+    harmony = plan_harmony(sections, style, 7, "major", bar_len, random.Random(3))
+    palette = style.palettes[0]
+    band = arrange.band(instrument(palette.chords), instrument(palette.bass), 67)
+    comp = arrange.accompaniment(harmony, sections, style, band, bar_len, False)
+    assert len(comp.tied) >= 3
+    for bar in comp.tied:
+        pushed, held = comp.bars[bar - 1][-1], comp.bars[bar][0]
+        assert pushed[1] == 2 and held[0] == pushed[0]  # the last eighth's chord holds on
