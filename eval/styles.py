@@ -79,6 +79,7 @@ TOMS = frozenset({41, 43, 45, 47, 48, 50})
 RIDES = frozenset({51, 53, 59})
 TIME_KEEPERS = frozenset({42, 44, 46, 51, 53, 59})  # hi-hats and rides: where swing shows
 ROLES = ("melody", "chords", "bass", "drums")
+FILL_RARITY = 0.25  # a tom hit kept by at least this share of the drum bars is the groove
 
 _TRIADS = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 8), (0, 5, 7), (0, 2, 7))
 _SHELLS = ((0, 3, 10), (0, 4, 10), (0, 4, 11), (0, 3, 11), (0, 3, 9), (0, 4, 9))
@@ -331,22 +332,25 @@ def swing_ratio(sources: Sequence[Sequence[float]], tolerance: float = 0.08) -> 
 def fill_bars(piece: Piece) -> set[int]:
     """Bars that a drummer would call a fill.
 
-    A drum bar is a fill when it has a tom, or at least 1.5 times the mean number of drum
-    onsets of the drum bars, or a snare roll: 4 or more snare onsets in its last beat.
+    A drum bar is a fill when it has a tom the groove does not keep playing (a tom on a
+    place in the bar where fewer than a quarter of the drum bars have it: the low drums of
+    an "epic" groove are its groove, not fills), or at least 1.5 times the mean number of
+    drum onsets of the drum bars, or a snare roll: 4 or more snare onsets in its last beat.
     """
     drums = piece.parts.get("drums")
     if not drums:
         return set()
     onsets: dict[int, set[int]] = {}
-    toms: set[int] = set()
+    tom_hits: dict[tuple[int, int], set[int]] = {}  # (place in the bar, tom) -> bars
     rolls: dict[int, set[int]] = {}
     for s, _, p in drums.notes:
         b = s // piece.bar
         onsets.setdefault(b, set()).add(s)
         if p in TOMS:
-            toms.add(b)
+            tom_hits.setdefault((s % piece.bar, p), set()).add(b)
         if p in SNARES and s >= (b + 1) * piece.bar - piece.beat:
             rolls.setdefault(b, set()).add(s)
+    toms = {b for bars in tom_hits.values() if len(bars) < FILL_RARITY * len(onsets) for b in bars}
     mean = float(np.mean([len(v) for v in onsets.values()]))
     busy = {b for b, v in onsets.items() if len(v) >= 1.5 * mean}
     return toms | busy | {b for b, v in rolls.items() if len(v) >= 4}
