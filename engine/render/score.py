@@ -28,6 +28,7 @@ import numpy as np
 import symusic
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.compose.abc import read_tune
 from engine.errors import RenderError
 from engine.render import svg
 from engine.render.command import run_tool
@@ -98,6 +99,9 @@ PALETTE = [
 ]
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 BLACK_KEYS = {1, 3, 6, 8, 10}
+# A voice whose middle note is under middle C is nearer the bass staff's middle (D3) than the
+# treble staff's (B4): it is written on a bass clef.
+BASS_CLEF_BELOW = 60
 
 
 @dataclass
@@ -196,8 +200,33 @@ def _safe_abc(abc: str, title: str | None) -> str:
 
 
 def engraving_abc(abc: str, title: str | None = None) -> str:
-    """What abcm2ps is given: the safe ABC, with the drum voice on a percussion staff."""
-    return _drum_staff(_safe_abc(abc, title), _drum_voices(abc))
+    """What abcm2ps is given: the safe ABC, each pitched voice on one clef, the drum voice
+    on a percussion staff."""
+    drums = _drum_voices(abc)
+    return _drum_staff(_clefs(_safe_abc(abc, title), drums), drums)
+
+
+def _clefs(abc: str, drums: set[str]) -> str:
+    """Each pitched voice (with a V: line and no clef of its own) on the clef nearer its
+    middle note, for the whole piece. Left to choose, abcm2ps changes clef inside a voice
+    as it moves: a guitar part went from a treble staff with four ledger lines to a bass
+    one in the middle of a bar."""
+    voices = read_tune(abc).voices
+    lines = []
+    for line in abc.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("V:") and "clef=" not in stripped:
+            voice = voices.get(stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else "")
+            pitches = (
+                sorted(p for bar in voice.bars for e in bar for p in e.pitches) if voice else []
+            )
+            if pitches and voice is not None and voice.name not in drums:
+                middle = pitches[len(pitches) // 2]
+                line = line.rstrip() + (
+                    " clef=bass" if middle < BASS_CLEF_BELOW else " clef=treble"
+                )
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _drum_voices(abc: str) -> set[str]:

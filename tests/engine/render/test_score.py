@@ -97,6 +97,10 @@ def _safe_abc_voices(abc: str) -> str:
     return "V:1" + safe.split("V:1", 1)[1].split("V:4")[0]
 
 
+def _without_clefs(abc: str) -> str:
+    return re.sub(r" clef=\S+", "", abc)
+
+
 def _drum_voice(abc: str) -> str:
     """The engraving copy's drum voice: its V: line to the next V: line."""
     start = abc.index('V:4 name="Drums"')
@@ -121,8 +125,8 @@ def test_drums_are_engraved_on_a_percussion_staff(genre: str) -> None:
     assert not re.search(r"[_=^]", notes)  # no accidentals: the drums sit on plain notes
     # Hi-hat (g) or ride (f) keeps time in every style: a cymbal, so x noteheads.
     assert re.search(rf"%%map {score_module.DRUM_MAP} \S+ print=[gf] heads=pshhd", engraved)
-    # The pitched voices keep their notes: only the drum voice is rewritten.
-    assert engraved.split("V:4")[0].endswith(_safe_abc_voices(abc))
+    # The pitched voices keep their notes (each gets a clef): the drum voice is rewritten.
+    assert _without_clefs(engraved.split("V:4")[0]).endswith(_safe_abc_voices(abc))
     image = render_score_png(abc)
     assert image.method == "abcm2ps"
     gray = pixels(image.png)
@@ -143,10 +147,10 @@ def test_drum_keys_sit_at_drum_kit_places() -> None:
     spare = re.search(r"%%map pictune-drums (\S+) print=c heads=pshhd", engraved)
     assert spare and spare.group(1) in body
     assert re.search(r"%%map pictune-drums \S+ print=g heads=pfthd", engraved)
-    # Only the drum voice changes.
-    assert 'V:1 name="Piano"\nDEFG ABcd |]' in engraved
-    assert score_module.engraving_abc(abc.split("V:4")[0]) == score_module._safe_abc(
-        abc.split("V:4")[0], None
+    # Only the drum voice's notes change; the piano is given its clef.
+    assert 'V:1 name="Piano" clef=treble\nDEFG ABcd |]' in engraved
+    assert _without_clefs(score_module.engraving_abc(abc.split("V:4")[0])) == (
+        score_module._safe_abc(abc.split("V:4")[0], None)
     )
 
 
@@ -168,3 +172,22 @@ def test_falls_back_to_a_piano_roll_when_svg_cannot_be_drawn(
 ) -> None:
     monkeypatch.setattr(score_module.svg, "available", lambda: False)
     assert render_score_png(two_voice_abc).method == "piano-roll"
+
+
+def test_each_pitched_voice_keeps_one_clef_by_its_register() -> None:
+    abc = (
+        "X:1\nM:4/4\nL:1/4\nK:A\n"
+        'V:1 name="Flute"\nc e a e | c4 |]\n'
+        'V:2 name="Guitar"\n[A,,E,A,] [A,,E,A,] [CEA] [A,,E,A,] | [A,,E,A,]4 |]\n'
+        'V:3 name="Viola" clef=alto\nA, C E C | A,4 |]\n'
+        'V:4 name="Drums"\n%%MIDI channel 10\nC, ^F, D, ^F, | C,4 |]\n'
+    )
+    heads = {
+        line.split()[0]: line
+        for line in score_module.engraving_abc(abc).splitlines()
+        if line.startswith("V:")
+    }
+    assert heads["V:1"].endswith("clef=treble")  # around A4
+    assert heads["V:2"].endswith("clef=bass")  # a low guitar part, once or twice higher
+    assert heads["V:3"].count("clef=") == 1 and "clef=alto" in heads["V:3"]  # its own
+    assert "clef=perc" in heads["V:4"] and "clef=bass" not in heads["V:4"]
