@@ -102,6 +102,7 @@ BLACK_KEYS = {1, 3, 6, 8, 10}
 # A voice whose middle note is under middle C is nearer the bass staff's middle (D3) than the
 # treble staff's (B4): it is written on a bass clef.
 BASS_CLEF_BELOW = 60
+GUITARS = range(24, 32)  # General MIDI guitars
 
 
 @dataclass
@@ -202,43 +203,64 @@ def _safe_abc(abc: str, title: str | None) -> str:
 def engraving_abc(abc: str, title: str | None = None) -> str:
     """What abcm2ps is given: the safe ABC, each pitched voice on one clef, the drum voice
     on a percussion staff."""
-    drums = _drum_voices(abc)
-    return _drum_staff(_clefs(_safe_abc(abc, title), drums), drums)
+    drums = _drum_voices(abc)  # read before _safe_abc drops the %%MIDI lines
+    clefs = _clefs(_safe_abc(abc, title), drums, _voice_programs(abc))
+    return _drum_staff(clefs, drums)
 
 
-def _clefs(abc: str, drums: set[str]) -> str:
-    """Each pitched voice (with a V: line and no clef of its own) on the clef nearer its
-    middle note, for the whole piece. Left to choose, abcm2ps changes clef inside a voice
-    as it moves: a guitar part went from a treble staff with four ledger lines to a bass
-    one in the middle of a bar."""
+def _clefs(abc: str, drums: set[str], programs: dict[str, int]) -> str:
+    """Each pitched voice (with a V: line and no clef of its own) on one clef for the whole
+    piece, the one nearer its middle note; a low guitar part on a treble clef with an 8
+    under it, written an octave above where it sounds, as guitar music is. Left
+    to choose, abcm2ps changed clef inside a voice as it moved: a guitar part went from a
+    treble staff with four ledger lines to a bass one in the middle of a bar."""
     voices = read_tune(abc).voices
     lines = []
     for line in abc.split("\n"):
         stripped = line.strip()
         if stripped.startswith("V:") and "clef=" not in stripped:
-            voice = voices.get(stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else "")
+            name = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else ""
+            voice = voices.get(name)
             pitches = (
                 sorted(p for bar in voice.bars for e in bar for p in e.pitches) if voice else []
             )
-            if pitches and voice is not None and voice.name not in drums:
-                middle = pitches[len(pitches) // 2]
-                line = line.rstrip() + (
-                    " clef=bass" if middle < BASS_CLEF_BELOW else " clef=treble"
-                )
+            if pitches and name not in drums:
+                if pitches[len(pitches) // 2] >= BASS_CLEF_BELOW:
+                    line = line.rstrip() + " clef=treble"
+                elif programs.get(name) in GUITARS:
+                    line = line.rstrip() + " clef=treble-8 octave=1"
+                else:
+                    line = line.rstrip() + " clef=bass"
         lines.append(line)
     return "\n".join(lines)
 
 
-def _drum_voices(abc: str) -> set[str]:
-    """Ids of the voices played on MIDI channel 10 (a ``%%MIDI channel 10`` in their block)."""
-    voices, current = set(), None
+def _voice_midi(abc: str) -> dict[str, list[list[str]]]:
+    """Each voice's ``%%MIDI`` directives as lowercase words, by voice id."""
+    found: dict[str, list[list[str]]] = {}
+    current = None
     for line in abc.splitlines():
         stripped = line.strip()
         if stripped.startswith("V:"):
             current = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else None
-        elif current and re.fullmatch(r"%%MIDI\s+channel\s+10", stripped, flags=re.I):
-            voices.add(current)
-    return voices
+        elif current and re.match(r"%%MIDI\s", stripped, flags=re.I):
+            found.setdefault(current, []).append(stripped.lower().split()[1:])
+    return found
+
+
+def _drum_voices(abc: str) -> set[str]:
+    """Ids of the voices played on MIDI channel 10 (a ``%%MIDI channel 10`` in their block)."""
+    return {v for v, words in _voice_midi(abc).items() if ["channel", "10"] in words}
+
+
+def _voice_programs(abc: str) -> dict[str, int]:
+    """Ids of the voices with a ``%%MIDI program N`` in their block -> N (the first)."""
+    programs: dict[str, int] = {}
+    for voice, directives in _voice_midi(abc).items():
+        for words in directives:
+            if len(words) == 2 and words[0] == "program" and words[1].isdigit():
+                programs.setdefault(voice, int(words[1]))
+    return programs
 
 
 def _drum_staff(abc: str, drums: set[str]) -> str:

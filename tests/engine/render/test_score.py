@@ -178,9 +178,10 @@ def test_each_pitched_voice_keeps_one_clef_by_its_register() -> None:
     abc = (
         "X:1\nM:4/4\nL:1/4\nK:A\n"
         'V:1 name="Flute"\nc e a e | c4 |]\n'
-        'V:2 name="Guitar"\n[A,,E,A,] [A,,E,A,] [CEA] [A,,E,A,] | [A,,E,A,]4 |]\n'
+        'V:2 name="Guitar"\n%%MIDI program 25\n[A,,E,A,] [A,,E,A,] [CEA] [A,,E,A,] | [A,,E,A,]4 |]\n'
         'V:3 name="Viola" clef=alto\nA, C E C | A,4 |]\n'
         'V:4 name="Drums"\n%%MIDI channel 10\nC, ^F, D, ^F, | C,4 |]\n'
+        'V:5 name="Cello"\n%%MIDI program 42\n[A,,E,A,] [A,,E,A,] [CEA] [A,,E,A,] | [A,,E,A,]4 |]\n'
     )
     heads = {
         line.split()[0]: line
@@ -188,6 +189,9 @@ def test_each_pitched_voice_keeps_one_clef_by_its_register() -> None:
         if line.startswith("V:")
     }
     assert heads["V:1"].endswith("clef=treble")  # around A4
-    assert heads["V:2"].endswith("clef=bass")  # a low guitar part, once or twice higher
+    # A low part, once or twice higher: a cello's bass clef, a guitar's treble clef with an
+    # 8 under it, the notes written an octave above where they sound.
+    assert heads["V:5"].endswith("clef=bass")
+    assert heads["V:2"].endswith("clef=treble-8 octave=1")
     assert heads["V:3"].count("clef=") == 1 and "clef=alto" in heads["V:3"]  # its own
     assert "clef=perc" in heads["V:4"] and "clef=bass" not in heads["V:4"]
