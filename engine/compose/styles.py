@@ -77,11 +77,20 @@ class Style:
     ending: str = "hold"  # "hold": a held final chord; "hits": a short stab and a crash
     words: str = ""  # how the motivation describes the style's playing
     feel: Feel = Feel()
+    # The modes the style plays; () any. A picture's other mode folds to its nearest
+    # (NEAREST_MODE): a minuet or a lullaby is major or minor, not mixolydian; a mode asked
+    # for in words is played as asked.
+    modes: tuple[str, ...] = ()
 
     @property
     def has_drums(self) -> bool:
         return bool(self.grooves)
 
+
+# A mode a style does not play -> the nearest it may: the major-like ones to major, the
+# minor-like ones to minor (the same tonic: the parallel key).
+NEAREST_MODE = {"lydian": "major", "mixolydian": "major", "dorian": "minor", "phrygian": "minor"}
+MAJOR_AND_MINOR = ("major", "minor")
 
 STYLES: dict[str, Style] = {
     s.name: s
@@ -103,6 +112,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="classical",
+            modes=MAJOR_AND_MINOR,
             tempo=(60, 132),
             meters=("4/4", "3/4", "2/4"),
             major=("I IV V I", "I vi ii V!", "I ii V! I", "vi IV ii V!"),
@@ -158,6 +168,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="pop",
+            modes=MAJOR_AND_MINOR,
             pushes=True,
             tempo=(90, 124),
             meters=("4/4",),
@@ -283,6 +294,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="lullaby",
+            modes=MAJOR_AND_MINOR,
             tempo=(60, 84),
             meters=("3/4", "6/8"),
             major=("I IV I V", "I vi IV V", "IV I V I"),
@@ -297,6 +309,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="waltz",
+            modes=MAJOR_AND_MINOR,
             tempo=(96, 168),
             meters=("3/4",),
             major=("I I V V", "V V I I", "I IV V I", "IV IV I V"),

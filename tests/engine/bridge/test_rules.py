@@ -396,3 +396,15 @@ def test_scene_phrase_follows_texture_and_a_model_caption_safely() -> None:
     b = brief(neural_caption="A lighthouse at dusk.")
     assert "evoking a lighthouse at dusk, in tan" in b.description
     assert scene_phrase(base_perception(neural_caption="Paris at night")).startswith("Paris")
+
+
+def test_a_style_that_keeps_to_major_and_minor_folds_the_picture_s_mode() -> None:
+    assert brief("folk").mode == "mixolydian"  # the test picture's mood: between the two
+    classical = brief("classical")
+    folk = brief("folk")
+    # The warmth's key signature kept: D mixolydian's one sharp, as G major.
+    assert (folk.key, classical.mode, classical.key) == ("D", "major", "G")
+    said = [r.choice for r in classical.reasons if "mode" in r.choice or "major" in r.choice]
+    assert any("classical keeps to major and minor, so not mixolydian" in c for c in said)
+    assert brief("lullaby", brightness=0.3).mode == "minor"  # dorian or lower, folded down
+    assert brief("classical in D dorian").mode == "dorian"  # asked for in words: as asked
