@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from engine.bridge.hints import Hint, parse_hint
 from engine.compose.instruments import PROGRAM_NAMES
-from engine.compose.styles import NEAREST_MODE, STYLES, Style
+from engine.compose.styles import STYLES, Style
 from engine.errors import InvalidOption
 from engine.types import MusicBrief, Perception, PieceOptions, Reason
 
@@ -201,12 +201,10 @@ def build_brief(
 
     # Mode
     image_mode = mode = next(m for bound, m in MODE_LADDER if mood_score >= bound)
-    keeps_to = STYLES[genre].modes
-    if keeps_to and mode not in keeps_to:
-        folded = f"; {genre} keeps to {' and '.join(keeps_to)}, so not {mode}"
-        image_mode = mode = NEAREST_MODE[mode]
-    else:
-        folded = ""
+    folded = ""
+    if STYLES[genre].mode_for(mode) != mode:
+        folded = f"; {genre} keeps to {' and '.join(STYLES[genre].modes)}, so not {mode}"
+        image_mode = mode = STYLES[genre].mode_for(mode)
     c.because(
         "mode",
         f"brightness {b:.2f} ({_brightness_word(b)}), warmth {w:+.2f}, saturation {s:.2f}"

@@ -77,19 +77,26 @@ class Style:
     ending: str = "hold"  # "hold": a held final chord; "hits": a short stab and a crash
     words: str = ""  # how the motivation describes the style's playing
     feel: Feel = Feel()
-    # The modes the style plays; () any. A picture's other mode folds to its nearest
-    # (NEAREST_MODE): a minuet or a lullaby is major or minor, not mixolydian; a mode asked
-    # for in words is played as asked.
+    # The modes the style plays; () any. A picture's other mode becomes the first of these
+    # of its kind, major-like or minor-like (mode_for): a minuet or a lullaby is major or
+    # minor, not mixolydian; a blues is mixolydian (its chords are dominant sevenths) or
+    # dorian. A mode asked for in words is played as asked.
     modes: tuple[str, ...] = ()
 
     @property
     def has_drums(self) -> bool:
         return bool(self.grooves)
 
+    def mode_for(self, mode: str) -> str:
+        """The mode this style plays for a picture's ``mode``."""
+        if not self.modes or mode in self.modes:
+            return mode
+        kind = MAJOR_LIKE if mode in MAJOR_LIKE else MINOR_LIKE
+        return next((m for m in self.modes if m in kind), self.modes[0])
 
-# A mode a style does not play -> the nearest it may: the major-like ones to major, the
-# minor-like ones to minor (the same tonic: the parallel key).
-NEAREST_MODE = {"lydian": "major", "mixolydian": "major", "dorian": "minor", "phrygian": "minor"}
+
+MAJOR_LIKE = ("major", "lydian", "mixolydian")  # a major third above the tonic
+MINOR_LIKE = ("minor", "dorian", "phrygian")
 MAJOR_AND_MINOR = ("major", "minor")
 
 STYLES: dict[str, Style] = {
@@ -272,6 +279,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="blues",
+            modes=("mixolydian", "dorian"),
             pushes=True,
             tempo=(80, 120),
             meters=("4/4",),

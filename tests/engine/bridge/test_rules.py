@@ -408,3 +408,6 @@ def test_a_style_that_keeps_to_major_and_minor_folds_the_picture_s_mode() -> Non
     assert any("classical keeps to major and minor, so not mixolydian" in c for c in said)
     assert brief("lullaby", brightness=0.3).mode == "minor"  # dorian or lower, folded down
     assert brief("classical in D dorian").mode == "dorian"  # asked for in words: as asked
+    # A blues is mixolydian (its chords are dominant sevenths) or dorian.
+    assert brief("blues", brightness=0.9).mode == "mixolydian"
+    assert brief("blues", brightness=0.1).mode == "dorian"
