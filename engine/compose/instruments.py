@@ -81,6 +81,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(81, "sawtooth lead synth", 36, 96),
     Instrument(88, "new age pad", 36, 96, bass=True),
     Instrument(89, "warm pad", 36, 96, bass=True),
+    Instrument(90, "polysynth", 36, 96, bass=True),
     Instrument(94, "halo pad", 36, 96, bass=True),
     Instrument(104, "sitar", 48, 84),
     Instrument(105, "banjo", 48, 84),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -289,3 +290,38 @@ def test_a_plucked_key_played_again_stops_its_earlier_sound(
     assert earlier_sound(1.25) < -40 and earlier_sound(2.0) < -120  # faded within a second
     monkeypatch.setattr(parts, "ONE_VOICE_PER_KEY", frozenset())
     assert earlier_sound(1.25) > -25 and earlier_sound(2.0) > -40  # rings on under the new one
+
+
+def test_every_style_s_chord_instruments_speak_within_its_shortest_chord(
+    settings: Settings,
+) -> None:
+    """A chord instrument with a slow attack never reaches its level in a short stab: the
+    warm pad got to -23 dB of it in electronic's sixteenth stabs, so the chords vanished."""
+    from engine.compose import patterns
+    from engine.compose.styles import STYLES
+
+    soundfont = settings.resolved_soundfont()
+    assert soundfont is not None
+    sr = settings.sample_rate
+    renderer = AudioRenderer(soundfont, sr, parts=1, effects=False)
+    assert renderer._synth is not None
+
+    def peak(program: int, seconds: float) -> float:
+        score = symusic.Score(ttype="second")
+        track = symusic.Track(program=program, ttype="second")
+        track.notes.append(symusic.Note(0.0, 2.0, 60, 100, ttype="second"))
+        score.tracks.append(track)
+        out = renderer._synth.render(score, int(2.5 * sr))
+        return float(np.abs(out[: max(1, int(seconds * sr))]).max())
+
+    for style in STYLES.values():
+        sixteenth = 60 / style.tempo[1] / 4  # at the style's fastest
+        for figure in style.comping:
+            meter = style.meters[0]
+            steps = patterns.comp_steps(figure, patterns.meter_sixteenths(meter), meter == "6/8")
+            runs = [len(r) for r in re.findall(r"[^.\-]-*", steps)]
+            shortest = min(runs, default=16) * sixteenth
+            for palette in style.palettes:
+                for program in {palette.chords, palette.duo}:
+                    level = 20 * np.log10(peak(program, shortest) / peak(program, 2.0))
+                    assert level > -6, (style.name, figure, program, round(level, 1))
