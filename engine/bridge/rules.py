@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 from engine.bridge.hints import Hint, parse_hint
-from engine.compose.instruments import PROGRAM_NAMES
+from engine.compose.instruments import PROGRAM_NAMES, instrument
 from engine.compose.styles import STYLES, Style
 from engine.errors import InvalidOption
 from engine.types import MusicBrief, Perception, PieceOptions, Reason
@@ -309,7 +309,19 @@ def build_brief(
         f" ({['a soloist', 'a duo', 'a trio'][size - 1]})",
         _join(_distinct([PROGRAM_NAMES[x] for x in (melody, harmony, bass)])),
     )
-    if hint.instruments:
+    # "sad piano": one instrument named, that can play alone, in a style one may play: a
+    # solo piece on it (and no drums, unless they are asked for too).
+    solo = (
+        len(hint.instruments) == 1
+        and hint.bass is None
+        and instrument(hint.instruments[0]).alone
+        and style.solo
+        and not chosen.instruments
+    )
+    if solo:
+        melody = harmony = bass = hint.instruments[0]
+        c.hinted("instruments", f"{PROGRAM_NAMES[melody]} alone")
+    elif hint.instruments:
         melody = hint.instruments[0]
         if len(hint.instruments) > 1:
             harmony = hint.instruments[1]
@@ -339,6 +351,8 @@ def build_brief(
         "drums" if drums else "no drums",
     )
     asked_drums = hint.drums if hint.drums is not None else hint.implied_drums
+    if solo and hint.drums is None:
+        asked_drums = False  # a solo player has no drummer beside them
     if asked_drums is not None and asked_drums != drums:
         drums = asked_drums
         c.hinted("drums", "drums" if drums else "no drums")

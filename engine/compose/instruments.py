@@ -17,6 +17,7 @@ class Instrument:
     low: int  # lowest MIDI pitch it plays
     high: int  # highest
     bass: bool = False  # can carry a bass line (low enough, and meant to)
+    alone: bool = False  # plays melody, chords and bass by itself (a keyboard, harp, guitar)
 
     def fit(self, pitch: int) -> int:
         """The pitch moved by octaves into the range (as a player would)."""
@@ -28,10 +29,10 @@ class Instrument:
 
 
 INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument(0, "piano", 21, 108, bass=True),
-    Instrument(1, "bright piano", 21, 108, bass=True),
-    Instrument(4, "electric piano", 28, 103, bass=True),
-    Instrument(6, "harpsichord", 29, 89, bass=True),
+    Instrument(0, "piano", 21, 108, bass=True, alone=True),
+    Instrument(1, "bright piano", 21, 108, bass=True, alone=True),
+    Instrument(4, "electric piano", 28, 103, bass=True, alone=True),
+    Instrument(6, "harpsichord", 29, 89, bass=True, alone=True),
     Instrument(8, "celesta", 60, 108),
     Instrument(9, "glockenspiel", 79, 108),
     Instrument(10, "music box", 60, 96),
@@ -39,14 +40,14 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(12, "marimba", 45, 96),
     Instrument(13, "xylophone", 65, 108),
     Instrument(14, "tubular bells", 60, 77),
-    Instrument(16, "organ", 36, 96, bass=True),
-    Instrument(19, "church organ", 24, 96, bass=True),
+    Instrument(16, "organ", 36, 96, bass=True, alone=True),
+    Instrument(19, "church organ", 24, 96, bass=True, alone=True),
     Instrument(21, "accordion", 53, 89),
     Instrument(22, "harmonica", 60, 96),
-    Instrument(24, "nylon guitar", 40, 83),
-    Instrument(25, "acoustic guitar", 40, 84),
-    Instrument(26, "jazz guitar", 40, 86),
-    Instrument(27, "electric guitar", 40, 86),
+    Instrument(24, "nylon guitar", 40, 83, alone=True),
+    Instrument(25, "acoustic guitar", 40, 84, alone=True),
+    Instrument(26, "jazz guitar", 40, 86, alone=True),
+    Instrument(27, "electric guitar", 40, 86, alone=True),
     Instrument(29, "overdriven guitar", 40, 86),
     Instrument(30, "distorted guitar", 40, 86),
     Instrument(32, "double bass", 28, 67, bass=True),
@@ -58,9 +59,9 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(41, "viola", 48, 91),
     Instrument(42, "cello", 36, 76, bass=True),
     Instrument(43, "contrabass", 28, 67, bass=True),
-    Instrument(46, "harp", 24, 103, bass=True),
-    Instrument(48, "strings", 28, 103, bass=True),
-    Instrument(49, "slow strings", 28, 103, bass=True),
+    Instrument(46, "harp", 24, 103, bass=True, alone=True),
+    Instrument(48, "strings", 28, 103, bass=True, alone=True),
+    Instrument(49, "slow strings", 28, 103, bass=True, alone=True),
     Instrument(52, "choir", 40, 81),
     Instrument(56, "trumpet", 54, 86),
     Instrument(57, "trombone", 40, 72, bass=True),
@@ -79,10 +80,10 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(79, "ocarina", 60, 84),
     Instrument(80, "square lead synth", 36, 96),
     Instrument(81, "sawtooth lead synth", 36, 96),
-    Instrument(88, "new age pad", 36, 96, bass=True),
-    Instrument(89, "warm pad", 36, 96, bass=True),
-    Instrument(90, "polysynth", 36, 96, bass=True),
-    Instrument(94, "halo pad", 36, 96, bass=True),
+    Instrument(88, "new age pad", 36, 96, bass=True, alone=True),
+    Instrument(89, "warm pad", 36, 96, bass=True, alone=True),
+    Instrument(90, "polysynth", 36, 96, bass=True, alone=True),
+    Instrument(94, "halo pad", 36, 96, bass=True, alone=True),
     Instrument(104, "sitar", 48, 84),
     Instrument(105, "banjo", 48, 84),
     Instrument(107, "koto", 55, 91),

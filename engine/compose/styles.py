@@ -69,7 +69,8 @@ class Style:
     fill: str = "snare"
     drum_threshold: float | None = None  # the picture's drive that brings drums; None: asked
     swing: float = 1.0  # long/short eighth ratio in performance; 1 straight, 2 triplet
-    min_players: int = 1
+    min_players: int = 1  # the picture's ensemble is at least this big
+    solo: bool = True  # one player may play it, when the hint names one (a band style: False)
     continuous: bool = False  # the progression runs on across phrases (the 12-bar blues)
     inversions: bool = False  # the bass may take the third to move by step
     pushes: bool = False  # the comping anticipates the next bar's chord (arrange._answer)
@@ -194,6 +195,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="cinematic",
+            solo=False,
             tempo=(64, 100),
             meters=("4/4", "3/4"),
             major=("I bVI bVII I", "vi IV I V", "I iii IV V"),
@@ -216,6 +218,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="electronic",
+            solo=False,
             pushes=True,
             tempo=(118, 128),
             meters=("4/4",),
@@ -240,6 +243,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="rock",
+            solo=False,
             pushes=True,
             tempo=(104, 148),
             meters=("4/4",),
@@ -261,6 +265,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="funk",
+            solo=False,
             pushes=True,
             tempo=(96, 116),
             meters=("4/4",),

@@ -411,3 +411,25 @@ def test_a_style_that_keeps_to_major_and_minor_folds_the_picture_s_mode() -> Non
     # A blues is mixolydian (its chords are dominant sevenths) or dorian.
     assert brief("blues", brightness=0.9).mode == "mixolydian"
     assert brief("blues", brightness=0.1).mode == "dorian"
+
+
+def test_one_instrument_that_plays_alone_named_in_the_hint_is_a_solo() -> None:
+    loud = {"saturation": 0.9, "colourfulness": 0.9, "edge_density": 0.6}  # a band, drums
+    assert brief(None, **loud).drums and len(set(_players(brief(None, **loud)))) == 3
+    sad = brief("sad piano", **loud)
+    assert _players(sad) == (0, 0, 0) and not sad.drums  # no drummer beside a solo pianist
+    said = " ".join(r.choice for r in sad.reasons)
+    assert "piano alone" in said and "no drums" in said
+    assert brief("sad piano with drums", **loud).drums  # asked for: played
+    assert _players(brief("harp lullaby", **loud)) == (46, 46, 46)
+    # Two instruments named, one that cannot play chords and bass, or a style played by a
+    # band: the others stay.
+    assert _players(brief("piano and cello", **loud))[:2] == (0, 42)
+    assert (
+        _players(brief("flute", **loud))[0] == 73 and len(set(_players(brief("flute", **loud)))) > 1
+    )
+    assert len(set(_players(brief("rock with piano", **loud)))) > 1
+
+
+def _players(b: MusicBrief) -> tuple[int, int, int]:
+    return (b.melody_program, b.harmony_program, b.bass_program)
