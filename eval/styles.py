@@ -796,6 +796,7 @@ def section(
     ctx: Context,
     melodies: Callable[[Context], list[list[tuple[int, float]]]] | None = None,
     exemplars: Callable[[list[dict[str, Any]]], list[Melody]] | None = None,
+    like_ours: Callable[[list[dict[str, Any]], list[Melody]], list[Melody]] | None = None,
 ) -> Section:
     """The style section: a table per aspect, the classifier test and the targets."""
     sec = Section("Style: what a musician hears")
@@ -816,6 +817,12 @@ def section(
     # so even these real tunes are told apart from the corpus at some accuracy above 0.5.
     leads = (exemplars or _lead_exemplars)([p for ps in measured.values() for p in ps])
     lead = two_sample_test(leads, corpus)
+    # A second yardstick: real tunes in the pieces' own modes and meters (the picture chooses
+    # those: darker pictures minor, most of them 4/4 or 3/4), as long as the pieces' melodies.
+    # Where these are told apart from the draw, the pieces' modes and meters alone give some
+    # of the classifier's accuracy away.
+    pieces = [p for ps in measured.values() for p in ps]
+    alike = two_sample_test((like_ours or matched_tunes)(pieces, corpus), corpus)
     own = two_sample_test(ours, leads)
     goals = targets(measured, full)
     perform_used = _performer() is not None
@@ -859,7 +866,9 @@ def section(
         f"Yardstick: the retrieved exemplars themselves (each piece's best match, "
         f"{lead.n_per_class} tunes) against the same corpus melodies: "
         f"**{lead.accuracy:.2f}**; Pictune's melodies against those exemplars: "
-        f"**{own.accuracy:.2f}**."
+        f"**{own.accuracy:.2f}**; real corpus tunes in the pieces' modes and meters (one a "
+        f"piece, none of the draw, cut to its melody's length; {alike.n_per_class} tunes) "
+        f"against the same corpus melodies: **{alike.accuracy:.2f}**."
     )
     sec.add(
         "Targets:",
@@ -893,6 +902,7 @@ def section(
             "rhythm": rhythm.as_dict(),
             "exemplars_vs_corpus": lead.as_dict(),
             "ours_vs_exemplars": own.as_dict(),
+            "modes_and_meters_vs_corpus": alike.as_dict(),
         },
         "targets": [{"target": t.name, "measured": t.measured, "met": t.passed} for t in goals],
         "performed": perform_used,
@@ -902,6 +912,33 @@ def section(
 
 def _corpus_for(ctx: Context) -> list[list[tuple[int, float]]]:
     return corpus_melodies(CORPUS_MELODIES, seed=0, cache_dir=ctx.cache_dir)
+
+
+def matched_tunes(pieces: list[dict[str, Any]], drawn: list[Melody], seed: int = 1) -> list[Melody]:
+    """For each piece a music21 corpus tune in its brief's mode and meter (drawn with a fixed
+    seed, never one of ``drawn``, the classifier's corpus melodies), cut to as many notes as
+    the piece's melody: what real tunes of the pieces' modes and meters look like to the
+    classifier. A piece whose mode and meter no unused corpus tune has gets none."""
+    from engine.retrieve.corpus import iter_music21_tunes
+
+    taken = {tuple(map(tuple, m)) for m in drawn}
+    pools: dict[tuple[str, str], list[Any]] = {}
+    for tune in iter_music21_tunes():
+        pools.setdefault((tune.mode, tune.meter), []).append(tune)
+    rng = random.Random(seed)
+    for pool in pools.values():
+        rng.shuffle(pool)
+    out: list[Melody] = []
+    for piece in pieces:
+        brief = piece.get("brief", {})
+        pool = pools.get((str(brief.get("mode", "major")), str(brief.get("meter", "4/4"))), [])
+        length = len(_melody(piece["abc"]))
+        while pool:
+            notes = _melody(pool.pop().abc)
+            if len(notes) >= 8 and tuple(map(tuple, notes)) not in taken:
+                out.append(notes[: max(8, length)])
+                break
+    return out
 
 
 def _lead_exemplars(pieces: list[dict[str, Any]]) -> list[Melody]:

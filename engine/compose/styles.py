@@ -318,8 +318,11 @@ STYLES: dict[str, Style] = {
             bass=("whole", "waltz"),
             palettes=(Palette(10, 46, 42, 46, 46), Palette(8, 46, 42, 0, 46)),
             words="rocking broken chords, soft and slow, no drums",
+            # A sung lullaby swells and settles with each line: with the background-smoothed
+            # melodies (compose/background.py) an 8-bar one phrased at 12 measured a bar-mean
+            # velocity sd of 5.5 (target >= 6); 14 puts the five eval lullabies at 6.4-9.3.
             feel=Feel(
-                dynamics=12, accent=0.6, timing_ms=9.0, ritardando=0.15, reverb=70, chorus=20
+                dynamics=14, accent=0.6, timing_ms=9.0, ritardando=0.15, reverb=70, chorus=20
             ),
         ),
         Style(

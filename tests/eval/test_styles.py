@@ -286,7 +286,10 @@ def test_section_on_a_stand_in_composer(monkeypatch: pytest.MonkeyPatch, tmp_pat
     )
     melodies = [[(60 + i % 5, 0.5) for i in range(20)] for _ in range(40)]
     leads = [[(60 + i % 3, 0.5 + 0.5 * (i % 2)) for i in range(20)] for _ in range(10)]
-    sec = styles.section(ctx, melodies=lambda _: melodies, exemplars=lambda _: leads)
+    alike = [[(60 + i % 4, 0.25 + 0.25 * (i % 3)) for i in range(20)] for _ in range(8)]
+    sec = styles.section(
+        ctx, melodies=lambda _: melodies, exemplars=lambda _: leads, like_ours=lambda *_: alike
+    )
     assert len(composer.calls) == 3 * (len(STYLE_HINTS) + 1)
     assert {d for _, _, d in composer.calls} == {30.0}
     assert None in {h for _, h, _ in composer.calls}
@@ -299,7 +302,35 @@ def test_section_on_a_stand_in_composer(monkeypatch: pytest.MonkeyPatch, tmp_pat
     # The yardstick rows: ten stand-in "exemplars" against the corpus and against the pieces.
     assert data["classifier"]["exemplars_vs_corpus"]["n_per_class"] == 10
     assert data["classifier"]["ours_vs_exemplars"]["accuracy"] >= 0.9
-    assert "Yardstick" in "\n".join(sec.body)
+    assert data["classifier"]["modes_and_meters_vs_corpus"]["n_per_class"] == 8
+    assert "Yardstick" in "\n".join(sec.body) and "modes and meters" in "\n".join(sec.body)
     assert len(data["targets"]) == 15
     text = "\n".join(sec.body)
     assert "| jazz |" in text and "| no hint |" in text and "walking bass" in text
+
+
+def test_matched_tunes_are_real_tunes_in_the_pieces_modes_and_meters() -> None:
+    from engine.retrieve.corpus import iter_music21_tunes
+
+    piece_abc = "X:1\nM:3/4\nL:1/8\nK:Am\n" + "A2 B2 c2 | e4 d2 | " * 6 + "A6 |]\n"
+    pieces = [{"abc": piece_abc, "brief": {"mode": "minor", "meter": "3/4"}}] * 4
+    pieces.append({"abc": piece_abc, "brief": {"mode": "locrian", "meter": "5/4"}})
+    length = len(styles._melody(piece_abc))
+    real = {
+        tuple(map(tuple, styles._melody(t.abc)))[:length]
+        for t in iter_music21_tunes()
+        if t.mode == "minor" and t.meter == "3/4"
+    }
+    first = styles.matched_tunes(pieces, [])
+    assert len(first) == 4  # no corpus tune is in locrian 5/4
+    assert all(len(m) == length and tuple(map(tuple, m)) in real for m in first)
+    assert len({tuple(map(tuple, m)) for m in first}) == 4  # each piece its own tune
+    assert styles.matched_tunes(pieces, []) == first  # a fixed seed
+    # None of the classifier's corpus draw is taken.
+    whole = [
+        styles._melody(t.abc)
+        for t in iter_music21_tunes()
+        if t.mode == "minor" and t.meter == "3/4"
+    ]
+    again = styles.matched_tunes(pieces[:1], [m for m in whole if m[:length] == first[0]])
+    assert again and again[0] != first[0]
