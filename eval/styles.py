@@ -878,8 +878,8 @@ def section(
         ),
         "Fill or texture change: at a phrase start (every 4 bars from the melody's entry) the accompaniment changes its "
         "number of notes or its rhythm from the bar before, or the drums play a fill in the bar "
-        "before (a tom, ≥ 1.5× the drum bars' mean onsets, or ≥ 4 snare onsets in the last "
-        "beat). Block chords: pieces whose accompaniment averages ≥ 2 notes an onset "
+        "before (a tom where fewer than a quarter of the drum bars have it, ≥ 1.5× the drum "
+        "bars' mean onsets, or ≥ 4 snare onsets in the last beat). Block chords: pieces whose accompaniment averages ≥ 2 notes an onset "
         "(arpeggios are left out).",
     )
     sec.data = {
