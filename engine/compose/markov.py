@@ -611,9 +611,7 @@ class _Piece:
         prev_onsets = _onsets(prev) if prev is not None else None
         weighted = []
         for pat, w in candidates.items():
-            if cadence is not None and pat[-1] < min(self.meter.beat, bar_len):
-                continue
-            if cadence == "final" and pat[-1] * 2 < bar_len:
+            if cadence is not None and not self._closes(pat, cadence, long_end):
                 continue
             if long_end and pat[-1] < _BREATH + 4:
                 continue
@@ -745,12 +743,14 @@ class _Piece:
         return len(values) + (0 if closing else 1) <= MOTIF_VALUES
 
     def _closes(self, pat: tuple[int, ...], cadence: str, breath: bool) -> bool:
-        """Can this bar rhythm end a phrase: its last note held at least a beat (half the
-        bar for the final cadence; two beats more where the phrase breathes after it)?"""
+        """Can this bar rhythm end a phrase: its last note held at least a beat (the final
+        cadence's half the bar, and struck on a beat: two dotted quarters ended a waltz off
+        it; two beats more where the phrase breathes after it)?"""
         bar_len = self.meter.bar_len
         if pat[-1] < min(self.meter.beat, bar_len):
             return False
-        if cadence == "final" and pat[-1] * 2 < bar_len:
+        final_off_beat = (bar_len - pat[-1]) % self.meter.beat != 0
+        if cadence == "final" and (pat[-1] * 2 < bar_len or final_off_beat):
             return False
         return not (breath and bar_len >= _BREATH + 4 and pat[-1] < _BREATH + 4)
 

@@ -426,3 +426,17 @@ def test_fewer_pitch_classes_drop_the_degrees_the_exemplars_use_least() -> None:
     # The tonic triad stays, however rarely it sounds; seven classes keep them all.
     assert {0, 2, 4} <= set(_allowed_degrees("minor", 5, dict.fromkeys(range(7), 0.0) | {1: 9.0}))
     assert _allowed_degrees("major", 7, use) == tuple(range(7))
+
+
+def test_the_final_note_is_struck_on_a_beat(
+    composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
+    for seed in range(24):
+        brief = make_brief(**list(BRIEFS.values())[seed % len(BRIEFS)])
+        tune = read_tune(composer.compose(brief, exemplars, seed).abc)
+        meter = tune.headers["M"]
+        beat = Fraction(3, 8) if meter == "6/8" else Fraction(1, int(meter.split("/")[1]))
+        last_bar = tune.voices["1"].bars[-1]
+        sounding = [i for i, e in enumerate(last_bar) if e.pitches]
+        onset = sum((e.length for e in last_bar[: sounding[-1]]), Fraction(0))
+        assert onset % beat == 0, (meter, seed, last_bar)
