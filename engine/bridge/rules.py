@@ -201,10 +201,10 @@ def build_brief(
 
     # Mode
     image_mode = mode = next(m for bound, m in MODE_LADDER if mood_score >= bound)
-    folded = ""
-    if STYLES[genre].mode_for(mode) != mode:
-        folded = f"; {genre} keeps to {' and '.join(STYLES[genre].modes)}, so not {mode}"
-        image_mode = mode = STYLES[genre].mode_for(mode)
+    kept = STYLES[genre].mode_for(mode)
+    folded = f"; {genre} keeps to {' and '.join(STYLES[genre].modes)}, so not {mode}"
+    folded = folded if kept != mode else ""
+    image_mode = mode = kept
     c.because(
         "mode",
         f"brightness {b:.2f} ({_brightness_word(b)}), warmth {w:+.2f}, saturation {s:.2f}"

@@ -613,8 +613,6 @@ class _Piece:
         for pat, w in candidates.items():
             if cadence is not None and not self._closes(pat, cadence, long_end):
                 continue
-            if long_end and pat[-1] < _BREATH + 4:
-                continue
             if not self._room(self.values | set(pat)):
                 w *= _OFF_VOCABULARY
             fit = math.exp(-0.5 * ((len(pat) - target) / sigma) ** 2)

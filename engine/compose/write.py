@@ -118,6 +118,7 @@ def _voice_body(
         speller.new_bar()
         tokens: list[tuple[int, str]] = []
         onset = 0
+        bar_end = sum(n for _, n in bar)
         for pitches, length in bar:
             parts = notated_lengths(length)
             for k, part in enumerate(parts):
@@ -127,8 +128,7 @@ def _voice_body(
                     text = speller.note(pitches[0])
                 else:
                     text = "[" + "".join(speller.note(p) for p in sorted(pitches)) + "]"
-                held_over = k == len(parts) - 1 and onset + part == sum(n for _, n in bar)
-                held_over = held_over and i + 1 in tied
+                held_over = i + 1 in tied and onset + part == bar_end  # the bar's last note
                 tie = "-" if pitches and (k < len(parts) - 1 or held_over) else ""
                 tokens.append((onset, text + duration_token(part) + tie))
                 onset += part

@@ -180,7 +180,7 @@ def _safe_abc(abc: str, title: str | None) -> str:
     for line in abc.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         stripped = line.lstrip()
         if stripped.startswith("%%"):
-            name = stripped[2:].split(maxsplit=1)[0].lower() if stripped[2:].strip() else ""
+            name = _first_word(stripped).lower()
             if name not in SAFE_DIRECTIVES:
                 continue  # %%abc-include, %%format, %%EPS, ... and %%MIDI (nothing to draw)
         elif stripped.startswith("I:"):
@@ -203,8 +203,9 @@ def _safe_abc(abc: str, title: str | None) -> str:
 def engraving_abc(abc: str, title: str | None = None) -> str:
     """What abcm2ps is given: the safe ABC, each pitched voice on one clef, the drum voice
     on a percussion staff."""
-    drums = _drum_voices(abc)  # read before _safe_abc drops the %%MIDI lines
-    clefs = _clefs(_safe_abc(abc, title), drums, _voice_programs(abc))
+    midi = _voice_midi(abc)  # read before _safe_abc drops the %%MIDI lines
+    drums = _drum_voices(midi)
+    clefs = _clefs(_safe_abc(abc, title), drums, _voice_programs(midi))
     return _drum_staff(clefs, drums)
 
 
@@ -219,7 +220,7 @@ def _clefs(abc: str, drums: set[str], programs: dict[str, int]) -> str:
     for line in abc.split("\n"):
         stripped = line.strip()
         if stripped.startswith("V:") and "clef=" not in stripped:
-            name = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else ""
+            name = _first_word(stripped)
             voice = voices.get(name)
             pitches = (
                 sorted(p for bar in voice.bars for e in bar for p in e.pitches) if voice else []
@@ -235,28 +236,34 @@ def _clefs(abc: str, drums: set[str], programs: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+def _first_word(line: str) -> str:
+    """The first word after a stripped line's two-character prefix: a ``V:`` line's voice
+    id, a ``%%`` directive's name ("" when there is none)."""
+    return line[2:].split(maxsplit=1)[0] if line[2:].strip() else ""
+
+
 def _voice_midi(abc: str) -> dict[str, list[list[str]]]:
     """Each voice's ``%%MIDI`` directives as lowercase words, by voice id."""
     found: dict[str, list[list[str]]] = {}
-    current = None
+    current = ""
     for line in abc.splitlines():
         stripped = line.strip()
         if stripped.startswith("V:"):
-            current = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else None
+            current = _first_word(stripped)
         elif current and re.match(r"%%MIDI\s", stripped, flags=re.I):
             found.setdefault(current, []).append(stripped.lower().split()[1:])
     return found
 
 
-def _drum_voices(abc: str) -> set[str]:
+def _drum_voices(midi: dict[str, list[list[str]]]) -> set[str]:
     """Ids of the voices played on MIDI channel 10 (a ``%%MIDI channel 10`` in their block)."""
-    return {v for v, words in _voice_midi(abc).items() if ["channel", "10"] in words}
+    return {v for v, words in midi.items() if ["channel", "10"] in words}
 
 
-def _voice_programs(abc: str) -> dict[str, int]:
+def _voice_programs(midi: dict[str, list[list[str]]]) -> dict[str, int]:
     """Ids of the voices with a ``%%MIDI program N`` in their block -> N (the first)."""
     programs: dict[str, int] = {}
-    for voice, directives in _voice_midi(abc).items():
+    for voice, directives in midi.items():
         for words in directives:
             if len(words) == 2 and words[0] == "program" and words[1].isdigit():
                 programs.setdefault(voice, int(words[1]))
@@ -273,8 +280,7 @@ def _drum_staff(abc: str, drums: set[str]) -> str:
     for line in abc.split("\n"):
         stripped = line.strip()
         if stripped.startswith("V:"):
-            voice = stripped[2:].split(maxsplit=1)[0] if stripped[2:].strip() else ""
-            in_drums = voice in drums
+            in_drums = _first_word(stripped) in drums
             if in_drums:
                 head = re.sub(r"\s(clef|map|stafflines)=\S+", "", line.rstrip())
                 lines += [f"{head} clef=perc stafflines=5 map={DRUM_MAP}", "K:none clef=perc"]
