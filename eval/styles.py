@@ -486,7 +486,30 @@ def measure_style(abc: str, performed: symusic.Score | None = None) -> dict[str,
         float(len({e - s for s, e, _ in melody.notes})) if melody and melody.notes else math.nan
     )
     out["texture_changes"] = texture_changes(piece, fills)
+    out["held_rubs"] = held_rubs(piece)
     return out
+
+
+def held_rubs(piece: Piece) -> float:
+    """Share of the melody's held notes (struck on a beat, or a beat long or longer) that
+    rub against the chord sounding under them: not one of its tones, a semitone from one
+    (F held over C-E-G). A passing note between beats is not counted; NaN with no melody
+    over chords. For scale: in 60 of Bach's chorales, 1.2% of the soprano's time is a note a
+    quarter or longer rubbing so against the lower voices."""
+    melody, acc = piece.parts.get("melody"), piece.parts.get("chords")
+    if not melody or not acc:
+        return math.nan
+    held = rubs = 0
+    for start, end, pitch in melody.notes:
+        if start % piece.beat and end - start < piece.beat:
+            continue
+        pcs = {p % 12 for s, e, p in acc.notes if s <= start < e}
+        if len(pcs) < 2:
+            continue
+        pc = pitch % 12
+        held += 1
+        rubs += pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
+    return rubs / held if held else math.nan
 
 
 # ---------------------------------------------------------------- the section
@@ -766,6 +789,7 @@ _HARMONY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bass_notes_per_beat", "bass notes/beat"),
     ("bass_step_share", "bass steps"),
     ("out_of_range_total", "out of range"),
+    ("held_rubs", "held rubs"),
 )
 _RHYTHM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("drum_pieces", "with drums"),
@@ -822,7 +846,10 @@ def section(
     # Where these are told apart from the draw, the pieces' modes and meters alone give some
     # of the classifier's accuracy away.
     pieces = [p for ps in measured.values() for p in ps]
-    alike = two_sample_test((like_ours or matched_tunes)(pieces, corpus), corpus)
+    like = (like_ours or matched_tunes)(pieces, corpus)
+    alike = two_sample_test(like, corpus)
+    # And the pieces against those real tunes: what is left once mode and meter are matched.
+    unlike = two_sample_test(ours, like)
     own = two_sample_test(ours, leads)
     goals = targets(measured, full)
     perform_used = _performer() is not None
@@ -834,7 +861,9 @@ def section(
         "hint. *genre* counts pieces whose brief names the style. Medians over the pieces; "
         "chord shares pooled over all half bars where chords or bass sound (triad: exactly a "
         "triad; sevenths+: a triad or shell plus 6th/7th/9th/11th/13th tones; power: root and "
-        "fifth). Repeats: share of bars equal to the bar before. Swing: long/short ratio of "
+        "fifth). Held rubs: share of the melody's notes struck on a beat or held a beat "
+        "that are a semitone from a tone of the chord under them, and not one (F held over "
+        "C-E-G). Repeats: share of bars equal to the bar before. Swing: long/short ratio of "
         "eighth pairs "
         + (
             "on the performed MIDI (1 straight, 2 triplet swing)."
@@ -868,7 +897,9 @@ def section(
         f"**{lead.accuracy:.2f}**; Pictune's melodies against those exemplars: "
         f"**{own.accuracy:.2f}**; real corpus tunes in the pieces' modes and meters (one a "
         f"piece, none of the draw, cut to its melody's length; {alike.n_per_class} tunes) "
-        f"against the same corpus melodies: **{alike.accuracy:.2f}**."
+        f"against the same corpus melodies: **{alike.accuracy:.2f}**; Pictune's melodies "
+        f"against those real tunes: **{unlike.accuracy:.2f}** (what mode and meter do not "
+        "explain)."
     )
     sec.add(
         "Targets:",
@@ -903,6 +934,7 @@ def section(
             "exemplars_vs_corpus": lead.as_dict(),
             "ours_vs_exemplars": own.as_dict(),
             "modes_and_meters_vs_corpus": alike.as_dict(),
+            "ours_vs_modes_and_meters": unlike.as_dict(),
         },
         "targets": [{"target": t.name, "measured": t.measured, "met": t.passed} for t in goals],
         "performed": perform_used,

@@ -149,8 +149,10 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(42, 89, 43, 89, 4), Palette(11, 94, 35, 94, 0)),
             intro_bars=2,
             words="slow-moving sus2 and add9 colours over long bass notes, no drums",
+            # Ambient moves in swells, not accents: a deeper arch (a 30 s piece is only 8-9
+            # slow bars; at 12 one fell to a bar-to-bar velocity sd of 5.8).
             feel=Feel(
-                dynamics=12, accent=0.4, timing_ms=10.0, ritardando=0.14, reverb=100, chorus=50
+                dynamics=14, accent=0.4, timing_ms=10.0, ritardando=0.14, reverb=100, chorus=50
             ),
         ),
         Style(

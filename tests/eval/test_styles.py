@@ -303,6 +303,9 @@ def test_section_on_a_stand_in_composer(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert data["classifier"]["exemplars_vs_corpus"]["n_per_class"] == 10
     assert data["classifier"]["ours_vs_exemplars"]["accuracy"] >= 0.9
     assert data["classifier"]["modes_and_meters_vs_corpus"]["n_per_class"] == 8
+    # ...and the pieces against those tunes (a repeated 5-note loop: told apart at once).
+    assert data["classifier"]["ours_vs_modes_and_meters"]["n_per_class"] == 8
+    assert data["classifier"]["ours_vs_modes_and_meters"]["accuracy"] >= 0.9
     assert "Yardstick" in "\n".join(sec.body) and "modes and meters" in "\n".join(sec.body)
     assert len(data["targets"]) == 15
     text = "\n".join(sec.body)
@@ -334,3 +337,20 @@ def test_matched_tunes_are_real_tunes_in_the_pieces_modes_and_meters() -> None:
     ]
     again = styles.matched_tunes(pieces[:1], [m for m in whole if m[:length] == first[0]])
     assert again and again[0] != first[0]
+
+
+def test_held_rubs_count_held_notes_a_semitone_from_the_chord() -> None:
+    chords = "[CEG]8|[CEG]8|"
+    # F held over C-E-G rubs; the passing F between beats (E F G) does not count.
+    sour = _voices(("%%MIDI program 73", "F8|E F G2 c4|"), ("%%MIDI program 0", chords))
+    sweet = _voices(("%%MIDI program 73", "E8|E F G2 c4|"), ("%%MIDI program 0", chords))
+    assert measure_style(sour)["held_rubs"] == pytest.approx(1 / 4)  # F, E, G, c held
+    assert measure_style(sweet)["held_rubs"] == 0.0
+    # A melody with nothing under it has nothing to rub against.
+    assert math.isnan(
+        measure_style(
+            _voices(
+                ("%%MIDI program 73", "F8|"),
+            )
+        )["held_rubs"]
+    )
