@@ -72,7 +72,7 @@ from engine.compose.abc import (
 )
 from engine.compose.background import background_for
 from engine.compose.instruments import instrument
-from engine.compose.styles import style_for
+from engine.compose.styles import MAJOR_LIKE, style_for
 from engine.compose.write import program as _program
 from engine.compose.write import write_abc
 from engine.types import Draft, Exemplar, Feedback, MusicBrief
@@ -501,6 +501,7 @@ class _Piece:
     ) -> None:
         self.notes: list[str] = []
         self.rng = random.Random(seed)
+        self.seed = seed
         self.knobs = knobs
         self.brief = brief
         try:
@@ -1050,7 +1051,7 @@ class _Piece:
             last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
             deg = self.nearest_degree(last, tuple(range(7)))
             step = 0
-        melody = self._settle(melody)
+        melody = self._blue(self._settle(melody))
         melody = [
             [(self.instrument.fit(p) if p is not None else None, n) for p, n in bar]
             for bar in melody
@@ -1084,6 +1085,35 @@ class _Piece:
                     if _clashes(pitch, pcs) and fine:
                         around = {pitches[j] for j in (k - 1, k + 1) if 0 <= j < len(pitches)}
                         pitches[k] = min(fine, key=lambda q: (q in around, abs(q - pitch), q))
+                onset += length
+                k += 1
+        notes = iter(pitches)
+        return [[(next(notes), length) for _, length in bar] for bar in melody]
+
+    def _blue(self, melody: list[list[Note]]) -> list[list[Note]]:
+        """Blue thirds (``Style.blue``): in a mode with a major third, a note on it that
+        falls to the next note is sung a semitone flat with the style's chance, and always
+        where the chord under it holds the flat third (a blues' IV7: E over F-A-C-Eb rubs,
+        Eb is the chord's seventh). Its own seeded draw, so the rest of the piece is the
+        same with or without it."""
+        chance = self.style.blue
+        if chance <= 0 or self.mode not in MAJOR_LIKE:
+            return melody
+        rng = random.Random(f"blue {self.seed}")
+        third, flat = (self.tonic_ref + 4) % 12, (self.tonic_ref + 3) % 12
+        pitches = [p for bar in melody for p, _ in bar]
+        k = 0
+        for b, bar in enumerate(melody):
+            spans = self.harmony[b] if b < len(self.harmony) else None
+            onset = 0
+            for pitch, length in bar:
+                if pitch is not None and pitch % 12 == third:
+                    after = next((q for q in pitches[k + 1 :] if q is not None), None)
+                    under = form.chord_at(spans, onset).pcs if spans else ()
+                    if flat in under or (
+                        after is not None and after < pitch and rng.random() < chance
+                    ):
+                        pitches[k] = pitch - 1
                 onset += length
                 k += 1
         notes = iter(pitches)

@@ -83,6 +83,10 @@ class Style:
     # minor, not mixolydian; a blues is mixolydian (its chords are dominant sevenths) or
     # dorian. A mode asked for in words is played as asked.
     modes: tuple[str, ...] = ()
+    # The blue third: in a mode with a major third, the chance that a melody note on it that
+    # falls is sung a semitone flat; over a chord that holds the flat third (a blues' IV7)
+    # it always is, since the major third would rub against it. 0: never.
+    blue: float = 0.0
 
     @property
     def has_drums(self) -> bool:
@@ -157,6 +161,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="jazz",
+            blue=0.2,
             pushes=True,
             tempo=(100, 168),
             meters=("4/4", "3/4"),
@@ -245,6 +250,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="rock",
+            blue=0.3,
             solo=False,
             pushes=True,
             tempo=(104, 148),
@@ -267,6 +273,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="funk",
+            blue=0.3,
             solo=False,
             pushes=True,
             tempo=(96, 116),
@@ -288,6 +295,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="blues",
+            blue=0.5,
             modes=("mixolydian", "dorian"),
             pushes=True,
             tempo=(80, 120),

@@ -466,7 +466,10 @@ def _held_rubs(piece: _Piece, abc: str) -> tuple[int, int]:
                 pcs = form.chord_at(piece.harmony[b], onset).pcs
                 pc = element.pitches[0] % 12
                 held += 1
-                rubs += pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
+                blue = piece.style.blue > 0 and pc == (piece.tonic_ref + 3) % 12  # on purpose
+                rubs += (
+                    not blue and pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
+                )
             onset += length
     return held, rubs
 
@@ -510,3 +513,36 @@ def test_a_dotted_figure_counts_as_one_note_length() -> None:
     # In compound time a dotted eighth is the beat's long note, not half of a figure.
     compound = _Piece(jig, [], 0, knobs_for(jig, None))
     assert not compound._room({2, 4, 6, 3, 1})
+
+
+def test_blues_sings_blue_thirds_and_nothing_else_changes() -> None:
+    brief = make_brief(genre="blues", key="A", mode="mixolydian", drums=True, duration=40.0)
+    third, flat = 1, 0  # C# and C in A
+    blued = 0
+    for seed in range(6):
+        piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        sung = _melody_bars(piece.write().abc)
+        plain_piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        plain_piece.style = dataclasses.replace(plain_piece.style, blue=0.0)
+        plain = _melody_bars(plain_piece.write().abc)
+        # The same tune, except that some C sharps are sung as C.
+        assert [[length for _, length in bar] for bar in sung] == [
+            [length for _, length in bar] for bar in plain
+        ]
+        for b, (ours, theirs) in enumerate(zip(sung, plain, strict=True)):
+            onset = Fraction(0)
+            for (p, _), (q, length) in zip(ours, theirs, strict=True):
+                if p != q:
+                    assert q[0] % 12 == third and p[0] == q[0] - 1
+                    blued += 1
+                # Over a chord holding C (D7: D F# A C), never the C sharp that rubs.
+                under = form.chord_at(piece.harmony[b], int(onset * 16)).pcs
+                if p and (flat + 9) % 12 in under and flat in under:
+                    assert p[0] % 12 != third
+                onset += length
+    assert blued >= 6
+    # A style without blue notes keeps its thirds.
+    folk = make_brief(genre="folk", key="A", mode="mixolydian")
+    piece = _Piece(folk, [], 0, knobs_for(folk, None))
+    melody = [[(69, 4), (61, 4), (59, 8)]]
+    assert piece._blue(melody) == melody
