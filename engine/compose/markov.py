@@ -1058,6 +1058,21 @@ class _Piece:
         ]
         return Draft(abc=self.render(melody), notes=self.notes)
 
+    def _heard(self, melody: list[list[Note]]) -> list[tuple[int, int, int, tuple[int, ...]]]:
+        """(index in the melody, onset in its bar, length, tones of the chord under it) of
+        every sounding note, for the passes that fit finished notes to the harmony."""
+        out = []
+        k = 0
+        for b, bar in enumerate(melody):
+            spans = self.harmony[b] if b < len(self.harmony) else None
+            onset = 0
+            for pitch, length in bar:
+                if pitch is not None and spans:
+                    out.append((k, onset, length, form.chord_at(spans, onset).pcs))
+                onset += length
+                k += 1
+        return out
+
     def _settle(self, melody: list[list[Note]]) -> list[list[Note]]:
         """A note held against a chord it rubs by a semitone (``_clashes``) moves to the
         nearest tone that does not, as an arranger fixes a line that came back over other
@@ -1067,28 +1082,20 @@ class _Piece:
         beat = self.meter.beat
         scale = {(self.tonic_ref + x) % 12 for x in self.steps}
         pitches = [p for bar in melody for p, _ in bar]
-        k = 0
-        for b, bar in enumerate(melody):
-            spans = self.harmony[b] if b < len(self.harmony) else None
-            onset = 0
-            for pitch, length in bar:
-                held = onset % beat == 0 or length >= beat
-                if pitch is not None and spans and held:
-                    pcs = form.chord_at(spans, onset).pcs
-                    strong = onset % self._strong == 0
-                    fine = [
-                        q
-                        for q in range(pitch - 3, pitch + 4)
-                        if q % 12 in pcs
-                        or (not strong and q % 12 in scale and not _clashes(q, pcs))
-                    ]
-                    if _clashes(pitch, pcs) and fine:
-                        around = {pitches[j] for j in (k - 1, k + 1) if 0 <= j < len(pitches)}
-                        pitches[k] = min(fine, key=lambda q: (q in around, abs(q - pitch), q))
-                onset += length
-                k += 1
-        notes = iter(pitches)
-        return [[(next(notes), length) for _, length in bar] for bar in melody]
+        for k, onset, length, pcs in self._heard(melody):
+            pitch = pitches[k]
+            if pitch is None or (onset % beat and length < beat) or not _clashes(pitch, pcs):
+                continue
+            strong = onset % self._strong == 0
+            fine = [
+                q
+                for q in range(pitch - 3, pitch + 4)
+                if q % 12 in pcs or (not strong and q % 12 in scale and not _clashes(q, pcs))
+            ]
+            if fine:
+                around = {pitches[j] for j in (k - 1, k + 1) if 0 <= j < len(pitches)}
+                pitches[k] = min(fine, key=lambda q: (q in around, abs(q - pitch), q))
+        return _with_pitches(melody, pitches)
 
     def _blue(self, melody: list[list[Note]]) -> list[list[Note]]:
         """Blue thirds (``Style.blue``): in a mode with a major third, a note on it that
@@ -1102,22 +1109,14 @@ class _Piece:
         rng = random.Random(f"blue {self.seed}")
         third, flat = (self.tonic_ref + 4) % 12, (self.tonic_ref + 3) % 12
         pitches = [p for bar in melody for p, _ in bar]
-        k = 0
-        for b, bar in enumerate(melody):
-            spans = self.harmony[b] if b < len(self.harmony) else None
-            onset = 0
-            for pitch, length in bar:
-                if pitch is not None and pitch % 12 == third:
-                    after = next((q for q in pitches[k + 1 :] if q is not None), None)
-                    under = form.chord_at(spans, onset).pcs if spans else ()
-                    if flat in under or (
-                        after is not None and after < pitch and rng.random() < chance
-                    ):
-                        pitches[k] = pitch - 1
-                onset += length
-                k += 1
-        notes = iter(pitches)
-        return [[(next(notes), length) for _, length in bar] for bar in melody]
+        for k, _, _, pcs in self._heard(melody):
+            pitch = pitches[k]
+            if pitch is None or pitch % 12 != third:
+                continue
+            after = next((q for q in pitches[k + 1 :] if q is not None), None)
+            if flat in pcs or (after is not None and after < pitch and rng.random() < chance):
+                pitches[k] = pitch - 1
+        return _with_pitches(melody, pitches)
 
     def _varied_repeat(
         self, bars: list[list[Note]], letter: str, bar0: int, cadence: str, shift: float
@@ -1253,6 +1252,12 @@ def _allowed_degrees(
             : max(0, n_classes - 3)
         ]
     return tuple(sorted(keep))
+
+
+def _with_pitches(melody: list[list[Note]], pitches: list[int | None]) -> list[list[Note]]:
+    """The melody's bars with these pitches, in order, on its rhythm."""
+    notes = iter(pitches)
+    return [[(next(notes), length) for _, length in bar] for bar in melody]
 
 
 def _clashes(pitch: int, pcs: tuple[int, ...]) -> bool:
