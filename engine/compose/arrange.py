@@ -43,14 +43,31 @@ class Band:
     bass: Instrument
     chord_centre: int
     bass_centre: int
+    chord_low: int = 0  # the chords' lowest note, where the style keeps them over its bass
+
+    def chord_fit(self, pitch: int) -> int:
+        """A chord note moved by octaves into the chords' instrument, over ``chord_low``."""
+        pitch = self.chords.fit(pitch)
+        while pitch < self.chord_low and pitch + 12 <= self.chords.high:
+            pitch += 12
+        return pitch
 
 
-def band(chords_inst: Instrument, bass_inst: Instrument, melody_register: int) -> Band:
+def band(
+    chords_inst: Instrument, bass_inst: Instrument, melody_register: int, floor: int = 0
+) -> Band:
     """Centres for the chords (an octave or so below the melody) and the bass (two below),
-    moved inside each instrument's range."""
-    chord_centre = min(max(melody_register - 12, chords_inst.low + 9, 52), chords_inst.high - 9)
-    bass_centre = min(max(melody_register - 27, bass_inst.low + 7), bass_inst.high - 12, 52)
-    return Band(chords_inst, bass_inst, chord_centre, max(bass_centre, bass_inst.low + 5))
+    moved inside each instrument's range. ``floor``: the style's lowest bass centre
+    (Style.bass_floor); the chords then sit a fifth over it and never go under it, so the
+    raised bass stays the lowest voice (a final tonic over its fifth would not close)."""
+    chord_centre = min(
+        max(melody_register - 12, chords_inst.low + 9, 52, floor + 7), chords_inst.high - 9
+    )
+    bass_centre = min(
+        max(melody_register - 27, bass_inst.low + 7, floor), bass_inst.high - 12, max(52, floor)
+    )
+    bass_centre = max(bass_centre, bass_inst.low + 5)
+    return Band(chords_inst, bass_inst, chord_centre, bass_centre, min(floor, chord_centre))
 
 
 def accompaniment(
@@ -88,15 +105,16 @@ def accompaniment(
             if role == ".":
                 events.append(((), length))
             elif role == "C":
+                low = max(inst.low, band.chord_low)
                 voicing = chords.voice(
-                    chord, style.voicing, inst.low, inst.high, centre, previous, style.rootless
+                    chord, style.voicing, low, inst.high, centre, previous, style.rootless
                 )
                 if onset == 0 and pushed_into and voicing == previous:
                     tied.add(bar)  # the chord pushed in before the bar line holds on
                 previous = voicing
                 events.append((voicing, length))
             else:
-                events.append(((inst.fit(_broken(chord, role, centre)),), length))
+                events.append(((band.chord_fit(_broken(chord, role, centre)),), length))
         out.append(events)
     return Comping(out, frozenset(tied))
 
