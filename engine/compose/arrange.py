@@ -5,7 +5,7 @@ figures, B sections the second, and so on), so the texture changes where the for
 inside a phrase the comping answers itself every second bar (_answer: where the style
 pushes, with a chord anticipating the next bar, tied over the bar line) and breathes at its
 end; the drums fill into each new phrase and open it with a crash; the last bar is the
-style's ending.
+style's ending. A pad holds its chords whatever figure the style gives them (_held).
 Every note is kept inside its instrument's range (instruments.py).
 
 Everything works in sixteenth notes and MIDI pitches; markov.py spells the result as ABC.
@@ -98,6 +98,8 @@ def accompaniment(
                 steps = _breathe(steps)
             elif (bar - section.start) % 2 == 1 and section.letter != "intro":
                 steps, pushed = _answer(steps, style.pushes)
+        if inst.sustained and "C" in patterns.comp_steps(figure, bar_len, compound):
+            steps, pushed = _held(spans), False
         following = harmony[bar + 1][0].chord if bar + 1 < len(harmony) else spans[-1].chord
         events: list[Event] = []
         for onset, length, role in _runs(steps):
@@ -318,6 +320,13 @@ def _answer(steps: str, pushes: bool) -> tuple[str, bool]:
     if not pushes or "C" not in steps[1:] or last < 2:
         return steps, False
     return steps[:last] + "C-", True
+
+
+def _held(spans: list[Span]) -> str:
+    """A pad's bar: each chord struck where the harmony changes and held until the next,
+    whatever figure the style gives the chords (a pad swells in: stabs, strums and off-beat
+    chords on it are swells cut off). Broken-chord figures (single notes) are left to it."""
+    return "".join("C" + "-" * (s.length - 1) for s in spans)
 
 
 def _ending(style: Style, bar_len: int, compound: bool) -> str:

@@ -18,6 +18,11 @@ class Instrument:
     high: int  # highest
     bass: bool = False  # can carry a bass line (low enough, and meant to)
     alone: bool = False  # plays melody, chords and bass by itself (a keyboard, harp, guitar)
+    # A pad: a sound made to hold, so it holds its chords whatever figure the style gives
+    # them (arrange.accompaniment); a stab or a strum on it is a swell cut off (the warm pad
+    # reached -22 dB of its held level in a sixteenth, -12 dB in an eighth) or a blip of a
+    # sound meant to hold. The polysynth (90) speaks at once and plays stabs.
+    sustained: bool = False
 
     def fit(self, pitch: int) -> int:
         """The pitch moved by octaves into the range (as a player would)."""
@@ -80,10 +85,11 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(79, "ocarina", 60, 84),
     Instrument(80, "square lead synth", 36, 96),
     Instrument(81, "sawtooth lead synth", 36, 96),
-    Instrument(88, "new age pad", 36, 96, bass=True, alone=True),
-    Instrument(89, "warm pad", 36, 96, bass=True, alone=True),
+    Instrument(88, "new age pad", 36, 96, bass=True, alone=True, sustained=True),
+    Instrument(89, "warm pad", 36, 96, bass=True, alone=True, sustained=True),
     Instrument(90, "polysynth", 36, 96, bass=True, alone=True),
-    Instrument(94, "halo pad", 36, 96, bass=True, alone=True),
+    Instrument(94, "halo pad", 36, 96, bass=True, alone=True, sustained=True),
+    Instrument(98, "crystal synth", 36, 96),  # a glassy pluck (GM "FX 3 crystal")
     Instrument(104, "sitar", 48, 84),
     Instrument(105, "banjo", 48, 84),
     Instrument(107, "koto", 55, 91),

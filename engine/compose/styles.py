@@ -192,7 +192,8 @@ STYLES: dict[str, Style] = {
             fill="toms",
             drum_threshold=0.45,
             min_players=2,
-            palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 88, 33, 0, 1)),
+            # The chords are strummed and pulse: a guitar's, not a pad's (a pad holds them).
+            palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 27, 33, 0, 1)),
             words="the I–V–vi–IV family, strummed and pulsing eighths, a backbeat",
             feel=Feel(dynamics=13, timing_ms=7.5, ritardando=0.08, reverb=45, chorus=20),
         ),
@@ -236,7 +237,10 @@ STYLES: dict[str, Style] = {
             min_players=3,
             # Chords speak at once: the warm pad (89) reached -23 dB of its level in a
             # sixteenth stab and -12 dB in an off-beat eighth; the polysynth -2 and 0 dB.
-            palettes=(Palette(81, 90, 38, 90, 4), Palette(80, 94, 38, 94, 88)),
+            # A pad holds its chords whatever the figure (Instrument.sustained), so the cool
+            # palette's off-beat chords are a glassy pluck's (crystal, -1 dB in an eighth),
+            # not the halo pad's: stabs on a pad were heard as blips of a sound made to hold.
+            palettes=(Palette(81, 90, 38, 90, 4), Palette(80, 98, 38, 94, 88)),
             intro_bars=2,
             ending="hits",
             words="four-on-the-floor kick, off-beat chords and a pulsing synth bass",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 import pytest
 
@@ -174,3 +175,26 @@ def _sounding(bar: list[arrange.Event]) -> list[tuple[int, tuple[int, ...]]]:
             out.append((onset, pitches))
         onset += length
     return out
+
+
+@pytest.mark.parametrize("genre", ["electronic", "pop", "funk", "jazz", "ambient"])
+def test_a_pad_holds_its_chords_whatever_figure_the_style_gives_them(genre: str) -> None:
+    """Off-beat chords, stabs and strums on a halo pad were heard as blips of a sound made
+    to hold: a pad strikes each chord where the harmony changes and holds it to the next."""
+    _, _, _, harmony, acc, _, _, _ = _arrangement(genre, players=(94, 38))
+    broken = False
+    for bar, spans in zip(acc, harmony, strict=True):
+        if any(len(pitches) == 1 for pitches, _ in bar):
+            broken = True  # a broken-chord figure (ambient's arpeggio): single notes, kept
+            continue
+        assert all(pitches for pitches, _ in bar), bar  # no rest between the chords
+        onsets = [onset for onset, _ in _sounding(bar)]
+        assert onsets == [s.start for s in spans]
+    assert broken == (genre == "ambient")
+    # A style's own chords are a pad's only where its figures hold them.
+    for style in STYLES.values():
+        stabs = any(
+            re.search(r"C-*\.", patterns.COMPING[name].get("4/4", "")) for name in style.comping
+        )
+        chords_players = {palette.chords for palette in style.palettes}
+        assert not (stabs and any(instrument(p).sustained for p in chords_players)), style.name
