@@ -138,7 +138,9 @@ def bass_line(
         spans = harmony[bar]
         figure = _figure(style.bass, sections, section, None)
         following = harmony[bar + 1][0].chord if bar + 1 < n_bars else spans[-1].chord
-        if bar == n_bars - 1:
+        if inst.sustained:  # a pad's left hand holds each chord's root, as its chords do
+            steps = _held(spans).replace("C", "1")
+        elif bar == n_bars - 1:
             steps = _ending(style, bar_len, compound).replace("C", "1")
         elif figure == "walk" and not compound:
             events = walking_bass(spans, following, bar_len, inst, centre, last_pitch)
@@ -325,7 +327,8 @@ def _answer(steps: str, pushes: bool) -> tuple[str, bool]:
 def _held(spans: list[Span]) -> str:
     """A pad's bar: each chord struck where the harmony changes and held until the next,
     whatever figure the style gives the chords (a pad swells in: stabs, strums and off-beat
-    chords on it are swells cut off). Broken-chord figures (single notes) are left to it."""
+    chords on it are swells cut off). Broken-chord figures (single notes) are left to it;
+    a bass line on a pad holds its roots the same way."""
     return "".join("C" + "-" * (s.length - 1) for s in spans)
 
 

@@ -182,6 +182,10 @@ def test_a_pad_holds_its_chords_whatever_figure_the_style_gives_them(genre: str)
     """Off-beat chords, stabs and strums on a halo pad were heard as blips of a sound made
     to hold: a pad strikes each chord where the harmony changes and holds it to the next."""
     _, _, _, harmony, acc, _, _, _ = _arrangement(genre, players=(94, 38))
+    _, _, _, _, _, pad_bass, _, _ = _arrangement(genre, players=(94, 94))
+    for bar, spans in zip(pad_bass, harmony, strict=True):  # its left hand holds the roots
+        assert [onset for onset, _ in _sounding(bar)] == [s.start for s in spans]
+        assert all(pitches for pitches, _ in bar)
     broken = False
     for bar, spans in zip(acc, harmony, strict=True):
         if any(len(pitches) == 1 for pitches, _ in bar):
