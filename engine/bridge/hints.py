@@ -5,7 +5,8 @@ characters) and read with keyword tables only; words we do not know are ignored.
 is a ``Hint``: what to change, and which words were understood. The rules bridge applies it.
 
 Explicit requests (a key, "minor", "3/4", "120 bpm", "no drums") win over what mood words
-imply ("sad" implies minor, "calm" implies no drums).
+imply ("sad" implies minor, "calm" implies no drums), and a genre word on its own over one
+inside an instrument's name ("rock guitar" implies rock; "funk, rock guitar" is funk).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Hint:
 
     text: str = ""  # the cleaned hint, safe to quote
     genre: str | None = None
+    implied_genre: str | None = None  # named inside an instrument's name ("rock guitar")
     moods: list[str] = field(default_factory=list)
     mode: str | None = None  # asked for explicitly ("minor", "in D dorian")
     implied_mode: str | None = None  # suggested by a mood word ("sad")
@@ -530,6 +532,8 @@ def _read_words(tokens: list[str], hint: Hint) -> None:
         negate_until = intensify_until = -1  # they reach the next known word only
         if phrase in INSTRUMENT_WORDS:
             _apply_instrument(hint, INSTRUMENT_WORDS[phrase], negated)
+            if not negated:
+                _apply_genre_inside(hint, phrase)
         elif not negated:
             _apply_effect(hint, WORD_EFFECTS[phrase], strength)
         elif WORD_EFFECTS[phrase].get("drums") is True:
@@ -549,6 +553,20 @@ def _apply_instrument(hint: Hint, program: int, negated: bool) -> None:
         hint.bass = hint.bass if hint.bass is not None else program
     elif program not in hint.instruments:
         hint.instruments.append(program)
+
+
+def _apply_genre_inside(hint: Hint, phrase: str) -> None:
+    """An instrument named with a genre word in its name asks for that genre too: "rock
+    guitar" is rock (its tempo, drums and power chords) led by a distorted guitar, "jazz
+    guitar" a jazz piece on an archtop. Only implied: a genre word of its own wins ("funk
+    with a rock guitar" is funk). "classical guitar" (a nylon-string guitar) counts as well:
+    with no other genre named, its own repertoire, broken chords in functional harmony, is
+    what a guitarist plays on it; "bossa nova on classical guitar" stays jazz."""
+    for word in phrase.split():
+        effect = WORD_EFFECTS.get(word, {})
+        if "genre" in effect:
+            implied = {("implied_genre" if k == "genre" else k): v for k, v in effect.items()}
+            _apply_effect(hint, implied, 1)
 
 
 def _apply_effect(hint: Hint, effect: dict[str, Any], strength: int) -> None:

@@ -74,10 +74,12 @@ def clean_description(text: str) -> str:
 def merge_hints(user: Hint, stated: Hint) -> Hint:
     """The user's hint first; the model's description fills what the user left open."""
     merged = Hint(text=user.text)
-    for name in ("genre", "mode", "implied_mode", "key", "meter", "tempo", "bass", "drums",
-                 "implied_drums", "accompaniment"):  # fmt: skip
+    for name in ("genre", "implied_genre", "mode", "implied_mode", "key", "meter", "tempo",
+                 "bass", "drums", "implied_drums", "accompaniment"):  # fmt: skip
         mine = getattr(user, name)
         setattr(merged, name, mine if mine is not None else getattr(stated, name))
+    if user.genre is None and user.implied_genre is not None:
+        merged.genre = None  # "rock guitar" typed: the user's rock before the model's genre
     merged.tempo_factor = user.tempo_factor if user.tempo_factor != 1.0 else stated.tempo_factor
     merged.instruments = list(user.instruments or stated.instruments)
     merged.avoid = list(user.avoid)

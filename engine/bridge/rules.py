@@ -192,8 +192,8 @@ def build_brief(
     # Genre
     genre = _genre(p, loudness)
     c.because("genre", _genre_feature(p, loudness), f"{genre}")
-    if hint.genre:
-        genre = hint.genre
+    if hint.genre or hint.implied_genre:
+        genre = hint.genre or hint.implied_genre or genre
         c.hinted("genre", genre)
     if chosen.style:
         genre = chosen.style

@@ -5,7 +5,7 @@ figures, B sections the second, and so on), so the texture changes where the for
 inside a phrase the comping answers itself every second bar (_answer: where the style
 pushes, with a chord anticipating the next bar, tied over the bar line) and breathes at its
 end; the drums fill into each new phrase and open it with a crash; the last bar is the
-style's ending.
+style's ending. A pad holds its chords whatever figure the style gives them (_held).
 Every note is kept inside its instrument's range (instruments.py).
 
 Everything works in sixteenth notes and MIDI pitches; markov.py spells the result as ABC.
@@ -43,14 +43,31 @@ class Band:
     bass: Instrument
     chord_centre: int
     bass_centre: int
+    chord_low: int = 0  # the chords' lowest note, where the style keeps them over its bass
+
+    def chord_fit(self, pitch: int) -> int:
+        """A chord note moved by octaves into the chords' instrument, over ``chord_low``."""
+        pitch = self.chords.fit(pitch)
+        while pitch < self.chord_low and pitch + 12 <= self.chords.high:
+            pitch += 12
+        return pitch
 
 
-def band(chords_inst: Instrument, bass_inst: Instrument, melody_register: int) -> Band:
+def band(
+    chords_inst: Instrument, bass_inst: Instrument, melody_register: int, floor: int = 0
+) -> Band:
     """Centres for the chords (an octave or so below the melody) and the bass (two below),
-    moved inside each instrument's range."""
-    chord_centre = min(max(melody_register - 12, chords_inst.low + 9, 52), chords_inst.high - 9)
-    bass_centre = min(max(melody_register - 27, bass_inst.low + 7), bass_inst.high - 12, 52)
-    return Band(chords_inst, bass_inst, chord_centre, max(bass_centre, bass_inst.low + 5))
+    moved inside each instrument's range. ``floor``: the style's lowest bass centre
+    (Style.bass_floor); the chords then sit a fifth over it and never go under it, so the
+    raised bass stays the lowest voice (a final tonic over its fifth would not close)."""
+    chord_centre = min(
+        max(melody_register - 12, chords_inst.low + 9, 52, floor + 7), chords_inst.high - 9
+    )
+    bass_centre = min(
+        max(melody_register - 27, bass_inst.low + 7, floor), bass_inst.high - 12, max(52, floor)
+    )
+    bass_centre = max(bass_centre, bass_inst.low + 5)
+    return Band(chords_inst, bass_inst, chord_centre, bass_centre, min(floor, chord_centre))
 
 
 def accompaniment(
@@ -81,6 +98,8 @@ def accompaniment(
                 steps = _breathe(steps)
             elif (bar - section.start) % 2 == 1 and section.letter != "intro":
                 steps, pushed = _answer(steps, style.pushes)
+        if inst.sustained and "C" in patterns.comp_steps(figure, bar_len, compound):
+            steps, pushed = _held(spans), False
         following = harmony[bar + 1][0].chord if bar + 1 < len(harmony) else spans[-1].chord
         events: list[Event] = []
         for onset, length, role in _runs(steps):
@@ -88,15 +107,16 @@ def accompaniment(
             if role == ".":
                 events.append(((), length))
             elif role == "C":
+                low = max(inst.low, band.chord_low)
                 voicing = chords.voice(
-                    chord, style.voicing, inst.low, inst.high, centre, previous, style.rootless
+                    chord, style.voicing, low, inst.high, centre, previous, style.rootless
                 )
                 if onset == 0 and pushed_into and voicing == previous:
                     tied.add(bar)  # the chord pushed in before the bar line holds on
                 previous = voicing
                 events.append((voicing, length))
             else:
-                events.append(((inst.fit(_broken(chord, role, centre)),), length))
+                events.append(((band.chord_fit(_broken(chord, role, centre)),), length))
         out.append(events)
     return Comping(out, frozenset(tied))
 
@@ -118,7 +138,9 @@ def bass_line(
         spans = harmony[bar]
         figure = _figure(style.bass, sections, section, None)
         following = harmony[bar + 1][0].chord if bar + 1 < n_bars else spans[-1].chord
-        if bar == n_bars - 1:
+        if inst.sustained:  # a pad's left hand holds each chord's root, as its chords do
+            steps = _held(spans).replace("C", "1")
+        elif bar == n_bars - 1:
             steps = _ending(style, bar_len, compound).replace("C", "1")
         elif figure == "walk" and not compound:
             events = walking_bass(spans, following, bar_len, inst, centre, last_pitch)
@@ -300,6 +322,14 @@ def _answer(steps: str, pushes: bool) -> tuple[str, bool]:
     if not pushes or "C" not in steps[1:] or last < 2:
         return steps, False
     return steps[:last] + "C-", True
+
+
+def _held(spans: list[Span]) -> str:
+    """A pad's bar: each chord struck where the harmony changes and held until the next,
+    whatever figure the style gives the chords (a pad swells in: stabs, strums and off-beat
+    chords on it are swells cut off). Broken-chord figures (single notes) are left to it;
+    a bass line on a pad holds its roots the same way."""
+    return "".join("C" + "-" * (s.length - 1) for s in spans)
 
 
 def _ending(style: Style, bar_len: int, compound: bool) -> str:

@@ -18,6 +18,12 @@ class Instrument:
     high: int  # highest
     bass: bool = False  # can carry a bass line (low enough, and meant to)
     alone: bool = False  # plays melody, chords and bass by itself (a keyboard, harp, guitar)
+    # A pad: a sound made to hold, so it holds its chords whatever figure the style gives
+    # them (arrange.accompaniment); a stab or a strum on it is a swell cut off (the warm pad
+    # reached -22 dB of its held level in a sixteenth, -12 dB in an eighth) or a blip of a
+    # sound meant to hold. The polysynth (90) speaks at once and plays stabs.
+    sustained: bool = False
+    grand_staff: bool = False  # read on two staves joined by a brace (keyboards, harp)
 
     def fit(self, pitch: int) -> int:
         """The pitch moved by octaves into the range (as a player would)."""
@@ -29,10 +35,10 @@ class Instrument:
 
 
 INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument(0, "piano", 21, 108, bass=True, alone=True),
-    Instrument(1, "bright piano", 21, 108, bass=True, alone=True),
-    Instrument(4, "electric piano", 28, 103, bass=True, alone=True),
-    Instrument(6, "harpsichord", 29, 89, bass=True, alone=True),
+    Instrument(0, "piano", 21, 108, bass=True, alone=True, grand_staff=True),
+    Instrument(1, "bright piano", 21, 108, bass=True, alone=True, grand_staff=True),
+    Instrument(4, "electric piano", 28, 103, bass=True, alone=True, grand_staff=True),
+    Instrument(6, "harpsichord", 29, 89, bass=True, alone=True, grand_staff=True),
     Instrument(8, "celesta", 60, 108),
     Instrument(9, "glockenspiel", 79, 108),
     Instrument(10, "music box", 60, 96),
@@ -40,8 +46,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(12, "marimba", 45, 96),
     Instrument(13, "xylophone", 65, 108),
     Instrument(14, "tubular bells", 60, 77),
-    Instrument(16, "organ", 36, 96, bass=True, alone=True),
-    Instrument(19, "church organ", 24, 96, bass=True, alone=True),
+    Instrument(16, "organ", 36, 96, bass=True, alone=True, grand_staff=True),
+    Instrument(19, "church organ", 24, 96, bass=True, alone=True, grand_staff=True),
     Instrument(21, "accordion", 53, 89),
     Instrument(22, "harmonica", 60, 96),
     Instrument(24, "nylon guitar", 40, 83, alone=True),
@@ -59,7 +65,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(41, "viola", 48, 91),
     Instrument(42, "cello", 36, 76, bass=True),
     Instrument(43, "contrabass", 28, 67, bass=True),
-    Instrument(46, "harp", 24, 103, bass=True, alone=True),
+    Instrument(46, "harp", 24, 103, bass=True, alone=True, grand_staff=True),
     Instrument(48, "strings", 28, 103, bass=True, alone=True),
     Instrument(49, "slow strings", 28, 103, bass=True, alone=True),
     Instrument(52, "choir", 40, 81),
@@ -80,10 +86,11 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(79, "ocarina", 60, 84),
     Instrument(80, "square lead synth", 36, 96),
     Instrument(81, "sawtooth lead synth", 36, 96),
-    Instrument(88, "new age pad", 36, 96, bass=True, alone=True),
-    Instrument(89, "warm pad", 36, 96, bass=True, alone=True),
-    Instrument(90, "polysynth", 36, 96, bass=True, alone=True),
-    Instrument(94, "halo pad", 36, 96, bass=True, alone=True),
+    Instrument(88, "new age pad", 36, 96, bass=True, alone=True, sustained=True, grand_staff=True),
+    Instrument(89, "warm pad", 36, 96, bass=True, alone=True, sustained=True, grand_staff=True),
+    Instrument(90, "polysynth", 36, 96, bass=True, alone=True, grand_staff=True),
+    Instrument(94, "halo pad", 36, 96, bass=True, alone=True, sustained=True, grand_staff=True),
+    Instrument(98, "crystal synth", 36, 96),  # a glassy pluck (GM "FX 3 crystal")
     Instrument(104, "sitar", 48, 84),
     Instrument(105, "banjo", 48, 84),
     Instrument(107, "koto", 55, 91),

@@ -3,9 +3,9 @@
 A style says how fast it goes (the picture moves the tempo inside the range), which meters it
 takes, its chord progressions (Roman numerals, see chords.py; the first for A sections, the
 second for B sections, the rest for further sections), its cadences, how often the chord
-changes, how chords are voiced and played (comping figures, patterns.py), what the bass plays,
-which drum grooves (two variants: A and B sections) and fills, how much it swings, its
-instruments (a warm and a cool palette) and its form (intro, ending).
+changes, how chords are voiced and played (comping figures, patterns.py), what the bass plays
+and how low, which drum grooves (two variants: A and B sections) and fills, how much it
+swings, its instruments (a warm and a cool palette) and its form (intro, ending).
 
 Adding a style is adding one record here (and its hint word in bridge/hints.py, if it is not
 one the bridge chooses from the picture by itself) and its tests.
@@ -64,6 +64,9 @@ class Style:
     cadences: Cadences = Cadences()
     harmonic_rhythm: float = 1.0  # chords per bar (0.5: one every two bars)
     voicing: int = 3  # notes in a comping chord
+    # The lowest the bass line's centre goes (MIDI; 0: two octaves under the melody, as low
+    # as the bass instrument allows); the chords then sit at least an octave over it.
+    bass_floor: int = 0
     rootless: bool = False  # seventh chords voiced without their root (the bass plays it)
     grooves: tuple[str, ...] = ()  # drum grooves: A sections, B sections; () no drums
     fill: str = "snare"
@@ -196,7 +199,8 @@ STYLES: dict[str, Style] = {
             fill="toms",
             drum_threshold=0.45,
             min_players=2,
-            palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 88, 33, 0, 1)),
+            # The chords are strummed and pulse: a guitar's, not a pad's (a pad holds them).
+            palettes=(Palette(65, 25, 33, 4, 4), Palette(1, 27, 33, 0, 1)),
             words="the I–V–vi–IV family, strummed and pulsing eighths, a backbeat",
             feel=Feel(dynamics=13, timing_ms=7.5, ritardando=0.08, reverb=45, chorus=20),
         ),
@@ -240,7 +244,10 @@ STYLES: dict[str, Style] = {
             min_players=3,
             # Chords speak at once: the warm pad (89) reached -23 dB of its level in a
             # sixteenth stab and -12 dB in an off-beat eighth; the polysynth -2 and 0 dB.
-            palettes=(Palette(81, 90, 38, 90, 4), Palette(80, 94, 38, 94, 88)),
+            # A pad holds its chords whatever the figure (Instrument.sustained), so the cool
+            # palette's off-beat chords are a glassy pluck's (crystal, -1 dB in an eighth),
+            # not the halo pad's: stabs on a pad were heard as blips of a sound made to hold.
+            palettes=(Palette(81, 90, 38, 90, 4), Palette(80, 98, 38, 94, 88)),
             intro_bars=2,
             ending="hits",
             words="four-on-the-floor kick, off-beat chords and a pulsing synth bass",
@@ -326,6 +333,9 @@ STYLES: dict[str, Style] = {
             minor=("i iv i V!", "i VI iv V!"),
             comping=("broken", "waltz"),
             bass=("whole", "waltz"),
+            # A harp's (or piano's) left hand around C3, a cello in its singing middle: two
+            # octaves under the melody the harp's bass sat at G1-D2, a rumble, not a cradle.
+            bass_floor=48,
             palettes=(Palette(10, 46, 42, 46, 46), Palette(8, 46, 42, 0, 46)),
             words="rocking broken chords, soft and slow, no drums",
             # A sung lullaby swells and settles with each line: with the background-smoothed

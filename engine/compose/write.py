@@ -63,6 +63,7 @@ def write_abc(
         instrument(program(brief.harmony_program)),
         instrument(program(brief.bass_program)),
         register,
+        style.bass_floor,
     )
     first = asked if asked not in (None, style.comping[0]) else None
     acc = arrange.accompaniment(harmony, sections, style, players, bar_len, compound, first=first)

@@ -11,7 +11,10 @@ The drum voice (the one on MIDI channel 10) is written for abc2midi: each drum i
 whose pitch is its General MIDI key, with an explicit accidental. Engraved as such it would be
 a treble staff of low notes full of sharps and naturals, so the engraving copy rewrites it as
 a drummer reads it: a percussion clef, no key signature, each drum at its drum-kit position
-and cymbals with x noteheads (abcm2ps's ``%%map``). The ABC itself keeps its MIDI meaning.
+and cymbals with x noteheads (abcm2ps's ``%%map``). Voices that one keyboard player (or a
+harpist) plays together are engraved as they read them: a grand staff, two staves joined by
+a brace, melody (and chords that sit in the treble) in the right hand, bass (and low chords)
+in the left (``%%score``). The ABC itself keeps its MIDI meaning.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import numpy as np
 import symusic
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.compose.abc import read_tune
+from engine.compose.abc import Voice, read_tune
+from engine.compose.instruments import instrument
 from engine.errors import RenderError
 from engine.render import svg
 from engine.render.command import run_tool
@@ -201,32 +205,102 @@ def _safe_abc(abc: str, title: str | None) -> str:
 
 
 def engraving_abc(abc: str, title: str | None = None) -> str:
-    """What abcm2ps is given: the safe ABC, each pitched voice on one clef, the drum voice
-    on a percussion staff."""
+    """What abcm2ps is given: the safe ABC, each pitched voice on one clef, the voices of
+    one keyboard player on a grand staff, the drum voice on a percussion staff."""
     midi = _voice_midi(abc)  # read before _safe_abc drops the %%MIDI lines
     drums = _drum_voices(midi)
-    clefs = _clefs(_safe_abc(abc, title), drums, _voice_programs(midi))
-    return _drum_staff(clefs, drums)
+    programs = _voice_programs(midi)
+    safe = _safe_abc(abc, title)
+    voices = read_tune(safe).voices
+    layout = _layout(safe, voices, drums, programs)
+    clefs = _clefs(safe, voices, drums, programs, layout)
+    return _drum_staff(_grand_staves(clefs, layout), drums)
 
 
-def _clefs(abc: str, drums: set[str], programs: dict[str, int]) -> str:
+# Staves, top to bottom: each a tuple of the voice ids it carries; a braced pair is a
+# player's grand staff (right hand, left hand).
+Staves = list[tuple[tuple[str, ...], ...]]
+
+
+def _layout(
+    abc: str, voices: dict[str, Voice], drums: set[str], programs: dict[str, int]
+) -> Staves:
+    """The staves of the score: one per voice, except that neighbouring pitched voices on
+    one program read on a grand staff (a solo piano's melody, chords and bass; a duo's
+    keyboard chords and bass) are one player's, a brace of two staves: the first voice
+    in the right hand, the last in the left, a voice between them on the staff of its own
+    clef (chords in the treble join the melody, low ones the bass)."""
+    ids = _voice_ids(abc)
+    staves: Staves = []
+    k = 0
+    while k < len(ids):
+        program = programs.get(ids[k])
+        keyboard = program is not None and ids[k] not in drums and instrument(program).grand_staff
+        run = 1
+        while (
+            keyboard
+            and k + run < len(ids)
+            and ids[k + run] not in drums
+            and programs.get(ids[k + run]) == program
+        ):
+            run += 1
+        group = ids[k : k + run]
+        if run == 1:
+            staves.append(((group[0],),))
+        else:
+            middle = group[1:-1]
+            upper = [group[0], *(v for v in middle if _treble(_pitches(voices, [v])))]
+            lower = [v for v in middle if v not in upper] + [group[-1]]
+            staves.append((tuple(upper), tuple(lower)))
+        k += run
+    return staves
+
+
+def _voice_ids(abc: str) -> list[str]:
+    """The ids of the V: lines, in the order they first appear."""
+    ids: list[str] = []
+    for line in abc.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("V:") and _first_word(stripped) not in ids:
+            ids.append(_first_word(stripped))
+    return ids
+
+
+def _pitches(voices: dict[str, Voice], names: list[str] | tuple[str, ...]) -> list[int]:
+    """The pitches the voices play, sorted."""
+    return sorted(
+        p for name in names if name in voices for bar in voices[name].bars for e in bar
+        for p in e.pitches
+    )  # fmt: skip
+
+
+def _treble(pitches: list[int]) -> bool:
+    """Whether notes around these are nearer the treble staff's middle than the bass's."""
+    return bool(pitches) and pitches[len(pitches) // 2] >= BASS_CLEF_BELOW
+
+
+def _clefs(
+    abc: str,
+    voices: dict[str, Voice],
+    drums: set[str],
+    programs: dict[str, int],
+    layout: Staves,
+) -> str:
     """Each pitched voice (with a V: line and no clef of its own) on one clef for the whole
-    piece, the one nearer its middle note; a low guitar part on a treble clef with an 8
-    under it, written an octave above where it sounds, as guitar music is. Left
-    to choose, abcm2ps changed clef inside a voice as it moved: a guitar part went from a
-    treble staff with four ledger lines to a bass one in the middle of a bar."""
-    voices = read_tune(abc).voices
+    piece, the one nearer the middle note of its staff (voices sharing a staff share it);
+    a low guitar part on a treble clef with an 8 under it, written an octave above where
+    it sounds, as guitar music is. Left to choose, abcm2ps changed clef inside a voice as it
+    moved: a guitar part went from a treble staff with four ledger lines to a bass one in
+    the middle of a bar."""
+    mates = {name: staff for group in layout for staff in group for name in staff}
     lines = []
     for line in abc.split("\n"):
         stripped = line.strip()
         if stripped.startswith("V:") and "clef=" not in stripped:
             name = _first_word(stripped)
-            voice = voices.get(name)
-            pitches = (
-                sorted(p for bar in voice.bars for e in bar for p in e.pitches) if voice else []
-            )
+            pitches = _pitches(voices, mates.get(name, (name,)))
             if pitches and name not in drums:
-                if pitches[len(pitches) // 2] >= BASS_CLEF_BELOW:
+                if _treble(pitches):
                     line = line.rstrip() + " clef=treble"
                 elif programs.get(name) in GUITARS:
                     line = line.rstrip() + " clef=treble-8 octave=1"
@@ -234,6 +308,59 @@ def _clefs(abc: str, drums: set[str], programs: dict[str, int]) -> str:
                     line = line.rstrip() + " clef=bass"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _grand_staves(abc: str, layout: Staves) -> str:
+    """The %%score line that draws the layout's grand staves (a brace round the player's
+    two staves, bar lines through both; voices sharing a staff in parentheses), the
+    player's name once, at the brace, and a dynamic once a staff (a voice opening with
+    the dynamic of the voice above it on its staff leaves it out). Unchanged where every
+    voice has its own staff, or where the ABC lays out its own staves."""
+    if all(len(group) == 1 and len(group[0]) == 1 for group in layout) or re.search(
+        r"(?m)^%%(score|staves)\b", abc
+    ):
+        return abc
+    unnamed = {name for group in layout if len(group) > 1 for staff in group for name in staff}
+    unnamed -= {group[0][0] for group in layout}
+    above = {
+        staff[k]: staff[k - 1] for group in layout for staff in group for k in range(1, len(staff))
+    }
+    opening = _opening_dynamics(abc)
+    parts = []
+    for group in layout:
+        staves = [staff[0] if len(staff) == 1 else f"({' '.join(staff)})" for staff in group]
+        parts.append("{" + " | ".join(staves) + "}" if len(group) > 1 else staves[0])
+    lines: list[str] = []
+    voice, body = "", False
+    for line in abc.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("K:") and not any(x.startswith("%%score") for x in lines):
+            lines.append("%%score " + " ".join(parts))
+        if stripped.startswith("V:"):
+            voice, body = _first_word(stripped), False
+            if voice in unnamed:
+                line = re.sub(r'\s(name|nm)="[^"]*"', "", line)
+        elif voice and stripped and not re.match(r"[A-Za-z]:|%", stripped) and not body:
+            body = True
+            said = opening.get(voice)
+            if said and voice in above and opening.get(above[voice]) == said:
+                line = line.replace(f"!{said}! ", "", 1)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _opening_dynamics(abc: str) -> dict[str, str]:
+    """Each voice's dynamic at the start of its first line of notes ("p" for ``!p! A2``)."""
+    found: dict[str, str] = {}
+    voice = ""
+    for line in abc.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("V:"):
+            voice = _first_word(stripped)
+        elif voice and voice not in found and stripped and not re.match(r"[A-Za-z]:|%", stripped):
+            match = re.match(r"!(p{1,3}|mp|mf|f{1,3})!\s", stripped)
+            found[voice] = match.group(1) if match else ""
+    return found
 
 
 def _first_word(line: str) -> str:

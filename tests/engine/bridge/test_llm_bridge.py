@@ -90,3 +90,9 @@ def test_local_causal_lm_bridge(tiny_models: TinyModels) -> None:
     brief = bridge.bridge(_perception(), "sad", 15.0)
     assert brief.mode == "minor"  # the hint, whatever the random model said
     assert len(brief.prompt) <= 400 and brief.duration == 15.0
+
+
+def test_a_genre_inside_the_users_instrument_wins_over_the_model_s_genre() -> None:
+    with ScriptedServer([chat_reply(JAZZ)]) as server:
+        brief = _bridge(server).bridge(_perception(), "rock guitar", 20.0)
+    assert brief.genre == "rock" and brief.melody_program == 30

@@ -433,3 +433,31 @@ def test_one_instrument_that_plays_alone_named_in_the_hint_is_a_solo() -> None:
 
 def _players(b: MusicBrief) -> tuple[int, int, int]:
     return (b.melody_program, b.harmony_program, b.bass_program)
+
+
+def test_a_genre_word_inside_an_instrument_s_name_asks_for_the_genre_too() -> None:
+    # A quiet, cool picture: folk or classical by itself, no drums, slow.
+    quiet = {"brightness": 0.45, "warmth": -0.3, "saturation": 0.2, "colourfulness": 0.2}
+    plain = brief(**quiet)
+    assert plain.genre != "rock" and not plain.drums
+    rock = brief("rock guitar", **quiet)
+    low, high = STYLES["rock"].tempo
+    assert rock.genre == "rock" and low <= rock.tempo <= high and rock.drums
+    assert rock.accompaniment == "power" and rock.melody_program == 30  # a distorted guitar
+    said = hint_reason(rock)
+    assert "rock" in said and "distorted guitar" in said  # the motivation says what it followed
+    assert brief("jazz guitar", **quiet).genre == "jazz"
+    classical = brief("classical guitar", **quiet)
+    assert classical.genre == "classical" and _players(classical) == (24, 24, 24)
+    # Implied only: a genre named on its own wins, wherever it stands in the hint.
+    assert brief("funk with a rock guitar", **quiet).genre == "funk"
+    assert brief("rock guitar, funk", **quiet).genre == "funk"
+    assert brief("bossa on a classical guitar", **quiet).genre == "jazz"
+    # "no rock guitar" asks for no guitar, not for rock.
+    unrocked = brief("no rock guitar", **quiet)
+    assert unrocked.genre == plain.genre and 30 not in _players(unrocked)
+    # Genre and instrument in two words were always read both ways.
+    assert (brief("folk guitar", **quiet).genre, brief("jazz piano", **quiet).genre) == (
+        "folk",
+        "jazz",
+    )

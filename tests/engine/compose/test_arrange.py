@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 import pytest
 
@@ -12,14 +13,23 @@ from engine.compose.instruments import instrument
 from engine.compose.styles import GENRES, STYLES
 
 
-def _arrangement(genre: str, meter: str = "4/4", seconds: float = 30.0):
+def _arrangement(
+    genre: str,
+    meter: str = "4/4",
+    seconds: float = 30.0,
+    players: tuple[int, int] | None = None,
+    register: int = 67,
+):
     style = STYLES[genre]
     bar_len = patterns.meter_sixteenths(meter)
     compound = meter == "6/8"
     sections, _ = plan_sections(seconds, 110, bar_len / 4, style)
     harmony = plan_harmony(sections, style, 7, "major", bar_len, random.Random(3))
     palette = style.palettes[0]
-    band = arrange.band(instrument(palette.chords), instrument(palette.bass), 67)
+    chords_program, bass_program = players or (palette.chords, palette.bass)
+    band = arrange.band(
+        instrument(chords_program), instrument(bass_program), register, style.bass_floor
+    )
     acc = arrange.accompaniment(harmony, sections, style, band, bar_len, compound).bars
     bass = arrange.bass_line(harmony, sections, style, band, bar_len, compound)
     drums = arrange.drums(sections, style, bar_len, compound, len(harmony))
@@ -137,3 +147,58 @@ def test_a_pushed_chord_is_held_over_the_bar_line_not_struck_again() -> None:
     for bar in comp.tied:
         pushed, held = comp.bars[bar - 1][-1], comp.bars[bar][0]
         assert pushed[1] == 2 and held[0] == pushed[0]  # the last eighth's chord holds on
+
+
+@pytest.mark.parametrize("players", [(46, 46), (46, 42), (0, 0)])  # harp, harp and cello, piano
+@pytest.mark.parametrize("register", [55, 67, 79])
+def test_a_lullaby_s_bass_sits_around_c3_under_its_chords(
+    players: tuple[int, int], register: int
+) -> None:
+    """Two octaves under the melody, a harp's bass went down to G1-D2: a rumble under a
+    cradle song. A lullaby's bass stays around C3, and the chords over it."""
+    _, band, _, _, acc, bass, _, bar_len = _arrangement("lullaby", "3/4", 40.0, players, register)
+    lows = [p for bar in bass for pitches, _ in bar for p in pitches]
+    assert min(lows) >= 43 and 45 <= sorted(lows)[len(lows) // 2] <= 55  # G2 up, around C3
+    for chords_bar, bass_bar in zip(acc, bass, strict=True):
+        for onset, pitches in _sounding(chords_bar):
+            under = [p for start, ps in _sounding(bass_bar) if start <= onset for p in ps]
+            assert not under or min(pitches) >= under[-1]  # the bass is the lowest voice
+    assert bass[-1][0][0][0] % 12 == 7  # the last tonic (G major) over its root
+    assert all(band.chords.low <= p <= band.chords.high for bar in acc for ps, _ in bar for p in ps)
+
+
+def _sounding(bar: list[arrange.Event]) -> list[tuple[int, tuple[int, ...]]]:
+    """(onset, pitches) of a bar's notes, rests left out."""
+    out, onset = [], 0
+    for pitches, length in bar:
+        if pitches:
+            out.append((onset, pitches))
+        onset += length
+    return out
+
+
+@pytest.mark.parametrize("genre", ["electronic", "pop", "funk", "jazz", "ambient"])
+def test_a_pad_holds_its_chords_whatever_figure_the_style_gives_them(genre: str) -> None:
+    """Off-beat chords, stabs and strums on a halo pad were heard as blips of a sound made
+    to hold: a pad strikes each chord where the harmony changes and holds it to the next."""
+    _, _, _, harmony, acc, _, _, _ = _arrangement(genre, players=(94, 38))
+    _, _, _, _, _, pad_bass, _, _ = _arrangement(genre, players=(94, 94))
+    for bar, spans in zip(pad_bass, harmony, strict=True):  # its left hand holds the roots
+        assert [onset for onset, _ in _sounding(bar)] == [s.start for s in spans]
+        assert all(pitches for pitches, _ in bar)
+    broken = False
+    for bar, spans in zip(acc, harmony, strict=True):
+        if any(len(pitches) == 1 for pitches, _ in bar):
+            broken = True  # a broken-chord figure (ambient's arpeggio): single notes, kept
+            continue
+        assert all(pitches for pitches, _ in bar), bar  # no rest between the chords
+        onsets = [onset for onset, _ in _sounding(bar)]
+        assert onsets == [s.start for s in spans]
+    assert broken == (genre == "ambient")
+    # A style's own chords are a pad's only where its figures hold them.
+    for style in STYLES.values():
+        stabs = any(
+            re.search(r"C-*\.", patterns.COMPING[name].get("4/4", "")) for name in style.comping
+        )
+        chords_players = {palette.chords for palette in style.palettes}
+        assert not (stabs and any(instrument(p).sustained for p in chords_players)), style.name

@@ -195,3 +195,68 @@ def test_each_pitched_voice_keeps_one_clef_by_its_register() -> None:
     assert heads["V:2"].endswith("clef=treble-8 octave=1")
     assert heads["V:3"].count("clef=") == 1 and "clef=alto" in heads["V:3"]  # its own
     assert "clef=perc" in heads["V:4"] and "clef=bass" not in heads["V:4"]
+
+
+def _piano_trio(chords: str, bass_program: int = 0) -> str:
+    """A melody, chords and bass: all on one piano unless ``bass_program`` says otherwise."""
+    return (
+        "X:1\nT:t\nM:4/4\nL:1/4\nK:C\n"
+        'V:1 name="Piano"\n%%MIDI program 0\n!mp! c e g e | c4 |]\n'
+        f'V:2 name="Piano"\n%%MIDI program 0\n!p! {chords} {chords} {chords} {chords} | {chords}4 |]\n'
+        f'V:3 name="Piano"\n%%MIDI program {bass_program}\n!p! C,, G,, C,, G,, | C,,4 |]\n'
+    )
+
+
+def _heads(engraved: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in engraved.splitlines() if line.startswith("V:")}
+
+
+def test_one_pianist_s_voices_are_engraved_on_a_grand_staff() -> None:
+    """A solo piano was three staves (melody, chords, bass); a pianist reads two joined by
+    a brace: low chords join the bass in the left hand, chords in the treble the melody."""
+    low = score_module.engraving_abc(_piano_trio("[C,E,G,]"))
+    assert "%%score {1 | (2 3)}" in low.splitlines()
+    heads = _heads(low)
+    assert heads["V:1"] == 'V:1 name="Piano" clef=treble'  # the name once, at the brace
+    assert heads["V:2"] == "V:2 clef=bass" and heads["V:3"] == "V:3 clef=bass"
+    # One dynamic a staff: the bass opens with the chords' p on the left hand's staff.
+    assert "\n!p! [C,E,G,]" in low and "\nC,, G,, C,, G,, |" in low
+    high = score_module.engraving_abc(_piano_trio("[ceg]"))
+    assert "%%score {(1 2) | 3}" in high.splitlines()
+    assert _heads(high)["V:2"] == "V:2 clef=treble"
+    # The notes are the same (the MIDI and audio come from the ABC itself, not this copy).
+    assert _notes(low) == _notes(_piano_trio("[C,E,G,]"))
+
+
+def _notes(abc: str) -> list[str]:
+    """The lines of notes, without their dynamics."""
+    lines = [re.sub(r"![a-z]+! ", "", line) for line in abc.splitlines()]
+    return [line for line in lines if line and not re.match(r"[A-Za-z]:|%", line)]
+
+
+def test_a_keyboard_duo_is_braced_and_other_parts_keep_their_staves() -> None:
+    duo = (
+        "X:1\nM:4/4\nL:1/4\nK:C\n"
+        'V:1 name="Flute"\n%%MIDI program 73\nc e g e | c4 |]\n'
+        'V:2 name="Piano"\n%%MIDI program 0\n[ceg] [ceg] [ceg] [ceg] | [ceg]4 |]\n'
+        'V:3 name="Piano"\n%%MIDI program 0\nC, G, C, G, | C,4 |]\n'
+        'V:4 name="Drums"\n%%MIDI channel 10\nC, ^F, D, ^F, | C,4 |]\n'
+    )
+    engraved = score_module.engraving_abc(duo)
+    assert "%%score 1 {2 | 3} 4" in engraved.splitlines()
+    assert "clef=perc" in _heads(engraved)["V:4"]
+    # Two players on one program that is not read on a grand staff (a string section), a
+    # piano over a double bass, and a score laid out by its own %%score: left as they were.
+    strings = duo.replace("program 0", "program 48")
+    assert "%%score" not in score_module.engraving_abc(strings)
+    melody_and_chords = score_module.engraving_abc(_piano_trio("[C,E,G,]", bass_program=32))
+    assert "%%score {1 | 2} 3" in melody_and_chords.splitlines()  # the pianist's two hands
+    own = duo.replace("K:C\n", "%%score 1 2 3 4\nK:C\n")
+    assert score_module.engraving_abc(own).count("%%score") == 1
+
+
+def test_a_solo_piano_picture_has_two_staves_a_system_not_three() -> None:
+    solo = render_score_png(_piano_trio("[C,E,G,]"))
+    apart = render_score_png(_piano_trio("[C,E,G,]", bass_program=32))
+    assert solo.method == apart.method == "abcm2ps"
+    assert pixels(solo.png).shape[0] < 0.9 * pixels(apart.png).shape[0]
