@@ -111,13 +111,14 @@ def plan_harmony(
     rate = style.harmonic_rhythm
     out: list[list[Span]] = []
     cycle = 0  # where a continuous progression has got to
+    body = sum(max(1, round(s.bars * rate)) for s in sections if s.letter != "intro")
+    stream = _choruses(body, [p.split() for p in table]) if style.continuous else []
     for section in sections:
         n_slots = max(1, round(section.bars * rate))
         if section.letter == "intro":
             tokens = [_tonic_token(table)] * n_slots
         elif style.continuous:
-            loop = table[0].split()
-            tokens = [loop[(cycle + k) % len(loop)] for k in range(n_slots)]
+            tokens = [stream[(cycle + k) % len(stream)] for k in range(n_slots)]
             cycle += n_slots
         else:
             loop = table[order[section.variant % len(order)]].split()
@@ -136,6 +137,23 @@ def plan_harmony(
                     spans.append(Span(chord, lo - b * bar_len, hi - lo))
             out.append(spans)
     return out
+
+
+def _choruses(slots: int, loops: list[list[str]]) -> list[str]:
+    """A continuous form's chords for ``slots`` chords: whole choruses of its loops (a blues:
+    twelve bars, or eight), the longest first, fewest choruses; where no whole choruses fill
+    the piece, the first loop runs on and is cut (a four-bar blues: its first bars)."""
+    best: dict[int, list[int]] = {0: []}  # slots filled -> loop lengths, longest first
+    for total in range(1, slots + 1):
+        ways = [
+            [*best[total - len(loop)], len(loop)] for loop in loops if total - len(loop) in best
+        ]
+        if ways:
+            best[total] = min(ways, key=lambda w: (len(w), sorted(-x for x in w)))
+    if slots not in best:
+        return loops[0]
+    by_length = {len(loop): loop for loop in reversed(loops)}
+    return [t for n in sorted(best[slots], reverse=True) for t in by_length[n]]
 
 
 def _tonic_token(table: tuple[str, ...]) -> str:

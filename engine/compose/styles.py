@@ -74,7 +74,7 @@ class Style:
     swing: float = 1.0  # long/short eighth ratio in performance; 1 straight, 2 triplet
     min_players: int = 1  # the picture's ensemble is at least this big
     solo: bool = True  # one player may play it, when the hint names one (a band style: False)
-    continuous: bool = False  # the progression runs on across phrases (the 12-bar blues)
+    continuous: bool = False  # the progression runs on across phrases in whole choruses (blues)
     inversions: bool = False  # the bass may take the third to move by step
     pushes: bool = False  # the comping anticipates the next bar's chord (arrange._answer)
     intro_bars: int = 1  # bars of accompaniment before the melody enters
@@ -307,8 +307,15 @@ STYLES: dict[str, Style] = {
             pushes=True,
             tempo=(80, 120),
             meters=("4/4",),
-            major=("I!7 IV!7 I!7 I!7 IV!7 IV!7 I!7 I!7 V!7 IV!7 I!7 V!7",),
-            minor=("i7 iv7 i7 i7 iv7 iv7 i7 i7 VI!7 V!7 i7 V!7",),
+            # The twelve-bar form, and the eight-bar one for a piece too short for twelve.
+            major=(
+                "I!7 IV!7 I!7 I!7 IV!7 IV!7 I!7 I!7 V!7 IV!7 I!7 V!7",
+                "I!7 V!7 IV!7 IV!7 I!7 V!7 I!7 V!7",
+            ),
+            minor=(
+                "i7 iv7 i7 i7 iv7 iv7 i7 i7 VI!7 V!7 i7 V!7",
+                "i7 V!7 iv7 iv7 i7 V!7 i7 V!7",
+            ),
             cadences=Cadences(half="V!7", tonic="I!7", final="V!7 I!7"),
             continuous=True,
             voicing=3,
@@ -321,7 +328,8 @@ STYLES: dict[str, Style] = {
             min_players=2,
             palettes=(Palette(27, 0, 32, 0, 0), Palette(22, 16, 33, 16, 0)),
             ending="hits",
-            words="the twelve-bar form in dominant sevenths, a boogie bass and a shuffle",
+            words="the twelve-bar form (eight bars in a short piece) in dominant sevenths, a boogie "
+            "bass and a shuffle",
             feel=Feel(dynamics=12, accent=1.2, timing_ms=9.0, laid_back_ms=12.0, ritardando=0.12),
         ),
         Style(

@@ -50,3 +50,23 @@ def test_the_blues_runs_its_twelve_bars_across_phrases() -> None:
     roots = [bar[0].chord.root for bar in harmony[start : start + 12]]
     assert roots == [0, 5, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7]
     assert all(bar[0].chord.seventh is not None for bar in harmony[start:])
+
+
+@pytest.mark.parametrize(
+    ("seconds", "choruses"),
+    [(22.0, [8]), (30.0, [12]), (41.0, [8, 8]), (50.0, [12, 8]), (60.0, [12, 12])],
+)
+def test_the_blues_plays_whole_choruses(seconds: float, choruses: list[int]) -> None:
+    # At 100 bpm a 22 s piece has room for eight bars: the eight-bar blues, not the first
+    # eight of twelve; longer pieces play whole twelve- and eight-bar choruses.
+    style = STYLES["blues"]
+    sections, _ = plan_sections(seconds, 100, 4.0, style)
+    harmony = plan_harmony(sections, style, 0, "major", 16, random.Random(0))
+    start = next(s.start for s in sections if s.letter != "intro")
+    roots = [bar[0].chord.root for bar in harmony[start:]]
+    assert len(roots) == sum(choruses)
+    twelve = [0, 5, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7]
+    eight = [0, 7, 5, 5, 0, 7, 0, 7]
+    expected = [r for n in choruses for r in (twelve if n == 12 else eight)]
+    expected[-2:] = [7, 0]  # the final cadence: V7 I7
+    assert roots == expected
