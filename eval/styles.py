@@ -492,23 +492,38 @@ def measure_style(abc: str, performed: symusic.Score | None = None) -> dict[str,
 
 def held_rubs(piece: Piece) -> float:
     """Share of the melody's held notes (struck on a beat, or a beat long or longer) that
-    rub against the chord sounding under them: not one of its tones, a semitone from one
-    (F held over C-E-G). A passing note between beats is not counted; NaN with no melody
-    over chords. For scale: in 60 of Bach's chorales, 1.2% of the soprano's time is a note a
-    quarter or longer rubbing so against the lower voices."""
+    rub against the chord sounding under them, unresolved: not one of its tones, a semitone
+    from one (F held over C-E-G), and not an appoggiatura (up to two beats, then a step to a
+    tone of the chord under the next note). A passing note between beats is not counted;
+    NaN with no melody over chords. For scale: in 60 of Bach's chorales, 1.2% of the
+    soprano's time is a note a quarter or longer rubbing so against the lower voices."""
     melody, acc = piece.parts.get("melody"), piece.parts.get("chords")
     if not melody or not acc:
         return math.nan
+
+    def under(t: int) -> set[int]:
+        return {p % 12 for s, e, p in acc.notes if s <= t < e}
+
     held = rubs = 0
-    for start, end, pitch in melody.notes:
+    notes = melody.notes
+    for i, (start, end, pitch) in enumerate(notes):
         if start % piece.beat and end - start < piece.beat:
             continue
-        pcs = {p % 12 for s, e, p in acc.notes if s <= start < e}
+        pcs = under(start)
         if len(pcs) < 2:
             continue
-        pc = pitch % 12
         held += 1
-        rubs += pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
+        pc = pitch % 12
+        if pc in pcs or ((pc + 1) % 12 not in pcs and (pc - 1) % 12 not in pcs):
+            continue
+        after = notes[i + 1] if i + 1 < len(notes) else None
+        resolved = (
+            after is not None
+            and end - start <= 2 * piece.beat
+            and 1 <= abs(after[2] - pitch) <= 2
+            and after[2] % 12 in under(after[0])
+        )
+        rubs += not resolved
     return rubs / held if held else math.nan
 
 
@@ -863,7 +878,8 @@ def section(
         "triad; sevenths+: a triad or shell plus 6th/7th/9th/11th/13th tones; power: root and "
         "fifth). Held rubs: share of the melody's notes struck on a beat or held a beat "
         "that are a semitone from a tone of the chord under them, and not one (F held over "
-        "C-E-G). Repeats: share of bars equal to the bar before. Swing: long/short ratio of "
+        "C-E-G), and do not step to a chord tone as an appoggiatura does (blues, funk, rock "
+        "and jazz sing some blue thirds on purpose). Repeats: share of bars equal to the bar before. Swing: long/short ratio of "
         "eighth pairs "
         + (
             "on the performed MIDI (1 straight, 2 triplet swing)."

@@ -346,6 +346,9 @@ def test_held_rubs_count_held_notes_a_semitone_from_the_chord() -> None:
     sweet = _voices(("%%MIDI program 73", "E8|E F G2 c4|"), ("%%MIDI program 0", chords))
     assert measure_style(sour)["held_rubs"] == pytest.approx(1 / 4)  # F, E, G, c held
     assert measure_style(sweet)["held_rubs"] == 0.0
+    # An appoggiatura (F on the beat, stepping down to E, a chord tone) is not a sour note.
+    leaning = _voices(("%%MIDI program 73", "F2 E2 G4|c8|"), ("%%MIDI program 0", chords))
+    assert measure_style(leaning)["held_rubs"] == 0.0
     # A melody with nothing under it has nothing to rub against.
     assert math.isnan(
         measure_style(

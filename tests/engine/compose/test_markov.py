@@ -451,26 +451,34 @@ def test_the_final_note_is_struck_on_a_beat(
 
 
 def _held_rubs(piece: _Piece, abc: str) -> tuple[int, int]:
-    """(held melody notes, those a semitone from a tone of the planned chord, not in it)."""
-    sixteenths = Fraction(16)
-    held = rubs = 0
+    """(held melody notes, those a semitone from a tone of the planned chord, not in it, and
+    not resolved by a step to a tone of the next note's chord, as an appoggiatura is)."""
+    beat = piece.meter.beat
+    notes = []  # (pitch, length, struck on a beat, tones of the chord under it)
     for b, bar in enumerate(read_tune(abc).voices["1"].bars):
         onset = 0
         for element in bar:
-            length = int(element.length * sixteenths)
-            if (
-                element.pitches
-                and b < len(piece.harmony)
-                and (onset % piece.meter.beat == 0 or length >= piece.meter.beat)
-            ):
+            length = int(element.length * 16)
+            if element.pitches and b < len(piece.harmony):
                 pcs = form.chord_at(piece.harmony[b], onset).pcs
-                pc = element.pitches[0] % 12
-                held += 1
-                blue = piece.style.blue > 0 and pc == (piece.tonic_ref + 3) % 12  # on purpose
-                rubs += (
-                    not blue and pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
-                )
+                notes.append((element.pitches[0], length, onset % beat == 0, pcs))
             onset += length
+    held = rubs = 0
+    for i, (pitch, length, on_beat, pcs) in enumerate(notes):
+        if not on_beat and length < beat:
+            continue
+        held += 1
+        pc = pitch % 12
+        blue = piece.style.blue > 0 and pc == (piece.tonic_ref + 3) % 12  # on purpose
+        rub = pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
+        after = notes[i + 1] if i + 1 < len(notes) else None
+        resolved = (
+            after is not None
+            and length <= 2 * beat
+            and 1 <= abs(after[0] - pitch) <= 2
+            and after[0] % 12 in after[3]
+        )
+        rubs += rub and not blue and not resolved
     return held, rubs
 
 
@@ -489,16 +497,19 @@ def test_no_held_note_rubs_against_its_chord(genre: str, exemplars: list[Exempla
     assert total > 60  # the check saw the melody, not an empty voice
 
 
-def test_settle_moves_a_rubbing_note_to_a_chord_tone_not_onto_a_neighbour(
+def test_settle_moves_a_sour_note_to_a_chord_tone_not_onto_a_neighbour(
     exemplars: list[Exemplar],
 ) -> None:
     brief = make_brief(key="C", mode="major")
     piece = _Piece(brief, exemplars, 0, knobs_for(brief, None))
     c_major = form.Span(chords.parse("I", 0, "major"), 0, piece.meter.bar_len)
     piece.harmony = [[c_major]]
-    # F (65) on the downbeat over C-E-G: E (64) would repeat the next note, so G (67).
-    settled = piece._settle([[(65, 4), (64, 4), (60, 8)]])
-    assert settled == [[(67, 4), (64, 4), (60, 8)]]
+    # F (65) held three beats over C-E-G: E (64) would repeat the next note, so G (67).
+    settled = piece._settle([[(65, 12), (64, 4)]])
+    assert settled == [[(67, 12), (64, 4)]]
+    # F for a beat, stepping down to E: an appoggiatura, it stays; leaping away, it moves.
+    assert piece._settle([[(65, 4), (64, 4), (60, 8)]]) == [[(65, 4), (64, 4), (60, 8)]]
+    assert piece._settle([[(65, 4), (60, 4), (64, 8)]])[0][0] == (64, 4)
     # A passing F between beats stays.
     assert piece._settle([[(64, 2), (65, 2), (67, 4), (60, 8)]])[0][1] == (65, 2)
 
