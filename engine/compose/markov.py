@@ -88,6 +88,7 @@ _CHROMATIC_PER_CLASS = 0.03  # chromatic chance added per pitch class asked beyo
 # At most this share of a phrase's notes is altered: 95% of corpus tunes keep at least 95% of
 # their notes in one scale (scale_consistency), however many pitch classes they use.
 _MAX_CHROMATIC_SHARE = 0.06
+_FLAT_SEVENTH = frozenset({"mixolydian", "dorian"})  # modes whose flat seventh is their colour
 _MIN_WINDOW = 9.0  # semitones: the least room a melody is given inside its instrument
 _SEQUENCE_RATE = 0.6  # a bar with the opening rhythm takes its contour too
 _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
@@ -974,6 +975,10 @@ class _Piece:
         flat = [(b, i) for b, bar in enumerate(bars) for i in range(len(bar))]
         out = [list(bar) for bar in bars]
         room = max(1, round(_MAX_CHROMATIC_SHARE * len(flat)))  # chromatic notes left
+        # A mixolydian or dorian tune keeps its flat seventh, the mode's colour (a blues, a
+        # modal folk tune): no raise makes it a leading note. Decided after the draws, so
+        # the rest of the phrase is the same.
+        seventh = (self.tonic_ref - 2) % 12 if self.mode in _FLAT_SEVENTH else None
         for j, (b, i) in enumerate(flat[:-1]):
             pitch, length = out[b][i]
             nb, ni = flat[j + 1]
@@ -986,11 +991,13 @@ class _Piece:
                 and (nxt - self.tonic_ref) % 12 == 0
                 and self.rng.random() < minor_lead
             ):
-                out[b][i] = (pitch + 1, length)  # raised 7th before the tonic
-                room -= 1
+                if pitch % 12 != seventh:
+                    out[b][i] = (pitch + 1, length)  # raised 7th before the tonic
+                    room -= 1
             elif room > 0 and nxt - pitch == 2 and i > 0 and self.rng.random() < chromatic:
-                out[b][i] = (pitch + 1, length)
-                room -= 1
+                if pitch % 12 != seventh:
+                    out[b][i] = (pitch + 1, length)
+                    room -= 1
             elif j > 0 and length >= 4 and i > 0 and self.rng.random() < rest_rate:
                 out[b][i] = (None, length)
         # A breath after a phrase: a rest of two beats closes the bar (a silent beat, as

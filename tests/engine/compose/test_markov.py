@@ -557,3 +557,21 @@ def test_blues_sings_blue_thirds_and_nothing_else_changes() -> None:
     piece = _Piece(folk, [], 0, knobs_for(folk, None))
     melody = [[(69, 4), (61, 4), (59, 8)]]
     assert piece._blue(melody) == melody
+
+
+@pytest.mark.parametrize("mode", ["mixolydian", "dorian", "minor"])
+def test_a_modal_tune_keeps_its_flat_seventh(mode: str) -> None:
+    # In A: G natural is the colour of A mixolydian (a blues) and A dorian, never raised to
+    # a leading note however many chromatic notes the knobs ask for; A minor may raise it.
+    brief = make_brief(genre="folk", key="A", mode=mode)
+    knobs = knobs_for(brief, Feedback(1, "", {}, {}, {"chromatic": 0.5}, []))
+    piece = _Piece(brief, [], 0, knobs)
+    g, a = piece.tonic_ref - 2, piece.tonic_ref  # G and the A above it
+    phrase = [[(g, 2), (a, 2), (g, 2), (a, 2)], [(g, 2), (a, 2), (a - 5, 4)]]
+    raised = sum(
+        pitch == g + 1
+        for _ in range(40)
+        for bar in piece.ornament(phrase, False)
+        for pitch, _ in bar
+    )
+    assert (raised > 0) == (mode == "minor")
