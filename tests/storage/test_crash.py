@@ -16,6 +16,7 @@ import pytest
 from engine.config import Settings
 from storage.artifacts import sha256_hex
 from storage.store import Store
+from storage.views import GenerationView
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,6 +63,17 @@ def run_and_kill(
     assert proc.returncode == -signal.SIGKILL
 
 
+def all_history(store: Store) -> list[GenerationView]:
+    """Every listed piece, page by page: a fast machine records more than one page (100)
+    before it is killed."""
+    views: list[GenerationView] = []
+    while page := store.history(
+        workspace="local", limit=100, before=views[-1].id if views else None
+    ):
+        views += page
+    return views
+
+
 @pytest.mark.slow
 def test_sigkill_while_recording_leaves_no_half_generation(settings: Settings) -> None:
     rng = random.Random(os.getpid())
@@ -78,7 +90,7 @@ def test_sigkill_while_recording_leaves_no_half_generation(settings: Settings) -
     assert done, "the writer never finished a piece; kill later"
 
     store = Store.open(settings, semantic=False)
-    listed = store.history(workspace="local", limit=100)
+    listed = all_history(store)
     assert {v.id for v in listed} == done  # unfinished pieces are not listed
     for view in listed:
         expected = {"piece.mp3", "piece.mid", "piece.abc", "score.png", "motivation.md"}
@@ -92,7 +104,7 @@ def test_sigkill_while_recording_leaves_no_half_generation(settings: Settings) -
         assert store.search(view.caption or "", workspace="local", user_id="crash", semantic=False)
     # Files of the piece being written when the process died are garbage, and collectable.
     store.collect_garbage(min_age_s=0)
-    for view in store.history(workspace="local", limit=100):
+    for view in all_history(store):
         assert all(p.exists() for p in view.files.values())
     assert list(store.artifacts.tmp.iterdir()) == []
     store.close()
