@@ -234,9 +234,12 @@ def adjust(
         )
 
     d_classes = gap("n_pitch_classes_used", 0.75)
+    # One class a round: the measure counts the chromatic and blue notes too, so a tune of
+    # seven degrees with a blue third measures 8 or 9, and moving the whole gap at once took
+    # 9 of 65 style pieces from seven degrees to three or four in one round (bugle calls).
     move(
         "pitch_classes",
-        float(round(d_classes)),
+        float(max(-1, min(1, round(d_classes)))),
         "let more pitch classes in",
         "kept to fewer pitch classes",
     )

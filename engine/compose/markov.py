@@ -20,7 +20,8 @@ How a piece is made:
    chosen by weight, density and the note-length vocabulary; the cadence bar redrawn if it
    does not close); otherwise a motif, its opening bar's rhythm and a second one, which come
    back in a fixed order (m1 m2 m1 cadence). Either way the piece keeps a small vocabulary of
-   note lengths, and a section heard before comes back in its rhythm. A bar that brings the opening rhythm back may bring its contour back from
+   note lengths, and a section heard before comes back in its rhythm. Each section's line
+   follows a shape drawn once for it (an arch, a fall from high, a wave: ``_CONTOURS``). A bar that brings the opening rhythm back may bring its contour back from
    another degree (a sequence). Strong beats lean on the chord sounding there; up-down
    wobbles are rarer than chance. A repeated section comes back varied (A, A'): its first
    half is copied, its second half goes on anew to its own cadence.
@@ -37,7 +38,7 @@ Knobs (``Feedback.adjustments``; defaults from the brief, see ``default_knobs``)
   (it also governs the raised 7th before the tonic in minor).
 - ``rest_rate`` 0..0.5: chance of rests inside phrases, and (times 6) of a breath of two
   beats at a phrase end.
-- ``pitch_classes`` 3..9: how many degrees of the mode the melody may use (5 pentatonic,
+- ``pitch_classes`` 5..9: how many degrees of the mode the melody may use (5 pentatonic,
   6 hexatonic, 7 the whole mode; each class beyond 7 adds 0.03 to ``chromatic``).
 - ``repetition`` 0..1: chance a bar repeats the rhythm of the bar before; below 0.5 a fresh
   bar also leans toward onsets unlike the bar before's, above it toward the same ones
@@ -52,10 +53,12 @@ knobs give the same ABC.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -91,6 +94,16 @@ _MAX_CHROMATIC_SHARE = 0.06
 _FLAT_SEVENTH = frozenset({"mixolydian", "dorian"})  # modes whose flat seventh is their colour
 _MIN_WINDOW = 9.0  # semitones: the least room a melody is given inside its instrument
 _SEQUENCE_RATE = 0.6  # a bar with the opening rhythm takes its contour too
+# The shapes a phrase's line follows (x from 0 to 1 over the phrase, in units of the arch's
+# height) and how often each is drawn. One arch for every phrase made each one climb from
+# the bottom of the range (on average 0.22 of a phrase's span in its first eighth, 0.69 at
+# its middle); the exemplars' phrases start in the middle (0.52) and fall in their last
+# quarter (0.41). Mixed, these shapes average to that.
+_CONTOURS: dict[str, tuple[Callable[[float], float], float]] = {
+    "arch": (lambda x: math.sin(math.pi * x) - 0.5, 0.4),  # up, then down to the cadence
+    "fall": (lambda x: 0.4 - 0.8 * x, 0.4),  # from high, down by steps
+    "wave": (lambda x: 0.3 * math.cos(2 * math.pi * x) - 0.1, 0.2),  # down, then back up
+}
 _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
 _ZIGZAG = 0.6
 # A note on a beat, or held a beat or longer, a semitone from a tone of the chord sounding
@@ -130,7 +143,7 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
     "step_bias": (0.0, 1.0),
     "chromatic": (0.0, 0.5),
     "rest_rate": (0.0, 0.5),
-    "pitch_classes": (3.0, 9.0),
+    "pitch_classes": (5.0, 9.0),  # fewer than a pentatonic scale is a bugle call
     "repetition": (0.0, 1.0),
     "balance": (0.0, 1.5),
 }
@@ -553,6 +566,7 @@ class _Piece:
         self._strong = {16: 8, 12: beat if self.meter.compound else 12}.get(bar_len, beat)
         self.values: set[int] = set()  # note lengths the melody's rhythms use so far
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.contours: dict[str, str] = {}  # each section's line shape (_CONTOURS)
         self.division: dict[tuple[int, ...], tuple[int, ...]] = {}  # see _to_density
         self.borrowed: dict[str, list[tuple[int, ...]]] = {}  # exemplar bars per section
         self.harmony: list[list[form.Span]] = []
@@ -809,17 +823,19 @@ class _Piece:
         start_degree: int,
         start_step: int,
         arc: tuple[float, float] = (0.0, 1.0),
+        contour: str = "arch",
     ) -> list[list[Note]]:
-        """Melody on the given bar rhythms (the piece's bars ``bar0``...), along an arch
-        contour; ``arc`` is the part of the phrase's arch these bars cover (the second half of
-        a varied repeat covers (0.5, 1)). Strong beats lean on the chord sounding there; a bar
+        """Melody on the given bar rhythms (the piece's bars ``bar0``...), along one of the
+        _CONTOURS; ``arc`` is the part of the phrase's contour these bars cover (the second
+        half of a varied repeat covers (0.5, 1)). Strong beats lean on the chord sounding there; a bar
         that brings the opening rhythm back may bring its contour back too, from another
         degree (a sequence)."""
         n_bars = len(rhythms)
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
-        # The arch spans most of the window, so the melody reaches its range in one phrase.
+        # The contour spans most of the window, so the melody reaches its range in one phrase.
         amp, sigma = span * 0.75, max(2.5, span * 0.3)
+        shape = _CONTOURS[contour][0]
         deg, prev_step = start_degree, start_step
         k = 0
         bars: list[list[Note]] = []
@@ -833,7 +849,7 @@ class _Piece:
             sequence = b > 0 and pat == rhythms[0] and self.rng.random() < _SEQUENCE_RATE
             for i, length in enumerate(pat):
                 x = arc[0] + (arc[1] - arc[0]) * k / max(1, total - 1)
-                target = self.register + shift + amp * (math.sin(math.pi * x) - 0.5)
+                target = self.register + shift + amp * shape(x)
                 chord = form.chord_at(spans, onset) if spans else None
                 strong = onset % self._strong == 0
                 held = onset % self.meter.beat == 0 or length >= self.meter.beat
@@ -1029,7 +1045,10 @@ class _Piece:
         )
         made: dict[str, tuple[list[list[Note]], str]] = {}
         melody: list[list[Note]] = []
-        deg = self.nearest_degree(self.register - 0.2 * (self.hi - self.lo), (0, 2, 4))
+        # The first note sits where the first phrase's contour starts, half as far out.
+        first = next((s.letter for s in sections if s.letter != "intro"), "A")
+        start = 0.5 * 0.75 * (self.hi - self.lo) * _CONTOURS[self.contour(first)][0](0.0)
+        deg = self.nearest_degree(self.register + start, (0, 2, 4))
         step = 99  # the first note of the piece is given
         for section in sections:
             if section.letter == "intro":
@@ -1059,7 +1078,7 @@ class _Piece:
             last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
             deg = self.nearest_degree(last, tuple(range(7)))
             step = 0
-        melody = self._blue(self._settle(melody))
+        melody = self._approach(self._blue(self._settle(melody)))
         melody = [
             [(self.instrument.fit(p) if p is not None else None, n) for p, n in bar]
             for bar in melody
@@ -1132,6 +1151,36 @@ class _Piece:
                 pitches[k] = pitch - 1
         return _with_pitches(melody, pitches)
 
+    def _approach(self, melody: list[list[Note]]) -> list[list[Note]]:
+        """Chromatic approach notes (``Style.approach``): a short note off the beat that steps
+        to, or repeats, a chord tone struck on the next beat is played a semitone from it,
+        from below where the line rises or stays, from above where it falls, with the style's
+        chance. Its own seeded draw, so the rest of the piece is the same without it."""
+        chance = self.style.approach
+        if chance <= 0:
+            return melody
+        rng = random.Random(f"approach {self.seed}")
+        beat = self.meter.beat
+        pitches = [p for bar in melody for p, _ in bar]
+        heard = self._heard(melody)
+        resolving: set[int] = set()  # notes an appoggiatura resolves to: they stay
+        for (k, _, _, pcs), (after, _, _, _) in itertools.pairwise(heard):
+            pitch = pitches[k]
+            if after == k + 1 and pitch is not None and _clashes(pitch, pcs):
+                resolving.add(after)
+        for (k, onset, length, _), (after, landing, _, pcs) in itertools.pairwise(heard):
+            pitch, goal = pitches[k], pitches[after]
+            if after != k + 1 or pitch is None or goal is None or k in resolving:
+                continue  # a rest between: nothing leads in
+            if not onset % beat or length > beat // 2 or landing % beat:
+                continue  # only a short note off the beat, before a note on one
+            if goal % 12 not in pcs or abs(pitch - goal) > 2:
+                continue
+            lead = goal - 1 if pitch <= goal else goal + 1
+            if lead != pitch and rng.random() < chance:
+                pitches[k] = lead
+        return _with_pitches(melody, pitches)
+
     def _varied_repeat(
         self, bars: list[list[Note]], letter: str, bar0: int, cadence: str, shift: float
     ) -> list[list[Note]]:
@@ -1178,8 +1227,9 @@ class _Piece:
         breath = not final and self.rng.random() < min(1.0, knobs["rest_rate"] * _BREATH_RATE)
         rhythms = self.phrase_rhythms(letter, length, cadence, breath)[keep:]
         arc = (keep / length, 1.0)
+        contour = self.contour(letter)
         for _ in range(_RESAMPLE_TRIES):
-            bars = self.phrase(rhythms, bar0 + keep, cadence, shift, deg, step, arc)
+            bars = self.phrase(rhythms, bar0 + keep, cadence, shift, deg, step, arc, contour)
             bars = self.ornament(bars, final, breath)
             copied = self._copied(bars)
             if best is None or copied < best[0]:
@@ -1193,6 +1243,13 @@ class _Piece:
         if best[0] > MAX_COPIED_NOTES:
             self.notes.append(f"a phrase still shares {best[0]} notes in a row with an exemplar")
         return best[1]
+
+    def contour(self, letter: str) -> str:
+        """The line shape of a section: drawn once, so a section heard again keeps it."""
+        if letter not in self.contours:
+            names = list(_CONTOURS)
+            self.contours[letter] = _pick(self.rng, [(n, _CONTOURS[n][1]) for n in names])
+        return self.contours[letter]
 
     def _copied(self, bars: list[list[Note]]) -> int:
         if not self.model.tokens:
@@ -1245,13 +1302,14 @@ class _Piece:
 def _allowed_degrees(
     mode: str, n_classes: int, use: dict[int, float] | None = None
 ) -> tuple[int, ...]:
-    """Degrees (0-based) the melody may use. Five or six classes keep the tonic triad and drop
-    the degrees the exemplars sound least (``use``: how often each degree sounds in them), so
-    that the steps the statistics teach still land; without statistics, and below five
-    classes, the mode's tension degrees go first."""
+    """Degrees (0-based) the melody may use: five to seven (a pentatonic scale at the least;
+    fewer is a bugle call). Five or six keep the tonic triad and drop the degrees the
+    exemplars sound least (``use``: how often each degree sounds in them), so that the steps
+    the statistics teach still land; without statistics the mode's tension degrees go first."""
+    n_classes = max(5, n_classes)
     if n_classes >= 7:
         return tuple(range(7))
-    if use and n_classes >= 5 and sum(use.values()) > 0:
+    if use and sum(use.values()) > 0:
         # Dropping fa and ti by rule left a major tune that leans on them leaping over gaps
         # its exemplars never leap (65 style briefs refined, 4 seed sets: classifier 0.78 -> 0.74).
         others = sorted((d for d in range(7) if d not in (0, 2, 4)), key=lambda d: (use[d], d))
@@ -1259,13 +1317,7 @@ def _allowed_degrees(
         return tuple(d for d in range(7) if d not in drop)
     # Major-like modes drop 4 and 7 first (major pentatonic), minor-like ones 2 and 6.
     order = (3, 6) if mode in ("major", "lydian", "mixolydian") else (1, 5)
-    drop = order[: max(0, min(2, 7 - n_classes))]
-    keep = [d for d in range(7) if d not in drop]
-    if n_classes < 5:
-        keep = [d for d in keep if d in (0, 2, 4)] + [d for d in keep if d not in (0, 2, 4)][
-            : max(0, n_classes - 3)
-        ]
-    return tuple(sorted(keep))
+    return tuple(d for d in range(7) if d not in order[: 7 - n_classes])
 
 
 def _with_pitches(melody: list[list[Note]], pitches: list[int | None]) -> list[list[Note]]:

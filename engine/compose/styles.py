@@ -90,6 +90,10 @@ class Style:
     # falls is sung a semitone flat; over a chord that holds the flat third (a blues' IV7)
     # it always is, since the major third would rub against it. 0: never.
     blue: float = 0.0
+    # Chromatic approach notes: the chance that a short note off the beat, stepping to (or
+    # repeating) a chord tone on the next beat, is played a semitone from it instead: a
+    # jazz player's lead-in, where a folk tune steps or repeats. 0: never.
+    approach: float = 0.0
 
     @property
     def has_drums(self) -> bool:
@@ -182,6 +186,7 @@ STYLES: dict[str, Style] = {
             min_players=2,
             palettes=(Palette(66, 0, 32, 0, 0), Palette(11, 26, 32, 0, 0)),
             words="seventh chords in ii–V–I turns, a walking bass, ride cymbal, swung eighths",
+            approach=0.5,
             feel=Feel(dynamics=13, accent=1.1, timing_ms=9.0, laid_back_ms=15.0, reverb=40),
         ),
         Style(
@@ -298,11 +303,13 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(61, 27, 33, 4, 4), Palette(65, 4, 33, 4, 4)),
             ending="hits",
             words="ninth-chord stabs, a syncopated bass line and sixteenth-note hi-hats",
+            approach=0.3,
             feel=Feel(dynamics=13, accent=1.4, timing_ms=7.5, ritardando=0.08, reverb=25),
         ),
         Style(
             name="blues",
             blue=0.5,
+            approach=0.3,
             modes=("mixolydian", "dorian"),
             pushes=True,
             tempo=(80, 120),

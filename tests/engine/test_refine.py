@@ -92,6 +92,21 @@ def test_distance() -> None:
     assert distance({"pitch_entropy": 2.8}, targets) == 0.0  # missing metrics are left out
 
 
+def test_pitch_classes_move_one_class_a_round_and_never_below_a_pentatonic_scale() -> None:
+    # A tune with blue thirds and a leading note measures 9 classes; a target of 5 once took
+    # the knob from 7 to 3 in one round: a melody on three notes.
+    knobs = default_knobs(make_brief())
+    far = {"n_pitch_classes_used": 5.0}
+    new, words, _ = adjust(knobs, {"n_pitch_classes_used": 9.0}, far)
+    assert new["pitch_classes"] == knobs["pitch_classes"] - 1
+    assert any("fewer pitch classes" in w for w in words)
+    for _ in range(5):
+        new, _, _ = adjust(new, {"n_pitch_classes_used": 9.0}, far)
+    assert new["pitch_classes"] == 5.0
+    more, _, _ = adjust(knobs, {"n_pitch_classes_used": 5.0}, {"n_pitch_classes_used": 8.0})
+    assert more["pitch_classes"] == knobs["pitch_classes"] + 1
+
+
 def test_adjust_moves_knobs_toward_targets() -> None:
     knobs = default_knobs(make_brief())
     metrics = {

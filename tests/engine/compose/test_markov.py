@@ -28,6 +28,7 @@ from engine.compose.markov import (
     Model,
     _allowed_degrees,
     _Piece,
+    clamp_knob,
     exemplar_weights,
     knobs_for,
     learn,
@@ -434,6 +435,10 @@ def test_fewer_pitch_classes_drop_the_degrees_the_exemplars_use_least() -> None:
     # The tonic triad stays, however rarely it sounds; seven classes keep them all.
     assert {0, 2, 4} <= set(_allowed_degrees("minor", 5, dict.fromkeys(range(7), 0.0) | {1: 9.0}))
     assert _allowed_degrees("major", 7, use) == tuple(range(7))
+    # Fewer than five is a bugle call: a pentatonic scale is the least a melody gets.
+    assert _allowed_degrees("major", 3) == _allowed_degrees("major", 5)
+    assert len(_allowed_degrees("minor", 4, use)) == 5
+    assert clamp_knob("pitch_classes", 3.0) == 5.0
 
 
 def test_the_final_note_is_struck_on_a_beat(
@@ -532,9 +537,10 @@ def test_blues_sings_blue_thirds_and_nothing_else_changes() -> None:
     blued = 0
     for seed in range(6):
         piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        piece.style = dataclasses.replace(piece.style, approach=0.0)  # its own test
         sung = _melody_bars(piece.write().abc)
         plain_piece = _Piece(brief, [], seed, knobs_for(brief, None))
-        plain_piece.style = dataclasses.replace(plain_piece.style, blue=0.0)
+        plain_piece.style = dataclasses.replace(plain_piece.style, blue=0.0, approach=0.0)
         plain = _melody_bars(plain_piece.write().abc)
         # The same tune, except that some C sharps are sung as C.
         assert [[length for _, length in bar] for bar in sung] == [
@@ -575,3 +581,53 @@ def test_a_modal_tune_keeps_its_flat_seventh(mode: str) -> None:
         for pitch, _ in bar
     )
     assert (raised > 0) == (mode == "minor")
+
+
+def test_phrases_do_not_all_climb_from_the_bottom_of_their_range(
+    exemplars: list[Exemplar],
+) -> None:
+    # One arch for every phrase put each phrase's opening bar at 0.35 of its phrase's span
+    # (these exemplars; 0.22 over the evaluation's pieces); the exemplars' phrases open in
+    # the middle and fall at the end. Mixed line shapes (arch, fall, wave) open higher.
+    openings: list[float] = []
+    drawn: set[str] = set()
+    for seed in range(8):
+        for mode in ("major", "minor"):
+            brief = make_brief(duration=30.0, mode=mode)
+            piece = _Piece(brief, exemplars, seed, knobs_for(brief, None))
+            bars = _melody_bars(piece.write().abc)
+            drawn |= set(piece.contours.values())
+            assert all(piece.contour(x) == c for x, c in piece.contours.items())  # kept
+            for section in (s for s in piece.sections if s.letter != "intro" and s.bars >= 4):
+                phrase = bars[section.start : section.start + section.bars]
+                pitches = [p for bar in phrase for chord, _ in bar for p in chord]
+                low, high = min(pitches), max(pitches)
+                first = [p for chord, _ in phrase[0] for p in chord]
+                openings.append((sum(first) / len(first) - low) / (high - low))
+    assert len(openings) >= 40
+    assert sum(openings) / len(openings) >= 0.42
+    assert drawn == {"arch", "fall", "wave"}
+
+
+def test_jazz_leads_into_chord_tones_by_a_semitone_and_nothing_else_changes() -> None:
+    brief = make_brief(genre="jazz", key="D", mode="major", duration=40.0)
+    led = 0
+    for seed in range(6):
+        piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        jazz = [note for bar in _melody_bars(piece.write().abc) for note in bar]
+        plain_piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        plain_piece.style = dataclasses.replace(plain_piece.style, approach=0.0)
+        plain = [note for bar in _melody_bars(plain_piece.write().abc) for note in bar]
+        assert [length for _, length in jazz] == [length for _, length in plain]
+        onset = Fraction(0)
+        for i, ((p, length), (q, _)) in enumerate(zip(jazz, plain, strict=True)):
+            if p != q:
+                # A short note off the beat, a semitone from the note struck on the next beat,
+                # where the plain line stepped to it or repeated it.
+                goal = jazz[i + 1][0][0]
+                assert length <= Fraction(1, 8) and (onset * 4) % 1 != 0
+                assert ((onset + length) * 4) % 1 == 0
+                assert abs(p[0] - goal) == 1 and abs(q[0] - goal) <= 2
+                led += 1
+            onset += length
+    assert led >= 6
