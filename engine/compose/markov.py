@@ -568,6 +568,7 @@ class _Piece:
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.contours: dict[str, str] = {}  # each section's line shape (_CONTOURS)
         self.division: dict[tuple[int, ...], tuple[int, ...]] = {}  # see _to_density
+        self.pushes: dict[tuple[int, ...], tuple[int, ...]] = {}  # see _push
         self.borrowed: dict[str, list[tuple[int, ...]]] = {}  # exemplar bars per section
         self.harmony: list[list[form.Span]] = []
 
@@ -663,10 +664,16 @@ class _Piece:
         (m1) and a second one (m2) come back in a fixed order, the cadence bar closes it.
         A section heard before reuses its motif; a new section draws one that contrasts.
         Where the exemplars have phrases in the piece's meter, the phrase's bars are theirs
-        (``exemplar_rhythms``) instead."""
-        borrowed = self.exemplar_rhythms(letter, n_bars, cadence, breath)
-        if borrowed is not None:
-            return borrowed
+        (``exemplar_rhythms``) instead. Either way the bars before the cadence may be
+        syncopated (``_push``)."""
+        rhythms = self.exemplar_rhythms(letter, n_bars, cadence, breath)
+        if rhythms is None:
+            rhythms = self._motif_rhythms(letter, n_bars, cadence, breath)
+        return [self._push(pat) for pat in rhythms[:-1]] + rhythms[-1:]
+
+    def _motif_rhythms(
+        self, letter: str, n_bars: int, cadence: str, breath: bool
+    ) -> list[tuple[int, ...]]:
         if letter not in self.motifs:
             before = self.motifs.get("A", (None, None))[0]
             m1 = self.bar_rhythm(before, None)
@@ -756,6 +763,46 @@ class _Piece:
             out = list(pat)
         self.division[pat] = tuple(out)
         return tuple(out)
+
+    def _push(self, pat: tuple[int, ...]) -> tuple[int, ...]:
+        """A 4/4 bar's rhythm with its middle beat anticipated (``Style.anticipation``): the
+        note that would land on beat 3 comes an eighth early and is held over it, the
+        syncopation of a jazz, funk or pop line where a folk tune lands on the beat. Where
+        the note before it lasts a beat or more, that note gives up an eighth (4 4 4 4
+        becomes 4 2 6 4); where an eighth comes just before beat 3, the two are tied into one
+        (4 2 2 4 4 becomes 4 2 6 4). Drawn once per bar rhythm, so a bar that returns returns
+        the same; only where the new lengths are written without a tie and keep the piece
+        within MOTIF_VALUES."""
+        if pat in self.pushes:
+            return self.pushes[pat]
+        out = pat
+        chance = self.style.anticipation
+        if chance > 0 and self.meter.bar_len == 16 and self.rng.random() < chance:
+            middle = self.meter.bar_len // 2
+            ends = list(itertools.accumulate(pat))
+            if middle in ends[:-1]:
+                i = ends.index(middle)
+                if pat[i] >= 4:
+                    new = (*pat[:i], pat[i] - 2, pat[i + 1] + 2, *pat[i + 2 :])
+                elif pat[i] == 2:
+                    new = (*pat[:i], 2 + pat[i + 1], *pat[i + 2 :])
+                else:
+                    new = pat
+                lengths = set(new) - set(pat)
+                written = lengths <= {2, 3, 4, 6, 8, 12}  # no tie needed
+                if written and self._room(self.values | lengths):
+                    out = new
+                    self.values |= lengths
+        self.pushes[pat] = out
+        return out
+
+    def _lands(self, onset: int, length: int) -> int:
+        """Where a note counts for the harmony: a note struck an eighth before a main beat
+        and held over it (a syncopation, ``_push``) belongs to that beat and its chord."""
+        ahead = onset + 2
+        if onset % self.meter.beat == 2 and length > 2 and ahead % self._strong == 0:
+            return ahead
+        return onset
 
     def _room(self, values: set[int]) -> bool:
         """Do these note lengths keep the piece within MOTIF_VALUES, counting the held note
@@ -850,8 +897,9 @@ class _Piece:
             for i, length in enumerate(pat):
                 x = arc[0] + (arc[1] - arc[0]) * k / max(1, total - 1)
                 target = self.register + shift + amp * shape(x)
-                chord = form.chord_at(spans, onset) if spans else None
-                strong = onset % self._strong == 0
+                lands = self._lands(onset, length)
+                chord = form.chord_at(spans, lands) if spans else None
+                strong = lands % self._strong == 0
                 held = onset % self.meter.beat == 0 or length >= self.meter.beat
                 heard = chord.pcs if chord is not None and held else None
                 repeat = deg + motif[i - 1] if sequence and 0 < i <= len(motif) else None
@@ -1086,8 +1134,9 @@ class _Piece:
         return Draft(abc=self.render(melody), notes=self.notes)
 
     def _heard(self, melody: list[list[Note]]) -> list[tuple[int, int, int, tuple[int, ...]]]:
-        """(index in the melody, onset in its bar, length, tones of the chord under it) of
-        every sounding note, for the passes that fit finished notes to the harmony."""
+        """(index in the melody, where in its bar it counts (``_lands``), length, tones of the
+        chord there) of every sounding note, for the passes that fit finished notes to the
+        harmony."""
         out = []
         k = 0
         for b, bar in enumerate(melody):
@@ -1095,7 +1144,8 @@ class _Piece:
             onset = 0
             for pitch, length in bar:
                 if pitch is not None and spans:
-                    out.append((k, onset, length, form.chord_at(spans, onset).pcs))
+                    lands = self._lands(onset, length)
+                    out.append((k, lands, length, form.chord_at(spans, lands).pcs))
                 onset += length
                 k += 1
         return out
@@ -1163,11 +1213,7 @@ class _Piece:
         beat = self.meter.beat
         pitches = [p for bar in melody for p, _ in bar]
         heard = self._heard(melody)
-        resolving: set[int] = set()  # notes an appoggiatura resolves to: they stay
-        for (k, _, _, pcs), (after, _, _, _) in itertools.pairwise(heard):
-            pitch = pitches[k]
-            if after == k + 1 and pitch is not None and _clashes(pitch, pcs):
-                resolving.add(after)
+        resolving = _resolutions(pitches, heard)
         for (k, onset, length, _), (after, landing, _, pcs) in itertools.pairwise(heard):
             pitch, goal = pitches[k], pitches[after]
             if after != k + 1 or pitch is None or goal is None or k in resolving:
@@ -1318,6 +1364,19 @@ def _allowed_degrees(
     # Major-like modes drop 4 and 7 first (major pentatonic), minor-like ones 2 and 6.
     order = (3, 6) if mode in ("major", "lydian", "mixolydian") else (1, 5)
     return tuple(d for d in range(7) if d not in order[: 7 - n_classes])
+
+
+def _resolutions(
+    pitches: list[int | None], heard: list[tuple[int, int, int, tuple[int, ...]]]
+) -> set[int]:
+    """The notes that follow a note rubbing against its chord (``_heard``): they resolve it,
+    as an appoggiatura's next note does, so the passes that colour a line leave them be."""
+    out = set()
+    for (k, _, _, pcs), (after, _, _, _) in itertools.pairwise(heard):
+        pitch = pitches[k]
+        if after == k + 1 and pitch is not None and _clashes(pitch, pcs):
+            out.add(after)
+    return out
 
 
 def _with_pitches(melody: list[list[Note]], pitches: list[int | None]) -> list[list[Note]]:

@@ -94,6 +94,9 @@ class Style:
     # repeating) a chord tone on the next beat, is played a semitone from it instead: a
     # jazz player's lead-in, where a folk tune steps or repeats. 0: never.
     approach: float = 0.0
+    # Syncopation: the chance that a 4/4 bar rhythm of the melody has its middle beat
+    # anticipated, struck an eighth early and held over (4 4 4 4 -> 4 2 6 4). 0: never.
+    anticipation: float = 0.0
 
     @property
     def has_drums(self) -> bool:
@@ -194,6 +197,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="pop",
+            anticipation=0.4,
             modes=MAJOR_AND_MINOR,
             pushes=True,
             tempo=(90, 124),
@@ -237,6 +241,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="electronic",
+            anticipation=0.3,
             solo=False,
             pushes=True,
             tempo=(118, 128),
@@ -265,6 +270,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="rock",
+            anticipation=0.3,
             blue=0.3,
             solo=False,
             pushes=True,
@@ -288,6 +294,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="funk",
+            anticipation=0.6,
             blue=0.3,
             solo=False,
             pushes=True,

@@ -464,9 +464,12 @@ def _held_rubs(piece: _Piece, abc: str) -> tuple[int, int]:
         onset = 0
         for element in bar:
             length = int(element.length * 16)
+            # A syncopation (struck an eighth before the middle of a 4/4 bar, held over it)
+            # belongs to that beat and its chord.
+            lands = onset + 2 if onset % beat == 2 and length > 2 and onset + 2 == 8 else onset
             if element.pitches and b < len(piece.harmony):
-                pcs = form.chord_at(piece.harmony[b], onset).pcs
-                notes.append((element.pitches[0], length, onset % beat == 0, pcs))
+                pcs = form.chord_at(piece.harmony[b], lands).pcs
+                notes.append((element.pitches[0], length, lands % beat == 0, pcs))
             onset += length
     held = rubs = 0
     for i, (pitch, length, on_beat, pcs) in enumerate(notes):
@@ -631,3 +634,42 @@ def test_jazz_leads_into_chord_tones_by_a_semitone_and_nothing_else_changes() ->
                 led += 1
             onset += length
     assert led >= 6
+
+
+def test_a_pushed_bar_anticipates_its_middle_beat_the_same_way_each_time() -> None:
+    brief = make_brief(genre="jazz", meter="4/4")
+    piece = _Piece(brief, [], 0, knobs_for(brief, None))
+    piece.style = dataclasses.replace(piece.style, anticipation=1.0)
+    piece.values = {4, 8}
+    assert piece._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # beat 3 struck an eighth early
+    assert piece._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # a returning bar returns the same
+    assert piece._push((4, 2, 2, 4, 4)) == (4, 2, 6, 4)  # the eighth before it tied over
+    assert piece._push((2, 2, 2, 2, 8)) == (2, 2, 2, 2, 8)  # 10 sixteenths need a tie
+    assert piece._push((4, 3, 1, 8)) == (4, 3, 1, 8)  # a sixteenth before beat 3 stays
+    assert piece._push((8, 8)) == (8, 8)  # a half note and a tie: not written so
+    # The pushed note belongs to the beat it anticipates; an eighth on the off-beat does not.
+    assert piece._lands(6, 6) == 8 and piece._lands(6, 2) == 6 and piece._lands(4, 4) == 4
+    folk = _Piece(make_brief(genre="folk"), [], 0, knobs_for(make_brief(genre="folk"), None))
+    assert folk._push((4, 4, 4, 4)) == (4, 4, 4, 4)
+    waltz = _Piece(make_brief(genre="jazz", meter="3/4"), [], 0, knobs_for(brief, None))
+    waltz.style = dataclasses.replace(waltz.style, anticipation=1.0)
+    assert waltz._push((4, 4, 4)) == (4, 4, 4)
+
+
+@pytest.mark.parametrize("genre", ["pop", "funk"])
+def test_melodies_syncopate_on_tones_of_the_chord_they_anticipate(genre: str) -> None:
+    # Without exemplars (their reels' sixteenths leave no room for a dotted quarter).
+    pushed = fitting = 0
+    for seed in range(6):
+        brief = make_brief(genre=genre, meter="4/4", duration=30.0)
+        piece = _Piece(brief, [], seed, knobs_for(brief, None))
+        for b, bar in enumerate(_melody_bars(piece.write().abc)):
+            onset = 0
+            for pitches, length in bar:
+                sixteenths = int(length * 16)
+                if pitches and onset == 6 and sixteenths >= 4 and b < len(piece.harmony):
+                    pushed += 1
+                    fitting += pitches[0] % 12 in form.chord_at(piece.harmony[b], 8).pcs
+                onset += sixteenths
+    assert pushed >= 6
+    assert fitting >= 0.6 * pushed  # mostly chord tones of beat 3's chord
