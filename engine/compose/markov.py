@@ -1192,9 +1192,11 @@ class _Piece:
         rng = random.Random(f"blue {self.seed}")
         third, flat = (self.tonic_ref + 4) % 12, (self.tonic_ref + 3) % 12
         pitches = [p for bar in melody for p, _ in bar]
-        for k, _, _, pcs in self._heard(melody):
+        heard = self._heard(melody)
+        resolving = _resolutions(pitches, heard)  # an appoggiatura's resolution stays
+        for k, _, _, pcs in heard:
             pitch = pitches[k]
-            if pitch is None or pitch % 12 != third:
+            if pitch is None or pitch % 12 != third or k in resolving:
                 continue
             after = next((q for q in pitches[k + 1 :] if q is not None), None)
             if flat in pcs or (after is not None and after < pitch and rng.random() < chance):

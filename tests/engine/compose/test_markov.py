@@ -673,3 +673,15 @@ def test_melodies_syncopate_on_tones_of_the_chord_they_anticipate(genre: str) ->
                 onset += sixteenths
     assert pushed >= 6
     assert fitting >= 0.6 * pushed  # mostly chord tones of beat 3's chord
+
+
+def test_a_blue_third_never_undoes_an_appoggiatura_s_resolution() -> None:
+    brief = make_brief(genre="jazz", key="C", mode="major")
+    piece = _Piece(brief, [], 0, knobs_for(brief, None))
+    piece.style = dataclasses.replace(piece.style, blue=1.0)  # every falling E would be E flat
+    e_minor = form.Span(chords.parse("iii", 0, "major"), 0, piece.meter.bar_len)
+    piece.harmony = [[e_minor]]
+    # F leans on E over E-G-B and resolves to it: the E stays, or the F would rub unresolved.
+    assert piece._blue([[(65, 4), (64, 4), (60, 8)]]) == [[(65, 4), (64, 4), (60, 8)]]
+    # After a chord tone the same falling E is sung blue.
+    assert piece._blue([[(67, 4), (64, 4), (60, 8)]]) == [[(67, 4), (63, 4), (60, 8)]]
