@@ -20,11 +20,14 @@ How a piece is made:
    chosen by weight, density and the note-length vocabulary; the cadence bar redrawn if it
    does not close); otherwise a motif, its opening bar's rhythm and a second one, which come
    back in a fixed order (m1 m2 m1 cadence). Either way the piece keeps a small vocabulary of
-   note lengths, and a section heard before comes back in its rhythm. Each section's line
-   follows a shape drawn once for it (an arch, a fall from high, a wave: ``_CONTOURS``). A bar that brings the opening rhythm back may bring its contour back from
-   another degree (a sequence). Strong beats lean on the chord sounding there; up-down
-   wobbles are rarer than chance. A repeated section comes back varied (A, A'): its first
-   half is copied, its second half goes on anew to its own cadence.
+   note lengths, and a section heard before comes back in its rhythm (in some styles with
+   its third beat anticipated: ``_push``). Each section's line follows a shape drawn once for
+   it (an arch, a fall from high, a wave: ``_CONTOURS``). A bar that brings the opening
+   rhythm back may bring its contour back from another degree (a sequence). Strong beats
+   lean on the chord sounding there; up-down wobbles are rarer than chance. A repeated
+   section comes back varied (A, A'): its first half is copied, its second half goes on anew
+   to its own cadence. The finished line goes through finish.py: held notes that rub are
+   settled, and the style's blue thirds and approach notes are added.
 4. The arrangement (arrange.py): the style's comping, bass and drum figures, changing at
    every phrase, fills into each, the style's ending; every part inside its instrument.
 
@@ -64,7 +67,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TypeVar
 
-from engine.compose import form
+from engine.compose import finish, form
 from engine.compose.abc import (
     MODE_STEPS,
     melody_notes,
@@ -108,7 +111,7 @@ _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out
 _ZIGZAG = 0.6
 # A note on a beat, or held a beat or longer, a semitone from a tone of the chord sounding
 # (F held over C-E-G) counts this much: a sour note unless it resolves, as an appoggiatura
-# does, by step to a chord tone (``_settle`` moves those that do not). Held notes rubbing
+# does, by step to a chord tone (``finish.settle`` moves those that do not). Held notes rubbing
 # so were 5-15% of the melody's time in every style; now 1-4%, all resolving (Bach's
 # chorales: 1.2%). Forbidding every rub (0.05, no appoggiaturas) left the classifier where
 # it was too (65 style briefs, 4 seeds x 3 corpus draws: 0.744 and 0.743).
@@ -490,7 +493,7 @@ def longest_copied_run(abc: str, exemplars: list[Exemplar]) -> int:
 
 # --- the composer -----------------------------------------------------------------------
 
-Note = tuple[int | None, int]  # (MIDI pitch or None for a rest, length in sixteenths)
+Note = finish.Note
 
 
 class MarkovComposer:
@@ -797,12 +800,23 @@ class _Piece:
         return out
 
     def _lands(self, onset: int, length: int) -> int:
-        """Where a note counts for the harmony: a note struck an eighth before a main beat
-        and held over it (a syncopation, ``_push``) belongs to that beat and its chord."""
-        ahead = onset + 2
-        if onset % self.meter.beat == 2 and length > 2 and ahead % self._strong == 0:
-            return ahead
-        return onset
+        """Where a note counts for the harmony (a syncopation, ``_push``, at the beat it
+        anticipates: ``finish.lands``)."""
+        return finish.lands(onset, length, self.meter.beat, self._strong)
+
+    def setting(self) -> finish.Setting:
+        """The piece as the finishing passes see it (finish.py)."""
+        return finish.Setting(
+            harmony=self.harmony,
+            beat=self.meter.beat,
+            strong=self._strong,
+            tonic=self.tonic_ref,
+            steps=tuple(self.steps),
+            major_third=self.mode in MAJOR_LIKE,
+            blue=self.style.blue,
+            approach=self.style.approach,
+            seed=self.seed,
+        )
 
     def _room(self, values: set[int]) -> bool:
         """Do these note lengths keep the piece within MOTIF_VALUES, counting the held note
@@ -942,7 +956,7 @@ class _Piece:
         pitch = self.pitch(degree)
         if degree % 7 not in self.allowed or not self.lo - 1 <= pitch <= self.hi + 1:
             return False
-        if chord is not None and held and _clashes(pitch, chord.pcs):
+        if chord is not None and held and finish.clashes(pitch, chord.pcs):
             return False
         return not (strong and chord is not None and pitch % 12 not in chord.pcs)
 
@@ -1003,7 +1017,7 @@ class _Piece:
                 w *= 1.0 if prev_step else _REPEAT_AGAIN  # fewer strings of one note
             if chord_pcs is not None:
                 w *= _CHORD_TONE if pitch % 12 in chord_pcs else _NON_CHORD_TONE
-            if heard_pcs is not None and _clashes(pitch, heard_pcs):
+            if heard_pcs is not None and finish.clashes(pitch, heard_pcs):
                 w *= _CLASH
             if step * prev_step < 0 and abs(step) <= 2 and abs(prev_step) <= 2:
                 w *= _ZIGZAG  # up-down-up wobbles: fewer than chance, as in the corpus
@@ -1126,108 +1140,13 @@ class _Piece:
             last = next(p for p in reversed([p for bar in bars for p, _ in bar]) if p is not None)
             deg = self.nearest_degree(last, tuple(range(7)))
             step = 0
-        melody = self._approach(self._blue(self._settle(melody)))
+        setting = self.setting()
+        melody = finish.approach(setting, finish.blue(setting, finish.settle(setting, melody)))
         melody = [
             [(self.instrument.fit(p) if p is not None else None, n) for p, n in bar]
             for bar in melody
         ]
         return Draft(abc=self.render(melody), notes=self.notes)
-
-    def _heard(self, melody: list[list[Note]]) -> list[tuple[int, int, int, tuple[int, ...]]]:
-        """(index in the melody, where in its bar it counts (``_lands``), length, tones of the
-        chord there) of every sounding note, for the passes that fit finished notes to the
-        harmony."""
-        out = []
-        k = 0
-        for b, bar in enumerate(melody):
-            spans = self.harmony[b] if b < len(self.harmony) else None
-            onset = 0
-            for pitch, length in bar:
-                if pitch is not None and spans:
-                    lands = self._lands(onset, length)
-                    out.append((k, lands, length, form.chord_at(spans, lands).pcs))
-                onset += length
-                k += 1
-        return out
-
-    def _settle(self, melody: list[list[Note]]) -> list[list[Note]]:
-        """A note held against a chord it rubs by a semitone (``_clashes``) moves to the
-        nearest tone that does not, as an arranger fixes a line that came back over other
-        harmony (a varied repeat, a continuous blues): a chord tone on the bar's main beats,
-        any tone of the mode that does not rub between them, and not the pitch of a
-        neighbour, which would make a repeated note. Passing notes between beats stay, and
-        so does an appoggiatura: a rub of up to two beats that steps to a chord tone."""
-        beat = self.meter.beat
-        scale = {(self.tonic_ref + x) % 12 for x in self.steps}
-        pitches = [p for bar in melody for p, _ in bar]
-        heard = self._heard(melody)
-        for i, (k, onset, length, pcs) in enumerate(heard):
-            pitch = pitches[k]
-            if pitch is None or (onset % beat and length < beat) or not _clashes(pitch, pcs):
-                continue
-            if i + 1 < len(heard) and heard[i + 1][0] == k + 1 and length <= 2 * beat:
-                after, under = pitches[k + 1], heard[i + 1][3]
-                if after is not None and _resolves(pitch, after, under):
-                    continue  # an appoggiatura: it steps to a tone of the chord
-            strong = onset % self._strong == 0
-            fine = [
-                q
-                for q in range(pitch - 3, pitch + 4)
-                if q % 12 in pcs or (not strong and q % 12 in scale and not _clashes(q, pcs))
-            ]
-            if fine:
-                around = {pitches[j] for j in (k - 1, k + 1) if 0 <= j < len(pitches)}
-                pitches[k] = min(fine, key=lambda q: (q in around, abs(q - pitch), q))
-        return _with_pitches(melody, pitches)
-
-    def _blue(self, melody: list[list[Note]]) -> list[list[Note]]:
-        """Blue thirds (``Style.blue``): in a mode with a major third, a note on it that
-        falls to the next note is sung a semitone flat with the style's chance, and always
-        where the chord under it holds the flat third (a blues' IV7: E over F-A-C-Eb rubs,
-        Eb is the chord's seventh). Its own seeded draw, so the rest of the piece is the
-        same with or without it."""
-        chance = self.style.blue
-        if chance <= 0 or self.mode not in MAJOR_LIKE:
-            return melody
-        rng = random.Random(f"blue {self.seed}")
-        third, flat = (self.tonic_ref + 4) % 12, (self.tonic_ref + 3) % 12
-        pitches = [p for bar in melody for p, _ in bar]
-        heard = self._heard(melody)
-        resolving = _resolutions(pitches, heard)  # an appoggiatura's resolution stays
-        for k, _, _, pcs in heard:
-            pitch = pitches[k]
-            if pitch is None or pitch % 12 != third or k in resolving:
-                continue
-            after = next((q for q in pitches[k + 1 :] if q is not None), None)
-            if flat in pcs or (after is not None and after < pitch and rng.random() < chance):
-                pitches[k] = pitch - 1
-        return _with_pitches(melody, pitches)
-
-    def _approach(self, melody: list[list[Note]]) -> list[list[Note]]:
-        """Chromatic approach notes (``Style.approach``): a short note off the beat that steps
-        to, or repeats, a chord tone struck on the next beat is played a semitone from it,
-        from below where the line rises or stays, from above where it falls, with the style's
-        chance. Its own seeded draw, so the rest of the piece is the same without it."""
-        chance = self.style.approach
-        if chance <= 0:
-            return melody
-        rng = random.Random(f"approach {self.seed}")
-        beat = self.meter.beat
-        pitches = [p for bar in melody for p, _ in bar]
-        heard = self._heard(melody)
-        resolving = _resolutions(pitches, heard)
-        for (k, onset, length, _), (after, landing, _, pcs) in itertools.pairwise(heard):
-            pitch, goal = pitches[k], pitches[after]
-            if after != k + 1 or pitch is None or goal is None or k in resolving:
-                continue  # a rest between: nothing leads in
-            if not onset % beat or length > beat // 2 or landing % beat:
-                continue  # only a short note off the beat, before a note on one
-            if goal % 12 not in pcs or abs(pitch - goal) > 2:
-                continue
-            lead = goal - 1 if pitch <= goal else goal + 1
-            if lead != pitch and rng.random() < chance:
-                pitches[k] = lead
-        return _with_pitches(melody, pitches)
 
     def _varied_repeat(
         self, bars: list[list[Note]], letter: str, bar0: int, cadence: str, shift: float
@@ -1366,36 +1285,6 @@ def _allowed_degrees(
     # Major-like modes drop 4 and 7 first (major pentatonic), minor-like ones 2 and 6.
     order = (3, 6) if mode in ("major", "lydian", "mixolydian") else (1, 5)
     return tuple(d for d in range(7) if d not in order[: 7 - n_classes])
-
-
-def _resolutions(
-    pitches: list[int | None], heard: list[tuple[int, int, int, tuple[int, ...]]]
-) -> set[int]:
-    """The notes that follow a note rubbing against its chord (``_heard``): they resolve it,
-    as an appoggiatura's next note does, so the passes that colour a line leave them be."""
-    out = set()
-    for (k, _, _, pcs), (after, _, _, _) in itertools.pairwise(heard):
-        pitch = pitches[k]
-        if after == k + 1 and pitch is not None and _clashes(pitch, pcs):
-            out.add(after)
-    return out
-
-
-def _with_pitches(melody: list[list[Note]], pitches: list[int | None]) -> list[list[Note]]:
-    """The melody's bars with these pitches, in order, on its rhythm."""
-    notes = iter(pitches)
-    return [[(next(notes), length) for _, length in bar] for bar in melody]
-
-
-def _resolves(pitch: int, after: int, pcs: tuple[int, ...]) -> bool:
-    """Does the note after a rub resolve it: a step away, a tone of the chord under it?"""
-    return 1 <= abs(after - pitch) <= 2 and after % 12 in pcs
-
-
-def _clashes(pitch: int, pcs: tuple[int, ...]) -> bool:
-    """A semitone rub against the chord: not one of its tones, a semitone from one."""
-    pc = pitch % 12
-    return pc not in pcs and ((pc + 1) % 12 in pcs or (pc - 1) % 12 in pcs)
 
 
 def _onsets(pattern: tuple[int, ...]) -> frozenset[int]:

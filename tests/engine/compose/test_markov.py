@@ -8,7 +8,7 @@ from fractions import Fraction
 import music21
 import pytest
 
-from engine.compose import chords, form, load_composer
+from engine.compose import form, load_composer
 from engine.compose.abc import (
     BarSpeller,
     bar_lengths,
@@ -505,23 +505,6 @@ def test_no_held_note_rubs_against_its_chord(genre: str, exemplars: list[Exempla
     assert total > 60  # the check saw the melody, not an empty voice
 
 
-def test_settle_moves_a_sour_note_to_a_chord_tone_not_onto_a_neighbour(
-    exemplars: list[Exemplar],
-) -> None:
-    brief = make_brief(key="C", mode="major")
-    piece = _Piece(brief, exemplars, 0, knobs_for(brief, None))
-    c_major = form.Span(chords.parse("I", 0, "major"), 0, piece.meter.bar_len)
-    piece.harmony = [[c_major]]
-    # F (65) held three beats over C-E-G: E (64) would repeat the next note, so G (67).
-    settled = piece._settle([[(65, 12), (64, 4)]])
-    assert settled == [[(67, 12), (64, 4)]]
-    # F for a beat, stepping down to E: an appoggiatura, it stays; leaping away, it moves.
-    assert piece._settle([[(65, 4), (64, 4), (60, 8)]]) == [[(65, 4), (64, 4), (60, 8)]]
-    assert piece._settle([[(65, 4), (60, 4), (64, 8)]])[0][0] == (64, 4)
-    # A passing F between beats stays.
-    assert piece._settle([[(64, 2), (65, 2), (67, 4), (60, 8)]])[0][1] == (65, 2)
-
-
 def test_a_dotted_figure_counts_as_one_note_length() -> None:
     four, jig = make_brief(meter="4/4"), make_brief(meter="6/8")
     piece = _Piece(four, [], 0, knobs_for(four, None))
@@ -561,11 +544,6 @@ def test_blues_sings_blue_thirds_and_nothing_else_changes() -> None:
                     assert p[0] % 12 != third
                 onset += length
     assert blued >= 6
-    # A style without blue notes keeps its thirds.
-    folk = make_brief(genre="folk", key="A", mode="mixolydian")
-    piece = _Piece(folk, [], 0, knobs_for(folk, None))
-    melody = [[(69, 4), (61, 4), (59, 8)]]
-    assert piece._blue(melody) == melody
 
 
 @pytest.mark.parametrize("mode", ["mixolydian", "dorian", "minor"])
@@ -673,15 +651,3 @@ def test_melodies_syncopate_on_tones_of_the_chord_they_anticipate(genre: str) ->
                 onset += sixteenths
     assert pushed >= 6
     assert fitting >= 0.6 * pushed  # mostly chord tones of beat 3's chord
-
-
-def test_a_blue_third_never_undoes_an_appoggiatura_s_resolution() -> None:
-    brief = make_brief(genre="jazz", key="C", mode="major")
-    piece = _Piece(brief, [], 0, knobs_for(brief, None))
-    piece.style = dataclasses.replace(piece.style, blue=1.0)  # every falling E would be E flat
-    e_minor = form.Span(chords.parse("iii", 0, "major"), 0, piece.meter.bar_len)
-    piece.harmony = [[e_minor]]
-    # F leans on E over E-G-B and resolves to it: the E stays, or the F would rub unresolved.
-    assert piece._blue([[(65, 4), (64, 4), (60, 8)]]) == [[(65, 4), (64, 4), (60, 8)]]
-    # After a chord tone the same falling E is sung blue.
-    assert piece._blue([[(67, 4), (64, 4), (60, 8)]]) == [[(67, 4), (63, 4), (60, 8)]]
