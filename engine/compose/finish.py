@@ -159,8 +159,10 @@ def approach(setting: Setting, melody: list[list[Note]]) -> list[list[Note]]:
     resolving = resolutions(pitches, notes)
     for (k, onset, length, _), (after, landing, _, pcs) in itertools.pairwise(notes):
         pitch, goal = pitches[k], pitches[after]
-        if after != k + 1 or pitch is None or goal is None or k in resolving:
+        if after != k + 1 or pitch is None or goal is None:
             continue  # a rest between: nothing leads in
+        if k in resolving:
+            continue  # it resolves the note before it
         if not onset % beat or length > beat // 2 or landing % beat:
             continue  # only a short note off the beat, before a note on one
         if goal % 12 not in pcs or abs(pitch - goal) > 2:

@@ -107,6 +107,9 @@ _CONTOURS: dict[str, tuple[Callable[[float], float], float]] = {
     "fall": (lambda x: 0.4 - 0.8 * x, 0.4),  # from high, down by steps
     "wave": (lambda x: 0.3 * math.cos(2 * math.pi * x) - 0.1, 0.2),  # down, then back up
 }
+# The contours' height, as a share of the melody's window: most of it, so the melody reaches
+# its range in one phrase.
+_CONTOUR_HEIGHT = 0.75
 _CHORD_TONE, _NON_CHORD_TONE = 1.8, 0.6  # weights of strong-beat notes in / out of the chord
 _ZIGZAG = 0.6
 # A note on a beat, or held a beat or longer, a semitone from a tone of the chord sounding
@@ -894,8 +897,7 @@ class _Piece:
         n_bars = len(rhythms)
         total = sum(len(r) for r in rhythms)
         span = self.hi - self.lo
-        # The contour spans most of the window, so the melody reaches its range in one phrase.
-        amp, sigma = span * 0.75, max(2.5, span * 0.3)
+        amp, sigma = span * _CONTOUR_HEIGHT, max(2.5, span * 0.3)
         shape = _CONTOURS[contour][0]
         deg, prev_step = start_degree, start_step
         k = 0
@@ -1109,7 +1111,7 @@ class _Piece:
         melody: list[list[Note]] = []
         # The first note sits where the first phrase's contour starts, half as far out.
         first = next((s.letter for s in sections if s.letter != "intro"), "A")
-        start = 0.5 * 0.75 * (self.hi - self.lo) * _CONTOURS[self.contour(first)][0](0.0)
+        start = 0.5 * _CONTOUR_HEIGHT * (self.hi - self.lo) * _CONTOURS[self.contour(first)][0](0.0)
         deg = self.nearest_degree(self.register + start, (0, 2, 4))
         step = 99  # the first note of the piece is given
         for section in sections:

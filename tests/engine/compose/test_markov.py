@@ -8,7 +8,7 @@ from fractions import Fraction
 import music21
 import pytest
 
-from engine.compose import form, load_composer
+from engine.compose import finish, form, load_composer
 from engine.compose.abc import (
     BarSpeller,
     bar_lengths,
@@ -464,9 +464,9 @@ def _held_rubs(piece: _Piece, abc: str) -> tuple[int, int]:
         onset = 0
         for element in bar:
             length = int(element.length * 16)
-            # A syncopation (struck an eighth before the middle of a 4/4 bar, held over it)
-            # belongs to that beat and its chord.
-            lands = onset + 2 if onset % beat == 2 and length > 2 and onset + 2 == 8 else onset
+            # A syncopation (struck an eighth before a main beat, held over it) belongs to
+            # that beat and its chord (finish.lands, tested in test_finish.py).
+            lands = finish.lands(onset, length, beat, piece._strong)
             if element.pitches and b < len(piece.harmony):
                 pcs = form.chord_at(piece.harmony[b], lands).pcs
                 notes.append((element.pitches[0], length, lands % beat == 0, pcs))
