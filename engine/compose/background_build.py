@@ -10,7 +10,8 @@ from collections import Counter
 from typing import Any
 
 from engine.compose.background import DATA_FILE, MIN_TUNES, Steps, to_json
-from engine.compose.markov import Meter, _learn
+from engine.compose.markov import _learn
+from engine.compose.rhythm import Meter
 from engine.types import Exemplar
 
 

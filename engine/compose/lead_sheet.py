@@ -37,7 +37,7 @@ from engine.compose.abc import (
 )
 from engine.compose.chords import Chord
 from engine.compose.form import Section, Span
-from engine.compose.markov import Meter
+from engine.compose.rhythm import Meter
 from engine.compose.styles import MINOR_MODES, Style, style_for
 from engine.compose.write import MelodyBar, write_abc
 from engine.types import MusicBrief

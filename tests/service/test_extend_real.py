@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.compose.form import plan_sections
-from engine.compose.markov import Meter
+from engine.compose.rhythm import Meter
 from engine.compose.styles import STYLES
 from engine.config import Settings
 from engine.pipeline import brief_for_notes

@@ -9,7 +9,8 @@ from engine.compose import background, markov
 from engine.compose.abc import melody_notes
 from engine.compose.background import BORROWED, MIN_TUNES, background_for, from_json, to_json
 from engine.compose.background_build import build_from_corpus, learn_background
-from engine.compose.markov import MarkovComposer, Meter, Model, learn, with_background
+from engine.compose.markov import MarkovComposer, Model, learn, with_background
+from engine.compose.rhythm import Meter
 from engine.types import Exemplar
 
 from .conftest import corpus_tunes, make_brief

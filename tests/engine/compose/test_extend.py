@@ -10,7 +10,8 @@ import pytest
 
 from engine.bridge.rules import RulesBridge
 from engine.compose.form import plan_sections
-from engine.compose.markov import MarkovComposer, Meter
+from engine.compose.markov import MarkovComposer
+from engine.compose.rhythm import Meter
 from engine.compose.styles import STYLES
 from engine.pipeline import brief_for_notes, continuing
 from engine.refine import derive_targets, refine

@@ -21,10 +21,8 @@ from engine.compose.abc import (
 )
 from engine.compose.markov import (
     MAX_COPIED_NOTES,
-    MOTIF_VALUES,
     SCORE_TEMPERATURE,
     MarkovComposer,
-    Meter,
     Model,
     _allowed_degrees,
     _Piece,
@@ -34,6 +32,7 @@ from engine.compose.markov import (
     learn,
     longest_copied_run,
 )
+from engine.compose.rhythm import MOTIF_VALUES, Meter
 from engine.config import Settings
 from engine.errors import ConfigError
 from engine.metrics import measure
@@ -341,16 +340,6 @@ def test_the_last_note_is_approached_by_step_more_often_than_repeated(
     assert sum(1 <= e <= 2 for e in endings) >= 5
 
 
-def _onsets(pattern: tuple[int, ...]) -> set[int]:
-    return {sum(pattern[:i]) for i in range(len(pattern))}
-
-
-def _same_or_varied(ours: tuple[int, ...], theirs: tuple[int, ...]) -> bool:
-    """Equal, or the exemplar's bar with some notes divided (more onsets) or joined (fewer)."""
-    a, b = _onsets(ours), _onsets(theirs)
-    return sum(ours) == sum(theirs) and (a >= b or a <= b)
-
-
 def test_learn_keeps_each_exemplars_bars_in_order(exemplars: list[Exemplar]) -> None:
     meter = Meter.parse("2/4")
     model, _ = learn(exemplars, meter)
@@ -369,45 +358,6 @@ def test_learn_keeps_each_exemplars_bars_in_order(exemplars: list[Exemplar]) -> 
     # waltz phrase): nothing to borrow, the motif rhythms compose instead.
     assert learn(exemplars, Meter.parse("3/4"))[0].lines == []
     assert len(learn(exemplars, Meter.parse("6/8"))[0].lines) == 1
-
-
-@pytest.mark.parametrize("meter", ["2/4", "6/8"])
-def test_a_phrase_takes_its_rhythm_from_consecutive_exemplar_bars(
-    meter: str, exemplars: list[Exemplar], jigs: list[Exemplar]
-) -> None:
-    pool = exemplars if meter == "2/4" else jigs
-    small = 0  # phrases within MOTIF_VALUES note lengths (a soft limit: the best window)
-    for seed in range(4):
-        brief = make_brief(meter=meter)
-        piece = _Piece(brief, pool, seed, knobs_for(brief, None))
-        piece.repetition = 0.0  # no bar made to repeat the one before: the exemplar's own bars
-        rhythms = piece.exemplar_rhythms("A", 4, "tonic", breath=False)
-        assert rhythms is not None and len(rhythms) == 4
-        bar_len = piece.meter.bar_len
-        assert all(sum(r) == bar_len for r in rhythms)  # whole bars of the piece's meter
-        assert rhythms[-1][-1] >= piece.meter.beat  # the cadence bar ends on a held note
-        small += len({x for r in rhythms for x in r}) <= MOTIF_VALUES
-        # The first three bars are four consecutive bars of one exemplar, as they are or
-        # divided / joined toward the density knob.
-        lines = [line for _, line in piece.model.lines]
-        assert any(
-            all(
-                theirs is not None and _same_or_varied(ours, theirs)
-                for ours, theirs in zip(rhythms[:3], line[s : s + 3], strict=True)
-            )
-            for line in lines
-            for s in range(len(line) - 3)
-        )
-        # A section heard again comes back in the same rhythm.
-        assert piece.exemplar_rhythms("A", 4, "tonic", breath=False)[:3] == rhythms[:3]
-    assert small >= 2  # the jigs mix dotted, running and held figures: 5 lengths at times
-    waltz = make_brief(meter="3/4")
-    assert (
-        _Piece(waltz, exemplars, 1, knobs_for(waltz, None)).exemplar_rhythms(
-            "A", 4, "tonic", breath=False
-        )
-        is None
-    )
 
 
 def test_pieces_with_borrowed_rhythms_fill_their_bars_and_repeat_by_seed(
@@ -503,18 +453,6 @@ def test_no_held_note_rubs_against_its_chord(genre: str, exemplars: list[Exempla
         assert rubs == 0, (genre, seed)
         total += held
     assert total > 60  # the check saw the melody, not an empty voice
-
-
-def test_a_dotted_figure_counts_as_one_note_length() -> None:
-    four, jig = make_brief(meter="4/4"), make_brief(meter="6/8")
-    piece = _Piece(four, [], 0, knobs_for(four, None))
-    # Eighths, quarters, a held close and the dotted pair (3 + 1 sixteenths): four figures.
-    assert piece._room({2, 4, 8, 3, 1})
-    assert not piece._room({2, 4, 8, 6, 1})  # a dotted quarter and a sixteenth are two
-    assert not piece._room({2, 4, 8, 12, 3, 1})
-    # In compound time a dotted eighth is the beat's long note, not half of a figure.
-    compound = _Piece(jig, [], 0, knobs_for(jig, None))
-    assert not compound._room({2, 4, 6, 3, 1})
 
 
 def test_blues_sings_blue_thirds_and_nothing_else_changes() -> None:
@@ -614,24 +552,11 @@ def test_jazz_leads_into_chord_tones_by_a_semitone_and_nothing_else_changes() ->
     assert led >= 6
 
 
-def test_a_pushed_bar_anticipates_its_middle_beat_the_same_way_each_time() -> None:
+def test_a_pushed_note_counts_at_the_beat_it_anticipates() -> None:
     brief = make_brief(genre="jazz", meter="4/4")
     piece = _Piece(brief, [], 0, knobs_for(brief, None))
-    piece.style = dataclasses.replace(piece.style, anticipation=1.0)
-    piece.values = {4, 8}
-    assert piece._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # beat 3 struck an eighth early
-    assert piece._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # a returning bar returns the same
-    assert piece._push((4, 2, 2, 4, 4)) == (4, 2, 6, 4)  # the eighth before it tied over
-    assert piece._push((2, 2, 2, 2, 8)) == (2, 2, 2, 2, 8)  # 10 sixteenths need a tie
-    assert piece._push((4, 3, 1, 8)) == (4, 3, 1, 8)  # a sixteenth before beat 3 stays
-    assert piece._push((8, 8)) == (8, 8)  # a half note and a tie: not written so
     # The pushed note belongs to the beat it anticipates; an eighth on the off-beat does not.
     assert piece._lands(6, 6) == 8 and piece._lands(6, 2) == 6 and piece._lands(4, 4) == 4
-    folk = _Piece(make_brief(genre="folk"), [], 0, knobs_for(make_brief(genre="folk"), None))
-    assert folk._push((4, 4, 4, 4)) == (4, 4, 4, 4)
-    waltz = _Piece(make_brief(genre="jazz", meter="3/4"), [], 0, knobs_for(brief, None))
-    waltz.style = dataclasses.replace(waltz.style, anticipation=1.0)
-    assert waltz._push((4, 4, 4)) == (4, 4, 4)
 
 
 @pytest.mark.parametrize("genre", ["pop", "funk"])

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from engine.compose.markov import _Piece, knobs_for
+from engine.compose.rhythm import MOTIF_VALUES, Meter, Rhythms, prior_rhythms
+from engine.types import Exemplar
+
+from .conftest import make_brief
+
+
+def _rhythms(meter: str, anticipation: float = 0.0, density: float = 0.5) -> Rhythms:
+    """A rhythm writer with no exemplars: the built-in rhythms alone."""
+    return Rhythms(
+        Meter.parse(meter), random.Random(0), Counter(), {}, [], density, 0.0, anticipation
+    )
+
+
+def _onsets(pattern: tuple[int, ...]) -> set[int]:
+    return {sum(pattern[:i]) for i in range(len(pattern))}
+
+
+def _same_or_varied(ours: tuple[int, ...], theirs: tuple[int, ...]) -> bool:
+    """Equal, or the exemplar's bar with some notes divided (more onsets) or joined (fewer)."""
+    a, b = _onsets(ours), _onsets(theirs)
+    return sum(ours) == sum(theirs) and (a >= b or a <= b)
+
+
+@pytest.mark.parametrize("meter", ["2/4", "6/8"])
+def test_a_phrase_takes_its_rhythm_from_consecutive_exemplar_bars(
+    meter: str, exemplars: list[Exemplar], jigs: list[Exemplar]
+) -> None:
+    pool = exemplars if meter == "2/4" else jigs
+    small = 0  # phrases within MOTIF_VALUES note lengths (a soft limit: the best window)
+    for seed in range(4):
+        brief = make_brief(meter=meter)
+        piece = _Piece(brief, pool, seed, knobs_for(brief, None))
+        piece.rhythms.repetition = (
+            0.0  # no bar made to repeat the one before: the exemplar's own bars
+        )
+        rhythms = piece.rhythms.exemplar_rhythms("A", 4, "tonic", breath=False)
+        assert rhythms is not None and len(rhythms) == 4
+        bar_len = piece.meter.bar_len
+        assert all(sum(r) == bar_len for r in rhythms)  # whole bars of the piece's meter
+        assert rhythms[-1][-1] >= piece.meter.beat  # the cadence bar ends on a held note
+        small += len({x for r in rhythms for x in r}) <= MOTIF_VALUES
+        # The first three bars are four consecutive bars of one exemplar, as they are or
+        # divided / joined toward the density knob.
+        lines = [line for _, line in piece.model.lines]
+        assert any(
+            all(
+                theirs is not None and _same_or_varied(ours, theirs)
+                for ours, theirs in zip(rhythms[:3], line[s : s + 3], strict=True)
+            )
+            for line in lines
+            for s in range(len(line) - 3)
+        )
+        # A section heard again comes back in the same rhythm.
+        assert piece.rhythms.exemplar_rhythms("A", 4, "tonic", breath=False)[:3] == rhythms[:3]
+    assert small >= 2  # the jigs mix dotted, running and held figures: 5 lengths at times
+    waltz = make_brief(meter="3/4")
+    assert (
+        _Piece(waltz, exemplars, 1, knobs_for(waltz, None)).rhythms.exemplar_rhythms(
+            "A", 4, "tonic", breath=False
+        )
+        is None
+    )
+
+
+def test_a_dotted_figure_counts_as_one_note_length() -> None:
+    four, jig = _rhythms("4/4"), _rhythms("6/8")
+    # Eighths, quarters, a held close and the dotted pair (3 + 1 sixteenths): four figures.
+    assert four._room({2, 4, 8, 3, 1})
+    assert not four._room({2, 4, 8, 6, 1})  # a dotted quarter and a sixteenth are two
+    assert not four._room({2, 4, 8, 12, 3, 1})
+    # In compound time a dotted eighth is the beat's long note, not half of a figure.
+    assert not jig._room({2, 4, 6, 3, 1})
+
+
+def test_a_pushed_bar_anticipates_its_middle_beat_the_same_way_each_time() -> None:
+    rhythms = _rhythms("4/4", anticipation=1.0)
+    rhythms.values = {4, 8}
+    assert rhythms._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # beat 3 struck an eighth early
+    assert rhythms._push((4, 4, 4, 4)) == (4, 2, 6, 4)  # a returning bar returns the same
+    assert rhythms._push((4, 2, 2, 4, 4)) == (4, 2, 6, 4)  # the eighth before it tied over
+    assert rhythms._push((2, 2, 2, 2, 8)) == (2, 2, 2, 2, 8)  # 10 sixteenths need a tie
+    assert rhythms._push((4, 3, 1, 8)) == (4, 3, 1, 8)  # a sixteenth before beat 3 stays
+    assert rhythms._push((8, 8)) == (8, 8)  # a half note and a tie: not written so
+    assert _rhythms("4/4", anticipation=0.0)._push((4, 4, 4, 4)) == (4, 4, 4, 4)  # a folk tune
+    assert _rhythms("3/4", anticipation=1.0)._push((4, 4, 4)) == (4, 4, 4)  # 4/4 bars only
+    # The piece's style decides: jazz anticipates, folk does not.
+    assert (
+        _Piece(
+            make_brief(genre="pop"), [], 0, knobs_for(make_brief(genre="pop"), None)
+        ).rhythms.anticipation
+        > 0
+    )
+    assert (
+        _Piece(
+            make_brief(genre="folk"), [], 0, knobs_for(make_brief(genre="folk"), None)
+        ).rhythms.anticipation
+        == 0
+    )
+
+
+@pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8", "5/4", "7/8"])
+def test_the_built_in_rhythms_fill_a_bar_of_any_meter(meter: str) -> None:
+    bar_len = Meter.parse(meter).bar_len
+    pool = prior_rhythms(Meter.parse(meter))
+    assert pool and all(sum(p) == bar_len and min(p) > 0 for p in pool)
+
+
+@pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
+def test_a_motif_phrase_is_two_bar_rhythms_and_closes_on_a_held_note(meter: str) -> None:
+    for seed in range(6):
+        rhythms = _rhythms(meter)
+        rhythms.rng = random.Random(seed)
+        bar, beat = rhythms.meter.bar_len, rhythms.meter.beat
+        a = rhythms.phrase_rhythms("A", 4, "half", breath=False)
+        assert len(a) == 4 and all(sum(r) == bar for r in a)
+        # Built from a motif: its opening bar and a second one, nothing else, before the close.
+        assert len(set(a[:3])) <= 2 and a[0] == rhythms.motifs["A"][0]
+        assert a[-1][-1] >= beat  # the cadence bar ends on a note held a beat or more
+        final = rhythms.phrase_rhythms("A", 4, "final", breath=False)
+        assert final[:3] == a[:3]  # a section heard again comes back in its rhythm
+        assert 2 * final[-1][-1] >= bar  # the last note holds half the bar at least
+        b = rhythms.phrase_rhythms("B", 4, "tonic", breath=True)
+        assert all(sum(r) == bar for r in b)
+        # A small vocabulary: MOTIF_VALUES lengths, one more where only a length outside it
+        # closes a phrase that breathes (a soft limit, as for whole pieces).
+        assert len(rhythms.values) <= MOTIF_VALUES + 1, rhythms.values
+
+
+def test_denser_knob_more_notes_a_bar() -> None:
+    def notes(density: float) -> float:
+        counts = []
+        for seed in range(20):
+            rhythms = _rhythms("4/4", density=density)
+            rhythms.rng = random.Random(seed)
+            counts += [len(r) for r in rhythms.phrase_rhythms("A", 4, "half", False)[:3]]
+        return sum(counts) / len(counts)
+
+    assert notes(0.9) > notes(0.1) + 1.0
