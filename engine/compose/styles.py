@@ -193,6 +193,9 @@ STYLES: dict[str, Style] = {
             palettes=(Palette(66, 0, 32, 0, 0), Palette(11, 26, 32, 0, 0)),
             words="seventh chords in ii–V–I turns, a walking bass, ride cymbal, swung eighths",
             approach=0.5,
+            # No melody syncopation (Style.anticipation) yet: at 0.5 the jazz pieces' lines
+            # anticipate beat 3 as a player would, but the classifier against the (folk)
+            # corpus rose from 0.684 to 0.703 (65 style briefs, 6 seed sets x 3 draws).
             feel=Feel(dynamics=14, accent=1.1, timing_ms=9.0, laid_back_ms=15.0, reverb=40),
         ),
         Style(
@@ -320,6 +323,7 @@ STYLES: dict[str, Style] = {
             name="blues",
             blue=0.5,
             approach=0.3,
+            anticipation=0.4,
             modes=("mixolydian", "dorian"),
             pushes=True,
             tempo=(80, 120),
@@ -347,9 +351,9 @@ STYLES: dict[str, Style] = {
             ending="hits",
             words="the twelve-bar form (eight bars in a short piece) in dominant sevenths, a boogie "
             "bass and a shuffle",
-            # A little more swell than folk's 12: at 12 a blues melody's bars came out within
-            # a bar-to-bar velocity sd of 6.0, hardly phrased.
-            feel=Feel(dynamics=13, accent=1.2, timing_ms=9.0, laid_back_ms=12.0, ritardando=0.12),
+            # More swell than folk's: at 12 a blues melody's bars came out within a bar-to-bar
+            # velocity sd of 6.0, hardly phrased; at 13, with anticipated bars, one at 5.7.
+            feel=Feel(dynamics=14, accent=1.2, timing_ms=9.0, laid_back_ms=12.0, ritardando=0.12),
         ),
         Style(
             name="lullaby",

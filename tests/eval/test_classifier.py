@@ -88,3 +88,18 @@ def test_different_rhythms_are_told_apart_by_rhythm_alone() -> None:
 def test_too_few_melodies_give_nan() -> None:
     result = two_sample_test([[(60, 1.0)] * 8] * 3, [[(62, 1.0)] * 8] * 30)
     assert math.isnan(result.accuracy) and result.folds == []
+
+
+def test_repeated_runs_average_other_subsamples_and_splits() -> None:
+    rng = np.random.default_rng(10)
+    steps = [-4, -2, -1, 0, 1, 2, 3, 5]
+    a = [_walk(rng, steps) for _ in range(40)]
+    b = [_walk(rng, [-2, -1, 0, 1, 2, 7]) for _ in range(120)]
+    one = two_sample_test(a, b)
+    five = two_sample_test(a, b, repeats=5)
+    # The first run is the single run; the others draw other melodies of the larger side.
+    assert five.runs[0] == one.accuracy and one.runs == [one.accuracy] and one.spread == 0.0
+    assert len(five.runs) == 5 and len(five.folds) == 25
+    assert five.accuracy == np.mean(five.folds) and len(set(five.runs)) > 1
+    assert five.spread == np.std(five.runs) > 0
+    assert five.runs[1] == two_sample_test(a, b, seed=1).accuracy

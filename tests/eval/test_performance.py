@@ -6,7 +6,13 @@ import pytest
 import symusic
 
 from engine.render.midi import abc_to_score
-from eval.performance import measure_performance, onset_deviations_ms, ritardando, targets
+from eval.performance import (
+    MIN_SWING_PAIRS,
+    measure_performance,
+    onset_deviations_ms,
+    ritardando,
+    targets,
+)
 
 TUNE = (
     "X:1\nM:4/4\nL:1/8\nQ:1/4=100\nK:C\nV:1\n%%MIDI program 0\n"
@@ -45,20 +51,47 @@ def test_onsets_and_ritardando_are_measured_on_the_tempo_map() -> None:
     assert ritardando(slowed, beat, 11, bar) == pytest.approx(0.1, abs=1e-6)
 
 
+# A piece that meets every performance target.
+PLAYED = {
+    "distinct_velocities": 12.0,
+    "bar_velocity_std": 7.0,
+    "onset_ms": 8.0,
+    "ritardando": 0.1,
+    "swing_ratio": 1.8,
+    "style_swing": 1.8,
+    "pedal_tracks": math.nan,
+    "piano_tracks": 0.0,
+    "stray_pedals": 0.0,
+    "mixed_tracks": 1.0,
+    "lufs": -16.0,
+    "true_peak": -1.5,
+}
+
+
 def test_targets_fail_where_a_piece_is_played_flat() -> None:
-    flat = {
+    flat = PLAYED | {
         "distinct_velocities": 3.0,
         "bar_velocity_std": 0.0,
         "onset_ms": 0.0,
         "ritardando": 0.0,
         "swing_ratio": math.nan,
         "style_swing": math.nan,
-        "pedal_tracks": math.nan,
-        "piano_tracks": 0.0,
-        "stray_pedals": 0.0,
         "mixed_tracks": 0.0,
         "lufs": -20.0,
         "true_peak": -0.5,
     }
     met = {name: ok for name, _, ok in targets([flat])}
     assert not any(ok for name, ok in met.items() if "pedal" not in name and "spread" not in name)
+    assert all(
+        ok for name, ok in {n: ok for n, _, ok in targets([PLAYED])}.items() if ok is not None
+    )
+
+
+def test_swing_is_judged_on_the_pieces_that_play_enough_eighth_pairs() -> None:
+    row = PLAYED
+    few = {**row, "swing_ratio": math.nan}  # swung, but fewer than MIN_SWING_PAIRS pairs
+    off = {**row, "swing_ratio": 1.5}
+    swing = {name: (shown, ok) for name, shown, ok in targets([row, few])}
+    shown, ok = swing["swing ratio within 0.15 of the style's"]
+    assert ok and "1 of 2 swung pieces" in shown and str(MIN_SWING_PAIRS) in shown
+    assert not {n: ok for n, _, ok in targets([row, off])}["swing ratio within 0.15 of the style's"]

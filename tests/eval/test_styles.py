@@ -141,6 +141,9 @@ def test_swing_ratio_prefers_the_time_keeper_and_says_nothing_without_pairs() ->
     assert swing_ratio([[], straight]) == pytest.approx(1.0)
     assert math.isnan(swing_ratio([[0.0, 1.0, 2.0]]))  # no pairs: neither swung nor straight
     assert math.isnan(swing_ratio([[0.0, 0.25, 0.5, 0.75]]))  # sixteenths are no eighth pairs
+    # Two pairs make a ratio, but not where more are asked for: a few say more of the noise.
+    assert swing_ratio([swung], min_pairs=2) == pytest.approx(2.0)
+    assert math.isnan(swing_ratio([swung], min_pairs=3))
 
 
 def test_rock_power_chords_one_chord_and_four_on_the_floor() -> None:
