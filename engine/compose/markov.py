@@ -497,6 +497,7 @@ class _Piece:
             knobs["density"],
             repetition,
             self.style.anticipation,
+            swung=self.style.swing > 1.0,
         )
         # The melody's window stays inside what its instrument can play: cut at the
         # instrument's edges (so the picture's register still places the tune), and moved only

@@ -129,6 +129,7 @@ class Rhythms:
         density: float,
         repetition: float,
         anticipation: float,
+        swung: bool = False,
     ) -> None:
         self.meter = meter
         self.rng = rng
@@ -136,6 +137,7 @@ class Rhythms:
         self.density = density  # the density knob
         self.repetition = repetition  # chance a bar repeats the one before (drawn per piece)
         self.anticipation = anticipation  # Style.anticipation
+        self.swung = swung  # the style swings its eighths (see _swing)
         self.pool = prior_rhythms(meter)
         self.values: set[int] = set()  # note lengths the melody's rhythms use so far
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -199,8 +201,28 @@ class Rhythms:
                 chosen = _cadence_rhythm(bar_len, self.meter.beat)
         else:
             chosen = pick(self.rng, weighted)
+        chosen = self._swing(chosen)
         self.values |= set(chosen)
         return chosen
+
+    def _swing(self, pat: tuple[int, ...]) -> tuple[int, ...]:
+        """In a style that swings, a beat's dotted pair (dotted eighth and sixteenth, or the
+        reverse) becomes two eighths, which the player swings: a swing chart's dotted figure is
+        read so. Played as written under the swing, a folk tune's dotted pair came out 5 : 1
+        and its Scotch snap short-long, neither of them a blues or a jazz line."""
+        if not self.swung or self.meter.beat != 4 or not {1, 3} <= set(pat):
+            return pat
+        out: list[int] = []
+        onset = i = 0
+        while i < len(pat):
+            if onset % 4 == 0 and pat[i : i + 2] in ((3, 1), (1, 3)):
+                out += [2, 2]
+                i += 2
+            else:
+                out.append(pat[i])
+                i += 1
+            onset = sum(out)
+        return tuple(out)
 
     def phrase_rhythms(
         self, letter: str, n_bars: int, cadence: str, breath: bool
@@ -245,6 +267,8 @@ class Rhythms:
         chosen = self.borrowed.get(letter)
         if chosen is None or len(chosen) != n_bars:
             window = self._pick_window(n_bars)
+            if window is not None:
+                window = [self._swing(pat) for pat in window]
             if window is None or not self._room(self.values | {x for p in window for x in p}):
                 return None  # the motif rhythms keep the vocabulary better
             self.values |= {x for pat in window for x in pat}

@@ -2,20 +2,24 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from fractions import Fraction
 
 import pytest
 
+from engine.compose.abc import melody_notes
 from engine.compose.markov import _Piece, knobs_for
 from engine.compose.rhythm import MOTIF_VALUES, Meter, Rhythms, prior_rhythms
 from engine.types import Exemplar
 
-from .conftest import make_brief
+from .conftest import corpus_tunes, make_brief
 
 
-def _rhythms(meter: str, anticipation: float = 0.0, density: float = 0.5) -> Rhythms:
+def _rhythms(
+    meter: str, anticipation: float = 0.0, density: float = 0.5, swung: bool = False
+) -> Rhythms:
     """A rhythm writer with no exemplars: the built-in rhythms alone."""
     return Rhythms(
-        Meter.parse(meter), random.Random(0), Counter(), {}, [], density, 0.0, anticipation
+        Meter.parse(meter), random.Random(0), Counter(), {}, [], density, 0.0, anticipation, swung
     )
 
 
@@ -144,3 +148,25 @@ def test_denser_knob_more_notes_a_bar() -> None:
         return sum(counts) / len(counts)
 
     assert notes(0.9) > notes(0.1) + 1.0
+
+
+def test_a_swinging_style_plays_dotted_pairs_as_eighths_it_swings() -> None:
+    swung = _rhythms("4/4", swung=True)
+    assert swung._swing((3, 1, 3, 1, 4, 4)) == (2, 2, 2, 2, 4, 4)
+    assert swung._swing((1, 3, 4, 8)) == (2, 2, 4, 8)  # a Scotch snap too
+    assert swung._swing((2, 3, 1, 2, 8)) == (2, 3, 1, 2, 8)  # a pair off the beat: as written
+    assert _rhythms("4/4")._swing((3, 1, 4, 8)) == (3, 1, 4, 8)  # a straight style keeps it
+    # Whole pieces on hornpipes full of dotted pairs: folk keeps them, the blues swings them.
+    hornpipes = [
+        e
+        for e in corpus_tunes("oneills1850/0001-0050.abc", 50)
+        if e.meter == "4/4" and ">" in e.abc
+    ][:5]
+    assert len(hornpipes) >= 3
+    for genre, dotted in (("folk", True), ("blues", False)):
+        found = 0
+        for seed in range(4):
+            brief = make_brief(genre=genre, meter="4/4")
+            abc = _Piece(brief, hornpipes, seed, knobs_for(brief, None)).write().abc
+            found += sum(length == Fraction(3, 16) for _, length in melody_notes(abc))
+        assert (found > 0) == dotted, genre
