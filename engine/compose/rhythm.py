@@ -5,7 +5,8 @@ takes its bars whole from a phrase of an exemplar in the piece's meter (``exempl
 its own repeated bars and motifs, brought toward the density knob), or else builds them from a
 motif, an opening bar and a second one coming back in a fixed order (``_motif_rhythms``);
 either way the cadence bar closes the phrase, and in some styles the bars before it are
-syncopated (``_push``). Everything random comes from the piece's generator, shared with the
+syncopated (``_push``); a style that swings plays a borrowed dotted pair as two eighths it
+swings (``_swing``). Everything random comes from the piece's generator, shared with the
 melody, so the same seed gives the same piece.
 """
 
@@ -103,6 +104,8 @@ def _cadence_rhythm(bar_len: int, beat: int) -> tuple[int, ...]:
 
 
 def pick(rng: random.Random, weighted: list[tuple[T, float]]) -> T:
+    """One item, drawn with chance proportional to its weight (weights need not sum to 1);
+    the first where every weight is zero. Shared with the pitch choice in markov.py."""
     total = sum(w for _, w in weighted)
     if total <= 0:
         return weighted[0][0]
