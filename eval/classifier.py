@@ -180,9 +180,8 @@ def two_sample_test(
     fewer than ``k`` melodies a side there is nothing to test: accuracy is NaN.
 
     ``repeats`` runs the test on as many subsamples and fold splits (seeds ``seed``,
-    ``seed + 1``, ...) and averages them. With 65 melodies a side one run is a matter of
-    luck: over ten seeds the same two sets scored 0.72 to 0.85 (sd 0.04), and seed 0 alone
-    had read 0.72 where the mean was 0.78.
+    ``seed + 1``, ...) and averages them: with few melodies a side, one run is partly luck
+    (eval/styles.py, CLASSIFIER_RUNS).
     """
     sides = [[m for m in side if len(m) >= min_notes] for side in (a, b)]
     n = min(len(s) for s in sides)
@@ -191,7 +190,6 @@ def two_sample_test(
     features = {id(m): melody_features(m, rhythm_only=rhythm_only) for side in sides for m in side}
     folds: list[float] = []
     runs: list[float] = []
-    width = 0
     for run in range(max(1, repeats)):
         rng = np.random.default_rng(seed + run)
         picked = [
@@ -202,5 +200,5 @@ def two_sample_test(
         these = cross_validated_accuracy(x, y, k, seed + run, l2)
         folds += these
         runs.append(float(np.mean(these)))
-        width = x.shape[1]
+    width = len(next(iter(features.values())))
     return ClassifierResult(float(np.mean(folds)), folds, n, width, runs)

@@ -21,8 +21,9 @@ How a piece is made:
    does not close); otherwise a motif, its opening bar's rhythm and a second one, which come
    back in a fixed order (m1 m2 m1 cadence). Either way the piece keeps a small vocabulary of
    note lengths, and a section heard before comes back in its rhythm (in some styles with
-   its third beat anticipated). The rhythms are rhythm.py's; the pitches are chosen here. Each section's line follows a shape drawn once for
-   it (an arch, a fall from high, a wave: ``_CONTOURS``). A bar that brings the opening
+   its third beat anticipated). The rhythms are rhythm.py's; the pitches are chosen here.
+   Each section's line follows a shape drawn once for it (an arch, a fall from high, a
+   wave: ``_CONTOURS``). A bar that brings the opening
    rhythm back may bring its contour back from another degree (a sequence). Strong beats
    lean on the chord sounding there; up-down wobbles are rarer than chance. A repeated
    section comes back varied (A, A'): its first half is copied, its second half goes on anew

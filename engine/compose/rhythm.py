@@ -175,12 +175,7 @@ class Rhythms:
                 head = bar_len - held
                 if head == 0 or head in self.values:
                     candidates.setdefault((head, held) if head else (held,), prior_w)
-        # Density: the number of notes a bar should hold. Even a sparse brief keeps about a
-        # note per beat: with fewer, a 20 s piece has too few notes to use as many pitches
-        # as a corpus tune does.
-        eighths = bar_len / 2
-        target = eighths * (0.8 + 0.75 * self.density)
-        sigma = max(1.0, 0.3 * eighths)
+        target, sigma = self._density_target()
         # Below 0.5 the repetition knob also favours bars whose onsets differ from the bar
         # before (groove consistency falls), above it bars that share them.
         contrast = 3.0 * (0.5 - self.repetition)
@@ -287,7 +282,9 @@ class Rhythms:
         return [*chosen[:-1], end]
 
     def _density_target(self) -> tuple[float, float]:
-        """Notes a bar should hold (the density knob) and how far from that it may lie."""
+        """Notes a bar should hold (the density knob) and how far from that it may lie. Even a
+        sparse brief keeps about a note per beat: with fewer, a 20 s piece has too few notes
+        to use as many pitches as a corpus tune does."""
         eighths = self.meter.bar_len / 2
         return eighths * (0.8 + 0.75 * self.density), max(1.0, 0.3 * eighths)
 
