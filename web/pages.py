@@ -13,6 +13,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.compose.styles import STYLES
+from engine.render.score import engraving_abc
 from storage.gallery import Card, Filters, PieceFile, WebPiece
 from storage.views import GenerationView, piece_title
 from web import markdown
@@ -56,6 +57,16 @@ def gallery(
     )
 
 
+def _drawn(abc: str) -> str:
+    """The ABC abcjs draws: laid out as the score picture is (``engraving_abc``: each voice
+    on its clef, a keyboard player's voices on a grand staff, the drums on a percussion
+    staff), or the plain ABC where that layout cannot be read from it."""
+    try:
+        return engraving_abc(abc)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError):
+        return abc
+
+
 def piece(wp: WebPiece, *, base: str, origin: str, shared: bool) -> str:
     v = wp.view
     return (
@@ -68,6 +79,7 @@ def piece(wp: WebPiece, *, base: str, origin: str, shared: bool) -> str:
             origin=origin,
             shared=shared,
             abc=wp.abc,
+            drawn=_drawn(wp.abc) if wp.abc else "",
             audio=_by_kind(wp.files, "audio"),
             score=_by_kind(wp.files, "score"),
             picture=_by_kind(wp.files, "source"),

@@ -362,10 +362,13 @@ def build_brief(
     register = int(
         round(_clamp(58 + 16 * (1 - light_y) + 6 * (b - 0.5), MIN_REGISTER, MAX_REGISTER))
     )
+    # A music box or a celesta plays it an octave up (Instrument.lift): say where it sounds.
+    lifted = instrument(melody)
     c.because(
         "register",
         f"light centre {round(100 * light_y)}% down the frame",
-        f"melody around {pitch_name(register)} ({_register_word(register)})",
+        f"melody around {pitch_name(register + lifted.lift)} ({_register_word(register)}"
+        + (f", an octave up on the {lifted.name})" if lifted.lift else ")"),
     )
     if hint.register:
         register = int(_clamp(register + hint.register, MIN_REGISTER, MAX_REGISTER))

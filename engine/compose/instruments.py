@@ -24,6 +24,11 @@ class Instrument:
     # sound meant to hold. The polysynth (90) speaks at once and plays stabs.
     sustained: bool = False
     grand_staff: bool = False  # read on two staves joined by a brace (keyboards, harp)
+    # Semitones a melody on it sits above the picture's register. The picture's register
+    # (55-84, bridge/rules.py) is where a voice would sing; a music box or a celesta sings an
+    # octave above a voice: at a picture's middle (about G4) a lullaby's music box played
+    # E4-E5, the bottom of its comb, where it sounds like a dull piano.
+    lift: int = 0
 
     def fit(self, pitch: int) -> int:
         """The pitch moved by octaves into the range (as a player would)."""
@@ -39,9 +44,9 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(1, "bright piano", 21, 108, bass=True, alone=True, grand_staff=True),
     Instrument(4, "electric piano", 28, 103, bass=True, alone=True, grand_staff=True),
     Instrument(6, "harpsichord", 29, 89, bass=True, alone=True, grand_staff=True),
-    Instrument(8, "celesta", 60, 108),
+    Instrument(8, "celesta", 60, 108, lift=12),
     Instrument(9, "glockenspiel", 79, 108),
-    Instrument(10, "music box", 60, 96),
+    Instrument(10, "music box", 60, 96, lift=12),
     Instrument(11, "vibraphone", 53, 89),
     Instrument(12, "marimba", 45, 96),
     Instrument(13, "xylophone", 65, 108),

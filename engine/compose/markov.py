@@ -474,7 +474,8 @@ class _Piece:
         self.notes += learn_notes
         self.model = with_background(model, self.mode)
         self.steps = MODE_STEPS[self.mode]
-        register = int(min(max(brief.register, 55), 84))
+        self.instrument = instrument(_program(brief.melody_program))
+        register = int(min(max(brief.register, 55), 84)) + self.instrument.lift
         t = pitch_class(self.tonic)
         self.register = register
         self.tonic_ref = register - ((register - t) % 12)  # degree 0 at or just below the register
@@ -503,7 +504,6 @@ class _Piece:
         # The melody's window stays inside what its instrument can play: cut at the
         # instrument's edges (so the picture's register still places the tune), and moved only
         # where too little of it is left.
-        self.instrument = instrument(_program(brief.melody_program))
         low, high = self.instrument.low + 1.0, self.instrument.high - 1.0
         self.lo, self.hi = max(self.lo, low), min(self.hi, high)
         if self.hi - self.lo < _MIN_WINDOW:

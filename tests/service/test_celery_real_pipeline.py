@@ -36,6 +36,12 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(420)]
 
 # The stages a symbolic piece goes through, in order, as its followers see them.
 STAGES = ["intake", "perceive", "bridge", "retrieve", "compose", "refine", "midi", "audio"]
+# Progress over Redis is best-effort and a follower shows the latest state: where the row,
+# re-read on a quiet poll, is already past a stage whose event is still in flight, that event
+# is older than what was shown and is dropped (service/base.py, ``_older``). On a starved
+# machine (2 cores running the evaluation beside the tests) the first fast stages were missed
+# so. The stages that take time are always seen; at most this many fast ones may be skipped.
+MAY_SKIP = 3
 DURATION = 6.0
 
 
@@ -132,7 +138,10 @@ async def test_real_pipeline_on_a_celery_worker(
         assert seen[-1].state == "done" and seen[-1].generation_id == sub.generation_id, context
         running = [e for e in seen if e.state == "running"]
         first_seen = list(dict.fromkeys(e.stage for e in running))
-        assert [s for s in first_seen if s in STAGES] == STAGES, context
+        shown = [s for s in first_seen if s in STAGES]
+        assert shown == [s for s in STAGES if s in shown], context  # in their order
+        assert {"compose", "refine", "audio"} <= set(shown), context
+        assert len(shown) >= len(STAGES) - MAY_SKIP, context
         assert "refining (round 1 of 1)" in [e.message for e in running], context
         assert "refining (round 2 of 1)" not in [e.message for e in running], context
 

@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import music21
 import numpy as np
@@ -61,23 +62,32 @@ def _notes_per_voice(abc: str) -> list[int]:
     return [len(part.flatten().notes) for part in score.parts]
 
 
+async def _open_score(browser: Any, url: str) -> tuple[Any, Problems]:
+    """A piece's page, once abcjs has drawn its score, and the problems it reports."""
+    page = await browser.new_page()
+    problems = Problems()
+    problems.watch(page)
+    await page.goto(url)
+    await page.wait_for_selector("#score svg .abcjs-note")
+    return page, problems
+
+
+async def _drawn_per_voice(page: Any, abc: str) -> list[int]:
+    return [
+        await page.locator(f"#score svg .abcjs-note.abcjs-v{v}").count()
+        for v in range(len(_notes_per_voice(abc)))
+    ]
+
+
 async def test_the_piece_page_draws_the_score_and_follows_the_audio(
     server: WebServer, store: Store, real_piece: tuple[bytes, object]
 ) -> None:
     gid = _record(store, real_piece)
     abc = real_piece[1].abc  # type: ignore[attr-defined]
     async with chromium() as browser:
-        page = await browser.new_page()
-        problems = Problems()
-        problems.watch(page)
-        await page.goto(f"{server.url}/p/{gid}")
-        await page.wait_for_selector("#score svg .abcjs-note")
+        page, problems = await _open_score(browser, f"{server.url}/p/{gid}")
         # The score holds the piece's notes, voice by voice.
-        drawn = [
-            await page.locator(f"#score svg .abcjs-note.abcjs-v{v}").count()
-            for v in range(len(_notes_per_voice(abc)))
-        ]
-        assert drawn == _notes_per_voice(abc)
+        assert await _drawn_per_voice(page, abc) == _notes_per_voice(abc)
         assert await page.locator("#score-image").is_hidden()  # the picture gives way
         # Pressing play: the audio advances and the cursor moves across the score.
         await page.click("#play")
@@ -94,6 +104,29 @@ async def test_the_piece_page_draws_the_score_and_follows_the_audio(
         assert await page.text_content("#hint") == HINT
         assert HINT in (await page.text_content("#motivation") or "")  # quoted there too
         assert await page.locator("strong").filter(has_text=re.compile(r"^slow$")).count() == 0
+        assert problems.errors == []
+
+
+async def test_a_keyboard_player_reads_on_a_grand_staff(server: WebServer, store: Store) -> None:
+    """A solo piano's melody, chords and bass are drawn as the score picture lays them out:
+    two staves joined by a brace, the left hand in the bass clef; the ABC shown to read and
+    download is the piece's own."""
+    pixels = np.random.default_rng(7).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    piece = Pipeline(Settings(_env_file=None)).run(
+        ComposeRequest(
+            image=buf.getvalue(), duration=8.0, refine_rounds=0, seed=2, hint="sad piano"
+        )
+    )
+    assert {p for p in re.findall(r"%%MIDI program (\d+)", piece.abc)} == {"0"}  # piano alone
+    gid = store.record(piece, Requester(), source_image=buf.getvalue())
+    async with chromium() as browser:
+        page, problems = await _open_score(browser, f"{server.url}/p/{gid}")
+        assert await page.locator('#score svg [data-name="brace"]').count() >= 1
+        assert await page.locator('#score svg [data-name="clefs.F"]').count() >= 1
+        assert await _drawn_per_voice(page, piece.abc) == _notes_per_voice(piece.abc)
+        assert await page.text_content("#abc-source") == piece.abc
         assert problems.errors == []
 
 

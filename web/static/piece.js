@@ -3,7 +3,8 @@
 // (or abcjs) the page keeps the score's picture and the plain audio player.
 (function () {
   "use strict";
-  var source = document.getElementById("abc-source");
+  // The ABC laid out for reading (clefs, grand staves, a drum staff), else the ABC itself.
+  var source = document.getElementById("abc-drawn") || document.getElementById("abc-source");
   var target = document.getElementById("score");
   var audio = document.getElementById("player");
   var button = document.getElementById("play");

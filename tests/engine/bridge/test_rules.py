@@ -15,6 +15,7 @@ from engine.bridge.rules import (
     fifths_name,
     key_signature,
     name_fifths,
+    pitch_name,
     respell,
     scene_phrase,
 )
@@ -461,3 +462,17 @@ def test_a_genre_word_inside_an_instrument_s_name_asks_for_the_genre_too() -> No
         "folk",
         "jazz",
     )
+
+
+def test_the_register_names_where_a_music_box_sounds() -> None:
+    """A music box plays its melody an octave above the picture's register (Instrument.lift):
+    the motivation says where it sounds, and why."""
+    lullaby = brief("lullaby")
+    assert lullaby.melody_program == 10  # the music box
+    said = next(r.choice for r in lullaby.reasons if r.choice.startswith("melody around"))
+    assert said == (
+        f"melody around {pitch_name(lullaby.register + 12)} (middle, an octave up on the music box)"
+    )
+    flute = brief("flute")
+    said = next(r.choice for r in flute.reasons if r.choice.startswith("melody around"))
+    assert said == f"melody around {pitch_name(flute.register)} (middle)"

@@ -576,3 +576,22 @@ def test_melodies_syncopate_on_tones_of_the_chord_they_anticipate(genre: str) ->
                 onset += sixteenths
     assert pushed >= 6
     assert fitting >= 0.6 * pushed  # mostly chord tones of beat 3's chord
+
+
+@pytest.mark.parametrize("program", [8, 10])
+def test_a_music_box_or_celesta_sings_an_octave_above_a_voice(
+    program: int, composer: MarkovComposer, exemplars: list[Exemplar]
+) -> None:
+    """The picture's register is where a voice would sing; the music box and the celesta
+    play an octave higher, where they ring (at a middle register the music box sat at the
+    bottom of its comb)."""
+    brief = make_brief(genre="lullaby", meter="3/4", tempo=72, register=64, melody_program=0)
+
+    def mean_pitch(program: int) -> float:
+        abc = composer.compose(dataclasses.replace(brief, melody_program=program), exemplars, 3).abc
+        pitches = [p for p, _ in melody_notes(abc)]
+        return sum(pitches) / len(pitches)
+
+    voice, lifted = mean_pitch(0), mean_pitch(program)
+    assert 9 <= lifted - voice <= 15, (voice, lifted)
+    assert lifted >= 72  # around C5 and above, not in the comb's bottom fifth
