@@ -500,6 +500,7 @@ class _Piece:
             repetition,
             self.style.anticipation,
             swung=self.style.swing > 1.0,
+            shortest=self.style.shortest,
         )
         # The melody's window stays inside what its instrument can play: cut at the
         # instrument's edges (so the picture's register still places the tune), and moved only
@@ -915,7 +916,7 @@ class _Piece:
         before = [p for bar in bars[:-1] for p, _ in bar if p is not None]
         deg = self.nearest_degree(before[-1] if before else self.register, tuple(range(7)))
         step = 0
-        pat = self.rhythms.bar_rhythm(None, cadence)
+        pat = self.rhythms.joined(self.rhythms.bar_rhythm(None, cadence))
         classes = self._cadence_classes(cadence, bar0 + len(bars) - 1)
         out: list[Note] = []
         onset = 0

@@ -133,6 +133,7 @@ class Rhythms:
         repetition: float,
         anticipation: float,
         swung: bool = False,
+        shortest: int = 1,
     ) -> None:
         self.meter = meter
         self.rng = rng
@@ -141,6 +142,7 @@ class Rhythms:
         self.repetition = repetition  # chance a bar repeats the one before (drawn per piece)
         self.anticipation = anticipation  # Style.anticipation
         self.swung = swung  # the style swings its eighths (see _swing)
+        self.shortest = shortest  # Style.shortest (see joined)
         self.pool = prior_rhythms(meter)
         self.values: set[int] = set()  # note lengths the melody's rhythms use so far
         self.motifs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -234,7 +236,39 @@ class Rhythms:
         rhythms = self.exemplar_rhythms(letter, n_bars, cadence, breath)
         if rhythms is None:
             rhythms = self._motif_rhythms(letter, n_bars, cadence, breath)
-        return [self._push(pat) for pat in rhythms[:-1]] + rhythms[-1:]
+        pushed = [self._push(pat) for pat in rhythms[:-1]] + rhythms[-1:]
+        return [self.joined(pat) for pat in pushed]
+
+    def joined(self, pat: tuple[int, ...]) -> tuple[int, ...]:
+        """The bar with notes shorter than ``shortest`` joined: consecutive short notes into
+        one (two sixteenths into an eighth), a short note after a longer one into it (a
+        dotted eighth and its sixteenth into a quarter), so every onset stays on the grid of
+        the notes kept."""
+        if self.shortest <= 1 or min(pat) >= self.shortest:
+            return pat
+        out: list[int] = []
+        pending = 0
+        for x in pat:
+            if pending == 0 and x >= self.shortest:
+                out.append(x)
+            elif x >= self.shortest:  # a short note before a long one: into the note before
+                if out:
+                    out[-1] += pending
+                    out.append(x)
+                else:
+                    out.append(pending + x)
+                pending = 0
+            else:
+                pending += x
+                if pending >= self.shortest:
+                    out.append(pending)
+                    pending = 0
+        if pending:
+            if out:
+                out[-1] += pending
+            else:
+                out.append(pending)
+        return tuple(out)
 
     def _motif_rhythms(
         self, letter: str, n_bars: int, cadence: str, breath: bool

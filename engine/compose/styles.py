@@ -97,6 +97,10 @@ class Style:
     # Syncopation: the chance that a 4/4 bar rhythm of the melody has its middle beat
     # anticipated, struck an eighth early and held over (4 4 4 4 -> 4 2 6 4). 0: never.
     anticipation: float = 0.0
+    # The shortest note the melody plays, in sixteenths: shorter notes borrowed from a
+    # folk tune are joined (two sixteenths into an eighth, a dotted pair's short note into
+    # its long one). 1: any.
+    shortest: int = 1
 
     @property
     def has_drums(self) -> bool:
@@ -355,6 +359,9 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="lullaby",
+            # A cradle song rocks in eighths and quarters: a reel's sixteenth run at 67 bpm
+            # ("g/2e/2d/2d/2") is busy where the child should settle.
+            shortest=2,
             modes=MAJOR_AND_MINOR,
             tempo=(60, 84),
             meters=("3/4", "6/8"),

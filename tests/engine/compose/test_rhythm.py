@@ -170,3 +170,41 @@ def test_a_swinging_style_plays_dotted_pairs_as_eighths_it_swings() -> None:
             abc = _Piece(brief, hornpipes, seed, knobs_for(brief, None)).write().abc
             found += sum(length == Fraction(3, 16) for _, length in melody_notes(abc))
         assert (found > 0) == dotted, genre
+
+
+@pytest.mark.parametrize(
+    ("bar", "joined"),
+    [
+        ((2, 1, 1, 2, 2, 4, 4), (2, 2, 2, 2, 4, 4)),  # two sixteenths: an eighth
+        ((3, 1, 4, 4, 4), (4, 4, 4, 4)),  # a dotted pair: a quarter
+        ((1, 3, 4, 8), (4, 4, 8)),  # a Scotch snap opening the bar: its quarter
+        ((4, 2, 1, 1, 8), (4, 2, 2, 8)),
+        ((6, 1, 1, 4), (6, 2, 4)),
+        ((4, 4, 4, 4), (4, 4, 4, 4)),  # nothing short: the same bar
+    ],
+)
+def test_a_style_s_shortest_note_joins_shorter_ones(
+    bar: tuple[int, ...], joined: tuple[int, ...]
+) -> None:
+    writer = Rhythms(
+        Meter.parse("4/4"), random.Random(0), Counter(), {}, [], 0.5, 0.0, 0.0, shortest=2
+    )
+    assert writer.joined(bar) == joined
+    assert sum(joined) == sum(bar)
+    assert _rhythms("4/4").joined(bar) == bar  # shortest 1: any note
+
+
+def test_a_lullaby_melody_has_no_sixteenths(exemplars: list[Exemplar]) -> None:
+    """O'Neill's reels run in sixteenths; a lullaby borrowing their bars rocks in eighths
+    and longer (Style.shortest), a folk piece keeps them."""
+
+    def lengths(genre: str) -> set[Fraction]:
+        found: set[Fraction] = set()
+        for seed in range(4):
+            brief = make_brief(genre=genre, meter="4/4", tempo=70, density=0.9)
+            piece = _Piece(brief, exemplars, seed, knobs_for(brief, None))
+            found |= {Fraction(n).limit_denominator(64) for _, n in melody_notes(piece.write().abc)}
+        return found
+
+    assert min(lengths("lullaby")) >= Fraction(1, 8)
+    assert min(lengths("folk")) < Fraction(1, 8)
