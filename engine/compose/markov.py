@@ -916,7 +916,7 @@ class _Piece:
         before = [p for bar in bars[:-1] for p, _ in bar if p is not None]
         deg = self.nearest_degree(before[-1] if before else self.register, tuple(range(7)))
         step = 0
-        pat = self.rhythms.joined(self.rhythms.bar_rhythm(None, cadence))
+        pat = self.rhythms.cadence_bar(cadence)
         classes = self._cadence_classes(cadence, bar0 + len(bars) - 1)
         out: list[Note] = []
         onset = 0

@@ -247,28 +247,32 @@ class Rhythms:
         if self.shortest <= 1 or min(pat) >= self.shortest:
             return pat
         out: list[int] = []
-        pending = 0
+        pending = 0  # short notes not yet joined
         for x in pat:
-            if pending == 0 and x >= self.shortest:
-                out.append(x)
-            elif x >= self.shortest:  # a short note before a long one: into the note before
-                if out:
-                    out[-1] += pending
-                    out.append(x)
-                else:
-                    out.append(pending + x)
-                pending = 0
-            else:
+            if x < self.shortest:
                 pending += x
                 if pending >= self.shortest:
                     out.append(pending)
                     pending = 0
-        if pending:
-            if out:
+                continue
+            # Short notes before a long one go into the note before them (into this one
+            # where the bar opens with them).
+            if pending and out:
                 out[-1] += pending
             else:
-                out.append(pending)
+                x += pending
+            out.append(x)
+            pending = 0
+        if pending and out:
+            out[-1] += pending
+        elif pending:
+            out.append(pending)
         return tuple(out)
+
+    def cadence_bar(self, cadence: str) -> tuple[int, ...]:
+        """A new closing bar for a phrase (``bar_rhythm`` with nothing before it), in the
+        style's note lengths (``joined``)."""
+        return self.joined(self.bar_rhythm(None, cadence))
 
     def _motif_rhythms(
         self, letter: str, n_bars: int, cadence: str, breath: bool

@@ -42,14 +42,20 @@ def _installed() -> None:
 @pytest.fixture(scope="module")
 def real_piece() -> Iterator[tuple[bytes, object]]:
     """One piece from the real pipeline (8 s, no refinement): real MP3, ABC and score."""
-    pixels = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    yield _compose(noise=5, seed=4, hint=HINT)
+
+
+def _compose(*, noise: int, seed: int, hint: str) -> tuple[bytes, Any]:
+    """A picture of random pixels and the piece the real pipeline makes of it (8 s, no
+    refinement)."""
+    pixels = np.random.default_rng(noise).integers(0, 255, (96, 128, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "PNG")
     image = buf.getvalue()
     piece = Pipeline(Settings(_env_file=None)).run(
-        ComposeRequest(image=image, duration=8.0, refine_rounds=0, seed=4, hint=HINT)
+        ComposeRequest(image=image, duration=8.0, refine_rounds=0, seed=seed, hint=hint)
     )
-    yield image, piece
+    return image, piece
 
 
 def _record(store: Store, real_piece: tuple[bytes, object]) -> str:
@@ -111,16 +117,9 @@ async def test_a_keyboard_player_reads_on_a_grand_staff(server: WebServer, store
     """A solo piano's melody, chords and bass are drawn as the score picture lays them out:
     two staves joined by a brace, the left hand in the bass clef; the ABC shown to read and
     download is the piece's own."""
-    pixels = np.random.default_rng(7).integers(0, 255, (96, 128, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "PNG")
-    piece = Pipeline(Settings(_env_file=None)).run(
-        ComposeRequest(
-            image=buf.getvalue(), duration=8.0, refine_rounds=0, seed=2, hint="sad piano"
-        )
-    )
+    image, piece = _compose(noise=7, seed=2, hint="sad piano")
     assert {p for p in re.findall(r"%%MIDI program (\d+)", piece.abc)} == {"0"}  # piano alone
-    gid = store.record(piece, Requester(), source_image=buf.getvalue())
+    gid = _record(store, (image, piece))
     async with chromium() as browser:
         page, problems = await _open_score(browser, f"{server.url}/p/{gid}")
         assert await page.locator('#score svg [data-name="brace"]').count() >= 1
